@@ -1,0 +1,224 @@
+//! The account item of the ledger (DESIGN §2). Name and email are personal data: they are
+//! held in `Pii` so that no log line can print them, and never put on the bus.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_dynamo::Item;
+
+use super::item::{Attributes, CountryCode, DecodeError, Fields};
+use super::money::Currency;
+use super::pii::Pii;
+use super::transaction::{account_pk, rfc3339_utc};
+
+string_enum! {
+    Locale {
+        Fr = "fr",
+        En = "en",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Holder {
+    pub first_name: Pii<String>,
+    pub last_name: Pii<String>,
+}
+
+/// Per-account overrides of the rules' thresholds, in minor units of the account currency.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AccountThresholds {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_amount_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_balance_minor: Option<i64>,
+    /// An extension of the contract: the cash-withdrawal threshold, like the two above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash_withdrawal_minor: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Preferences {
+    pub email_enabled: bool,
+    /// Category names as stored; unknown names are kept and simply never match.
+    pub muted_categories: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_amount_minor: Option<i64>,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            email_enabled: true,
+            muted_categories: Vec::new(),
+            min_amount_minor: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Account {
+    pub account_id: String,
+    pub holder: Holder,
+    pub email: Pii<String>,
+    pub locale: Locale,
+    pub country: CountryCode,
+    pub currency: Currency,
+    pub status: String,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub created_at: DateTime<Utc>,
+    pub thresholds: AccountThresholds,
+    pub preferences: Preferences,
+    /// IANA time zone for dates in emails and statement weeks; an extension of the contract.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl Account {
+    pub fn decode(attributes: &Attributes) -> Result<Account, DecodeError> {
+        let f = Fields::root(attributes);
+        let account_id = f.string("account_id")?.to_string();
+        if let Some(pk) = f.opt_string("pk")?
+            && pk != account_pk(&account_id)
+        {
+            return Err(DecodeError::KeyMismatch);
+        }
+        let holder = f.map("holder")?;
+        let thresholds = match f.opt_map("thresholds")? {
+            None => AccountThresholds::default(),
+            Some(t) => AccountThresholds {
+                large_amount_minor: t.opt_integer("large_amount_minor")?,
+                low_balance_minor: t.opt_integer("low_balance_minor")?,
+                cash_withdrawal_minor: t.opt_integer("cash_withdrawal_minor")?,
+            },
+        };
+        let preferences = match f.opt_map("preferences")? {
+            None => Preferences::default(),
+            Some(p) => Preferences {
+                email_enabled: p.opt_bool("email_enabled")?.unwrap_or(true),
+                muted_categories: p.string_list("muted_categories")?,
+                min_amount_minor: p.opt_integer("min_amount_minor")?,
+            },
+        };
+        let locale = match f.opt_string("locale")? {
+            None => Locale::Fr,
+            Some(_) => f.enumerated("locale", Locale::parse, Locale::NAMES)?,
+        };
+        Ok(Account {
+            holder: Holder {
+                first_name: Pii(holder.string("first_name")?.to_string()),
+                last_name: Pii(holder.string("last_name")?.to_string()),
+            },
+            email: Pii(f.string("email")?.to_string()),
+            locale,
+            country: f.country("country")?,
+            currency: f.currency("currency")?,
+            status: f.opt_string("status")?.unwrap_or("active").to_string(),
+            created_at: f.timestamp("created_at")?,
+            thresholds,
+            preferences,
+            time_zone: f.opt_string("time_zone")?.map(str::to_string),
+            account_id,
+        })
+    }
+
+    pub fn to_item(&self) -> Item {
+        #[derive(Serialize)]
+        struct Keys<'a> {
+            pk: String,
+            sk: &'static str,
+            #[serde(rename = "type")]
+            item_type: &'static str,
+            #[serde(flatten)]
+            account: &'a Account,
+        }
+        serde_dynamo::to_item(Keys {
+            pk: account_pk(&self.account_id),
+            sk: "PROFILE",
+            item_type: "ACCOUNT",
+            account: self,
+        })
+        .expect("an account always serializes to an item")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_dynamo::AttributeValue as A;
+
+    pub fn valid_item() -> Attributes {
+        let mut item = Attributes::new();
+        for (k, v) in [
+            ("pk", "ACCOUNT#acc-1"),
+            ("sk", "PROFILE"),
+            ("type", "ACCOUNT"),
+            ("account_id", "acc-1"),
+            ("email", "marie.curie@example.com"),
+            ("country", "FR"),
+            ("currency", "EUR"),
+            ("status", "active"),
+            ("created_at", "2026-11-01T08:00:00Z"),
+        ] {
+            item.insert(k.into(), A::S(v.into()));
+        }
+        item.insert(
+            "holder".into(),
+            A::M([
+                ("first_name".to_string(), A::S("Marie".into())),
+                ("last_name".to_string(), A::S("Curie".into())),
+            ]
+            .into()),
+        );
+        item
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_parts_are_absent() {
+        let account = Account::decode(&valid_item()).unwrap();
+        assert_eq!(account.locale, Locale::Fr);
+        assert!(account.preferences.email_enabled);
+        assert_eq!(account.thresholds, AccountThresholds::default());
+        assert_eq!(Account::decode(&account.to_item()).unwrap(), account);
+    }
+
+    #[test]
+    fn thresholds_preferences_and_locale_are_read() {
+        let mut item = valid_item();
+        item.insert("locale".into(), A::S("en".into()));
+        item.insert(
+            "thresholds".into(),
+            A::M([("large_amount_minor".to_string(), A::N("50000".into()))].into()),
+        );
+        item.insert(
+            "preferences".into(),
+            A::M([
+                ("email_enabled".to_string(), A::Bool(false)),
+                ("muted_categories".to_string(), A::Ss(vec!["groceries".into()])),
+                ("min_amount_minor".to_string(), A::N("1000".into())),
+            ]
+            .into()),
+        );
+        let account = Account::decode(&item).unwrap();
+        assert_eq!(account.locale, Locale::En);
+        assert_eq!(account.thresholds.large_amount_minor, Some(50000));
+        assert!(!account.preferences.email_enabled);
+        assert_eq!(account.preferences.muted_categories, vec!["groceries"]);
+        assert_eq!(Account::decode(&account.to_item()).unwrap(), account);
+    }
+
+    #[test]
+    fn debug_output_hides_name_and_email() {
+        let account = Account::decode(&valid_item()).unwrap();
+        let debug = format!("{account:?}");
+        assert!(!debug.contains("Marie") && !debug.contains("example.com"), "{debug}");
+    }
+
+    #[test]
+    fn a_bad_locale_or_missing_email_is_a_typed_error() {
+        let mut item = valid_item();
+        item.insert("locale".into(), A::S("de".into()));
+        assert_eq!(Account::decode(&item).unwrap_err().code(), "unknown_value");
+        let mut item = valid_item();
+        item.remove("email");
+        assert_eq!(Account::decode(&item).unwrap_err().code(), "missing_field");
+    }
+}

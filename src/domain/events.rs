@@ -1,0 +1,395 @@
+//! The events txn-notify puts on the bus (DESIGN §3): one Rust type per detail-type, each
+//! with a JSON Schema (Draft 4) in `schemas/`. Source is always `txn-notify`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::account::{Account, Locale};
+use super::category::Category;
+use super::item::CountryCode;
+use super::money::{Currency, Money};
+use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus, rfc3339_utc};
+
+pub const EVENT_SOURCE: &str = "txn-notify";
+pub const SCHEMA_VERSION: u32 = 1;
+
+string_enum! {
+    DetailType {
+        TransactionRecorded = "Transaction Recorded",
+        LargeTransaction = "Large Transaction",
+        LowBalance = "Low Balance",
+        SpendingLimitReached = "Spending Limit Reached",
+        ForeignTransaction = "Foreign Transaction",
+        CashWithdrawal = "Cash Withdrawal",
+        HighRiskMerchant = "High Risk Merchant",
+        TopUpCompleted = "Top-up Completed",
+        RefundReceived = "Refund Received",
+        AccountOpened = "Account Opened",
+        WeeklyStatement = "Weekly Statement",
+        RecordRejected = "Record Rejected",
+    }
+}
+
+impl DetailType {
+    /// The file of its JSON Schema under `schemas/`, e.g. `transaction-recorded.schema.json`.
+    pub fn schema_file(self) -> String {
+        format!("{}.schema.json", self.as_str().to_lowercase().replace(' ', "-"))
+    }
+}
+
+string_enum! {
+    /// Ordered: info < warning < critical.
+    Severity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
+    }
+}
+
+string_enum! {
+    /// Which threshold applied: the most specific one wins (account, then category, then currency).
+    ThresholdSource {
+        Account = "account",
+        Category = "category",
+        Currency = "currency",
+    }
+}
+
+string_enum! {
+    /// What happened to the transaction that this record reports.
+    TransactionChange {
+        Inserted = "inserted",
+        Reversed = "reversed",
+    }
+}
+
+string_enum! {
+    ForeignReason {
+        Country = "country",
+        Currency = "currency",
+    }
+}
+
+/// Fields every detail carries.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Header {
+    pub schema_version: u32,
+    pub event_id: String,
+    pub account_id: String,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl Header {
+    pub fn new(event_id: String, account_id: &str, occurred_at: DateTime<Utc>) -> Self {
+        Header {
+            schema_version: SCHEMA_VERSION,
+            event_id,
+            account_id: account_id.to_string(),
+            occurred_at,
+        }
+    }
+}
+
+/// The rule that fired, and the threshold it compared against where it has one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleFired {
+    pub id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Money>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_source: Option<ThresholdSource>,
+}
+
+/// One alert that fired for a transaction, as listed in its Transaction Recorded event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FindingSummary {
+    pub detail_type: DetailType,
+    pub event_id: String,
+    pub rule: RuleFired,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TransactionRecorded {
+    #[serde(flatten)]
+    pub header: Header,
+    pub change: TransactionChange,
+    pub transaction: Transaction,
+    pub category: Category,
+    /// The most severe finding's severity, or info.
+    pub severity: Severity,
+    pub findings: Vec<FindingSummary>,
+}
+
+/// What every alert about a transaction carries.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TransactionAlert {
+    #[serde(flatten)]
+    pub header: Header,
+    pub transaction: Transaction,
+    pub category: Category,
+    pub rule: RuleFired,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LargeTransaction {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LowBalance {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+    pub balance_after: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpendingLimitReached {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+    pub decline_reason: DeclineReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ForeignTransaction {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+    pub account_country: CountryCode,
+    pub account_currency: Currency,
+    pub reasons: Vec<ForeignReason>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CashWithdrawal {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HighRiskMerchant {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcc: Option<Mcc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TopUpCompleted {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RefundReceived {
+    #[serde(flatten)]
+    pub alert: TransactionAlert,
+}
+
+/// The account as the bus may see it: no name, no email (consumers load the profile).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountSnapshot {
+    pub account_id: String,
+    pub locale: Locale,
+    pub country: CountryCode,
+    pub currency: Currency,
+    pub status: String,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for AccountSnapshot {
+    fn from(account: &Account) -> Self {
+        AccountSnapshot {
+            account_id: account.account_id.clone(),
+            locale: account.locale,
+            country: account.country,
+            currency: account.currency,
+            status: account.status.clone(),
+            created_at: account.created_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountOpened {
+    #[serde(flatten)]
+    pub header: Header,
+    pub account: AccountSnapshot,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatementWeek {
+    /// Monday, in the account's time zone.
+    pub start: NaiveDate,
+    /// The next Monday (exclusive).
+    pub end: NaiveDate,
+    pub time_zone: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CategoryTotal {
+    pub category: Category,
+    pub total: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatementLine {
+    pub transaction_id: String,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub booked_at: DateTime<Utc>,
+    pub kind: TransactionKind,
+    pub status: TransactionStatus,
+    pub amount: Money,
+    pub category: Category,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WeeklyStatement {
+    #[serde(flatten)]
+    pub header: Header,
+    pub week: StatementWeek,
+    /// Per category and currency, approved transactions only.
+    pub totals_by_category: Vec<CategoryTotal>,
+    /// One entry per currency.
+    pub money_in: Vec<Money>,
+    pub money_out: Vec<Money>,
+    pub transaction_count: u64,
+    /// At most 200, oldest first.
+    pub transactions: Vec<StatementLine>,
+    /// True when the week had more transactions than are listed.
+    pub truncated: bool,
+    pub severity: Severity,
+}
+
+/// A stream record that can never be processed. For ops only: never emailed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordRejected {
+    pub schema_version: u32,
+    pub event_id: String,
+    /// The account named by the record's keys, when it could be read.
+    pub account_id: Option<String>,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub occurred_at: DateTime<Utc>,
+    pub severity: Severity,
+    /// A stable code: `missing_field`, `bad_currency`, `malformed_record`, ...
+    pub reason_code: &'static str,
+    pub reason: String,
+    pub sequence_number: Option<String>,
+    pub stream_event_id: Option<String>,
+    pub event_name: Option<String>,
+    pub event_source_arn: Option<String>,
+    /// The record as received (a full card number, if any, masked); `null` when too large.
+    pub raw_record: serde_json::Value,
+    pub raw_record_truncated: bool,
+}
+
+/// Every event txn-notify publishes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BusEvent {
+    TransactionRecorded(TransactionRecorded),
+    LargeTransaction(LargeTransaction),
+    LowBalance(LowBalance),
+    SpendingLimitReached(SpendingLimitReached),
+    ForeignTransaction(ForeignTransaction),
+    CashWithdrawal(CashWithdrawal),
+    HighRiskMerchant(HighRiskMerchant),
+    TopUpCompleted(TopUpCompleted),
+    RefundReceived(RefundReceived),
+    AccountOpened(AccountOpened),
+    WeeklyStatement(WeeklyStatement),
+    RecordRejected(RecordRejected),
+}
+
+impl BusEvent {
+    pub fn detail_type(&self) -> DetailType {
+        match self {
+            BusEvent::TransactionRecorded(_) => DetailType::TransactionRecorded,
+            BusEvent::LargeTransaction(_) => DetailType::LargeTransaction,
+            BusEvent::LowBalance(_) => DetailType::LowBalance,
+            BusEvent::SpendingLimitReached(_) => DetailType::SpendingLimitReached,
+            BusEvent::ForeignTransaction(_) => DetailType::ForeignTransaction,
+            BusEvent::CashWithdrawal(_) => DetailType::CashWithdrawal,
+            BusEvent::HighRiskMerchant(_) => DetailType::HighRiskMerchant,
+            BusEvent::TopUpCompleted(_) => DetailType::TopUpCompleted,
+            BusEvent::RefundReceived(_) => DetailType::RefundReceived,
+            BusEvent::AccountOpened(_) => DetailType::AccountOpened,
+            BusEvent::WeeklyStatement(_) => DetailType::WeeklyStatement,
+            BusEvent::RecordRejected(_) => DetailType::RecordRejected,
+        }
+    }
+
+    fn alert(&self) -> Option<&TransactionAlert> {
+        match self {
+            BusEvent::LargeTransaction(e) => Some(&e.alert),
+            BusEvent::LowBalance(e) => Some(&e.alert),
+            BusEvent::SpendingLimitReached(e) => Some(&e.alert),
+            BusEvent::ForeignTransaction(e) => Some(&e.alert),
+            BusEvent::CashWithdrawal(e) => Some(&e.alert),
+            BusEvent::HighRiskMerchant(e) => Some(&e.alert),
+            BusEvent::TopUpCompleted(e) => Some(&e.alert),
+            BusEvent::RefundReceived(e) => Some(&e.alert),
+            _ => None,
+        }
+    }
+
+    fn header(&self) -> Option<&Header> {
+        match self {
+            BusEvent::TransactionRecorded(e) => Some(&e.header),
+            BusEvent::AccountOpened(e) => Some(&e.header),
+            BusEvent::WeeklyStatement(e) => Some(&e.header),
+            BusEvent::RecordRejected(_) => None,
+            other => other.alert().map(|a| &a.header),
+        }
+    }
+
+    pub fn event_id(&self) -> &str {
+        match self {
+            BusEvent::RecordRejected(e) => &e.event_id,
+            other => &other.header().expect("every other event has a header").event_id,
+        }
+    }
+
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            BusEvent::RecordRejected(e) => e.account_id.as_deref(),
+            other => other.header().map(|h| h.account_id.as_str()),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            BusEvent::TransactionRecorded(e) => e.severity,
+            BusEvent::AccountOpened(e) => e.severity,
+            BusEvent::WeeklyStatement(e) => e.severity,
+            BusEvent::RecordRejected(e) => e.severity,
+            other => other.alert().map(|a| a.severity).unwrap_or(Severity::Info),
+        }
+    }
+
+    /// The detail as the JSON text PutEvents carries.
+    pub fn detail_json(&self) -> String {
+        let result = match self {
+            BusEvent::TransactionRecorded(e) => serde_json::to_string(e),
+            BusEvent::LargeTransaction(e) => serde_json::to_string(e),
+            BusEvent::LowBalance(e) => serde_json::to_string(e),
+            BusEvent::SpendingLimitReached(e) => serde_json::to_string(e),
+            BusEvent::ForeignTransaction(e) => serde_json::to_string(e),
+            BusEvent::CashWithdrawal(e) => serde_json::to_string(e),
+            BusEvent::HighRiskMerchant(e) => serde_json::to_string(e),
+            BusEvent::TopUpCompleted(e) => serde_json::to_string(e),
+            BusEvent::RefundReceived(e) => serde_json::to_string(e),
+            BusEvent::AccountOpened(e) => serde_json::to_string(e),
+            BusEvent::WeeklyStatement(e) => serde_json::to_string(e),
+            BusEvent::RecordRejected(e) => serde_json::to_string(e),
+        };
+        // Details hold only strings, integers, booleans and JSON values taken from serde_json:
+        // serialization cannot fail.
+        result.expect("event details always serialize")
+    }
+}

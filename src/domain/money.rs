@@ -1,0 +1,209 @@
+//! Money: integer minor units plus an ISO 4217 currency. Never a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An active ISO 4217 currency that has minor units (special codes such as XAU or XXX,
+/// and superseded codes, are refused: an amount in them cannot be told to a person).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(iso_currency::Currency);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CurrencyError {
+    #[error("currency code must be three upper-case letters")]
+    Malformed,
+    #[error("unknown ISO 4217 currency code")]
+    Unknown,
+    #[error("currency has no minor unit (special ISO 4217 code)")]
+    NoMinorUnit,
+    #[error("currency code was superseded by {0}")]
+    Superseded(&'static str),
+}
+
+impl Currency {
+    pub const EUR: Currency = Currency(iso_currency::Currency::EUR);
+    pub const USD: Currency = Currency(iso_currency::Currency::USD);
+    pub const GBP: Currency = Currency(iso_currency::Currency::GBP);
+    pub const CHF: Currency = Currency(iso_currency::Currency::CHF);
+    pub const JPY: Currency = Currency(iso_currency::Currency::JPY);
+    pub const XAF: Currency = Currency(iso_currency::Currency::XAF);
+    pub const XOF: Currency = Currency(iso_currency::Currency::XOF);
+    pub const KWD: Currency = Currency(iso_currency::Currency::KWD);
+    pub const BHD: Currency = Currency(iso_currency::Currency::BHD);
+
+    pub fn from_code(code: &str) -> Result<Self, CurrencyError> {
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(CurrencyError::Malformed);
+        }
+        let iso = iso_currency::Currency::from_code(code).ok_or(CurrencyError::Unknown)?;
+        if let Some(successor) = iso.is_superseded() {
+            return Err(CurrencyError::Superseded(successor.code()));
+        }
+        if iso.is_special() || iso.exponent().is_none() {
+            return Err(CurrencyError::NoMinorUnit);
+        }
+        Ok(Currency(iso))
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Number of decimal places of the minor unit: JPY 0, EUR 2, KWD 3.
+    pub fn exponent(self) -> u32 {
+        // from_code admits only currencies with an exponent.
+        u32::from(self.0.exponent().unwrap_or(0))
+    }
+
+    pub fn symbol(self) -> String {
+        self.0.symbol().to_string()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = CurrencyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Currency::from_code(s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Currency::from_code(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount of money in minor units of its currency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount_minor: i64, currency: Currency) -> Self {
+        Money {
+            amount_minor,
+            currency,
+        }
+    }
+
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        if self.currency != other.currency {
+            return None;
+        }
+        Some(Money::new(
+            self.amount_minor.checked_add(other.amount_minor)?,
+            self.currency,
+        ))
+    }
+
+    /// The amount in major units with exactly `exponent` decimals and a '.' separator,
+    /// e.g. "-1234.56" for EUR, "650000" for XAF, "1.250" for KWD.
+    pub fn decimal_string(self) -> String {
+        let exponent = self.currency.exponent();
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let magnitude = self.amount_minor.unsigned_abs();
+        if exponent == 0 {
+            return format!("{sign}{magnitude}");
+        }
+        let scale = 10u64.pow(exponent);
+        format!(
+            "{sign}{}.{:0width$}",
+            magnitude / scale,
+            magnitude % scale,
+            width = exponent as usize
+        )
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.decimal_string(), self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponents_follow_iso_4217() {
+        for (code, exponent) in [
+            ("JPY", 0),
+            ("XAF", 0),
+            ("XOF", 0),
+            ("EUR", 2),
+            ("USD", 2),
+            ("GBP", 2),
+            ("CHF", 2),
+            ("KWD", 3),
+            ("BHD", 3),
+        ] {
+            assert_eq!(
+                Currency::from_code(code).unwrap().exponent(),
+                exponent,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_special_and_malformed_codes_are_refused() {
+        assert_eq!(Currency::from_code("ZZZ"), Err(CurrencyError::Unknown));
+        assert_eq!(Currency::from_code("eur"), Err(CurrencyError::Malformed));
+        assert_eq!(Currency::from_code("EURO"), Err(CurrencyError::Malformed));
+        assert_eq!(Currency::from_code(""), Err(CurrencyError::Malformed));
+        assert_eq!(Currency::from_code("XAU"), Err(CurrencyError::NoMinorUnit));
+        assert_eq!(Currency::from_code("XXX"), Err(CurrencyError::NoMinorUnit));
+    }
+
+    #[test]
+    fn decimal_string_uses_the_currency_exponent() {
+        assert_eq!(Money::new(123456, Currency::EUR).decimal_string(), "1234.56");
+        assert_eq!(Money::new(5, Currency::EUR).decimal_string(), "0.05");
+        assert_eq!(Money::new(-5, Currency::USD).decimal_string(), "-0.05");
+        assert_eq!(Money::new(650000, Currency::XAF).decimal_string(), "650000");
+        assert_eq!(Money::new(1250, Currency::KWD).decimal_string(), "1.250");
+        assert_eq!(Money::new(7, Currency::BHD).decimal_string(), "0.007");
+        assert_eq!(
+            Money::new(i64::MIN, Currency::JPY).decimal_string(),
+            "-9223372036854775808"
+        );
+        assert_eq!(Money::new(100000, Currency::EUR).to_string(), "1000.00 EUR");
+    }
+
+    #[test]
+    fn adding_keeps_currency_and_detects_overflow() {
+        let a = Money::new(i64::MAX, Currency::EUR);
+        assert_eq!(a.checked_add(Money::new(1, Currency::EUR)), None);
+        assert_eq!(Money::new(1, Currency::EUR).checked_add(Money::new(1, Currency::USD)), None);
+        assert_eq!(
+            Money::new(1, Currency::EUR).checked_add(Money::new(2, Currency::EUR)),
+            Some(Money::new(3, Currency::EUR))
+        );
+    }
+
+    #[test]
+    fn currency_serializes_as_its_code() {
+        assert_eq!(serde_json::to_string(&Currency::KWD).unwrap(), "\"KWD\"");
+        let c: Currency = serde_json::from_str("\"XOF\"").unwrap();
+        assert_eq!(c, Currency::XOF);
+        assert!(serde_json::from_str::<Currency>("\"ABC\"").is_err());
+    }
+}

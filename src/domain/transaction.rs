@@ -1,0 +1,370 @@
+//! The transaction item of the ledger (DESIGN §2): decoded with typed errors, encoded
+//! with serde_dynamo, and carried in events as a snapshot with the same field names.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_dynamo::Item;
+
+use super::item::{Attributes, CountryCode, DecodeError, Fields};
+use super::money::{Currency, Money};
+
+string_enum! {
+    TransactionKind {
+        CardPurchase = "card_purchase",
+        AtmWithdrawal = "atm_withdrawal",
+        TransferIn = "transfer_in",
+        TransferOut = "transfer_out",
+        TopUp = "top_up",
+        Refund = "refund",
+        Fee = "fee",
+    }
+}
+
+impl TransactionKind {
+    /// Money leaving the account at the holder's initiative.
+    pub fn is_outgoing_payment(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::CardPurchase | TransactionKind::AtmWithdrawal | TransactionKind::TransferOut
+        )
+    }
+
+    /// Money coming in: counted as "in" in statements.
+    pub fn is_incoming(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::TransferIn | TransactionKind::TopUp | TransactionKind::Refund
+        )
+    }
+}
+
+string_enum! {
+    TransactionStatus {
+        Approved = "approved",
+        Declined = "declined",
+        Reversed = "reversed",
+    }
+}
+
+string_enum! {
+    DeclineReason {
+        InsufficientFunds = "insufficient_funds",
+        LimitExceeded = "limit_exceeded",
+        SuspectedFraud = "suspected_fraud",
+        CardBlocked = "card_blocked",
+        Other = "other",
+    }
+}
+
+string_enum! {
+    Channel {
+        Pos = "pos",
+        Ecommerce = "ecommerce",
+        Atm = "atm",
+        Transfer = "transfer",
+        TopUp = "top_up",
+    }
+}
+
+/// A merchant category code (ISO 18245): four digits, leading zeros kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mcc(u16);
+
+impl Mcc {
+    pub fn parse(text: &str) -> Option<Mcc> {
+        if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+            text.parse().ok().map(Mcc)
+        } else {
+            None
+        }
+    }
+
+    pub fn new(code: u16) -> Option<Mcc> {
+        (code <= 9999).then_some(Mcc(code))
+    }
+
+    pub fn code(self) -> u16 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Mcc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}", self.0)
+    }
+}
+
+impl Serialize for Mcc {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Merchant {
+    pub name: String,
+    pub mcc: Mcc,
+    pub country: CountryCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transaction {
+    pub transaction_id: String,
+    pub account_id: String,
+    pub kind: TransactionKind,
+    pub status: TransactionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_reason: Option<DeclineReason>,
+    #[serde(flatten)]
+    pub amount: Money,
+    /// In minor units of `amount.currency`, like every amount of the item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance_after_minor: Option<i64>,
+    pub channel: Channel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<Merchant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub booked_at: DateTime<Utc>,
+    /// Free form, carried through untouched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_rfc3339(time))
+}
+
+pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+pub fn account_pk(account_id: &str) -> String {
+    format!("ACCOUNT#{account_id}")
+}
+
+impl Transaction {
+    pub fn decode(attributes: &Attributes) -> Result<Transaction, DecodeError> {
+        let f = Fields::root(attributes);
+        let account_id = f.string("account_id")?.to_string();
+        if let Some(pk) = f.opt_string("pk")?
+            && pk != account_pk(&account_id)
+        {
+            return Err(DecodeError::KeyMismatch);
+        }
+        let amount_minor = f.integer("amount_minor")?;
+        if amount_minor <= 0 {
+            return Err(DecodeError::NotPositive {
+                field: "amount_minor".into(),
+            });
+        }
+        let merchant = match f.opt_map("merchant")? {
+            None => None,
+            Some(m) => Some(Merchant {
+                name: m.string("name")?.to_string(),
+                mcc: Mcc::parse(m.string("mcc")?).ok_or_else(|| DecodeError::BadMcc {
+                    field: m.path("mcc"),
+                })?,
+                country: m.country("country")?,
+                city: m.opt_string("city")?.map(str::to_string),
+            }),
+        };
+        let card_last4 = match f.opt_string("card_last4")? {
+            Some(digits) if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(digits.to_string())
+            }
+            Some(_) => {
+                return Err(DecodeError::BadCardLast4 {
+                    field: "card_last4".into(),
+                });
+            }
+            None => None,
+        };
+        let metadata = match f.get("metadata") {
+            None => None,
+            Some(value) => Some(
+                serde_dynamo::from_attribute_value::<_, serde_json::Value>(value.clone()).map_err(
+                    |_| DecodeError::WrongType {
+                        field: "metadata".into(),
+                        expected: "M",
+                        found: super::item::type_name(value),
+                    },
+                )?,
+            ),
+        };
+        Ok(Transaction {
+            transaction_id: f.string("transaction_id")?.to_string(),
+            kind: f.enumerated("kind", TransactionKind::parse, TransactionKind::NAMES)?,
+            status: f.enumerated("status", TransactionStatus::parse, TransactionStatus::NAMES)?,
+            decline_reason: f.opt_enumerated("decline_reason", DeclineReason::parse, DeclineReason::NAMES)?,
+            amount: Money::new(amount_minor, f.currency("currency")?),
+            balance_after_minor: f.opt_integer("balance_after_minor")?,
+            channel: f.enumerated("channel", Channel::parse, Channel::NAMES)?,
+            merchant,
+            card_last4,
+            booked_at: f.timestamp("booked_at")?,
+            metadata,
+            account_id,
+        })
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.amount.currency
+    }
+
+    pub fn balance_after(&self) -> Option<Money> {
+        self.balance_after_minor.map(|b| Money::new(b, self.amount.currency))
+    }
+
+    pub fn sort_key(&self) -> String {
+        format!("TXN#{}#{}", format_rfc3339(&self.booked_at), self.transaction_id)
+    }
+
+    /// The ledger item, keys and `type` included.
+    pub fn to_item(&self) -> Item {
+        #[derive(Serialize)]
+        struct Keys<'a> {
+            pk: String,
+            sk: String,
+            #[serde(rename = "type")]
+            item_type: &'static str,
+            #[serde(flatten)]
+            transaction: &'a Transaction,
+        }
+        serde_dynamo::to_item(Keys {
+            pk: account_pk(&self.account_id),
+            sk: self.sort_key(),
+            item_type: "TXN",
+            transaction: self,
+        })
+        .expect("a transaction always serializes to an item")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_dynamo::AttributeValue as A;
+
+    pub fn valid_item() -> Attributes {
+        let mut merchant = Attributes::new();
+        merchant.insert("name".into(), A::S("Carrefour City".into()));
+        merchant.insert("mcc".into(), A::S("5411".into()));
+        merchant.insert("country".into(), A::S("FR".into()));
+        merchant.insert("city".into(), A::S("Lyon".into()));
+        let mut item = Attributes::new();
+        for (k, v) in [
+            ("pk", "ACCOUNT#acc-1"),
+            ("sk", "TXN#2026-11-20T10:15:00Z#t-1"),
+            ("type", "TXN"),
+            ("transaction_id", "t-1"),
+            ("account_id", "acc-1"),
+            ("kind", "card_purchase"),
+            ("status", "approved"),
+            ("currency", "EUR"),
+            ("channel", "pos"),
+            ("card_last4", "4242"),
+            ("booked_at", "2026-11-20T10:15:00Z"),
+        ] {
+            item.insert(k.into(), A::S(v.into()));
+        }
+        item.insert("amount_minor".into(), A::N("4599".into()));
+        item.insert("balance_after_minor".into(), A::N("-120".into()));
+        item.insert("merchant".into(), A::M(merchant));
+        item
+    }
+
+    fn decode_with(edit: impl FnOnce(&mut Attributes)) -> Result<Transaction, DecodeError> {
+        let mut item = valid_item();
+        edit(&mut item);
+        Transaction::decode(&item)
+    }
+
+    fn merchant_mut(item: &mut Attributes) -> &mut Attributes {
+        match item.get_mut("merchant") {
+            Some(A::M(m)) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_valid_item_decodes_and_round_trips_through_to_item() {
+        let txn = Transaction::decode(&valid_item()).unwrap();
+        assert_eq!(txn.amount, Money::new(4599, Currency::EUR));
+        assert_eq!(txn.balance_after(), Some(Money::new(-120, Currency::EUR)));
+        assert_eq!(txn.merchant.as_ref().unwrap().mcc, Mcc::parse("5411").unwrap());
+        assert_eq!(txn.sort_key(), "TXN#2026-11-20T10:15:00Z#t-1");
+        let again = Transaction::decode(&txn.to_item()).unwrap();
+        assert_eq!(again, txn);
+        assert_eq!(txn.to_item().get("type"), Some(&A::S("TXN".into())));
+    }
+
+    #[test]
+    fn each_malformed_field_has_its_own_typed_error() {
+        let cases: Vec<(Box<dyn FnOnce(&mut Attributes)>, &str)> = vec![
+            (Box::new(|i| { i.remove("transaction_id"); }), "missing_field"),
+            (Box::new(|i| { i.insert("amount_minor".into(), A::S("4599".into())); }), "wrong_type"),
+            (Box::new(|i| { i.insert("amount_minor".into(), A::N("45.99".into())); }), "not_an_integer"),
+            (Box::new(|i| { i.insert("amount_minor".into(), A::N("0".into())); }), "amount_not_positive"),
+            (Box::new(|i| { i.insert("amount_minor".into(), A::N("-5".into())); }), "amount_not_positive"),
+            (Box::new(|i| { i.insert("amount_minor".into(), A::N("92233720368547758070".into())); }), "integer_out_of_range"),
+            (Box::new(|i| { i.insert("currency".into(), A::S("EURO".into())); }), "bad_currency"),
+            (Box::new(|i| { i.insert("currency".into(), A::S("ABC".into())); }), "bad_currency"),
+            (Box::new(|i| { i.insert("kind".into(), A::S("purchase".into())); }), "unknown_value"),
+            (Box::new(|i| { i.insert("status".into(), A::S("pending".into())); }), "unknown_value"),
+            (Box::new(|i| { i.insert("channel".into(), A::S("fax".into())); }), "unknown_value"),
+            (Box::new(|i| { i.insert("decline_reason".into(), A::S("bored".into())); }), "unknown_value"),
+            (Box::new(|i| { i.insert("booked_at".into(), A::S("20/11/2026".into())); }), "bad_timestamp"),
+            (Box::new(|i| { merchant_mut(i).insert("mcc".into(), A::S("541".into())); }), "bad_mcc"),
+            (Box::new(|i| { merchant_mut(i).insert("mcc".into(), A::S("54a1".into())); }), "bad_mcc"),
+            (Box::new(|i| { merchant_mut(i).insert("country".into(), A::S("FRA".into())); }), "bad_country"),
+            (Box::new(|i| { merchant_mut(i).remove("name"); }), "missing_field"),
+            (Box::new(|i| { i.insert("card_last4".into(), A::S("4242424242424242".into())); }), "bad_card_last4"),
+            (Box::new(|i| { i.insert("card_last4".into(), A::S("42".into())); }), "bad_card_last4"),
+            (Box::new(|i| { i.insert("pk".into(), A::S("ACCOUNT#someone-else".into())); }), "key_mismatch"),
+            (Box::new(|i| { i.insert("merchant".into(), A::S("Carrefour".into())); }), "wrong_type"),
+            (Box::new(|i| { i.insert("account_id".into(), A::S(String::new())); }), "empty_field"),
+        ];
+        for (index, (edit, code)) in cases.into_iter().enumerate() {
+            let error = decode_with(edit).unwrap_err();
+            assert_eq!(error.code(), code, "case {index}: {error}");
+        }
+    }
+
+    #[test]
+    fn errors_name_nested_fields_by_path_and_never_quote_a_card_number() {
+        let error = decode_with(|i| {
+            merchant_mut(i).insert("mcc".into(), A::N("5411".into()));
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "field `merchant.mcc` is DynamoDB type N, expected S");
+        let error = decode_with(|i| {
+            i.insert("card_last4".into(), A::S("4242424242424242".into()));
+        })
+        .unwrap_err();
+        assert!(!error.to_string().contains("4242"), "{error}");
+    }
+
+    #[test]
+    fn null_optional_fields_read_as_absent_and_metadata_is_carried() {
+        let txn = decode_with(|i| {
+            i.insert("decline_reason".into(), A::Null(true));
+            i.insert("metadata".into(), A::M([("ref".to_string(), A::S("abc".into()))].into()));
+        })
+        .unwrap();
+        assert_eq!(txn.decline_reason, None);
+        assert_eq!(txn.metadata, Some(serde_json::json!({"ref": "abc"})));
+    }
+
+    #[test]
+    fn non_utc_offsets_are_normalised_to_utc() {
+        let txn = decode_with(|i| {
+            i.insert("booked_at".into(), A::S("2026-11-20T11:15:00+01:00".into()));
+        })
+        .unwrap();
+        assert_eq!(format_rfc3339(&txn.booked_at), "2026-11-20T10:15:00Z");
+    }
+}

@@ -1,0 +1,195 @@
+//! In-memory adapters of the ledger and the bus, with fault injection for tests.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, RwLock};
+
+use serde_dynamo::Item;
+use serde_json::Value;
+
+use crate::domain::Account;
+use crate::domain::item::LedgerItem;
+use crate::ports::{AccountBatch, BusEntry, EntryResult, EventBus, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError};
+
+/// Ledger items by (pk, sk).
+#[derive(Default)]
+pub struct MemoryLedger {
+    items: RwLock<BTreeMap<(String, String), Item>>,
+    faults: Mutex<LedgerFaults>,
+}
+
+/// Faults the next lookups will meet.
+#[derive(Debug, Default, Clone)]
+pub struct LedgerFaults {
+    /// This many next calls fail with a transient error.
+    pub failing_calls: u32,
+    /// This many next calls return only their first key and leave the rest unprocessed.
+    pub partial_calls: u32,
+    /// Every call fails with a permanent error.
+    pub always_fail: bool,
+}
+
+impl MemoryLedger {
+    pub fn new() -> Self {
+        MemoryLedger::default()
+    }
+
+    pub fn put(&self, item: Item) {
+        let key = |name: &str| match item.get(name) {
+            Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let (pk, sk) = (key("pk"), key("sk"));
+        self.items.write().expect("ledger lock").insert((pk, sk), item);
+    }
+
+    pub fn put_account(&self, account: &Account) {
+        self.put(account.to_item());
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.read().expect("ledger lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn inject(&self, faults: LedgerFaults) {
+        *self.faults.lock().expect("ledger lock") = faults;
+    }
+
+    /// Holds the NewImage of every INSERT and MODIFY record of a stream event (a record
+    /// exists only because its item was written), in record order. Records that are not
+    /// objects, or whose image is not a DynamoDB attribute map, are skipped.
+    pub fn load_stream_images(&self, event: &Value) {
+        let Some(records) = event.get("Records").and_then(Value::as_array) else {
+            return;
+        };
+        for record in records {
+            let name = record.get("eventName").and_then(Value::as_str);
+            if !matches!(name, Some("INSERT" | "MODIFY")) {
+                continue;
+            }
+            let Some(image) = record.pointer("/dynamodb/NewImage") else {
+                continue;
+            };
+            if let Ok(item) = serde_json::from_value::<Item>(image.clone()) {
+                self.put(item);
+            }
+        }
+    }
+}
+
+impl Ledger for MemoryLedger {
+    async fn batch_get_accounts(&self, account_ids: &[String]) -> Result<AccountBatch, PortError> {
+        if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {
+            return Err(PortError::permanent("BatchGetItem takes at most 100 keys"));
+        }
+        let take_first_only = {
+            let mut faults = self.faults.lock().expect("ledger lock");
+            if faults.always_fail {
+                return Err(PortError::permanent("AccessDeniedException: injected"));
+            }
+            if faults.failing_calls > 0 {
+                faults.failing_calls -= 1;
+                return Err(PortError::transient("ProvisionedThroughputExceededException: injected"));
+            }
+            let partial = faults.partial_calls > 0;
+            faults.partial_calls = faults.partial_calls.saturating_sub(1);
+            partial
+        };
+        let (served, unprocessed) = if take_first_only && account_ids.len() > 1 {
+            account_ids.split_at(1)
+        } else {
+            (account_ids, &[][..])
+        };
+        let items = self.items.read().expect("ledger lock");
+        let accounts = served
+            .iter()
+            .filter_map(|id| items.get(&(format!("ACCOUNT#{id}"), "PROFILE".to_string())))
+            .filter_map(|item| match LedgerItem::decode(item) {
+                Ok(LedgerItem::Account(account)) => Some(*account),
+                // A profile that does not decode is treated as absent: the rules that need it skip.
+                _ => None,
+            })
+            .collect();
+        Ok(AccountBatch {
+            accounts,
+            unprocessed: unprocessed.to_vec(),
+        })
+    }
+}
+
+type EntryFault = Box<dyn Fn(u32, &BusEntry) -> Option<String> + Send + Sync>;
+type CallFault = Box<dyn Fn(u32) -> Option<PortError> + Send + Sync>;
+
+/// A bus that keeps what it accepted, in order, and the shape of every call.
+#[derive(Default)]
+pub struct MemoryBus {
+    published: Mutex<Vec<BusEntry>>,
+    calls: Mutex<Vec<usize>>,
+    entry_fault: Option<EntryFault>,
+    call_fault: Option<CallFault>,
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        MemoryBus::default()
+    }
+
+    /// Fails an entry of call number n (0-based) with the returned error code.
+    pub fn failing_entries(fault: impl Fn(u32, &BusEntry) -> Option<String> + Send + Sync + 'static) -> Self {
+        MemoryBus {
+            entry_fault: Some(Box::new(fault)),
+            ..MemoryBus::default()
+        }
+    }
+
+    /// Fails call number n (0-based) as a whole.
+    pub fn failing_calls(fault: impl Fn(u32) -> Option<PortError> + Send + Sync + 'static) -> Self {
+        MemoryBus {
+            call_fault: Some(Box::new(fault)),
+            ..MemoryBus::default()
+        }
+    }
+
+    pub fn published(&self) -> Vec<BusEntry> {
+        self.published.lock().expect("bus lock").clone()
+    }
+
+    /// The number of entries of each call made, failed calls included.
+    pub fn call_sizes(&self) -> Vec<usize> {
+        self.calls.lock().expect("bus lock").clone()
+    }
+}
+
+impl EventBus for MemoryBus {
+    async fn put_events(&self, entries: &[&BusEntry]) -> Result<Vec<EntryResult>, PortError> {
+        let call_index = {
+            let mut calls = self.calls.lock().expect("bus lock");
+            calls.push(entries.len());
+            (calls.len() - 1) as u32
+        };
+        if let Some(error) = self.call_fault.as_ref().and_then(|fault| fault(call_index)) {
+            return Err(error);
+        }
+        let mut published = self.published.lock().expect("bus lock");
+        let results = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| match self.entry_fault.as_ref().and_then(|fault| fault(call_index, entry)) {
+                Some(error_code) => EntryResult::Failed {
+                    error_code,
+                    error_message: "injected failure".into(),
+                },
+                None => {
+                    published.push((*entry).clone());
+                    EntryResult::Accepted {
+                        event_id: format!("{call_index}-{i}"),
+                    }
+                }
+            })
+            .collect();
+        Ok(results)
+    }
+}

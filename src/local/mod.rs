@@ -1,0 +1,4 @@
+//! The embedded runtime's adapters. For now: in-memory ledger and bus, used by
+//! `txn-notify invoke`, the unit tests of the use cases and the benches.
+
+pub mod memory;

@@ -1,0 +1,12 @@
+//! The use cases. Each takes its ports as generic parameters and knows nothing of AWS.
+//!
+//! - `process`: a DynamoDB stream batch → typed events on the bus, with partial batch failure.
+
+pub mod process;
+pub mod publish;
+pub mod retry;
+pub mod stream_record;
+pub mod transaction_events;
+
+pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig};
+pub use stream_record::StreamBatch;

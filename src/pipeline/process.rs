@@ -1,0 +1,388 @@
+//! The stream processor: a DynamoDB stream batch → typed events on the bus.
+//!
+//! | what happens to a record                 | result                                        |
+//! |------------------------------------------|-----------------------------------------------|
+//! | INSERT of a TXN item                     | Transaction Recorded + one event per finding  |
+//! | INSERT of an ACCOUNT item                | Account Opened                                |
+//! | MODIFY: status becomes `reversed`        | Transaction Recorded (change reversed), no alerts |
+//! | any other MODIFY, any REMOVE (TTL too)   | ignored, counted                              |
+//! | item of another `type`                   | ignored, counted                              |
+//! | malformed record or item (permanent)     | Record Rejected, batch goes on                |
+//! | profile lookup or PutEvents fails after retries (transient) | that record and every later one in batchItemFailures |
+//!
+//! Lambda checkpoints at the lowest reported sequence number, so nothing after the first
+//! transient failure is acknowledged; an empty list means the whole batch is done.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::event_id;
+use crate::domain::events::{BusEvent, EVENT_SOURCE, RecordRejected, SCHEMA_VERSION, Severity, TransactionChange};
+use crate::domain::Account;
+use crate::ports::{BusEntry, Clock, EventBus, Ledger, MAX_ACCOUNTS_PER_BATCH_GET};
+use crate::rules::Rules;
+
+use super::publish::{EntryGroup, PublishLimits, publish};
+use super::retry::RetryPolicy;
+use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_card_numbers};
+use super::transaction_events::{account_opened, events_for_transaction};
+
+/// A raw record larger than this is left out of its Record Rejected event (keys stay).
+pub const MAX_RAW_RECORD_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    pub event_bus_name: String,
+    pub retry: RetryPolicy,
+    pub limits: PublishLimits,
+}
+
+impl ProcessorConfig {
+    pub fn new(event_bus_name: impl Into<String>) -> Self {
+        ProcessorConfig {
+            event_bus_name: event_bus_name.into(),
+            retry: RetryPolicy::default(),
+            limits: PublishLimits::default(),
+        }
+    }
+}
+
+/// What one batch did, for metrics and reports. Only acknowledged records are counted as
+/// processed, ignored or rejected; records reported for retry are counted once, as retried.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BatchStats {
+    pub records_received: u64,
+    /// Acknowledged records that produced events.
+    pub records_processed: u64,
+    pub records_ignored: u64,
+    pub records_rejected: u64,
+    /// Records reported in batchItemFailures.
+    pub records_retried: u64,
+    pub ignored_by_reason: BTreeMap<&'static str, u64>,
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub events_published: u64,
+    pub events_by_detail_type: BTreeMap<&'static str, u64>,
+    pub put_events_calls: u32,
+    pub put_events_failed_entries: u64,
+    pub profile_lookups: u32,
+    pub profiles_not_found: u64,
+    /// now − booked_at, for each acknowledged inserted transaction, in milliseconds.
+    pub end_to_end_latency_ms: Vec<i64>,
+    /// now − ApproximateCreationDateTime, for each acknowledged record that has it.
+    pub stream_lag_ms: Vec<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchOutcome {
+    pub response: DynamoDbEventResponse,
+    pub stats: BatchStats,
+}
+
+pub struct Processor<L, B, C> {
+    pub ledger: L,
+    pub bus: B,
+    pub clock: C,
+    pub rules: Arc<Rules>,
+    pub config: ProcessorConfig,
+}
+
+/// The events of one record, and what the stats should say of the record.
+struct RecordResult {
+    account: Option<String>,
+    events: Vec<BusEvent>,
+    outcome: RecordOutcome,
+}
+
+enum RecordOutcome {
+    Processed,
+    Ignored(&'static str),
+    Rejected(&'static str),
+}
+
+impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
+    pub fn new(ledger: L, bus: B, clock: C, rules: Arc<Rules>, config: ProcessorConfig) -> Self {
+        Processor {
+            ledger,
+            bus,
+            clock,
+            rules,
+            config,
+        }
+    }
+
+    /// The typed Lambda event. A record that does not fit its shape fails the whole
+    /// deserialization before this is called: the Lambda glue uses `process_batch`.
+    pub async fn process_event(&self, event: Event) -> BatchOutcome {
+        self.process(Incoming::all_from_event(event)).await
+    }
+
+    /// The batch with every record kept raw: a malformed record is rejected on its own.
+    pub async fn process_batch(&self, batch: StreamBatch) -> BatchOutcome {
+        self.process(batch.records.into_iter().map(Incoming::from_raw).collect()).await
+    }
+
+    async fn process(&self, records: Vec<Incoming>) -> BatchOutcome {
+        let now = self.clock.now();
+        let mut stats = BatchStats {
+            records_received: records.len() as u64,
+            ..BatchStats::default()
+        };
+        let plans: Vec<Plan> = records.iter().map(Plan::of).collect();
+
+        let wanted = profiles_wanted(&plans);
+        let (profiles, unresolved) = self.load_profiles(&wanted, &mut stats).await;
+        // A profile we could not read (as opposed to one that does not exist) is transient.
+        let profile_cut = plans.iter().position(|plan| match plan {
+            Plan::Transaction { transaction, change } => {
+                *change == TransactionChange::Inserted && unresolved.contains(&transaction.account_id)
+            }
+            _ => false,
+        });
+        stats.profiles_not_found = wanted
+            .iter()
+            .filter(|id| !profiles.contains_key(*id) && !unresolved.contains(*id))
+            .count() as u64;
+
+        let buildable = profile_cut.unwrap_or(records.len());
+        let results: Vec<RecordResult> = records[..buildable]
+            .iter()
+            .zip(&plans)
+            .map(|(incoming, plan)| self.record_result(incoming, plan, &profiles, now))
+            .collect();
+        let groups: Vec<EntryGroup> = results
+            .iter()
+            .zip(&records)
+            .map(|(result, incoming)| self.entry_group(result, incoming, now))
+            .collect();
+
+        let published = publish(&self.bus, &self.clock, &self.config.retry, &self.config.limits, &groups).await;
+        stats.put_events_calls = published.calls;
+        stats.put_events_failed_entries = published.failed_entries as u64;
+        if published.last_error.is_some() {
+            stats.last_error = published.last_error.clone();
+        }
+        let cut = match (profile_cut, published.first_unpublished) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(records.len()),
+        };
+
+        for ((result, group), incoming) in results.iter().zip(&groups).zip(&records).take(cut) {
+            match result.outcome {
+                RecordOutcome::Processed => stats.records_processed += 1,
+                RecordOutcome::Ignored(reason) => {
+                    stats.records_ignored += 1;
+                    *stats.ignored_by_reason.entry(reason).or_default() += 1;
+                }
+                RecordOutcome::Rejected(code) => {
+                    stats.records_rejected += 1;
+                    *stats.rejected_by_reason.entry(code).or_default() += 1;
+                }
+            }
+            for entry in &group.entries {
+                stats.events_published += 1;
+                let detail_type = crate::domain::DetailType::parse(&entry.detail_type)
+                    .map_or("unknown", |d| d.as_str());
+                *stats.events_by_detail_type.entry(detail_type).or_default() += 1;
+            }
+            if let Some(created) = incoming.approximate_creation() {
+                stats.stream_lag_ms.push((now - created).num_milliseconds());
+            }
+            for event in &result.events {
+                if let BusEvent::TransactionRecorded(recorded) = event
+                    && recorded.change == TransactionChange::Inserted
+                {
+                    stats.end_to_end_latency_ms.push((now - recorded.transaction.booked_at).num_milliseconds());
+                }
+            }
+        }
+
+        let mut response = DynamoDbEventResponse::default();
+        for incoming in &records[cut..] {
+            stats.records_retried += 1;
+            // A record without a sequence number cannot be named; Lambda still redelivers it,
+            // since it checkpoints at the lowest failure reported before it.
+            if let Some(sequence_number) = incoming.sequence_number() {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence_number);
+                response.batch_item_failures.push(failure);
+            }
+        }
+        BatchOutcome { response, stats }
+    }
+
+    fn record_result(
+        &self,
+        incoming: &Incoming,
+        plan: &Plan,
+        profiles: &HashMap<String, Account>,
+        now: DateTime<Utc>,
+    ) -> RecordResult {
+        match plan {
+            Plan::Ignore(reason) => RecordResult {
+                account: None,
+                events: Vec::new(),
+                outcome: RecordOutcome::Ignored(reason.as_str()),
+            },
+            Plan::Reject(rejection) => self.rejected(incoming, rejection, now),
+            Plan::AccountOpened(account) => RecordResult {
+                account: Some(account.account_id.clone()),
+                events: vec![account_opened(account)],
+                outcome: RecordOutcome::Processed,
+            },
+            Plan::Transaction { transaction, change } => {
+                let occurred_at = match change {
+                    TransactionChange::Inserted => transaction.booked_at,
+                    TransactionChange::Reversed => incoming.approximate_creation().unwrap_or(now),
+                };
+                RecordResult {
+                    account: Some(transaction.account_id.clone()),
+                    events: events_for_transaction(
+                        &self.rules,
+                        transaction,
+                        *change,
+                        occurred_at,
+                        profiles.get(&transaction.account_id),
+                        now,
+                    ),
+                    outcome: RecordOutcome::Processed,
+                }
+            }
+        }
+    }
+
+    fn rejected(&self, incoming: &Incoming, rejection: &Rejection, now: DateTime<Utc>) -> RecordResult {
+        let mut raw_record = incoming.raw_json();
+        mask_card_numbers(&mut raw_record);
+        let too_large = serde_json::to_vec(&raw_record).map_or(true, |bytes| bytes.len() > MAX_RAW_RECORD_BYTES);
+        let sequence_number = incoming.sequence_number();
+        let stream_event_id = incoming.stream_event_id();
+        let record = incoming.record.as_ref().ok();
+        let event = RecordRejected {
+            schema_version: SCHEMA_VERSION,
+            event_id: event_id::for_rejected_record(
+                stream_event_id.as_deref().unwrap_or(""),
+                sequence_number.as_deref().unwrap_or(""),
+            ),
+            account_id: account_of(incoming),
+            occurred_at: incoming.approximate_creation().unwrap_or(now),
+            severity: Severity::Warning,
+            reason_code: rejection.code,
+            reason: rejection.reason.clone(),
+            sequence_number,
+            stream_event_id,
+            event_name: record.map(|r| r.event_name.clone()),
+            event_source_arn: record.and_then(|r| r.event_source_arn.clone()),
+            raw_record: if too_large { serde_json::Value::Null } else { raw_record },
+            raw_record_truncated: too_large,
+        };
+        RecordResult {
+            account: event.account_id.clone(),
+            events: vec![BusEvent::RecordRejected(event)],
+            outcome: RecordOutcome::Rejected(rejection.code),
+        }
+    }
+
+    /// Serializes a record's events. An event too large for PutEvents can never be sent:
+    /// the record is rejected instead (without its raw record, which is larger still).
+    fn entry_group(&self, result: &RecordResult, incoming: &Incoming, now: DateTime<Utc>) -> EntryGroup {
+        let entries: Vec<BusEntry> = result.events.iter().map(|e| self.entry(e)).collect();
+        let largest = entries.iter().map(BusEntry::size).max().unwrap_or(0);
+        if largest <= self.config.limits.max_request_bytes {
+            return EntryGroup {
+                account: result.account.clone(),
+                entries,
+            };
+        }
+        let rejection = Rejection {
+            code: "event_too_large",
+            reason: format!(
+                "an event of this record is {largest} bytes, over the PutEvents limit of {}",
+                self.config.limits.max_request_bytes
+            ),
+        };
+        let mut rejected = self.rejected(incoming, &rejection, now);
+        if let Some(BusEvent::RecordRejected(event)) = rejected.events.first_mut() {
+            event.raw_record = serde_json::Value::Null;
+            event.raw_record_truncated = true;
+        }
+        EntryGroup {
+            account: rejected.account.clone(),
+            entries: rejected.events.iter().map(|e| self.entry(e)).collect(),
+        }
+    }
+
+    fn entry(&self, event: &BusEvent) -> BusEntry {
+        BusEntry {
+            source: EVENT_SOURCE.to_string(),
+            detail_type: event.detail_type().as_str().to_string(),
+            detail: event.detail_json(),
+            event_bus_name: self.config.event_bus_name.clone(),
+            resources: Vec::new(),
+            // EventBridge stamps the time it received the event; the detail's occurred_at
+            // says when the fact happened.
+            time: None,
+        }
+    }
+
+    /// BatchGetItem-shaped loading: ≤100 keys a call, UnprocessedKeys and transient errors
+    /// retried with backoff. Returns the profiles found and the ids that could not be read.
+    async fn load_profiles(
+        &self,
+        wanted: &[String],
+        stats: &mut BatchStats,
+    ) -> (HashMap<String, Account>, HashSet<String>) {
+        let mut profiles = HashMap::new();
+        let mut pending: Vec<String> = wanted.to_vec();
+        let mut rng = fastrand::Rng::new();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let mut again = Vec::new();
+            let mut permanent = false;
+            for chunk in pending.chunks(MAX_ACCOUNTS_PER_BATCH_GET) {
+                stats.profile_lookups += 1;
+                match self.ledger.batch_get_accounts(chunk).await {
+                    Ok(batch) => {
+                        for account in batch.accounts {
+                            profiles.insert(account.account_id.clone(), account);
+                        }
+                        again.extend(batch.unprocessed);
+                    }
+                    Err(error) => {
+                        permanent |= !error.is_transient();
+                        stats.last_error = Some(format!("profile lookup: {}", error.message));
+                        again.extend_from_slice(chunk);
+                    }
+                }
+            }
+            pending = again;
+            if pending.is_empty() || permanent || attempt >= self.config.retry.max_attempts {
+                break;
+            }
+            self.clock.sleep(self.config.retry.delay(attempt, &mut rng)).await;
+        }
+        (profiles, pending.into_iter().collect())
+    }
+}
+
+/// Accounts whose profile the rules may need: those of inserted transactions, once each.
+fn profiles_wanted(plans: &[Plan]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    plans
+        .iter()
+        .filter_map(|plan| match plan {
+            Plan::Transaction {
+                transaction,
+                change: TransactionChange::Inserted,
+            } => Some(transaction.account_id.clone()),
+            _ => None,
+        })
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}

@@ -1,0 +1,340 @@
+//! Reading DynamoDB stream records: each record on its own, so that one malformed record
+//! becomes a Record Rejected event instead of failing the whole batch.
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::domain::events::TransactionChange;
+use crate::domain::item::{Attributes, DecodeError, Fields, LedgerItem};
+use crate::domain::transaction::TransactionStatus;
+use crate::domain::{Account, Transaction};
+
+/// A DynamoDB stream batch as Lambda delivers it, every record kept as raw JSON.
+#[derive(Debug, Deserialize)]
+pub struct StreamBatch {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<Box<RawValue>>,
+}
+
+impl StreamBatch {
+    pub fn from_json(text: &str) -> Result<StreamBatch, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// One record of a batch: parsed if it has the shape of a stream record.
+pub struct Incoming {
+    pub record: Result<EventRecord, String>,
+    raw: Option<Box<RawValue>>,
+}
+
+impl Incoming {
+    pub fn from_raw(raw: Box<RawValue>) -> Incoming {
+        Incoming {
+            record: serde_json::from_str::<EventRecord>(raw.get()).map_err(|e| e.to_string()),
+            raw: Some(raw),
+        }
+    }
+
+    pub fn from_record(record: EventRecord) -> Incoming {
+        Incoming {
+            record: Ok(record),
+            raw: None,
+        }
+    }
+
+    pub fn all_from_event(event: Event) -> Vec<Incoming> {
+        event.records.into_iter().map(Incoming::from_record).collect()
+    }
+
+    /// The record as received, for a Record Rejected event.
+    pub fn raw_json(&self) -> Value {
+        match (&self.raw, &self.record) {
+            (Some(raw), _) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            (None, Ok(record)) => serde_json::to_value(record).unwrap_or(Value::Null),
+            (None, Err(_)) => Value::Null,
+        }
+    }
+
+    pub fn sequence_number(&self) -> Option<String> {
+        match &self.record {
+            Ok(record) => record.change.sequence_number.clone(),
+            Err(_) => self.raw_field(&["dynamodb", "SequenceNumber"]),
+        }
+    }
+
+    pub fn stream_event_id(&self) -> Option<String> {
+        match &self.record {
+            Ok(record) => Some(record.event_id.clone()),
+            Err(_) => self.raw_field(&["eventID"]),
+        }
+    }
+
+    fn raw_field(&self, path: &[&str]) -> Option<String> {
+        let mut value = &self.raw_json();
+        for key in path {
+            value = value.get(key)?;
+        }
+        value.as_str().map(str::to_string)
+    }
+
+    /// When DynamoDB wrote the change; None when the record does not say.
+    pub fn approximate_creation(&self) -> Option<DateTime<Utc>> {
+        let record = self.record.as_ref().ok()?;
+        let at = record.change.approximate_creation_date_time;
+        (at.timestamp() > 0).then_some(at)
+    }
+}
+
+/// Why a record produced nothing (counted, never failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IgnoreReason {
+    Removed,
+    /// A REMOVE by DynamoDB's Time to Live.
+    TtlExpired,
+    /// A MODIFY that is not a reversal.
+    Modified,
+    /// An item whose `type` is neither TXN nor ACCOUNT.
+    OtherItemType,
+}
+
+impl IgnoreReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IgnoreReason::Removed => "removed",
+            IgnoreReason::TtlExpired => "ttl_expired",
+            IgnoreReason::Modified => "modified",
+            IgnoreReason::OtherItemType => "other_item_type",
+        }
+    }
+}
+
+/// A record that can never be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl From<DecodeError> for Rejection {
+    fn from(error: DecodeError) -> Self {
+        Rejection {
+            code: error.code(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// What one record asks of the processor.
+#[derive(Debug)]
+pub enum Plan {
+    Ignore(IgnoreReason),
+    Reject(Rejection),
+    Transaction {
+        transaction: Box<Transaction>,
+        change: TransactionChange,
+    },
+    AccountOpened(Box<Account>),
+}
+
+impl Plan {
+    pub fn of(incoming: &Incoming) -> Plan {
+        match &incoming.record {
+            Ok(record) => plan_record(record),
+            Err(error) => Plan::Reject(Rejection {
+                code: "malformed_record",
+                reason: format!("not a DynamoDB stream record: {error}"),
+            }),
+        }
+    }
+}
+
+fn plan_record(record: &EventRecord) -> Plan {
+    if record.change.sequence_number.as_deref().is_none_or(str::is_empty) {
+        return Plan::Reject(Rejection {
+            code: "missing_sequence_number",
+            reason: "the record has no dynamodb.SequenceNumber".into(),
+        });
+    }
+    let new_image: &Attributes = &record.change.new_image;
+    match record.event_name.as_str() {
+        "REMOVE" => {
+            let by_ttl = record
+                .user_identity
+                .as_ref()
+                .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
+            Plan::Ignore(if by_ttl { IgnoreReason::TtlExpired } else { IgnoreReason::Removed })
+        }
+        "INSERT" if new_image.is_empty() => Plan::Reject(Rejection {
+            code: "missing_new_image",
+            reason: "INSERT record has no NewImage (the stream view type must be NEW_AND_OLD_IMAGES)".into(),
+        }),
+        "INSERT" => match LedgerItem::decode(new_image) {
+            Ok(LedgerItem::Transaction(transaction)) => Plan::Transaction {
+                transaction,
+                change: TransactionChange::Inserted,
+            },
+            Ok(LedgerItem::Account(account)) => Plan::AccountOpened(account),
+            Ok(LedgerItem::Other { .. }) => Plan::Ignore(IgnoreReason::OtherItemType),
+            Err(error) => Plan::Reject(error.into()),
+        },
+        "MODIFY" => plan_modify(record),
+        other => Plan::Reject(Rejection {
+            code: "unknown_event_name",
+            reason: format!("eventName {:?} is not INSERT, MODIFY or REMOVE", other.chars().take(16).collect::<String>()),
+        }),
+    }
+}
+
+/// A MODIFY matters only when a transaction's status becomes `reversed`.
+fn plan_modify(record: &EventRecord) -> Plan {
+    let new_image: &Attributes = &record.change.new_image;
+    if new_image.is_empty() {
+        return Plan::Reject(Rejection {
+            code: "missing_new_image",
+            reason: "MODIFY record has no NewImage (the stream view type must be NEW_AND_OLD_IMAGES)".into(),
+        });
+    }
+    match Fields::root(new_image).string("type") {
+        Ok("TXN") => {}
+        Ok(_) => return Plan::Ignore(IgnoreReason::Modified),
+        Err(error) => return Plan::Reject(error.into()),
+    }
+    let transaction = match Transaction::decode(new_image) {
+        Ok(transaction) => transaction,
+        Err(error) => return Plan::Reject(error.into()),
+    };
+    let old_image: &Attributes = &record.change.old_image;
+    let was_reversed = Fields::root(old_image).opt_string("status").ok().flatten()
+        == Some(TransactionStatus::Reversed.as_str());
+    if transaction.status == TransactionStatus::Reversed && !was_reversed {
+        Plan::Transaction {
+            transaction: Box::new(transaction),
+            change: TransactionChange::Reversed,
+        }
+    } else {
+        Plan::Ignore(IgnoreReason::Modified)
+    }
+}
+
+/// The account a record is about, read from its keys (`pk = ACCOUNT#<id>`) or image.
+pub fn account_of(incoming: &Incoming) -> Option<String> {
+    let record = incoming.record.as_ref().ok()?;
+    let from_keys = Fields::root(&record.change.keys)
+        .opt_string("pk")
+        .ok()
+        .flatten()
+        .and_then(|pk| pk.strip_prefix("ACCOUNT#"))
+        .filter(|id| !id.is_empty());
+    let from_image = || {
+        Fields::root(&record.change.new_image)
+            .opt_string("account_id")
+            .ok()
+            .flatten()
+            .filter(|id| !id.is_empty())
+    };
+    from_keys.or_else(from_image).map(str::to_string)
+}
+
+/// Replaces, anywhere in a raw record, a string that looks like a full card number
+/// (13 to 19 digits passing the Luhn check, spaces and dashes allowed) and any
+/// `card_last4` that is not exactly four digits.
+pub fn mask_card_numbers(value: &mut Value) {
+    match value {
+        Value::String(text) if looks_like_card_number(text) => *text = "<masked card number>".into(),
+        Value::Array(items) => items.iter_mut().for_each(mask_card_numbers),
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key == "card_last4" {
+                    mask_card_last4(item);
+                } else {
+                    mask_card_numbers(item);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn mask_card_last4(value: &mut Value) {
+    let text = match value {
+        Value::String(text) => Some(text),
+        Value::Object(map) => match map.get_mut("S") {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    };
+    match text {
+        Some(text) if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) => {}
+        Some(text) => *text = "<masked>".into(),
+        None => mask_card_numbers(value),
+    }
+}
+
+fn looks_like_card_number(text: &str) -> bool {
+    if text.len() > 40 {
+        return false;
+    }
+    let digits: Vec<u32> = text
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .map(|c| c.to_digit(10))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    (13..=19).contains(&digits.len()) && luhn_valid(&digits)
+}
+
+fn luhn_valid(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn card_numbers_are_masked_wherever_they_appear() {
+        let mut raw = json!({
+            "dynamodb": {
+                "NewImage": {
+                    "card_last4": {"S": "4111111111111111"},
+                    "metadata": {"M": {"note": {"S": "4242 4242 4242 4242"}}},
+                    "transaction_id": {"S": "t-1"}
+                },
+                "SequenceNumber": "4421584500000000017450439091"
+            }
+        });
+        mask_card_numbers(&mut raw);
+        let text = raw.to_string();
+        assert!(!text.contains("4111") && !text.contains("4242 4242"), "{text}");
+        assert!(text.contains("4421584500000000017450439091"), "sequence numbers stay: {text}");
+        assert!(text.contains("t-1"));
+    }
+
+    #[test]
+    fn a_valid_last4_and_ordinary_numbers_stay() {
+        let mut raw = json!({"card_last4": {"S": "4242"}, "amount_minor": {"N": "1234567890123"}, "id": "1234567890123"});
+        let before = raw.clone();
+        mask_card_numbers(&mut raw);
+        assert_eq!(raw, before, "1234567890123 fails the Luhn check and is kept");
+    }
+
+    #[test]
+    fn luhn_matches_known_test_numbers() {
+        assert!(looks_like_card_number("4111111111111111"));
+        assert!(looks_like_card_number("5555-5555-5555-4444"));
+        assert!(!looks_like_card_number("4111111111111112"));
+        assert!(!looks_like_card_number("411111111111"));
+    }
+}

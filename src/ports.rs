@@ -1,0 +1,105 @@
+//! The ports: what the use cases need from the outside world, one trait each. AWS adapters
+//! live in `aws/`, embedded and in-memory ones in `local/`; the use cases see only these.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::Account;
+
+/// Whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttling, a 5xx, a timeout: try again later.
+    Transient,
+    /// Access denied, a missing resource, a rejected request: the same call fails again.
+    Permanent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?} failure: {message}")]
+pub struct PortError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        PortError {
+            kind: FailureKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        PortError {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.kind == FailureKind::Transient
+    }
+}
+
+/// Time, and waiting: a port so that tests neither depend on the wall clock nor sleep.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// One entry of a PutEvents call, as EventBridge takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEntry {
+    pub source: String,
+    pub detail_type: String,
+    pub detail: String,
+    pub event_bus_name: String,
+    pub resources: Vec<String>,
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl BusEntry {
+    /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size"):
+    /// 14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each
+    /// Resource. EventBusName does not count.
+    pub fn size(&self) -> usize {
+        let time = if self.time.is_some() { 14 } else { 0 };
+        time + self.source.len()
+            + self.detail_type.len()
+            + self.detail.len()
+            + self.resources.iter().map(String::len).sum::<usize>()
+    }
+}
+
+/// The fate of one entry of a PutEvents call, in the order the entries were sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryResult {
+    Accepted { event_id: String },
+    Failed { error_code: String, error_message: String },
+}
+
+/// EventBridge PutEvents: at most 10 entries and 1 MB per call (the caller packs).
+pub trait EventBus: Send + Sync {
+    /// One result per entry, in order. Err: the whole call failed and nothing was accepted.
+    fn put_events(&self, entries: &[&BusEntry]) -> impl Future<Output = Result<Vec<EntryResult>, PortError>> + Send;
+}
+
+/// What a BatchGetItem of account profiles returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountBatch {
+    /// Profiles found (a missing or undecodable profile is simply absent).
+    pub accounts: Vec<Account>,
+    /// Keys DynamoDB did not get to (UnprocessedKeys): ask again.
+    pub unprocessed: Vec<String>,
+}
+
+/// The ledger, as the processor reads it.
+pub trait Ledger: Send + Sync {
+    /// Shaped like BatchGetItem: at most 100 account ids a call.
+    fn batch_get_accounts(&self, account_ids: &[String]) -> impl Future<Output = Result<AccountBatch, PortError>> + Send;
+}
+
+pub const MAX_ACCOUNTS_PER_BATCH_GET: usize = 100;

@@ -1,0 +1,483 @@
+//! The rule engine (DESIGN §4). Rules are data: a TOML file checked by
+//! `schemas/rules.schema.json`, with a built-in default compiled into the binary.
+//! `Rules` is the checked, compiled form; `engine::assess` applies it.
+
+pub mod config;
+pub mod engine;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use regex::{RegexSet, RegexSetBuilder};
+
+use crate::domain::events::Severity;
+use crate::domain::transaction::{DeclineReason, Mcc, TransactionKind};
+use crate::domain::{Category, Currency};
+use config::{AlertConfig, RulesFile, ThresholdValues};
+
+pub use engine::{Alert, Assessment, Finding, FindingDetail, assess};
+
+/// The built-in rules, as shipped in `rules/default.toml`.
+pub const DEFAULT_RULES_TOML: &str = include_str!("../../rules/default.toml");
+/// The JSON Schema of a rules file.
+pub const RULES_SCHEMA_JSON: &str = include_str!("../../schemas/rules.schema.json");
+
+const MCC_COUNT: usize = 10_000;
+/// Limits on a merchant-pattern regex, so a rules file cannot make the engine slow.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// One thing wrong with a rules file, at a path such as `/categories/by_mcc/3/mcc/0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RulesError {
+    pub problems: Vec<RuleProblem>,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid rules: ")?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl RulesError {
+    fn one(path: &str, message: impl Into<String>) -> Self {
+        RulesError {
+            problems: vec![RuleProblem {
+                path: path.into(),
+                message: message.into(),
+            }],
+        }
+    }
+}
+
+/// Thresholds that apply for one currency (or one category in one currency).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Thresholds {
+    pub large_amount_minor: Option<i64>,
+    pub low_balance_minor: Option<i64>,
+    pub cash_withdrawal_minor: Option<i64>,
+}
+
+impl From<ThresholdValues> for Thresholds {
+    fn from(v: ThresholdValues) -> Self {
+        Thresholds {
+            large_amount_minor: v.large_amount_minor,
+            low_balance_minor: v.low_balance_minor,
+            cash_withdrawal_minor: v.cash_withdrawal_minor,
+        }
+    }
+}
+
+/// When one alert fires and how severe it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRule {
+    pub enabled: bool,
+    pub severity: Severity,
+    /// Kinds the alert applies to; empty = every kind.
+    pub kinds: Vec<TransactionKind>,
+    pub categories: Vec<Category>,
+    pub mcc: Vec<Mcc>,
+    pub decline_reasons: Vec<DeclineReason>,
+}
+
+impl AlertRule {
+    fn defaults(severity: Severity) -> Self {
+        AlertRule {
+            enabled: true,
+            severity,
+            kinds: Vec::new(),
+            categories: Vec::new(),
+            mcc: Vec::new(),
+            decline_reasons: Vec::new(),
+        }
+    }
+
+    pub fn applies_to_kind(&self, kind: TransactionKind) -> bool {
+        self.enabled && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    }
+}
+
+/// The compiled rules: lookups are table reads, nothing is parsed per transaction.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    by_kind: HashMap<TransactionKind, Category>,
+    merchant_patterns: Option<RegexSet>,
+    merchant_categories: Vec<Category>,
+    mcc_table: Vec<Option<Category>>,
+    default_category: Category,
+    currency_thresholds: HashMap<Currency, Thresholds>,
+    category_thresholds: HashMap<(Category, Currency), Thresholds>,
+    pub alerts: HashMap<Alert, AlertRule>,
+    pub max_alert_age: Option<chrono::Duration>,
+}
+
+impl Rules {
+    /// The built-in rules. They are checked by the test suite, so this cannot fail at run time.
+    pub fn builtin() -> Rules {
+        Rules::from_toml(DEFAULT_RULES_TOML).expect("the built-in rules are valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Rules, RulesError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RulesError::one("", format!("cannot read {}: {e}", path.display())))?;
+        Rules::from_toml(&text)
+    }
+
+    /// Parses, checks against the JSON Schema, then compiles. Every problem found is reported.
+    pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
+        let document: toml::Value =
+            toml::from_str(text).map_err(|e| RulesError::one("", format!("not valid TOML: {}", e.message())))?;
+        let json = serde_json::to_value(&document)
+            .map_err(|e| RulesError::one("", format!("cannot convert to JSON: {e}")))?;
+        check_schema(&json)?;
+        let file: RulesFile = serde_json::from_value(json).map_err(|e| RulesError::one("", e.to_string()))?;
+        compile(&file)
+    }
+
+    pub fn category_for_kind(&self, kind: TransactionKind) -> Option<Category> {
+        self.by_kind.get(&kind).copied()
+    }
+
+    pub fn category_for_merchant_name(&self, name: &str) -> Option<Category> {
+        let set = self.merchant_patterns.as_ref()?;
+        // The first pattern of the file that matches wins.
+        set.matches(name).iter().next().map(|i| self.merchant_categories[i])
+    }
+
+    pub fn category_for_mcc(&self, mcc: Mcc) -> Option<Category> {
+        self.mcc_table[usize::from(mcc.code())]
+    }
+
+    pub fn default_category(&self) -> Category {
+        self.default_category
+    }
+
+    pub fn currency_thresholds(&self, currency: Currency) -> Thresholds {
+        self.currency_thresholds.get(&currency).copied().unwrap_or_default()
+    }
+
+    pub fn category_thresholds(&self, category: Category, currency: Currency) -> Thresholds {
+        self.category_thresholds
+            .get(&(category, currency))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn alert(&self, alert: Alert) -> &AlertRule {
+        &self.alerts[&alert]
+    }
+}
+
+fn check_schema(document: &serde_json::Value) -> Result<(), RulesError> {
+    let schema: serde_json::Value =
+        serde_json::from_str(RULES_SCHEMA_JSON).expect("the rules schema is valid JSON");
+    let validator = jsonschema::draft4::new(&schema).expect("the rules schema is a valid Draft 4 schema");
+    let problems: Vec<RuleProblem> = validator
+        .iter_errors(document)
+        .map(|error| RuleProblem {
+            path: error.instance_path().as_str().to_string(),
+            message: error.to_string(),
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RulesError { problems })
+    }
+}
+
+/// Collects every semantic problem rather than stopping at the first.
+struct Compiler {
+    problems: Vec<RuleProblem>,
+}
+
+impl Compiler {
+    fn problem(&mut self, path: String, message: impl Into<String>) {
+        self.problems.push(RuleProblem {
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn category(&mut self, path: String, name: &str) -> Category {
+        Category::parse(name).unwrap_or_else(|| {
+            self.problem(path, format!("unknown category {name:?}; expected one of {:?}", Category::NAMES));
+            Category::Other
+        })
+    }
+
+    fn currency(&mut self, path: String, code: &str) -> Option<Currency> {
+        match Currency::from_code(code) {
+            Ok(currency) => Some(currency),
+            Err(e) => {
+                self.problem(path, format!("{code:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn mcc(&mut self, path: String, text: &str) -> Option<Mcc> {
+        let parsed = Mcc::parse(text);
+        if parsed.is_none() {
+            self.problem(path, format!("{text:?} is not a 4-digit MCC"));
+        }
+        parsed
+    }
+
+    /// "5411" or "5811-5814", inclusive.
+    fn mcc_range(&mut self, path: String, text: &str) -> Option<(Mcc, Mcc)> {
+        match text.split_once('-') {
+            None => self.mcc(path, text).map(|m| (m, m)),
+            Some((low, high)) => {
+                let (low, high) = (self.mcc(path.clone(), low)?, self.mcc(path.clone(), high)?);
+                if low > high {
+                    self.problem(path, format!("range {text:?} runs backwards"));
+                    return None;
+                }
+                Some((low, high))
+            }
+        }
+    }
+
+    fn thresholds(&mut self, path: &str, values: &ThresholdValues) -> Thresholds {
+        for (name, value) in [
+            ("large_amount_minor", values.large_amount_minor),
+            ("cash_withdrawal_minor", values.cash_withdrawal_minor),
+        ] {
+            if let Some(v) = value
+                && v <= 0
+            {
+                self.problem(format!("{path}/{name}"), "must be greater than zero");
+            }
+        }
+        (*values).into()
+    }
+
+    fn alert(&mut self, path: &str, config: Option<&AlertConfig>, defaults: AlertRule) -> AlertRule {
+        let Some(config) = config else {
+            return AlertRule {
+                enabled: false,
+                ..defaults
+            };
+        };
+        let mut rule = defaults;
+        rule.enabled = config.enabled;
+        if let Some(severity) = &config.severity {
+            match Severity::parse(severity) {
+                Some(s) => rule.severity = s,
+                None => self.problem(format!("{path}/severity"), format!("unknown severity {severity:?}")),
+            }
+        }
+        if let Some(kinds) = &config.kinds {
+            rule.kinds = kinds
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| {
+                    let kind = TransactionKind::parse(k);
+                    if kind.is_none() {
+                        self.problem(format!("{path}/kinds/{i}"), format!("unknown kind {k:?}"));
+                    }
+                    kind
+                })
+                .collect();
+        }
+        if let Some(categories) = &config.categories {
+            rule.categories = categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.category(format!("{path}/categories/{i}"), c))
+                .collect();
+        }
+        if let Some(codes) = &config.mcc {
+            rule.mcc = codes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| self.mcc(format!("{path}/mcc/{i}"), m))
+                .collect();
+        }
+        if let Some(reasons) = &config.decline_reasons {
+            rule.decline_reasons = reasons
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let reason = DeclineReason::parse(r);
+                    if reason.is_none() {
+                        self.problem(format!("{path}/decline_reasons/{i}"), format!("unknown decline reason {r:?}"));
+                    }
+                    reason
+                })
+                .collect();
+        }
+        rule
+    }
+}
+
+fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
+    let mut c = Compiler { problems: Vec::new() };
+    if file.version != 1 {
+        c.problem("/version".into(), format!("version {} is not supported (expected 1)", file.version));
+    }
+    let categories = &file.categories;
+    let default_category = c.category("/categories/default".into(), &categories.default);
+
+    let mut by_kind = HashMap::new();
+    for (kind_name, category_name) in &categories.by_kind {
+        let path = format!("/categories/by_kind/{kind_name}");
+        let category = c.category(path.clone(), category_name);
+        match TransactionKind::parse(kind_name) {
+            Some(kind) => {
+                by_kind.insert(kind, category);
+            }
+            None => c.problem(path, format!("unknown kind {kind_name:?}")),
+        }
+    }
+
+    let mut merchant_categories = Vec::new();
+    let mut patterns = Vec::new();
+    for (i, entry) in categories.by_merchant.iter().enumerate() {
+        let path = format!("/categories/by_merchant/{i}");
+        merchant_categories.push(c.category(format!("{path}/category"), &entry.category));
+        // Checked one by one so that the error names the pattern.
+        match regex::RegexBuilder::new(&entry.pattern)
+            .case_insensitive(true)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+        {
+            Ok(_) => patterns.push(entry.pattern.clone()),
+            Err(e) => c.problem(format!("{path}/pattern"), format!("not a valid regular expression: {e}")),
+        }
+    }
+    let merchant_patterns = if patterns.is_empty() || patterns.len() != merchant_categories.len() {
+        None
+    } else {
+        RegexSetBuilder::new(&patterns)
+            .case_insensitive(true)
+            .size_limit(PATTERN_SIZE_LIMIT * 4)
+            .build()
+            .map_err(|e| c.problem("/categories/by_merchant".into(), e.to_string()))
+            .ok()
+    };
+
+    let mut mcc_table = vec![None; MCC_COUNT];
+    for (i, entry) in categories.by_mcc.iter().enumerate() {
+        let category = c.category(format!("/categories/by_mcc/{i}/category"), &entry.category);
+        for (j, text) in entry.mcc.iter().enumerate() {
+            if let Some((low, high)) = c.mcc_range(format!("/categories/by_mcc/{i}/mcc/{j}"), text) {
+                for code in low.code()..=high.code() {
+                    // The first entry that lists a code wins.
+                    mcc_table[usize::from(code)].get_or_insert(category);
+                }
+            }
+        }
+    }
+
+    let mut currency_thresholds = HashMap::new();
+    for (code, values) in &file.thresholds.currency {
+        let path = format!("/thresholds/currency/{code}");
+        let thresholds = c.thresholds(&path, values);
+        if let Some(currency) = c.currency(path, code) {
+            currency_thresholds.insert(currency, thresholds);
+        }
+    }
+    let mut category_thresholds = HashMap::new();
+    for (category_name, per_currency) in &file.thresholds.category {
+        let category = c.category(format!("/thresholds/category/{category_name}"), category_name);
+        for (code, values) in per_currency {
+            let path = format!("/thresholds/category/{category_name}/{code}");
+            let thresholds = c.thresholds(&path, values);
+            if let Some(currency) = c.currency(path, code) {
+                category_thresholds.insert((category, currency), thresholds);
+            }
+        }
+    }
+
+    let a = &file.alerts;
+    let mut alerts = HashMap::new();
+    for alert in Alert::ALL.iter().copied() {
+        let config = match alert {
+            Alert::LargeTransaction => &a.large_transaction,
+            Alert::LowBalance => &a.low_balance,
+            Alert::SpendingLimit => &a.spending_limit,
+            Alert::ForeignTransaction => &a.foreign_transaction,
+            Alert::CashWithdrawal => &a.cash_withdrawal,
+            Alert::HighRiskMerchant => &a.high_risk_merchant,
+            Alert::TopUp => &a.top_up,
+            Alert::Refund => &a.refund,
+        };
+        let rule = c.alert(&format!("/alerts/{}", alert.as_str()), config.as_ref(), alert_defaults(alert));
+        alerts.insert(alert, rule);
+    }
+
+    if !c.problems.is_empty() {
+        return Err(RulesError { problems: c.problems });
+    }
+    Ok(Rules {
+        by_kind,
+        merchant_patterns,
+        merchant_categories,
+        mcc_table,
+        default_category,
+        currency_thresholds,
+        category_thresholds,
+        alerts,
+        max_alert_age: a.max_alert_age_hours.map(|h| chrono::Duration::hours(i64::from(h))),
+    })
+}
+
+/// What an alert table of the rules file means where it leaves a field out.
+fn alert_defaults(alert: Alert) -> AlertRule {
+    use TransactionKind as K;
+    match alert {
+        Alert::LargeTransaction => AlertRule {
+            kinds: vec![K::CardPurchase, K::AtmWithdrawal, K::TransferOut],
+            ..AlertRule::defaults(Severity::Critical)
+        },
+        Alert::LowBalance => AlertRule::defaults(Severity::Warning),
+        Alert::SpendingLimit => AlertRule {
+            decline_reasons: vec![DeclineReason::InsufficientFunds, DeclineReason::LimitExceeded],
+            ..AlertRule::defaults(Severity::Warning)
+        },
+        Alert::ForeignTransaction => AlertRule::defaults(Severity::Info),
+        Alert::CashWithdrawal => AlertRule {
+            kinds: vec![K::AtmWithdrawal],
+            ..AlertRule::defaults(Severity::Info)
+        },
+        Alert::HighRiskMerchant => AlertRule {
+            kinds: vec![K::CardPurchase],
+            categories: vec![Category::Gambling],
+            mcc: ["4829", "6051", "6540"].iter().filter_map(|m| Mcc::parse(m)).collect(),
+            ..AlertRule::defaults(Severity::Warning)
+        },
+        Alert::TopUp => AlertRule {
+            kinds: vec![K::TopUp],
+            ..AlertRule::defaults(Severity::Info)
+        },
+        Alert::Refund => AlertRule {
+            kinds: vec![K::Refund],
+            ..AlertRule::defaults(Severity::Info)
+        },
+    }
+}
