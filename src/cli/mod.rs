@@ -1,1 +1,103 @@
+//! The `txn-notify` command line. Output for people by default, `--json` for machines.
+//! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
+mod generate;
+mod invoke;
+mod rules_check;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::rules::Rules;
+
+#[derive(Debug, Parser)]
+#[command(name = "txn-notify", version, about = "Real-time bank-transaction notifications")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one handler on a Lambda event file with in-memory adapters.
+    Invoke(invoke::InvokeArgs),
+    /// Work with rules files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Make sample Lambda events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check a rules file against the schema and the rule engine.
+    Check(rules_check::CheckArgs),
+    /// Print the built-in rules.
+    Default,
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Write a realistic DynamoDB stream event (accounts, a day of transactions, a few
+    /// malformed records) for tests, benches and demos.
+    Generate(generate::GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Function {
+    Processor,
+}
+
+/// Where the rules come from: `--rules FILE`, else `TXN_NOTIFY_RULES`, else built in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RulesSource {
+    /// A rules file to use instead of the built-in rules.
+    #[arg(long, env = "TXN_NOTIFY_RULES", value_name = "FILE")]
+    rules: Option<PathBuf>,
+}
+
+impl RulesSource {
+    fn load(&self) -> Result<Arc<Rules>, String> {
+        match &self.rules {
+            None => Ok(Arc::new(Rules::builtin())),
+            Some(path) => Rules::load(path).map(Arc::new).map_err(|e| format!("{}: {e}", path.display())),
+        }
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Invoke(args) => invoke::run(args),
+        Command::Rules {
+            command: RulesCommand::Check(args),
+        } => rules_check::run(args),
+        Command::Rules {
+            command: RulesCommand::Default,
+        } => {
+            print!("{}", crate::rules::DEFAULT_RULES_TOML);
+            ExitCode::SUCCESS
+        }
+        Command::Events {
+            command: EventsCommand::Generate(args),
+        } => generate::run(args),
+    }
+}
+
+/// A usage or input error: the message on stderr (or as JSON on stdout), exit code 2.
+fn fail(json: bool, message: &str) -> ExitCode {
+    if json {
+        println!("{}", serde_json::json!({ "error": message }));
+    } else {
+        eprintln!("txn-notify: {message}");
+    }
+    ExitCode::from(2)
+}

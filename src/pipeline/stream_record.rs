@@ -33,8 +33,18 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn from_raw(raw: Box<RawValue>) -> Incoming {
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        let record = serde_path_to_error::deserialize::<_, EventRecord>(&mut deserializer).map_err(|e| {
+            // serde's own message may quote the offending value: name the field instead.
+            let path = e.path().to_string();
+            if path.is_empty() || path == "." {
+                "the record is not a JSON object of the stream record shape".to_string()
+            } else {
+                format!("field `{path}` is missing or has the wrong shape")
+            }
+        });
         Incoming {
-            record: serde_json::from_str::<EventRecord>(raw.get()).map_err(|e| e.to_string()),
+            record,
             raw: Some(raw),
         }
     }

@@ -1,0 +1,172 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Function, RulesSource};
+use crate::clock::{FrozenClock, SystemClock};
+use crate::local::memory::{MemoryBus, MemoryLedger};
+use crate::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
+use crate::ports::{BusEntry, Clock};
+
+/// Human output lists at most this many events; `--json` lists them all.
+const EVENTS_SHOWN: usize = 25;
+
+#[derive(Debug, clap::Args)]
+pub struct InvokeArgs {
+    /// The handler to run.
+    function: Function,
+    /// A Lambda event file (JSON).
+    #[arg(long, short, value_name = "FILE")]
+    event: PathBuf,
+    /// Print one JSON object: {"response": ..., "published": [...]}.
+    #[arg(long)]
+    json: bool,
+    /// The event bus name put on every entry.
+    #[arg(long, env = "TXN_NOTIFY_EVENT_BUS", default_value = "txn-notify")]
+    bus: String,
+    /// Run as if it were this time (RFC 3339), for reproducible output.
+    #[arg(long, value_name = "TIME")]
+    now: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    rules: RulesSource,
+}
+
+pub fn run(args: InvokeArgs) -> ExitCode {
+    let Function::Processor = args.function;
+    let text = match std::fs::read_to_string(&args.event) {
+        Ok(text) => text,
+        Err(e) => return super::fail(args.json, &format!("cannot read {}: {e}", args.event.display())),
+    };
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) => return super::fail(args.json, &format!("{} is not JSON: {e}", args.event.display())),
+    };
+    let batch = match StreamBatch::from_json(&text) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return super::fail(
+                args.json,
+                &format!("{} is not a DynamoDB stream event ({{\"Records\": [...]}}): {e}", args.event.display()),
+            );
+        }
+    };
+    let rules = match args.rules.load() {
+        Ok(rules) => rules,
+        Err(message) => return super::fail(args.json, &message),
+    };
+    let ledger = MemoryLedger::new();
+    ledger.load_stream_images(&value);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(args.json, &format!("cannot start the runtime: {e}")),
+    };
+    let config = ProcessorConfig::new(args.bus.clone());
+    let (outcome, published) = match args.now {
+        Some(now) => runtime.block_on(run_processor(ledger, FrozenClock::at(now), rules, config, batch)),
+        None => runtime.block_on(run_processor(ledger, SystemClock, rules, config, batch)),
+    };
+    if args.json {
+        let output = json!({
+            "response": outcome.response,
+            "published": published.iter().map(entry_json).collect::<Vec<_>>(),
+        });
+        println!("{output}");
+    } else {
+        print_report(&outcome, &published);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn run_processor<C: Clock>(
+    ledger: MemoryLedger,
+    clock: C,
+    rules: std::sync::Arc<crate::rules::Rules>,
+    config: ProcessorConfig,
+    batch: StreamBatch,
+) -> (BatchOutcome, Vec<BusEntry>) {
+    let processor = Processor::new(ledger, MemoryBus::new(), clock, rules, config);
+    let outcome = processor.process_batch(batch).await;
+    (outcome, processor.bus.published())
+}
+
+fn entry_json(entry: &BusEntry) -> Value {
+    json!({
+        "Source": entry.source,
+        "DetailType": entry.detail_type,
+        "Detail": serde_json::from_str::<Value>(&entry.detail).unwrap_or(Value::Null),
+        "EventBusName": entry.event_bus_name,
+    })
+}
+
+fn print_report(outcome: &BatchOutcome, published: &[BusEntry]) {
+    let s = &outcome.stats;
+    println!(
+        "processor: {} records: {} processed, {} ignored, {} rejected, {} to retry",
+        s.records_received, s.records_processed, s.records_ignored, s.records_rejected, s.records_retried
+    );
+    println!("published {} events in {} PutEvents calls", s.events_published, s.put_events_calls);
+    let width = s.events_by_detail_type.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (detail_type, count) in &s.events_by_detail_type {
+        println!("  {detail_type:<width$}  {count:>6}");
+    }
+    print_counts("ignored", &s.ignored_by_reason);
+    print_counts("rejected", &s.rejected_by_reason);
+    if let Some(error) = &s.last_error {
+        println!("last error: {error}");
+    }
+    println!();
+    for entry in published.iter().take(EVENTS_SHOWN) {
+        println!("{}", describe(entry));
+    }
+    if published.len() > EVENTS_SHOWN {
+        println!("… and {} more (--json lists them all)", published.len() - EVENTS_SHOWN);
+    }
+    println!();
+    println!(
+        "response: {}",
+        serde_json::to_string(&outcome.response).unwrap_or_else(|_| "?".into())
+    );
+}
+
+fn print_counts(label: &str, counts: &BTreeMap<&'static str, u64>) {
+    if !counts.is_empty() {
+        let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("{label}: {}", parts.join(", "));
+    }
+}
+
+/// One line per event: detail-type, account, and what it is about.
+fn describe(entry: &BusEntry) -> String {
+    let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+    let text = |pointer: &str| detail.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let about = match detail.pointer("/transaction") {
+        Some(t) => {
+            let amount = t.get("amount_minor").and_then(Value::as_i64).unwrap_or(0);
+            let currency = t.get("currency").and_then(Value::as_str).unwrap_or("");
+            let money = crate::domain::Currency::from_code(currency)
+                .map(|c| crate::domain::Money::new(amount, c).to_string())
+                .unwrap_or_default();
+            let reversed = if text("/change") == "reversed" { " (reversed)" } else { "" };
+            format!(
+                "{} {} {} {}{reversed}",
+                text("/transaction/transaction_id"),
+                text("/transaction/kind"),
+                money,
+                text("/category")
+            )
+        }
+        None if entry.detail_type == "Record Rejected" => format!("{}: {}", text("/reason_code"), text("/reason")),
+        None => String::new(),
+    };
+    let account = detail.get("account_id").and_then(Value::as_str).unwrap_or("-");
+    format!(
+        "{:<22} {:<8} {:<18} {}",
+        entry.detail_type,
+        text("/severity"),
+        account,
+        about
+    )
+}
