@@ -123,11 +123,12 @@ impl Ledger for MemoryLedger {
 type EntryFault = Box<dyn Fn(u32, &BusEntry) -> Option<String> + Send + Sync>;
 type CallFault = Box<dyn Fn(u32) -> Option<PortError> + Send + Sync>;
 
-/// A bus that keeps what it accepted, in order, and the shape of every call.
+/// A bus that keeps what it accepted, in order, and every call it was sent.
 #[derive(Default)]
 pub struct MemoryBus {
     published: Mutex<Vec<BusEntry>>,
-    calls: Mutex<Vec<usize>>,
+    calls: Mutex<Vec<Vec<BusEntry>>>,
+    log_calls: bool,
     entry_fault: Option<EntryFault>,
     call_fault: Option<CallFault>,
 }
@@ -157,9 +158,19 @@ impl MemoryBus {
         self.published.lock().expect("bus lock").clone()
     }
 
-    /// The number of entries of each call made, failed calls included.
-    pub fn call_sizes(&self) -> Vec<usize> {
+    /// Also keep a copy of every call's entries (see `calls`).
+    pub fn logging_calls(mut self) -> Self {
+        self.log_calls = true;
+        self
+    }
+
+    /// The entries of every call made, failed calls and entries included (when logging).
+    pub fn calls(&self) -> Vec<Vec<BusEntry>> {
         self.calls.lock().expect("bus lock").clone()
+    }
+
+    pub fn call_count(&self) -> usize {
+        self.calls.lock().expect("bus lock").len()
     }
 }
 
@@ -167,7 +178,7 @@ impl EventBus for MemoryBus {
     async fn put_events(&self, entries: &[&BusEntry]) -> Result<Vec<EntryResult>, PortError> {
         let call_index = {
             let mut calls = self.calls.lock().expect("bus lock");
-            calls.push(entries.len());
+            calls.push(if self.log_calls { entries.iter().map(|e| (*e).clone()).collect() } else { Vec::new() });
             (calls.len() - 1) as u32
         };
         if let Some(error) = self.call_fault.as_ref().and_then(|fault| fault(call_index)) {

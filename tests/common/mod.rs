@@ -1,0 +1,141 @@
+//! Builders shared by the integration tests: accounts, transactions, stream batches and a
+//! processor on in-memory adapters with a frozen clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_dynamo::Item;
+use serde_json::Value;
+
+use txn_notify::clock::FrozenClock;
+use txn_notify::domain::account::{AccountThresholds, Holder, Locale, Preferences};
+use txn_notify::domain::item::CountryCode;
+use txn_notify::domain::pii::Pii;
+use txn_notify::domain::transaction::{Channel, Mcc, Merchant, TransactionKind, TransactionStatus};
+use txn_notify::domain::{Account, Currency, Money, Transaction};
+use txn_notify::local::memory::{MemoryBus, MemoryLedger};
+use txn_notify::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
+use txn_notify::ports::BusEntry;
+use txn_notify::rules::Rules;
+use txn_notify::workload::LedgerWrite;
+use txn_notify::workload::stream::to_stream_event;
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap()
+}
+
+pub fn account(id: &str, country: &str, currency: Currency) -> Account {
+    Account {
+        account_id: id.into(),
+        holder: Holder {
+            first_name: Pii("Marie".into()),
+            last_name: Pii("Dupont".into()),
+        },
+        email: Pii(format!("{id}@example.com")),
+        locale: Locale::Fr,
+        country: CountryCode::parse(country).unwrap(),
+        currency,
+        status: "active".into(),
+        created_at: Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap(),
+        thresholds: AccountThresholds::default(),
+        preferences: Preferences::default(),
+        time_zone: None,
+    }
+}
+
+/// An approved card purchase at a grocery shop in France.
+pub fn purchase(id: &str, account_id: &str, amount_minor: i64, currency: Currency) -> Transaction {
+    Transaction {
+        transaction_id: id.into(),
+        account_id: account_id.into(),
+        kind: TransactionKind::CardPurchase,
+        status: TransactionStatus::Approved,
+        decline_reason: None,
+        amount: Money::new(amount_minor, currency),
+        balance_after_minor: None,
+        channel: Channel::Pos,
+        merchant: Some(Merchant {
+            name: "Carrefour City".into(),
+            mcc: Mcc::parse("5411").unwrap(),
+            country: CountryCode::parse("FR").unwrap(),
+            city: None,
+        }),
+        card_last4: Some("4242".into()),
+        booked_at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
+        metadata: None,
+    }
+}
+
+pub fn insert(item: Item) -> LedgerWrite {
+    LedgerWrite::Insert {
+        item,
+        at: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 1).unwrap(),
+    }
+}
+
+pub fn insert_txn(transaction: &Transaction) -> LedgerWrite {
+    insert(transaction.to_item())
+}
+
+/// The stream event of these writes, as JSON, with increasing sequence numbers.
+pub fn stream_event(writes: &[LedgerWrite]) -> Value {
+    to_stream_event(writes)
+}
+
+pub fn batch_of(event: &Value) -> StreamBatch {
+    StreamBatch::from_json(&event.to_string()).unwrap()
+}
+
+pub fn sequence_numbers(event: &Value) -> Vec<String> {
+    event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub type TestProcessor = Processor<MemoryLedger, MemoryBus, FrozenClock>;
+
+pub fn processor(ledger: MemoryLedger, bus: MemoryBus) -> TestProcessor {
+    processor_with(ledger, bus, Rules::builtin())
+}
+
+pub fn processor_with(ledger: MemoryLedger, bus: MemoryBus, rules: Rules) -> TestProcessor {
+    Processor::new(ledger, bus, FrozenClock::at(now()), Arc::new(rules), ProcessorConfig::new("txn-notify"))
+}
+
+pub fn ledger_with(accounts: &[Account]) -> MemoryLedger {
+    let ledger = MemoryLedger::new();
+    for account in accounts {
+        ledger.put_account(account);
+    }
+    ledger
+}
+
+pub async fn run(processor: &TestProcessor, event: &Value) -> BatchOutcome {
+    processor.process_batch(batch_of(event)).await
+}
+
+pub fn failures(outcome: &BatchOutcome) -> Vec<String> {
+    outcome
+        .response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect()
+}
+
+pub fn detail(entry: &BusEntry) -> Value {
+    serde_json::from_str(&entry.detail).unwrap()
+}
+
+pub fn detail_types(entries: &[BusEntry]) -> Vec<String> {
+    entries.iter().map(|e| e.detail_type.clone()).collect()
+}
+
+/// The transaction id an entry is about, if any.
+pub fn transaction_id(entry: &BusEntry) -> Option<String> {
+    detail(entry)["transaction"]["transaction_id"].as_str().map(str::to_string)
+}
