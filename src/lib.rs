@@ -9,8 +9,9 @@
 //! The use cases talk to the world only through the traits of [`ports`]: AWS adapters live
 //! in `aws`, embedded and in-memory ones in [`local`], and the binaries only wire them.
 
-pub mod clock;
+pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod domain;
 pub mod local;
 pub mod pipeline;

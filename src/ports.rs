@@ -99,7 +99,25 @@ pub struct AccountBatch {
 /// The ledger, as the processor reads it.
 pub trait Ledger: Send + Sync {
     /// Shaped like BatchGetItem: at most 100 account ids a call.
-    fn batch_get_accounts(&self, account_ids: &[String]) -> impl Future<Output = Result<AccountBatch, PortError>> + Send;
+    fn batch_get_accounts(
+        &self,
+        account_ids: &[String],
+    ) -> impl Future<Output = Result<AccountBatch, PortError>> + Send;
 }
 
 pub const MAX_ACCOUNTS_PER_BATCH_GET: usize = 100;
+
+impl<T: Ledger> Ledger for std::sync::Arc<T> {
+    fn batch_get_accounts(
+        &self,
+        account_ids: &[String],
+    ) -> impl Future<Output = Result<AccountBatch, PortError>> + Send {
+        (**self).batch_get_accounts(account_ids)
+    }
+}
+
+impl<T: EventBus> EventBus for std::sync::Arc<T> {
+    fn put_events(&self, entries: &[&BusEntry]) -> impl Future<Output = Result<Vec<EntryResult>, PortError>> + Send {
+        (**self).put_events(entries)
+    }
+}

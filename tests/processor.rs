@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use common::*;
 use serde_json::json;
-use txn_notify::domain::{Currency, DetailType};
 use txn_notify::domain::transaction::TransactionStatus;
+use txn_notify::domain::{Currency, DetailType};
 use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger};
 use txn_notify::pipeline::publish::MAX_REQUEST_BYTES;
 use txn_notify::ports::PortError;
@@ -16,7 +16,14 @@ use txn_notify::workload::LedgerWrite;
 
 fn purchases(count: usize, accounts: usize) -> Vec<LedgerWrite> {
     (0..count)
-        .map(|i| insert_txn(&purchase(&format!("t-{i}"), &format!("acc-{}", i % accounts), 1000 + i as i64, Currency::EUR)))
+        .map(|i| {
+            insert_txn(&purchase(
+                &format!("t-{i}"),
+                &format!("acc-{}", i % accounts),
+                1000 + i as i64,
+                Currency::EUR,
+            ))
+        })
         .collect()
 }
 
@@ -28,7 +35,10 @@ async fn an_all_success_batch_returns_an_empty_failure_list() {
     assert!(outcome.response.batch_item_failures.is_empty());
     assert_eq!(outcome.stats.records_processed, 30);
     assert_eq!(processor.bus.published().len(), 30);
-    assert_eq!(serde_json::to_value(&outcome.response).unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(
+        serde_json::to_value(&outcome.response).unwrap(),
+        json!({"batchItemFailures": []})
+    );
 }
 
 #[tokio::test]
@@ -55,7 +65,10 @@ async fn a_transient_failure_at_record_k_reports_exactly_records_k_to_n() {
         assert_eq!(outcome.stats.records_processed, k as u64);
         // Backoff between the attempts, each within the policy's ceiling.
         let sleeps = processor.clock.sleeps();
-        assert!(!sleeps.is_empty() && sleeps.iter().all(|d| d.as_millis() <= 2000), "{sleeps:?}");
+        assert!(
+            !sleeps.is_empty() && sleeps.iter().all(|d| d.as_millis() <= 2000),
+            "{sleeps:?}"
+        );
     }
 }
 
@@ -70,7 +83,11 @@ async fn a_bus_that_fails_every_call_reports_the_whole_batch() {
     let processor = processor(MemoryLedger::new(), bus);
     let outcome = run(&processor, &event).await;
     assert_eq!(failures(&outcome), sequence_numbers(&event));
-    assert_eq!(processor.bus.call_count(), 6, "one call, retried up to six sends in all");
+    assert_eq!(
+        processor.bus.call_count(),
+        6,
+        "one call, retried up to six sends in all"
+    );
     assert_eq!(outcome.stats.last_error.as_deref(), Some("503 Service Unavailable"));
 }
 
@@ -106,7 +123,11 @@ async fn only_failed_entries_are_resent_and_every_event_lands_once() {
     let sent: Vec<String> = calls.iter().flatten().map(transaction_id_of).collect();
     assert_eq!(sent.len(), 25 + 3, "exactly the three failed sends were repeated");
     assert_eq!(outcome.stats.put_events_failed_entries, 3);
-    assert_eq!(processor.clock.sleeps().len(), 2, "a backoff after each call with a failure");
+    assert_eq!(
+        processor.clock.sleeps().len(),
+        2,
+        "a backoff after each call with a failure"
+    );
 }
 
 #[tokio::test]
@@ -139,19 +160,29 @@ async fn calls_hold_at_most_one_megabyte_as_aws_computes_entry_size() {
         assert!(bytes <= MAX_REQUEST_BYTES, "{bytes}");
         // The size is Source + DetailType + Detail (no Time, no Resources).
         let entry = &call[0];
-        assert_eq!(entry.size(), "txn-notify".len() + "Transaction Recorded".len() + entry.detail.len());
+        assert_eq!(
+            entry.size(),
+            "txn-notify".len() + "Transaction Recorded".len() + entry.detail.len()
+        );
     }
 }
 
 #[tokio::test]
 async fn an_event_larger_than_a_call_rejects_its_record_and_the_batch_goes_on() {
-    let writes = vec![bulky_purchase(0, 10), bulky_purchase(1, MAX_REQUEST_BYTES), bulky_purchase(2, 10)];
+    let writes = vec![
+        bulky_purchase(0, 10),
+        bulky_purchase(1, MAX_REQUEST_BYTES),
+        bulky_purchase(2, 10),
+    ];
     let event = stream_event(&writes);
     let processor = processor(MemoryLedger::new(), MemoryBus::new());
     let outcome = run(&processor, &event).await;
     assert!(outcome.response.batch_item_failures.is_empty());
     let published = processor.bus.published();
-    assert_eq!(detail_types(&published), ["Transaction Recorded", "Record Rejected", "Transaction Recorded"]);
+    assert_eq!(
+        detail_types(&published),
+        ["Transaction Recorded", "Record Rejected", "Transaction Recorded"]
+    );
     let rejected = detail(&published[1]);
     assert_eq!(rejected["reason_code"], "event_too_large");
     assert_eq!(rejected["raw_record"], json!(null));
@@ -162,11 +193,20 @@ async fn an_event_larger_than_a_call_rejects_its_record_and_the_batch_goes_on() 
 async fn per_account_order_holds_even_when_an_early_entry_is_resent() {
     // Two accounts, interleaved; A's first transaction fails twice before it is accepted.
     let writes: Vec<LedgerWrite> = (0..12)
-        .map(|i| insert_txn(&purchase(&format!("t-{i}"), if i % 2 == 0 { "acc-A" } else { "acc-B" }, 1000, Currency::EUR)))
+        .map(|i| {
+            insert_txn(&purchase(
+                &format!("t-{i}"),
+                if i % 2 == 0 { "acc-A" } else { "acc-B" },
+                1000,
+                Currency::EUR,
+            ))
+        })
         .collect();
     let event = stream_event(&writes);
-    let bus = MemoryBus::failing_entries(|call, entry| (transaction_id_of(entry) == "t-0" && call < 2).then(|| "ThrottlingException".into()))
-        .logging_calls();
+    let bus = MemoryBus::failing_entries(|call, entry| {
+        (transaction_id_of(entry) == "t-0" && call < 2).then(|| "ThrottlingException".into())
+    })
+    .logging_calls();
     let processor = processor(MemoryLedger::new(), bus);
     let outcome = run(&processor, &event).await;
     assert!(outcome.response.batch_item_failures.is_empty());
@@ -203,7 +243,10 @@ async fn a_transaction_and_its_alerts_may_share_a_call() {
     run(&processor, &event).await;
     let calls = processor.bus.calls();
     assert_eq!(calls.len(), 1);
-    assert_eq!(detail_types(&calls[0]), ["Transaction Recorded", "Large Transaction", "Low Balance"]);
+    assert_eq!(
+        detail_types(&calls[0]),
+        ["Transaction Recorded", "Large Transaction", "Low Balance"]
+    );
 }
 
 #[tokio::test]
@@ -216,7 +259,11 @@ async fn event_ids_are_the_same_in_two_runs_and_unique_within_one() {
     run(&first, &event).await;
     run(&second, &event).await;
     let ids = |p: &TestProcessor| -> Vec<String> {
-        p.bus.published().iter().map(|e| detail(e)["event_id"].as_str().unwrap().to_string()).collect()
+        p.bus
+            .published()
+            .iter()
+            .map(|e| detail(e)["event_id"].as_str().unwrap().to_string())
+            .collect()
     };
     let (a, b) = (ids(&first), ids(&second));
     assert_eq!(a, b);
@@ -238,7 +285,12 @@ async fn the_same_transaction_stored_twice_yields_the_same_event_ids() {
     let event = stream_event(&[insert_txn(&original), insert_txn(&rebooked)]);
     let processor = processor(MemoryLedger::new(), MemoryBus::new());
     run(&processor, &event).await;
-    let ids: Vec<_> = processor.bus.published().iter().map(|e| detail(e)["event_id"].clone()).collect();
+    let ids: Vec<_> = processor
+        .bus
+        .published()
+        .iter()
+        .map(|e| detail(e)["event_id"].clone())
+        .collect();
     assert_eq!(ids[0], ids[1], "downstream idempotency sees one transaction");
 }
 
@@ -273,11 +325,22 @@ async fn every_malformed_record_kind_becomes_record_rejected_and_the_batch_goes_
         image
     };
     let cases: Vec<(&str, serde_json::Value)> = vec![
-        ("missing_field", edit(&|i| { i.as_object_mut().unwrap().remove("transaction_id"); })),
+        (
+            "missing_field",
+            edit(&|i| {
+                i.as_object_mut().unwrap().remove("transaction_id");
+            }),
+        ),
         ("wrong_type", edit(&|i| i["amount_minor"] = json!({"S": "1000"}))),
         ("not_an_integer", edit(&|i| i["amount_minor"] = json!({"N": "10.5"}))),
-        ("amount_not_positive", edit(&|i| i["amount_minor"] = json!({"N": "-10"}))),
-        ("integer_out_of_range", edit(&|i| i["amount_minor"] = json!({"N": "9223372036854775808"}))),
+        (
+            "amount_not_positive",
+            edit(&|i| i["amount_minor"] = json!({"N": "-10"})),
+        ),
+        (
+            "integer_out_of_range",
+            edit(&|i| i["amount_minor"] = json!({"N": "9223372036854775808"})),
+        ),
         ("bad_currency", edit(&|i| i["currency"] = json!({"S": "XYZ"}))),
         ("unknown_value", edit(&|i| i["kind"] = json!({"S": "purchase"}))),
         ("unknown_value", edit(&|i| i["status"] = json!({"S": "pending"}))),
@@ -285,10 +348,21 @@ async fn every_malformed_record_kind_becomes_record_rejected_and_the_batch_goes_
         ("unknown_value", edit(&|i| i["decline_reason"] = json!({"S": "bored"}))),
         ("bad_timestamp", edit(&|i| i["booked_at"] = json!({"S": "2026-13-01"}))),
         ("bad_mcc", edit(&|i| i["merchant"]["M"]["mcc"] = json!({"S": "54111"}))),
-        ("bad_card_last4", edit(&|i| i["card_last4"] = json!({"S": "4111111111111111"}))),
-        ("bad_country", edit(&|i| i["merchant"]["M"]["country"] = json!({"S": "France"}))),
+        (
+            "bad_card_last4",
+            edit(&|i| i["card_last4"] = json!({"S": "4111111111111111"})),
+        ),
+        (
+            "bad_country",
+            edit(&|i| i["merchant"]["M"]["country"] = json!({"S": "France"})),
+        ),
         ("key_mismatch", edit(&|i| i["pk"] = json!({"S": "ACCOUNT#other"}))),
-        ("missing_field", edit(&|i| { i.as_object_mut().unwrap().remove("type"); })),
+        (
+            "missing_field",
+            edit(&|i| {
+                i.as_object_mut().unwrap().remove("type");
+            }),
+        ),
     ];
     let mut records = Vec::new();
     for (i, (_, image)) in cases.iter().enumerate() {
@@ -300,9 +374,14 @@ async fn every_malformed_record_kind_becomes_record_rejected_and_the_batch_goes_
     }
     // Records that are not stream records at all, or lack what the processor needs.
     records.push(json!("just a string"));
-    records.push(json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "900", "NewImage": {"pk": "not DynamoDB JSON"}}}));
+    records.push(
+        json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "900", "NewImage": {"pk": "not DynamoDB JSON"}}}),
+    );
     let mut no_sequence = raw_insert("0", valid_image());
-    no_sequence["dynamodb"].as_object_mut().unwrap().remove("SequenceNumber");
+    no_sequence["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SequenceNumber");
     records.push(no_sequence);
     let mut no_image = raw_insert("901", valid_image());
     no_image["dynamodb"].as_object_mut().unwrap().remove("NewImage");
@@ -314,21 +393,40 @@ async fn every_malformed_record_kind_becomes_record_rejected_and_the_batch_goes_
     let event = json!({ "Records": records });
     let processor = processor(MemoryLedger::new(), MemoryBus::new());
     let outcome = run(&processor, &event).await;
-    assert!(outcome.response.batch_item_failures.is_empty(), "permanent errors are never retried");
+    assert!(
+        outcome.response.batch_item_failures.is_empty(),
+        "permanent errors are never retried"
+    );
     let published = processor.bus.published();
-    let rejected: Vec<serde_json::Value> = published.iter().filter(|e| e.detail_type == "Record Rejected").map(detail).collect();
+    let rejected: Vec<serde_json::Value> = published
+        .iter()
+        .filter(|e| e.detail_type == "Record Rejected")
+        .map(detail)
+        .collect();
     let mut expected: Vec<&str> = cases.iter().map(|(code, _)| *code).collect();
-    expected.extend(["malformed_record", "malformed_record", "missing_sequence_number", "missing_new_image", "unknown_event_name"]);
+    expected.extend([
+        "malformed_record",
+        "malformed_record",
+        "missing_sequence_number",
+        "missing_new_image",
+        "unknown_event_name",
+    ]);
     let mut codes: Vec<&str> = rejected.iter().map(|r| r["reason_code"].as_str().unwrap()).collect();
     let mut expected_sorted = expected.clone();
     codes.sort();
     expected_sorted.sort();
     assert_eq!(codes, expected_sorted);
     assert_eq!(outcome.stats.records_rejected as usize, expected.len());
-    let good = published.iter().filter(|e| transaction_id(e).is_some_and(|t| t.starts_with("t-good-"))).count();
+    let good = published
+        .iter()
+        .filter(|e| transaction_id(e).is_some_and(|t| t.starts_with("t-good-")))
+        .count();
     assert_eq!(good, cases.len(), "every valid record after a bad one was processed");
     let everything = published.iter().map(|e| e.detail.clone()).collect::<String>();
-    assert!(!everything.contains("4111111111111111"), "a full card number never reaches the bus");
+    assert!(
+        !everything.contains("4111111111111111"),
+        "a full card number never reaches the bus"
+    );
     let first = &rejected[0];
     assert_eq!(first["sequence_number"], "100");
     assert_eq!(first["account_id"], "acc-1");
@@ -344,7 +442,10 @@ async fn account_inserts_become_account_opened_without_personal_data() {
     let published = processor.bus.published();
     assert_eq!(detail_types(&published), ["Account Opened"]);
     let text = &published[0].detail;
-    assert!(!text.contains("Marie") && !text.contains("Dupont") && !text.contains("example.com"), "{text}");
+    assert!(
+        !text.contains("Marie") && !text.contains("Dupont") && !text.contains("example.com"),
+        "{text}"
+    );
     assert_eq!(detail(&published[0])["account"]["currency"], "EUR");
 }
 
@@ -360,19 +461,50 @@ async fn modifies_and_removes_are_ignored_except_reversals() {
     let mut account_changed = account_item.clone();
     account_changed.insert("status".into(), serde_dynamo::AttributeValue::S("closed".into()));
     let writes = vec![
-        LedgerWrite::Modify { old: original.to_item(), new: reversed.to_item(), at },
-        LedgerWrite::Modify { old: reversed.to_item(), new: reversed.to_item(), at },
-        LedgerWrite::Modify { old: original.to_item(), new: annotated.to_item(), at },
-        LedgerWrite::Modify { old: account_item.clone(), new: account_changed, at },
-        LedgerWrite::Remove { old: original.to_item(), at, by_ttl: false },
-        LedgerWrite::Remove { old: account_item, at, by_ttl: true },
+        LedgerWrite::Modify {
+            old: original.to_item(),
+            new: reversed.to_item(),
+            at,
+        },
+        LedgerWrite::Modify {
+            old: reversed.to_item(),
+            new: reversed.to_item(),
+            at,
+        },
+        LedgerWrite::Modify {
+            old: original.to_item(),
+            new: annotated.to_item(),
+            at,
+        },
+        LedgerWrite::Modify {
+            old: account_item.clone(),
+            new: account_changed,
+            at,
+        },
+        LedgerWrite::Remove {
+            old: original.to_item(),
+            at,
+            by_ttl: false,
+        },
+        LedgerWrite::Remove {
+            old: account_item,
+            at,
+            by_ttl: true,
+        },
     ];
     let processor = processor(MemoryLedger::new(), MemoryBus::new());
     let outcome = run(&processor, &stream_event(&writes)).await;
     let published = processor.bus.published();
-    assert_eq!(detail_types(&published), ["Transaction Recorded"], "a reversal alerts no one, even a large one");
+    assert_eq!(
+        detail_types(&published),
+        ["Transaction Recorded"],
+        "a reversal alerts no one, even a large one"
+    );
     let d = detail(&published[0]);
-    assert_eq!((d["change"].as_str(), d["transaction"]["status"].as_str()), (Some("reversed"), Some("reversed")));
+    assert_eq!(
+        (d["change"].as_str(), d["transaction"]["status"].as_str()),
+        (Some("reversed"), Some("reversed"))
+    );
     assert_eq!(d["findings"], json!([]));
     assert_eq!(outcome.stats.records_ignored, 5);
     assert_eq!(outcome.stats.ignored_by_reason.get("modified"), Some(&3));
@@ -395,7 +527,9 @@ async fn items_of_other_types_are_ignored_and_counted() {
 
 #[tokio::test]
 async fn profiles_are_loaded_once_per_batch_at_most_100_keys_a_call() {
-    let accounts: Vec<_> = (0..250).map(|i| account(&format!("acc-{i}"), "FR", Currency::EUR)).collect();
+    let accounts: Vec<_> = (0..250)
+        .map(|i| account(&format!("acc-{i}"), "FR", Currency::EUR))
+        .collect();
     let event = stream_event(&purchases(500, 250));
     let processor = processor(ledger_with(&accounts), MemoryBus::new());
     let outcome = run(&processor, &event).await;
@@ -405,22 +539,37 @@ async fn profiles_are_loaded_once_per_batch_at_most_100_keys_a_call() {
 
 #[tokio::test]
 async fn unprocessed_keys_are_asked_for_again() {
-    let accounts: Vec<_> = (0..5).map(|i| account(&format!("acc-{i}"), "FR", Currency::EUR)).collect();
+    let accounts: Vec<_> = (0..5)
+        .map(|i| account(&format!("acc-{i}"), "FR", Currency::EUR))
+        .collect();
     let ledger = ledger_with(&accounts);
-    ledger.inject(LedgerFaults { partial_calls: 2, ..LedgerFaults::default() });
+    ledger.inject(LedgerFaults {
+        partial_calls: 2,
+        ..LedgerFaults::default()
+    });
     // Paid in dollars: the Foreign Transaction alert needs the profile to fire.
-    let writes: Vec<_> = (0..5).map(|i| insert_txn(&purchase(&format!("t-{i}"), &format!("acc-{i}"), 100, Currency::USD))).collect();
+    let writes: Vec<_> = (0..5)
+        .map(|i| insert_txn(&purchase(&format!("t-{i}"), &format!("acc-{i}"), 100, Currency::USD)))
+        .collect();
     let processor = processor(ledger, MemoryBus::new());
     let outcome = run(&processor, &stream_event(&writes)).await;
     assert_eq!(outcome.stats.profile_lookups, 3);
-    let foreign = processor.bus.published().iter().filter(|e| e.detail_type == "Foreign Transaction").count();
+    let foreign = processor
+        .bus
+        .published()
+        .iter()
+        .filter(|e| e.detail_type == "Foreign Transaction")
+        .count();
     assert_eq!(foreign, 5, "every profile was found in the end");
 }
 
 #[tokio::test]
 async fn a_profile_that_cannot_be_read_fails_from_the_first_record_that_needs_it() {
     let ledger = ledger_with(&[account("acc-1", "FR", Currency::EUR)]);
-    ledger.inject(LedgerFaults { failing_calls: 100, ..LedgerFaults::default() });
+    ledger.inject(LedgerFaults {
+        failing_calls: 100,
+        ..LedgerFaults::default()
+    });
     let writes = vec![
         insert(account("acc-2", "FR", Currency::EUR).to_item()),
         insert(account("acc-3", "FR", Currency::EUR).to_item()),
@@ -431,7 +580,10 @@ async fn a_profile_that_cannot_be_read_fails_from_the_first_record_that_needs_it
     let processor = processor(ledger, MemoryBus::new());
     let outcome = run(&processor, &event).await;
     assert_eq!(failures(&outcome), sequence_numbers(&event)[2..].to_vec());
-    assert_eq!(detail_types(&processor.bus.published()), ["Account Opened", "Account Opened"]);
+    assert_eq!(
+        detail_types(&processor.bus.published()),
+        ["Account Opened", "Account Opened"]
+    );
     assert_eq!(outcome.stats.profile_lookups, 6, "retried up to the policy's attempts");
 }
 
@@ -458,13 +610,26 @@ async fn transaction_recorded_lists_its_findings_with_their_event_ids() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["detail_type"].as_str().unwrap().to_string(), f["event_id"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["detail_type"].as_str().unwrap().to_string(),
+                f["event_id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let alerts: Vec<(String, String)> = published[1..]
         .iter()
-        .map(|e| (e.detail_type.clone(), detail(e)["event_id"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e.detail_type.clone(),
+                detail(e)["event_id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(listed, alerts);
-    assert_eq!(recorded["findings"][0]["rule"], json!({"id": "large_transaction", "threshold": {"amount_minor": 100000, "currency": "EUR"}, "threshold_source": "currency"}));
+    assert_eq!(
+        recorded["findings"][0]["rule"],
+        json!({"id": "large_transaction", "threshold": {"amount_minor": 100000, "currency": "EUR"}, "threshold_source": "currency"})
+    );
     assert!(DetailType::ALL.iter().any(|d| d.as_str() == published[1].detail_type));
 }

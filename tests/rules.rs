@@ -48,7 +48,10 @@ fn mcc_categories_follow_the_specification() {
         (Transfers, codes(&[4829, 6051, 6540])),
         (Utilities, codes(&[4814, 4900])),
         (Health, codes(&[5912, 8011, 8021, 8062, 8099])),
-        (Entertainment, [range(5815, 5818), codes(&[7832, 7922, 7991, 7996, 7997])].concat()),
+        (
+            Entertainment,
+            [range(5815, 5818), codes(&[7832, 7922, 7991, 7996, 7997])].concat(),
+        ),
     ];
     let mut listed = std::collections::HashSet::new();
     for (category, mccs) in &spec {
@@ -64,7 +67,9 @@ fn mcc_categories_follow_the_specification() {
         }
     }
     // Everything else: other.
-    for mcc in ["0000", "0742", "2999", "4000", "4110", "5200", "5299", "5400", "5810", "5819", "5899", "6012", "7803", "9999"] {
+    for mcc in [
+        "0000", "0742", "2999", "4000", "4110", "5200", "5299", "5400", "5810", "5819", "5899", "6012", "7803", "9999",
+    ] {
         assert_eq!(category_of(mcc), Other, "MCC {mcc}");
     }
 }
@@ -82,7 +87,11 @@ fn the_kind_wins_over_the_mcc() {
     ] {
         // 5411 would say groceries, 7995 gambling.
         for mcc in ["5411", "7995"] {
-            assert_eq!(assess(&rules(), &at_mcc(kind, mcc), None, now()).category, category, "{kind} at {mcc}");
+            assert_eq!(
+                assess(&rules(), &at_mcc(kind, mcc), None, now()).category,
+                category,
+                "{kind} at {mcc}"
+            );
         }
     }
     let mut no_merchant = purchase("t", "acc", 1000, Currency::EUR);
@@ -115,15 +124,38 @@ fn merchant_name_patterns_override_the_mcc_but_not_the_kind() {
         t.merchant.as_mut().unwrap().name = name.into();
         assess(&rules, &t, None, now()).category
     };
-    assert_eq!(named(TransactionKind::CardPurchase, "UBER *TRIP"), Category::Transport, "case-insensitive");
-    assert_eq!(named(TransactionKind::CardPurchase, "Uber Eats"), Category::Transport, "the first pattern wins");
-    assert_eq!(named(TransactionKind::CardPurchase, "Deliveroo eats"), Category::Restaurants);
-    assert_eq!(named(TransactionKind::CardPurchase, "Carrefour"), Category::Groceries, "then the MCC");
-    assert_eq!(named(TransactionKind::Refund, "Uber"), Category::Income, "the kind still wins");
+    assert_eq!(
+        named(TransactionKind::CardPurchase, "UBER *TRIP"),
+        Category::Transport,
+        "case-insensitive"
+    );
+    assert_eq!(
+        named(TransactionKind::CardPurchase, "Uber Eats"),
+        Category::Transport,
+        "the first pattern wins"
+    );
+    assert_eq!(
+        named(TransactionKind::CardPurchase, "Deliveroo eats"),
+        Category::Restaurants
+    );
+    assert_eq!(
+        named(TransactionKind::CardPurchase, "Carrefour"),
+        Category::Groceries,
+        "then the MCC"
+    );
+    assert_eq!(
+        named(TransactionKind::Refund, "Uber"),
+        Category::Income,
+        "the kind still wins"
+    );
 }
 
 fn alerts(t: &Transaction, account: Option<&Account>) -> Vec<DetailType> {
-    assess(&rules(), t, account, now()).findings.iter().map(|f| f.alert().detail_type()).collect()
+    assess(&rules(), t, account, now())
+        .findings
+        .iter()
+        .map(|f| f.alert().detail_type())
+        .collect()
 }
 
 fn fires(t: &Transaction, account: Option<&Account>, alert: Alert) -> bool {
@@ -136,21 +168,41 @@ fn currency(code: &str) -> Currency {
 
 #[test]
 fn large_amount_thresholds_per_currency() {
-    for (code, threshold) in [("EUR", 100_000), ("USD", 100_000), ("GBP", 100_000), ("CHF", 100_000), ("XAF", 650_000), ("XOF", 650_000), ("JPY", 150_000)] {
-        for kind in [TransactionKind::CardPurchase, TransactionKind::AtmWithdrawal, TransactionKind::TransferOut] {
+    for (code, threshold) in [
+        ("EUR", 100_000),
+        ("USD", 100_000),
+        ("GBP", 100_000),
+        ("CHF", 100_000),
+        ("XAF", 650_000),
+        ("XOF", 650_000),
+        ("JPY", 150_000),
+    ] {
+        for kind in [
+            TransactionKind::CardPurchase,
+            TransactionKind::AtmWithdrawal,
+            TransactionKind::TransferOut,
+        ] {
             let mut at = purchase("t", "acc", threshold, currency(code));
             at.kind = kind;
             let mut below = at.clone();
             below.amount.amount_minor = threshold - 1;
             assert!(fires(&at, None, Alert::LargeTransaction), "{code} {kind} at threshold");
-            assert!(!fires(&below, None, Alert::LargeTransaction), "{code} {kind} below threshold");
+            assert!(
+                !fires(&below, None, Alert::LargeTransaction),
+                "{code} {kind} below threshold"
+            );
         }
     }
 }
 
 #[test]
 fn large_transaction_needs_an_approved_outgoing_kind() {
-    for kind in [TransactionKind::TransferIn, TransactionKind::TopUp, TransactionKind::Refund, TransactionKind::Fee] {
+    for kind in [
+        TransactionKind::TransferIn,
+        TransactionKind::TopUp,
+        TransactionKind::Refund,
+        TransactionKind::Fee,
+    ] {
         let mut t = purchase("t", "acc", 10_000_000, Currency::EUR);
         t.kind = kind;
         assert!(!fires(&t, None, Alert::LargeTransaction), "{kind}");
@@ -164,7 +216,15 @@ fn large_transaction_needs_an_approved_outgoing_kind() {
 
 #[test]
 fn low_balance_thresholds_per_currency() {
-    for (code, threshold) in [("EUR", 5_000), ("USD", 5_000), ("GBP", 5_000), ("CHF", 5_000), ("XAF", 30_000), ("XOF", 30_000), ("JPY", 7_500)] {
+    for (code, threshold) in [
+        ("EUR", 5_000),
+        ("USD", 5_000),
+        ("GBP", 5_000),
+        ("CHF", 5_000),
+        ("XAF", 30_000),
+        ("XOF", 30_000),
+        ("JPY", 7_500),
+    ] {
         let mut t = purchase("t", "acc", 100, currency(code));
         t.balance_after_minor = Some(threshold - 1);
         assert!(fires(&t, None, Alert::LowBalance), "{code} below");
@@ -181,7 +241,15 @@ fn low_balance_thresholds_per_currency() {
 
 #[test]
 fn cash_withdrawal_thresholds_per_currency() {
-    for (code, threshold) in [("EUR", 20_000), ("USD", 20_000), ("GBP", 20_000), ("CHF", 20_000), ("XAF", 130_000), ("XOF", 130_000), ("JPY", 30_000)] {
+    for (code, threshold) in [
+        ("EUR", 20_000),
+        ("USD", 20_000),
+        ("GBP", 20_000),
+        ("CHF", 20_000),
+        ("XAF", 130_000),
+        ("XOF", 130_000),
+        ("JPY", 30_000),
+    ] {
         let mut t = at_mcc(TransactionKind::AtmWithdrawal, "6011");
         t.amount = Money::new(threshold, currency(code));
         assert!(fires(&t, None, Alert::CashWithdrawal), "{code} at threshold");
@@ -222,8 +290,14 @@ fn account_thresholds_apply_in_the_account_currency_and_win() {
     assert!(!fires(&dollars, Some(&holder), Alert::LargeTransaction));
     let mut low = purchase("t", "acc", 100, Currency::EUR);
     low.balance_after_minor = Some(99_999);
-    assert!(fires(&low, Some(&holder), Alert::LowBalance), "the account's higher low-balance threshold");
-    assert!(!fires(&low, None, Alert::LowBalance), "without the profile, the currency default");
+    assert!(
+        fires(&low, Some(&holder), Alert::LowBalance),
+        "the account's higher low-balance threshold"
+    );
+    assert!(
+        !fires(&low, None, Alert::LowBalance),
+        "without the profile, the currency default"
+    );
 }
 
 const CATEGORY_THRESHOLDS: &str = r#"
@@ -251,10 +325,16 @@ fn the_most_specific_threshold_wins() {
     assert_eq!(finding.rule.threshold, Some(Money::new(10_000, Currency::EUR)));
     let mut groceries = at_mcc(TransactionKind::CardPurchase, "5411");
     groceries.amount.amount_minor = 10_000;
-    assert!(assess(&rules, &groceries, None, now()).findings.is_empty(), "the currency default applies");
+    assert!(
+        assess(&rules, &groceries, None, now()).findings.is_empty(),
+        "the currency default applies"
+    );
     let mut holder = account("acc", "FR", Currency::EUR);
     holder.thresholds.large_amount_minor = Some(50_000);
-    assert!(assess(&rules, &bet, Some(&holder), now()).findings.is_empty(), "the account wins over the category");
+    assert!(
+        assess(&rules, &bet, Some(&holder), now()).findings.is_empty(),
+        "the account wins over the category"
+    );
 }
 
 #[test]
@@ -299,7 +379,10 @@ fn foreign_transaction_needs_the_profile_and_names_its_reasons() {
     let mut both = abroad.clone();
     both.amount.currency = Currency::USD;
     assert_eq!(reasons(&both), [ForeignReason::Country, ForeignReason::Currency]);
-    assert!(!fires(&both, None, Alert::ForeignTransaction), "no profile, no foreign rule");
+    assert!(
+        !fires(&both, None, Alert::ForeignTransaction),
+        "no profile, no foreign rule"
+    );
     let mut reversed = both.clone();
     reversed.status = TransactionStatus::Reversed;
     assert!(reasons(&reversed).is_empty());
@@ -308,17 +391,41 @@ fn foreign_transaction_needs_the_profile_and_names_its_reasons() {
 #[test]
 fn high_risk_merchants_are_card_purchases_in_gambling_or_money_transfer_mccs() {
     for mcc in ["7800", "7801", "7802", "7995", "4829", "6051", "6540"] {
-        assert!(fires(&at_mcc(TransactionKind::CardPurchase, mcc), None, Alert::HighRiskMerchant), "{mcc}");
-        assert!(!fires(&at_mcc(TransactionKind::AtmWithdrawal, mcc), None, Alert::HighRiskMerchant), "ATM at {mcc}");
+        assert!(
+            fires(
+                &at_mcc(TransactionKind::CardPurchase, mcc),
+                None,
+                Alert::HighRiskMerchant
+            ),
+            "{mcc}"
+        );
+        assert!(
+            !fires(
+                &at_mcc(TransactionKind::AtmWithdrawal, mcc),
+                None,
+                Alert::HighRiskMerchant
+            ),
+            "ATM at {mcc}"
+        );
     }
     for mcc in ["5411", "6011", "7996"] {
-        assert!(!fires(&at_mcc(TransactionKind::CardPurchase, mcc), None, Alert::HighRiskMerchant), "{mcc}");
+        assert!(
+            !fires(
+                &at_mcc(TransactionKind::CardPurchase, mcc),
+                None,
+                Alert::HighRiskMerchant
+            ),
+            "{mcc}"
+        );
     }
 }
 
 #[test]
 fn top_ups_and_refunds_are_reported_when_approved() {
-    for (kind, alert) in [(TransactionKind::TopUp, Alert::TopUp), (TransactionKind::Refund, Alert::Refund)] {
+    for (kind, alert) in [
+        (TransactionKind::TopUp, Alert::TopUp),
+        (TransactionKind::Refund, Alert::Refund),
+    ] {
         let mut t = purchase("t", "acc", 1000, Currency::EUR);
         t.kind = kind;
         assert_eq!(alerts(&t, None), [alert.detail_type()]);
@@ -345,16 +452,25 @@ fn findings_come_in_a_fixed_order_and_the_worst_severity_leads() {
     let assessment = assess(&rules(), &t, Some(&holder), now());
     assert_eq!(
         assessment.findings.iter().map(|f| f.alert()).collect::<Vec<_>>(),
-        [Alert::LargeTransaction, Alert::LowBalance, Alert::ForeignTransaction, Alert::CashWithdrawal]
+        [
+            Alert::LargeTransaction,
+            Alert::LowBalance,
+            Alert::ForeignTransaction,
+            Alert::CashWithdrawal
+        ]
     );
     assert_eq!(assessment.severity(), Severity::Critical);
     let plain = purchase("t", "acc", 100, Currency::EUR);
-    assert_eq!(assess(&rules(), &plain, Some(&holder), now()).severity(), Severity::Info);
+    assert_eq!(
+        assess(&rules(), &plain, Some(&holder), now()).severity(),
+        Severity::Info
+    );
 }
 
 #[test]
 fn an_old_transaction_raises_no_alert_when_the_rules_set_a_maximum_age() {
-    let with_age = txn_notify::rules::DEFAULT_RULES_TOML.replace("# The alerts:", "[alerts]\nmax_alert_age_hours = 72\n\n# The alerts:");
+    let with_age = txn_notify::rules::DEFAULT_RULES_TOML
+        .replace("# The alerts:", "[alerts]\nmax_alert_age_hours = 72\n\n# The alerts:");
     assert_ne!(with_age, txn_notify::rules::DEFAULT_RULES_TOML);
     let rules = Rules::from_toml(&with_age).unwrap();
     let mut old = purchase("t", "acc", 500_000, Currency::EUR);
@@ -363,7 +479,10 @@ fn an_old_transaction_raises_no_alert_when_the_rules_set_a_maximum_age() {
     old.booked_at = now() - chrono::Duration::hours(71);
     assert!(!assess(&rules, &old, None, now()).findings.is_empty());
     old.booked_at = now() - chrono::Duration::days(365);
-    assert!(!assess(&Rules::builtin(), &old, None, now()).findings.is_empty(), "no limit by default");
+    assert!(
+        !assess(&Rules::builtin(), &old, None, now()).findings.is_empty(),
+        "no limit by default"
+    );
 }
 
 #[test]

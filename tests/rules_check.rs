@@ -29,20 +29,56 @@ fn the_built_in_rules_are_valid() {
 #[test]
 fn schema_violations_name_their_path() {
     assert_problem("version = 2\n[categories]\ndefault = \"other\"\n", "/version", "");
-    assert_problem("version = 1\n[categories]\ndefault = \"snacks\"\n", "/categories/default", "snacks");
-    assert_problem(&format!("{MINIMAL}[[categories.by_mcc]]\ncategory = \"fuel\"\nmcc = [\"554\"]\n"), "/categories/by_mcc/0/mcc/0", "554");
-    assert_problem(&format!("{MINIMAL}[thresholds.currency.eur]\nlarge_amount_minor = 1\n"), "/thresholds/currency", "eur");
-    assert_problem(&format!("{MINIMAL}[thresholds.currency.EUR]\nlarge_amount_minor = 0\n"), "/thresholds/currency/EUR/large_amount_minor", "");
-    assert_problem(&format!("{MINIMAL}[alerts.large_transaction]\nseverity = \"loud\"\n"), "/alerts/large_transaction/severity", "loud");
-    assert_problem(&format!("{MINIMAL}[alerts.largest_transaction]\n"), "/alerts", "largest_transaction");
+    assert_problem(
+        "version = 1\n[categories]\ndefault = \"snacks\"\n",
+        "/categories/default",
+        "snacks",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[[categories.by_mcc]]\ncategory = \"fuel\"\nmcc = [\"554\"]\n"),
+        "/categories/by_mcc/0/mcc/0",
+        "554",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[thresholds.currency.eur]\nlarge_amount_minor = 1\n"),
+        "/thresholds/currency",
+        "eur",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[thresholds.currency.EUR]\nlarge_amount_minor = 0\n"),
+        "/thresholds/currency/EUR/large_amount_minor",
+        "",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[alerts.large_transaction]\nseverity = \"loud\"\n"),
+        "/alerts/large_transaction/severity",
+        "loud",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[alerts.largest_transaction]\n"),
+        "/alerts",
+        "largest_transaction",
+    );
     assert_problem("version = 1\n", "", "categories");
 }
 
 #[test]
 fn semantic_mistakes_name_their_path() {
-    assert_problem(&format!("{MINIMAL}[[categories.by_mcc]]\ncategory = \"fuel\"\nmcc = [\"5999-5000\"]\n"), "/categories/by_mcc/0/mcc/0", "backwards");
-    assert_problem(&format!("{MINIMAL}[thresholds.currency.ZZZ]\nlarge_amount_minor = 1\n"), "/thresholds/currency/ZZZ", "unknown");
-    assert_problem(&format!("{MINIMAL}[[categories.by_merchant]]\npattern = \"(unclosed\"\ncategory = \"fuel\"\n"), "/categories/by_merchant/0/pattern", "regular expression");
+    assert_problem(
+        &format!("{MINIMAL}[[categories.by_mcc]]\ncategory = \"fuel\"\nmcc = [\"5999-5000\"]\n"),
+        "/categories/by_mcc/0/mcc/0",
+        "backwards",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[thresholds.currency.ZZZ]\nlarge_amount_minor = 1\n"),
+        "/thresholds/currency/ZZZ",
+        "unknown",
+    );
+    assert_problem(
+        &format!("{MINIMAL}[[categories.by_merchant]]\npattern = \"(unclosed\"\ncategory = \"fuel\"\n"),
+        "/categories/by_merchant/0/pattern",
+        "regular expression",
+    );
 }
 
 #[test]

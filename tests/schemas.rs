@@ -14,8 +14,11 @@ use txn_notify::local::memory::{MemoryBus, MemoryLedger};
 use txn_notify::ports::BusEntry;
 
 fn schema_of(detail_type: DetailType) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(detail_type.schema_file());
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{detail_type} has no schema at {}: {e}", path.display()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(detail_type.schema_file());
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{detail_type} has no schema at {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -39,9 +42,19 @@ impl Validators {
     }
 
     fn check(&self, detail_type: &str, detail: &Value) -> Result<(), String> {
-        let validator = self.0.get(detail_type).ok_or_else(|| format!("no schema for detail-type {detail_type:?}"))?;
-        let errors: Vec<String> = validator.iter_errors(detail).map(|e| format!("{}: {e}", e.instance_path())).collect();
-        if errors.is_empty() { Ok(()) } else { Err(format!("{detail_type}: {errors:#?}")) }
+        let validator = self
+            .0
+            .get(detail_type)
+            .ok_or_else(|| format!("no schema for detail-type {detail_type:?}"))?;
+        let errors: Vec<String> = validator
+            .iter_errors(detail)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{detail_type}: {errors:#?}"))
+        }
     }
 
     fn check_all(&self, entries: &[BusEntry]) -> BTreeSet<String> {
@@ -104,8 +117,15 @@ fn a_weekly_statement_validates_against_its_schema() {
             "acc-1",
             common::now(),
         ),
-        week: StatementWeek { start: date("2026-11-16"), end: date("2026-11-23"), time_zone: "Europe/Paris".into() },
-        totals_by_category: vec![CategoryTotal { category: txn_notify::domain::Category::Groceries, total: Money::new(4599, Currency::EUR) }],
+        week: StatementWeek {
+            start: date("2026-11-16"),
+            end: date("2026-11-23"),
+            time_zone: "Europe/Paris".into(),
+        },
+        totals_by_category: vec![CategoryTotal {
+            category: txn_notify::domain::Category::Groceries,
+            total: Money::new(4599, Currency::EUR),
+        }],
         money_in: vec![Money::new(20000, Currency::EUR)],
         money_out: vec![Money::new(4599, Currency::EUR)],
         transaction_count: 1,
@@ -129,8 +149,15 @@ fn a_weekly_statement_validates_against_its_schema() {
 #[test]
 fn the_schemas_reject_what_the_contract_forbids() {
     let validators = Validators::new();
-    let event: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/transaction-insert.json")).unwrap()).unwrap();
-    let entries = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(published_for(&event));
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/transaction-insert.json")).unwrap(),
+    )
+    .unwrap();
+    let entries = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(published_for(&event));
     let good: Value = serde_json::from_str(&entries[0].detail).unwrap();
     validators.check("Transaction Recorded", &good).unwrap();
     let broken = |edit: &dyn Fn(&mut Value)| {
@@ -138,12 +165,26 @@ fn the_schemas_reject_what_the_contract_forbids() {
         edit(&mut detail);
         validators.check("Transaction Recorded", &detail)
     };
-    assert!(broken(&|d| d["transaction"]["amount_minor"] = serde_json::json!(12.5)).is_err(), "a float amount");
-    assert!(broken(&|d| d["transaction"]["amount_minor"] = serde_json::json!(0)).is_err(), "a zero amount");
+    assert!(
+        broken(&|d| d["transaction"]["amount_minor"] = serde_json::json!(12.5)).is_err(),
+        "a float amount"
+    );
+    assert!(
+        broken(&|d| d["transaction"]["amount_minor"] = serde_json::json!(0)).is_err(),
+        "a zero amount"
+    );
     assert!(broken(&|d| d["transaction"]["currency"] = serde_json::json!("euro")).is_err());
     assert!(broken(&|d| d["transaction"]["card_last4"] = serde_json::json!("4111111111111111")).is_err());
-    assert!(broken(&|d| { d.as_object_mut().unwrap().remove("event_id"); }).is_err());
+    assert!(
+        broken(&|d| {
+            d.as_object_mut().unwrap().remove("event_id");
+        })
+        .is_err()
+    );
     assert!(broken(&|d| d["surprise"] = serde_json::json!(1)).is_err());
     assert!(broken(&|d| d["occurred_at"] = serde_json::json!("yesterday")).is_err());
-    assert!(validators.check("Transaction Settled", &good).is_err(), "an unknown detail-type has no schema");
+    assert!(
+        validators.check("Transaction Settled", &good).is_err(),
+        "an unknown detail-type has no schema"
+    );
 }

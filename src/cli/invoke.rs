@@ -49,7 +49,10 @@ pub fn run(args: InvokeArgs) -> ExitCode {
         Err(e) => {
             return super::fail(
                 args.json,
-                &format!("{} is not a DynamoDB stream event ({{\"Records\": [...]}}): {e}", args.event.display()),
+                &format!(
+                    "{} is not a DynamoDB stream event ({{\"Records\": [...]}}): {e}",
+                    args.event.display()
+                ),
             );
         }
     };
@@ -107,7 +110,10 @@ fn print_report(outcome: &BatchOutcome, published: &[BusEntry]) {
         "processor: {} records: {} processed, {} ignored, {} rejected, {} to retry",
         s.records_received, s.records_processed, s.records_ignored, s.records_rejected, s.records_retried
     );
-    println!("published {} events in {} PutEvents calls", s.events_published, s.put_events_calls);
+    println!(
+        "published {} events in {} PutEvents calls",
+        s.events_published, s.put_events_calls
+    );
     let width = s.events_by_detail_type.keys().map(|k| k.len()).max().unwrap_or(0);
     for (detail_type, count) in &s.events_by_detail_type {
         println!("  {detail_type:<width$}  {count:>6}");
@@ -149,7 +155,11 @@ fn describe(entry: &BusEntry) -> String {
             let money = crate::domain::Currency::from_code(currency)
                 .map(|c| crate::domain::Money::new(amount, c).to_string())
                 .unwrap_or_default();
-            let reversed = if text("/change") == "reversed" { " (reversed)" } else { "" };
+            let reversed = if text("/change") == "reversed" {
+                " (reversed)"
+            } else {
+                ""
+            };
             format!(
                 "{} {} {} {}{reversed}",
                 text("/transaction/transaction_id"),

@@ -68,7 +68,9 @@ impl RulesSource {
     fn load(&self) -> Result<Arc<Rules>, String> {
         match &self.rules {
             None => Ok(Arc::new(Rules::builtin())),
-            Some(path) => Rules::load(path).map(Arc::new).map_err(|e| format!("{}: {e}", path.display())),
+            Some(path) => Rules::load(path)
+                .map(Arc::new)
+                .map_err(|e| format!("{}: {e}", path.display())),
         }
     }
 }

@@ -23,7 +23,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(rules) => {
             let enabled = Alert::ALL.iter().filter(|a| rules.alert(**a).enabled).count();
             if args.json {
-                println!("{}", json!({ "valid": true, "problems": [], "alerts_enabled": enabled }));
+                println!(
+                    "{}",
+                    json!({ "valid": true, "problems": [], "alerts_enabled": enabled })
+                );
             } else {
                 println!(
                     "{}: valid rules ({enabled} of {} alerts enabled)",

@@ -162,11 +162,13 @@ pub(crate) mod tests {
         }
         item.insert(
             "holder".into(),
-            A::M([
-                ("first_name".to_string(), A::S("Marie".into())),
-                ("last_name".to_string(), A::S("Curie".into())),
-            ]
-            .into()),
+            A::M(
+                [
+                    ("first_name".to_string(), A::S("Marie".into())),
+                    ("last_name".to_string(), A::S("Curie".into())),
+                ]
+                .into(),
+            ),
         );
         item
     }
@@ -190,12 +192,14 @@ pub(crate) mod tests {
         );
         item.insert(
             "preferences".into(),
-            A::M([
-                ("email_enabled".to_string(), A::Bool(false)),
-                ("muted_categories".to_string(), A::Ss(vec!["groceries".into()])),
-                ("min_amount_minor".to_string(), A::N("1000".into())),
-            ]
-            .into()),
+            A::M(
+                [
+                    ("email_enabled".to_string(), A::Bool(false)),
+                    ("muted_categories".to_string(), A::Ss(vec!["groceries".into()])),
+                    ("min_amount_minor".to_string(), A::N("1000".into())),
+                ]
+                .into(),
+            ),
         );
         let account = Account::decode(&item).unwrap();
         assert_eq!(account.locale, Locale::En);

@@ -1,7 +1,6 @@
 //! Spending categories. A closed set: every category needs a label in each email language,
 //! so adding one is a code change (here and in the templates), not only a rules change.
 
-
 string_enum! {
     Category {
         Groceries = "groceries",

@@ -54,10 +54,22 @@ mod tests {
     #[test]
     fn ids_differ_by_every_part() {
         let base = for_transaction(DetailType::TransactionRecorded, "a", "t", "inserted");
-        assert_ne!(base, for_transaction(DetailType::LargeTransaction, "a", "t", "inserted"));
-        assert_ne!(base, for_transaction(DetailType::TransactionRecorded, "b", "t", "inserted"));
-        assert_ne!(base, for_transaction(DetailType::TransactionRecorded, "a", "u", "inserted"));
-        assert_ne!(base, for_transaction(DetailType::TransactionRecorded, "a", "t", "reversed"));
+        assert_ne!(
+            base,
+            for_transaction(DetailType::LargeTransaction, "a", "t", "inserted")
+        );
+        assert_ne!(
+            base,
+            for_transaction(DetailType::TransactionRecorded, "b", "t", "inserted")
+        );
+        assert_ne!(
+            base,
+            for_transaction(DetailType::TransactionRecorded, "a", "u", "inserted")
+        );
+        assert_ne!(
+            base,
+            for_transaction(DetailType::TransactionRecorded, "a", "t", "reversed")
+        );
         // No ambiguity from joining: ("ab","c") and ("a","bc") differ.
         assert_ne!(
             for_transaction(DetailType::TransactionRecorded, "ab", "c", "x"),

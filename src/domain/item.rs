@@ -80,7 +80,9 @@ pub enum LedgerItem {
     Transaction(Box<Transaction>),
     Account(Box<Account>),
     /// A `type` other than TXN or ACCOUNT (a uniqueness marker, say): not ours to process.
-    Other { item_type: String },
+    Other {
+        item_type: String,
+    },
 }
 
 impl LedgerItem {
@@ -143,9 +145,8 @@ impl<'a> Fields<'a> {
     }
 
     fn required(&self, name: &str) -> Result<&'a AttributeValue, DecodeError> {
-        self.get(name).ok_or_else(|| DecodeError::MissingField {
-            field: self.path(name),
-        })
+        self.get(name)
+            .ok_or_else(|| DecodeError::MissingField { field: self.path(name) })
     }
 
     fn wrong_type(&self, name: &str, expected: &'static str, found: &AttributeValue) -> DecodeError {
@@ -167,9 +168,7 @@ impl<'a> Fields<'a> {
     /// A required, non-empty string.
     pub fn string(&self, name: &str) -> Result<&'a str, DecodeError> {
         match self.required(name)? {
-            AttributeValue::S(s) if s.is_empty() => Err(DecodeError::Empty {
-                field: self.path(name),
-            }),
+            AttributeValue::S(s) if s.is_empty() => Err(DecodeError::Empty { field: self.path(name) }),
             AttributeValue::S(s) => Ok(s.as_str()),
             other => Err(self.wrong_type(name, "S", other)),
         }
@@ -179,12 +178,8 @@ impl<'a> Fields<'a> {
         match self.get(name) {
             None => Ok(None),
             Some(AttributeValue::N(n)) => parse_integer(n).map(Some).map_err(|e| match e {
-                IntegerError::NotAnInteger => DecodeError::NotAnInteger {
-                    field: self.path(name),
-                },
-                IntegerError::OutOfRange => DecodeError::OutOfRange {
-                    field: self.path(name),
-                },
+                IntegerError::NotAnInteger => DecodeError::NotAnInteger { field: self.path(name) },
+                IntegerError::OutOfRange => DecodeError::OutOfRange { field: self.path(name) },
             }),
             Some(other) => Err(self.wrong_type(name, "N", other)),
         }
@@ -269,15 +264,11 @@ impl<'a> Fields<'a> {
     }
 
     pub fn timestamp(&self, name: &str) -> Result<DateTime<Utc>, DecodeError> {
-        parse_timestamp(self.string(name)?).ok_or_else(|| DecodeError::BadTimestamp {
-            field: self.path(name),
-        })
+        parse_timestamp(self.string(name)?).ok_or_else(|| DecodeError::BadTimestamp { field: self.path(name) })
     }
 
     pub fn country(&self, name: &str) -> Result<CountryCode, DecodeError> {
-        CountryCode::parse(self.string(name)?).ok_or_else(|| DecodeError::BadCountry {
-            field: self.path(name),
-        })
+        CountryCode::parse(self.string(name)?).ok_or_else(|| DecodeError::BadCountry { field: self.path(name) })
     }
 }
 
@@ -297,9 +288,7 @@ fn quote_briefly(text: &str) -> String {
 }
 
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// An ISO 3166-1 alpha-2 code: two upper-case ASCII letters.
@@ -357,7 +346,11 @@ pub fn parse_integer(text: &str) -> Result<i64, IntegerError> {
             }
             // Saturate: an absurd exponent is out of range (or a zero), not a parse failure.
             let magnitude: i64 = digits.parse().unwrap_or(i64::MAX / 2);
-            let exponent = if exponent_text.starts_with('-') { -magnitude } else { magnitude };
+            let exponent = if exponent_text.starts_with('-') {
+                -magnitude
+            } else {
+                magnitude
+            };
             (&unsigned[..at], exponent)
         }
         None => (unsigned, 0),
@@ -366,9 +359,7 @@ pub fn parse_integer(text: &str) -> Result<i64, IntegerError> {
         Some((w, f)) => (w, f),
         None => (mantissa, ""),
     };
-    if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
-    {
+    if whole.is_empty() && fraction.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(IntegerError::NotAnInteger);
     }
     // value = digits × 10^scale
@@ -426,14 +417,22 @@ mod tests {
 
     #[test]
     fn fractions_and_garbage_are_not_integers() {
-        for text in ["12.5", "1e-1", "abc", "", "-", "1.2.3", "1e", "1e+-2", "0x10", " 1", "1 ", "NaN", "∞"] {
+        for text in [
+            "12.5", "1e-1", "abc", "", "-", "1.2.3", "1e", "1e+-2", "0x10", " 1", "1 ", "NaN", "∞",
+        ] {
             assert_eq!(parse_integer(text), Err(IntegerError::NotAnInteger), "{text:?}");
         }
     }
 
     #[test]
     fn integers_beyond_i64_are_out_of_range() {
-        for text in ["9223372036854775808", "-9223372036854775809", "1e19", "1E400", "99999999999999999999999"] {
+        for text in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e19",
+            "1E400",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_integer(text), Err(IntegerError::OutOfRange), "{text:?}");
         }
     }

@@ -97,10 +97,7 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount_minor: i64, currency: Currency) -> Self {
-        Money {
-            amount_minor,
-            currency,
-        }
+        Money { amount_minor, currency }
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
@@ -155,11 +152,7 @@ mod tests {
             ("KWD", 3),
             ("BHD", 3),
         ] {
-            assert_eq!(
-                Currency::from_code(code).unwrap().exponent(),
-                exponent,
-                "{code}"
-            );
+            assert_eq!(Currency::from_code(code).unwrap().exponent(), exponent, "{code}");
         }
     }
 
@@ -192,7 +185,10 @@ mod tests {
     fn adding_keeps_currency_and_detects_overflow() {
         let a = Money::new(i64::MAX, Currency::EUR);
         assert_eq!(a.checked_add(Money::new(1, Currency::EUR)), None);
-        assert_eq!(Money::new(1, Currency::EUR).checked_add(Money::new(1, Currency::USD)), None);
+        assert_eq!(
+            Money::new(1, Currency::EUR).checked_add(Money::new(1, Currency::USD)),
+            None
+        );
         assert_eq!(
             Money::new(1, Currency::EUR).checked_add(Money::new(2, Currency::EUR)),
             Some(Money::new(3, Currency::EUR))

@@ -165,17 +165,13 @@ impl Transaction {
             None => None,
             Some(m) => Some(Merchant {
                 name: m.string("name")?.to_string(),
-                mcc: Mcc::parse(m.string("mcc")?).ok_or_else(|| DecodeError::BadMcc {
-                    field: m.path("mcc"),
-                })?,
+                mcc: Mcc::parse(m.string("mcc")?).ok_or_else(|| DecodeError::BadMcc { field: m.path("mcc") })?,
                 country: m.country("country")?,
                 city: m.opt_string("city")?.map(str::to_string),
             }),
         };
         let card_last4 = match f.opt_string("card_last4")? {
-            Some(digits) if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(digits.to_string())
-            }
+            Some(digits) if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => Some(digits.to_string()),
             Some(_) => {
                 return Err(DecodeError::BadCardLast4 {
                     field: "card_last4".into(),
@@ -186,13 +182,13 @@ impl Transaction {
         let metadata = match f.get("metadata") {
             None => None,
             Some(value) => Some(
-                serde_dynamo::from_attribute_value::<_, serde_json::Value>(value.clone()).map_err(
-                    |_| DecodeError::WrongType {
+                serde_dynamo::from_attribute_value::<_, serde_json::Value>(value.clone()).map_err(|_| {
+                    DecodeError::WrongType {
                         field: "metadata".into(),
                         expected: "M",
                         found: super::item::type_name(value),
-                    },
-                )?,
+                    }
+                })?,
             ),
         };
         Ok(Transaction {
@@ -277,6 +273,8 @@ pub(crate) mod tests {
         item
     }
 
+    type Edit = Box<dyn FnOnce(&mut Attributes)>;
+
     fn decode_with(edit: impl FnOnce(&mut Attributes)) -> Result<Transaction, DecodeError> {
         let mut item = valid_item();
         edit(&mut item);
@@ -304,29 +302,139 @@ pub(crate) mod tests {
 
     #[test]
     fn each_malformed_field_has_its_own_typed_error() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Attributes)>, &str)> = vec![
-            (Box::new(|i| { i.remove("transaction_id"); }), "missing_field"),
-            (Box::new(|i| { i.insert("amount_minor".into(), A::S("4599".into())); }), "wrong_type"),
-            (Box::new(|i| { i.insert("amount_minor".into(), A::N("45.99".into())); }), "not_an_integer"),
-            (Box::new(|i| { i.insert("amount_minor".into(), A::N("0".into())); }), "amount_not_positive"),
-            (Box::new(|i| { i.insert("amount_minor".into(), A::N("-5".into())); }), "amount_not_positive"),
-            (Box::new(|i| { i.insert("amount_minor".into(), A::N("92233720368547758070".into())); }), "integer_out_of_range"),
-            (Box::new(|i| { i.insert("currency".into(), A::S("EURO".into())); }), "bad_currency"),
-            (Box::new(|i| { i.insert("currency".into(), A::S("ABC".into())); }), "bad_currency"),
-            (Box::new(|i| { i.insert("kind".into(), A::S("purchase".into())); }), "unknown_value"),
-            (Box::new(|i| { i.insert("status".into(), A::S("pending".into())); }), "unknown_value"),
-            (Box::new(|i| { i.insert("channel".into(), A::S("fax".into())); }), "unknown_value"),
-            (Box::new(|i| { i.insert("decline_reason".into(), A::S("bored".into())); }), "unknown_value"),
-            (Box::new(|i| { i.insert("booked_at".into(), A::S("20/11/2026".into())); }), "bad_timestamp"),
-            (Box::new(|i| { merchant_mut(i).insert("mcc".into(), A::S("541".into())); }), "bad_mcc"),
-            (Box::new(|i| { merchant_mut(i).insert("mcc".into(), A::S("54a1".into())); }), "bad_mcc"),
-            (Box::new(|i| { merchant_mut(i).insert("country".into(), A::S("FRA".into())); }), "bad_country"),
-            (Box::new(|i| { merchant_mut(i).remove("name"); }), "missing_field"),
-            (Box::new(|i| { i.insert("card_last4".into(), A::S("4242424242424242".into())); }), "bad_card_last4"),
-            (Box::new(|i| { i.insert("card_last4".into(), A::S("42".into())); }), "bad_card_last4"),
-            (Box::new(|i| { i.insert("pk".into(), A::S("ACCOUNT#someone-else".into())); }), "key_mismatch"),
-            (Box::new(|i| { i.insert("merchant".into(), A::S("Carrefour".into())); }), "wrong_type"),
-            (Box::new(|i| { i.insert("account_id".into(), A::S(String::new())); }), "empty_field"),
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|i| {
+                    i.remove("transaction_id");
+                }),
+                "missing_field",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::S("4599".into()));
+                }),
+                "wrong_type",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("45.99".into()));
+                }),
+                "not_an_integer",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("0".into()));
+                }),
+                "amount_not_positive",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("-5".into()));
+                }),
+                "amount_not_positive",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("92233720368547758070".into()));
+                }),
+                "integer_out_of_range",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("currency".into(), A::S("EURO".into()));
+                }),
+                "bad_currency",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("currency".into(), A::S("ABC".into()));
+                }),
+                "bad_currency",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("kind".into(), A::S("purchase".into()));
+                }),
+                "unknown_value",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("status".into(), A::S("pending".into()));
+                }),
+                "unknown_value",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("channel".into(), A::S("fax".into()));
+                }),
+                "unknown_value",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("decline_reason".into(), A::S("bored".into()));
+                }),
+                "unknown_value",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("booked_at".into(), A::S("20/11/2026".into()));
+                }),
+                "bad_timestamp",
+            ),
+            (
+                Box::new(|i| {
+                    merchant_mut(i).insert("mcc".into(), A::S("541".into()));
+                }),
+                "bad_mcc",
+            ),
+            (
+                Box::new(|i| {
+                    merchant_mut(i).insert("mcc".into(), A::S("54a1".into()));
+                }),
+                "bad_mcc",
+            ),
+            (
+                Box::new(|i| {
+                    merchant_mut(i).insert("country".into(), A::S("FRA".into()));
+                }),
+                "bad_country",
+            ),
+            (
+                Box::new(|i| {
+                    merchant_mut(i).remove("name");
+                }),
+                "missing_field",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("card_last4".into(), A::S("4242424242424242".into()));
+                }),
+                "bad_card_last4",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("card_last4".into(), A::S("42".into()));
+                }),
+                "bad_card_last4",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("pk".into(), A::S("ACCOUNT#someone-else".into()));
+                }),
+                "key_mismatch",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("merchant".into(), A::S("Carrefour".into()));
+                }),
+                "wrong_type",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("account_id".into(), A::S(String::new()));
+                }),
+                "empty_field",
+            ),
         ];
         for (index, (edit, code)) in cases.into_iter().enumerate() {
             let error = decode_with(edit).unwrap_err();
@@ -352,7 +460,10 @@ pub(crate) mod tests {
     fn null_optional_fields_read_as_absent_and_metadata_is_carried() {
         let txn = decode_with(|i| {
             i.insert("decline_reason".into(), A::Null(true));
-            i.insert("metadata".into(), A::M([("ref".to_string(), A::S("abc".into()))].into()));
+            i.insert(
+                "metadata".into(),
+                A::M([("ref".to_string(), A::S("abc".into()))].into()),
+            );
         })
         .unwrap();
         assert_eq!(txn.decline_reason, None);

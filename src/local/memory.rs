@@ -178,7 +178,11 @@ impl EventBus for MemoryBus {
     async fn put_events(&self, entries: &[&BusEntry]) -> Result<Vec<EntryResult>, PortError> {
         let call_index = {
             let mut calls = self.calls.lock().expect("bus lock");
-            calls.push(if self.log_calls { entries.iter().map(|e| (*e).clone()).collect() } else { Vec::new() });
+            calls.push(if self.log_calls {
+                entries.iter().map(|e| (*e).clone()).collect()
+            } else {
+                Vec::new()
+            });
             (calls.len() - 1) as u32
         };
         if let Some(error) = self.call_fault.as_ref().and_then(|fault| fault(call_index)) {
@@ -188,18 +192,20 @@ impl EventBus for MemoryBus {
         let results = entries
             .iter()
             .enumerate()
-            .map(|(i, entry)| match self.entry_fault.as_ref().and_then(|fault| fault(call_index, entry)) {
-                Some(error_code) => EntryResult::Failed {
-                    error_code,
-                    error_message: "injected failure".into(),
-                },
-                None => {
-                    published.push((*entry).clone());
-                    EntryResult::Accepted {
-                        event_id: format!("{call_index}-{i}"),
+            .map(
+                |(i, entry)| match self.entry_fault.as_ref().and_then(|fault| fault(call_index, entry)) {
+                    Some(error_code) => EntryResult::Failed {
+                        error_code,
+                        error_message: "injected failure".into(),
+                    },
+                    None => {
+                        published.push((*entry).clone());
+                        EntryResult::Accepted {
+                            event_id: format!("{call_index}-{i}"),
+                        }
                     }
-                }
-            })
+                },
+            )
             .collect();
         Ok(results)
     }

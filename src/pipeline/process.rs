@@ -21,9 +21,9 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::Account;
 use crate::domain::event_id;
 use crate::domain::events::{BusEvent, EVENT_SOURCE, RecordRejected, SCHEMA_VERSION, Severity, TransactionChange};
-use crate::domain::Account;
 use crate::ports::{BusEntry, Clock, EventBus, Ledger, MAX_ACCOUNTS_PER_BATCH_GET};
 use crate::rules::Rules;
 
@@ -124,7 +124,8 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
 
     /// The batch with every record kept raw: a malformed record is rejected on its own.
     pub async fn process_batch(&self, batch: StreamBatch) -> BatchOutcome {
-        self.process(batch.records.into_iter().map(Incoming::from_raw).collect()).await
+        self.process(batch.records.into_iter().map(Incoming::from_raw).collect())
+            .await
     }
 
     async fn process(&self, records: Vec<Incoming>) -> BatchOutcome {
@@ -186,8 +187,8 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             }
             for entry in &group.entries {
                 stats.events_published += 1;
-                let detail_type = crate::domain::DetailType::parse(&entry.detail_type)
-                    .map_or("unknown", |d| d.as_str());
+                let detail_type =
+                    crate::domain::DetailType::parse(&entry.detail_type).map_or("unknown", |d| d.as_str());
                 *stats.events_by_detail_type.entry(detail_type).or_default() += 1;
             }
             if let Some(created) = incoming.approximate_creation() {
@@ -197,7 +198,9 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                 if let BusEvent::TransactionRecorded(recorded) = event
                     && recorded.change == TransactionChange::Inserted
                 {
-                    stats.end_to_end_latency_ms.push((now - recorded.transaction.booked_at).num_milliseconds());
+                    stats
+                        .end_to_end_latency_ms
+                        .push((now - recorded.transaction.booked_at).num_milliseconds());
                 }
             }
         }

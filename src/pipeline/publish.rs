@@ -73,7 +73,13 @@ pub async fn publish<B: EventBus, C: Clock>(
     let mut queue: VecDeque<Pending> = groups
         .iter()
         .enumerate()
-        .flat_map(|(group, g)| (0..g.entries.len()).map(move |entry| Pending { group, entry, attempts: 0 }))
+        .flat_map(|(group, g)| {
+            (0..g.entries.len()).map(move |entry| Pending {
+                group,
+                entry,
+                attempts: 0,
+            })
+        })
         .collect();
     let mut cut: Option<usize> = None;
     let mut consecutive_failures = 0u32;
@@ -104,7 +110,10 @@ pub async fn publish<B: EventBus, C: Clock>(
                             accepted[i] = true;
                             outcome.entries_accepted += 1;
                         }
-                        EntryResult::Failed { error_code, error_message } => {
+                        EntryResult::Failed {
+                            error_code,
+                            error_message,
+                        } => {
                             any_failed = true;
                             outcome.failed_entries += 1;
                             outcome.last_error = Some(format!("{error_code}: {error_message}"));

@@ -28,9 +28,7 @@ impl RetryPolicy {
     /// base × 2^(failures−1), capped.
     pub fn ceiling(&self, failures: u32) -> Duration {
         let exponent = failures.saturating_sub(1).min(30);
-        self.base_delay
-            .saturating_mul(1u32 << exponent)
-            .min(self.max_delay)
+        self.base_delay.saturating_mul(1u32 << exponent).min(self.max_delay)
     }
 
     /// Full jitter: uniform in [0, ceiling], so that many retrying callers spread out.

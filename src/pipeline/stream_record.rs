@@ -33,8 +33,12 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn from_raw(raw: Box<RawValue>) -> Incoming {
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        let record = serde_path_to_error::deserialize::<_, EventRecord>(&mut deserializer).map_err(|e| {
+        let record = serde_json::from_str::<EventRecord>(raw.get()).map_err(|_| {
+            // Parsed again, only when it failed, to learn where; path tracking costs on every record.
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            let Err(e) = serde_path_to_error::deserialize::<_, EventRecord>(&mut deserializer) else {
+                return "the record is not a stream record".to_string();
+            };
             // serde's own message may quote the offending value: name the field instead.
             let path = e.path().to_string();
             if path.is_empty() || path == "." {
@@ -43,10 +47,7 @@ impl Incoming {
                 format!("field `{path}` is missing or has the wrong shape")
             }
         });
-        Incoming {
-            record,
-            raw: Some(raw),
-        }
+        Incoming { record, raw: Some(raw) }
     }
 
     pub fn from_record(record: EventRecord) -> Incoming {
@@ -176,7 +177,11 @@ fn plan_record(record: &EventRecord) -> Plan {
                 .user_identity
                 .as_ref()
                 .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
-            Plan::Ignore(if by_ttl { IgnoreReason::TtlExpired } else { IgnoreReason::Removed })
+            Plan::Ignore(if by_ttl {
+                IgnoreReason::TtlExpired
+            } else {
+                IgnoreReason::Removed
+            })
         }
         "INSERT" if new_image.is_empty() => Plan::Reject(Rejection {
             code: "missing_new_image",
@@ -194,7 +199,10 @@ fn plan_record(record: &EventRecord) -> Plan {
         "MODIFY" => plan_modify(record),
         other => Plan::Reject(Rejection {
             code: "unknown_event_name",
-            reason: format!("eventName {:?} is not INSERT, MODIFY or REMOVE", other.chars().take(16).collect::<String>()),
+            reason: format!(
+                "eventName {:?} is not INSERT, MODIFY or REMOVE",
+                other.chars().take(16).collect::<String>()
+            ),
         }),
     }
 }
@@ -218,8 +226,8 @@ fn plan_modify(record: &EventRecord) -> Plan {
         Err(error) => return Plan::Reject(error.into()),
     };
     let old_image: &Attributes = &record.change.old_image;
-    let was_reversed = Fields::root(old_image).opt_string("status").ok().flatten()
-        == Some(TransactionStatus::Reversed.as_str());
+    let was_reversed =
+        Fields::root(old_image).opt_string("status").ok().flatten() == Some(TransactionStatus::Reversed.as_str());
     if transaction.status == TransactionStatus::Reversed && !was_reversed {
         Plan::Transaction {
             transaction: Box::new(transaction),
@@ -303,7 +311,13 @@ fn luhn_valid(digits: &[u32]) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -328,13 +342,17 @@ mod tests {
         mask_card_numbers(&mut raw);
         let text = raw.to_string();
         assert!(!text.contains("4111") && !text.contains("4242 4242"), "{text}");
-        assert!(text.contains("4421584500000000017450439091"), "sequence numbers stay: {text}");
+        assert!(
+            text.contains("4421584500000000017450439091"),
+            "sequence numbers stay: {text}"
+        );
         assert!(text.contains("t-1"));
     }
 
     #[test]
     fn a_valid_last4_and_ordinary_numbers_stay() {
-        let mut raw = json!({"card_last4": {"S": "4242"}, "amount_minor": {"N": "1234567890123"}, "id": "1234567890123"});
+        let mut raw =
+            json!({"card_last4": {"S": "4242"}, "amount_minor": {"N": "1234567890123"}, "id": "1234567890123"});
         let before = raw.clone();
         mask_card_numbers(&mut raw);
         assert_eq!(raw, before, "1234567890123 fails the Luhn check and is kept");

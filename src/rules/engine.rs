@@ -161,8 +161,16 @@ fn threshold(
         .and_then(|a| metric.of_account(&a.thresholds))
         .map(|v| (v, ThresholdSource::Account));
     account_value
-        .or_else(|| metric.of(&rules.category_thresholds(category, currency)).map(|v| (v, ThresholdSource::Category)))
-        .or_else(|| metric.of(&rules.currency_thresholds(currency)).map(|v| (v, ThresholdSource::Currency)))
+        .or_else(|| {
+            metric
+                .of(&rules.category_thresholds(category, currency))
+                .map(|v| (v, ThresholdSource::Category))
+        })
+        .or_else(|| {
+            metric
+                .of(&rules.currency_thresholds(currency))
+                .map(|v| (v, ThresholdSource::Currency))
+        })
         .map(|(v, source)| (Money::new(v, currency), source))
 }
 
@@ -174,7 +182,9 @@ pub fn assess(rules: &Rules, txn: &Transaction, account: Option<&Account>, now: 
     };
     // A reversal is reported, never alerted on; a back-filled old transaction alarms no one.
     if txn.status == TransactionStatus::Reversed
-        || rules.max_alert_age.is_some_and(|max_age| now.signed_duration_since(txn.booked_at) > max_age)
+        || rules
+            .max_alert_age
+            .is_some_and(|max_age| now.signed_duration_since(txn.booked_at) > max_age)
     {
         return assessment;
     }

@@ -150,8 +150,8 @@ impl Rules {
     pub fn from_toml(text: &str) -> Result<Rules, RulesError> {
         let document: toml::Value =
             toml::from_str(text).map_err(|e| RulesError::one("", format!("not valid TOML: {}", e.message())))?;
-        let json = serde_json::to_value(&document)
-            .map_err(|e| RulesError::one("", format!("cannot convert to JSON: {e}")))?;
+        let json =
+            serde_json::to_value(&document).map_err(|e| RulesError::one("", format!("cannot convert to JSON: {e}")))?;
         check_schema(&json)?;
         let file: RulesFile = serde_json::from_value(json).map_err(|e| RulesError::one("", e.to_string()))?;
         compile(&file)
@@ -192,8 +192,7 @@ impl Rules {
 }
 
 fn check_schema(document: &serde_json::Value) -> Result<(), RulesError> {
-    let schema: serde_json::Value =
-        serde_json::from_str(RULES_SCHEMA_JSON).expect("the rules schema is valid JSON");
+    let schema: serde_json::Value = serde_json::from_str(RULES_SCHEMA_JSON).expect("the rules schema is valid JSON");
     let validator = jsonschema::draft4::new(&schema).expect("the rules schema is a valid Draft 4 schema");
     let problems: Vec<RuleProblem> = validator
         .iter_errors(document)
@@ -224,7 +223,10 @@ impl Compiler {
 
     fn category(&mut self, path: String, name: &str) -> Category {
         Category::parse(name).unwrap_or_else(|| {
-            self.problem(path, format!("unknown category {name:?}; expected one of {:?}", Category::NAMES));
+            self.problem(
+                path,
+                format!("unknown category {name:?}; expected one of {:?}", Category::NAMES),
+            );
             Category::Other
         })
     }
@@ -325,7 +327,10 @@ impl Compiler {
                 .filter_map(|(i, r)| {
                     let reason = DeclineReason::parse(r);
                     if reason.is_none() {
-                        self.problem(format!("{path}/decline_reasons/{i}"), format!("unknown decline reason {r:?}"));
+                        self.problem(
+                            format!("{path}/decline_reasons/{i}"),
+                            format!("unknown decline reason {r:?}"),
+                        );
                     }
                     reason
                 })
@@ -338,7 +343,10 @@ impl Compiler {
 fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
     let mut c = Compiler { problems: Vec::new() };
     if file.version != 1 {
-        c.problem("/version".into(), format!("version {} is not supported (expected 1)", file.version));
+        c.problem(
+            "/version".into(),
+            format!("version {} is not supported (expected 1)", file.version),
+        );
     }
     let categories = &file.categories;
     let default_category = c.category("/categories/default".into(), &categories.default);
@@ -367,7 +375,10 @@ fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
             .build()
         {
             Ok(_) => patterns.push(entry.pattern.clone()),
-            Err(e) => c.problem(format!("{path}/pattern"), format!("not a valid regular expression: {e}")),
+            Err(e) => c.problem(
+                format!("{path}/pattern"),
+                format!("not a valid regular expression: {e}"),
+            ),
         }
     }
     let merchant_patterns = if patterns.is_empty() || patterns.len() != merchant_categories.len() {
@@ -427,7 +438,11 @@ fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
             Alert::TopUp => &a.top_up,
             Alert::Refund => &a.refund,
         };
-        let rule = c.alert(&format!("/alerts/{}", alert.as_str()), config.as_ref(), alert_defaults(alert));
+        let rule = c.alert(
+            &format!("/alerts/{}", alert.as_str()),
+            config.as_ref(),
+            alert_defaults(alert),
+        );
         alerts.insert(alert, rule);
     }
 

@@ -10,28 +10,100 @@ pub struct CountryProfile {
 }
 
 pub const COUNTRIES: &[CountryProfile] = &[
-    CountryProfile { code: "FR", currency: "EUR", time_zone: "Europe/Paris", cities: &["Paris", "Lyon", "Marseille", "Lille", "Nantes"], weight: 50 },
-    CountryProfile { code: "BE", currency: "EUR", time_zone: "Europe/Brussels", cities: &["Bruxelles", "Liège", "Gand"], weight: 5 },
-    CountryProfile { code: "DE", currency: "EUR", time_zone: "Europe/Berlin", cities: &["Berlin", "München", "Köln"], weight: 3 },
-    CountryProfile { code: "ES", currency: "EUR", time_zone: "Europe/Madrid", cities: &["Madrid", "Barcelona", "Sevilla"], weight: 2 },
-    CountryProfile { code: "GB", currency: "GBP", time_zone: "Europe/London", cities: &["London", "Manchester", "Edinburgh"], weight: 8 },
-    CountryProfile { code: "US", currency: "USD", time_zone: "America/New_York", cities: &["New York", "Boston", "Chicago"], weight: 5 },
-    CountryProfile { code: "CH", currency: "CHF", time_zone: "Europe/Zurich", cities: &["Genève", "Zürich", "Lausanne"], weight: 3 },
-    CountryProfile { code: "CM", currency: "XAF", time_zone: "Africa/Douala", cities: &["Douala", "Yaoundé"], weight: 8 },
-    CountryProfile { code: "SN", currency: "XOF", time_zone: "Africa/Dakar", cities: &["Dakar", "Saint-Louis", "Thiès"], weight: 8 },
-    CountryProfile { code: "JP", currency: "JPY", time_zone: "Asia/Tokyo", cities: &["Tokyo", "Osaka", "Kyoto"], weight: 4 },
-    CountryProfile { code: "KW", currency: "KWD", time_zone: "Asia/Kuwait", cities: &["Kuwait City"], weight: 2 },
-    CountryProfile { code: "BH", currency: "BHD", time_zone: "Asia/Bahrain", cities: &["Manama"], weight: 2 },
+    CountryProfile {
+        code: "FR",
+        currency: "EUR",
+        time_zone: "Europe/Paris",
+        cities: &["Paris", "Lyon", "Marseille", "Lille", "Nantes"],
+        weight: 50,
+    },
+    CountryProfile {
+        code: "BE",
+        currency: "EUR",
+        time_zone: "Europe/Brussels",
+        cities: &["Bruxelles", "Liège", "Gand"],
+        weight: 5,
+    },
+    CountryProfile {
+        code: "DE",
+        currency: "EUR",
+        time_zone: "Europe/Berlin",
+        cities: &["Berlin", "München", "Köln"],
+        weight: 3,
+    },
+    CountryProfile {
+        code: "ES",
+        currency: "EUR",
+        time_zone: "Europe/Madrid",
+        cities: &["Madrid", "Barcelona", "Sevilla"],
+        weight: 2,
+    },
+    CountryProfile {
+        code: "GB",
+        currency: "GBP",
+        time_zone: "Europe/London",
+        cities: &["London", "Manchester", "Edinburgh"],
+        weight: 8,
+    },
+    CountryProfile {
+        code: "US",
+        currency: "USD",
+        time_zone: "America/New_York",
+        cities: &["New York", "Boston", "Chicago"],
+        weight: 5,
+    },
+    CountryProfile {
+        code: "CH",
+        currency: "CHF",
+        time_zone: "Europe/Zurich",
+        cities: &["Genève", "Zürich", "Lausanne"],
+        weight: 3,
+    },
+    CountryProfile {
+        code: "CM",
+        currency: "XAF",
+        time_zone: "Africa/Douala",
+        cities: &["Douala", "Yaoundé"],
+        weight: 8,
+    },
+    CountryProfile {
+        code: "SN",
+        currency: "XOF",
+        time_zone: "Africa/Dakar",
+        cities: &["Dakar", "Saint-Louis", "Thiès"],
+        weight: 8,
+    },
+    CountryProfile {
+        code: "JP",
+        currency: "JPY",
+        time_zone: "Asia/Tokyo",
+        cities: &["Tokyo", "Osaka", "Kyoto"],
+        weight: 4,
+    },
+    CountryProfile {
+        code: "KW",
+        currency: "KWD",
+        time_zone: "Asia/Kuwait",
+        cities: &["Kuwait City"],
+        weight: 2,
+    },
+    CountryProfile {
+        code: "BH",
+        currency: "BHD",
+        time_zone: "Asia/Bahrain",
+        cities: &["Manama"],
+        weight: 2,
+    },
 ];
 
 pub const FIRST_NAMES: &[&str] = &[
-    "Marie", "Jean", "Camille", "Lucas", "Léa", "Hugo", "Chloé", "Louis", "Inès", "Gabriel",
-    "Aminata", "Moussa", "Fatou", "Olivia", "James", "Emma", "Noah", "Yuki", "Haruto", "Sofía",
+    "Marie", "Jean", "Camille", "Lucas", "Léa", "Hugo", "Chloé", "Louis", "Inès", "Gabriel", "Aminata", "Moussa",
+    "Fatou", "Olivia", "James", "Emma", "Noah", "Yuki", "Haruto", "Sofía",
 ];
 
 pub const LAST_NAMES: &[&str] = &[
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-    "Diop", "Ndiaye", "Fall", "Mbarga", "Smith", "Jones", "Tanaka", "Sato", "García", "Müller",
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Diop",
+    "Ndiaye", "Fall", "Mbarga", "Smith", "Jones", "Tanaka", "Sato", "García", "Müller",
 ];
 
 pub struct MerchantProfile {
@@ -45,7 +117,14 @@ pub struct MerchantProfile {
 }
 
 const fn shop(name: &'static str, mcc: &'static str, min: i64, max: i64, online: bool, weight: u32) -> MerchantProfile {
-    MerchantProfile { name, mcc, min_eur_cents: min, max_eur_cents: max, online, weight }
+    MerchantProfile {
+        name,
+        mcc,
+        min_eur_cents: min,
+        max_eur_cents: max,
+        online,
+        weight,
+    }
 }
 
 pub const MERCHANTS: &[MerchantProfile] = &[

@@ -34,7 +34,10 @@ impl WorkloadSpec {
             accounts,
             transactions,
             seed,
-            day: Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).single().expect("a valid date"),
+            day: Utc
+                .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
+                .single()
+                .expect("a valid date"),
             malformed_per_mille: 5,
         }
     }
@@ -130,12 +133,12 @@ impl Generator {
                     first_name: Pii(first.to_string()),
                     last_name: Pii(last.to_string()),
                 },
-                email: Pii(format!(
-                    "{}.{}.{n}@example.com",
-                    ascii_lower(first),
-                    ascii_lower(last)
-                )),
-                locale: if country.code == "FR" || self.rng.u8(..10) < 3 { Locale::Fr } else { Locale::En },
+                email: Pii(format!("{}.{}.{n}@example.com", ascii_lower(first), ascii_lower(last))),
+                locale: if country.code == "FR" || self.rng.u8(..10) < 3 {
+                    Locale::Fr
+                } else {
+                    Locale::En
+                },
                 country: CountryCode::parse(country.code).expect("catalog countries are valid"),
                 currency,
                 status: "active".into(),
@@ -144,8 +147,10 @@ impl Generator {
                 preferences,
                 time_zone: Some(country.time_zone.to_string()),
             };
-            self.balances.insert(account_id.clone(), scale(self.rng.i64(5_000..400_000), currency));
-            self.card_last4.insert(account_id.clone(), format!("{:04}", self.rng.u16(0..10_000)));
+            self.balances
+                .insert(account_id.clone(), scale(self.rng.i64(5_000..400_000), currency));
+            self.card_last4
+                .insert(account_id.clone(), format!("{:04}", self.rng.u16(0..10_000)));
             self.writes.push(LedgerWrite::Insert {
                 item: account.to_item(),
                 at: created_at,
@@ -161,7 +166,8 @@ impl Generator {
         let total = self.spec.transactions;
         let step_ms = 86_400_000 / total.max(1) as i64;
         for n in 0..total {
-            let booked_at = self.spec.day + Duration::milliseconds(step_ms * n as i64 + self.rng.i64(0..step_ms.max(1)));
+            let booked_at =
+                self.spec.day + Duration::milliseconds(step_ms * n as i64 + self.rng.i64(0..step_ms.max(1)));
             let account = self.accounts[self.rng.usize(..self.accounts.len())].clone();
             let transaction = self.transaction(&account, n, booked_at);
             let at = booked_at + Duration::milliseconds(self.rng.i64(20..900));
@@ -214,7 +220,10 @@ impl Generator {
             }
             20..=29 => {
                 let marker = uniqueness_marker(&format!("txn-{:x}", self.rng.u64(..)));
-                self.writes.push(LedgerWrite::Insert { item: marker, at: later });
+                self.writes.push(LedgerWrite::Insert {
+                    item: marker,
+                    at: later,
+                });
             }
             30..=34 => {
                 let marker = uniqueness_marker(&format!("txn-{:x}", self.rng.u64(..)));
@@ -245,7 +254,9 @@ impl Generator {
         let currency = match (&merchant, foreign) {
             (Some(m), true) if self.rng.bool() => {
                 let country = COUNTRIES.iter().find(|c| c.code == m.country.as_str());
-                country.map_or(account.currency, |c| Currency::from_code(c.currency).unwrap_or(account.currency))
+                country.map_or(account.currency, |c| {
+                    Currency::from_code(c.currency).unwrap_or(account.currency)
+                })
             }
             _ => account.currency,
         };
@@ -266,7 +277,11 @@ impl Generator {
         let outgoing = !kind.is_incoming();
         let mut status = TransactionStatus::Approved;
         let mut decline_reason = None;
-        if outgoing && kind != K::Fee && currency == account.currency && amount_minor > balance + scale(20_000, currency) {
+        if outgoing
+            && kind != K::Fee
+            && currency == account.currency
+            && amount_minor > balance + scale(20_000, currency)
+        {
             status = TransactionStatus::Declined;
             decline_reason = Some(DeclineReason::InsufficientFunds);
         } else if outgoing && kind != K::Fee && self.rng.u8(..100) < 4 {
@@ -282,7 +297,11 @@ impl Generator {
         }
         let mut balance_after = balance;
         if status == TransactionStatus::Approved && currency == account.currency {
-            balance_after = if outgoing { balance - amount_minor } else { balance + amount_minor };
+            balance_after = if outgoing {
+                balance - amount_minor
+            } else {
+                balance + amount_minor
+            };
             self.balances.insert(account.account_id.clone(), balance_after);
         }
         let card = matches!(kind, K::CardPurchase | K::AtmWithdrawal | K::Refund);
@@ -304,7 +323,8 @@ impl Generator {
             merchant,
             card_last4: card.then(|| self.card_last4[&account.account_id].clone()),
             booked_at,
-            metadata: (self.rng.u8(..10) == 0).then(|| serde_json::json!({"terminal_id": format!("T{:06}", self.rng.u32(..1_000_000))})),
+            metadata: (self.rng.u8(..10) == 0)
+                .then(|| serde_json::json!({"terminal_id": format!("T{:06}", self.rng.u32(..1_000_000))})),
         }
     }
 
@@ -319,14 +339,23 @@ impl Generator {
                 let shops: Vec<&'static MerchantProfile> = MERCHANTS.iter().filter(|m| m.mcc != "6011").collect();
                 shops[self.weighted(shops.iter().map(|m| m.weight))]
             }
-            TransactionKind::AtmWithdrawal => MERCHANTS.iter().find(|m| m.mcc == "6011").expect("an ATM in the catalog"),
+            TransactionKind::AtmWithdrawal => MERCHANTS
+                .iter()
+                .find(|m| m.mcc == "6011")
+                .expect("an ATM in the catalog"),
             _ => return (None, None),
         };
         let country = if foreign {
-            let others: Vec<_> = COUNTRIES.iter().filter(|c| c.code != account.country.as_str()).collect();
+            let others: Vec<_> = COUNTRIES
+                .iter()
+                .filter(|c| c.code != account.country.as_str())
+                .collect();
             others[self.rng.usize(..others.len())]
         } else {
-            COUNTRIES.iter().find(|c| c.code == account.country.as_str()).unwrap_or(&COUNTRIES[0])
+            COUNTRIES
+                .iter()
+                .find(|c| c.code == account.country.as_str())
+                .unwrap_or(&COUNTRIES[0])
         };
         let merchant = Merchant {
             name: profile.name.to_string(),

@@ -103,7 +103,13 @@ pub fn processor(ledger: MemoryLedger, bus: MemoryBus) -> TestProcessor {
 }
 
 pub fn processor_with(ledger: MemoryLedger, bus: MemoryBus, rules: Rules) -> TestProcessor {
-    Processor::new(ledger, bus, FrozenClock::at(now()), Arc::new(rules), ProcessorConfig::new("txn-notify"))
+    Processor::new(
+        ledger,
+        bus,
+        FrozenClock::at(now()),
+        Arc::new(rules),
+        ProcessorConfig::new("txn-notify"),
+    )
 }
 
 pub fn ledger_with(accounts: &[Account]) -> MemoryLedger {
@@ -137,5 +143,7 @@ pub fn detail_types(entries: &[BusEntry]) -> Vec<String> {
 
 /// The transaction id an entry is about, if any.
 pub fn transaction_id(entry: &BusEntry) -> Option<String> {
-    detail(entry)["transaction"]["transaction_id"].as_str().map(str::to_string)
+    detail(entry)["transaction"]["transaction_id"]
+        .as_str()
+        .map(str::to_string)
 }

@@ -1,0 +1,270 @@
+//! The `txn-notify` binary as a user runs it: output shapes, exit codes, determinism
+//! across processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn txn_notify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_txn-notify"))
+        .args(args)
+        .env_remove("TXN_NOTIFY_RULES")
+        .env_remove("TXN_NOTIFY_EVENT_BUS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "exactly one JSON line: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+fn temp_file(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("txn-notify-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn assert_invoke_output(value: &Value, records: usize) {
+    let object = value.as_object().unwrap();
+    assert_eq!(object.keys().collect::<Vec<_>>(), ["published", "response"]);
+    assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
+    let published = value["published"].as_array().unwrap();
+    assert!(
+        !published.is_empty() && published.len() >= records / 2,
+        "{} events for {records} records",
+        published.len()
+    );
+    for event in published {
+        let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Detail", "DetailType", "EventBusName", "Source"]);
+        assert_eq!(event["Source"], "txn-notify");
+        assert_eq!(event["EventBusName"], "txn-notify");
+        assert!(event["Detail"].is_object());
+    }
+}
+
+#[test]
+fn invoke_processor_works_on_every_sample_event() {
+    let mut files = 0;
+    for entry in std::fs::read_dir(events_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        files += 1;
+        let output = txn_notify(&["invoke", "processor", "--event", path.to_str().unwrap(), "--json"]);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let records = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()).unwrap()["Records"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_invoke_output(&stdout_json(&output), records);
+    }
+    assert!(files >= 4, "events/ holds the four samples");
+}
+
+#[test]
+fn invoke_processor_handles_a_generated_batch_of_ten_thousand_records() {
+    let file = temp_file("batch-10000.json");
+    let generated = txn_notify(&[
+        "events",
+        "generate",
+        "--accounts",
+        "500",
+        "--transactions",
+        "10000",
+        "--seed",
+        "5",
+        "--max-records",
+        "10000",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(generated.status.success());
+    let records = serde_json::from_str::<Value>(&std::fs::read_to_string(&file).unwrap()).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(records, 10_000);
+    let output = txn_notify(&["invoke", "processor", "--event", file.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value = stdout_json(&output);
+    assert_invoke_output(&value, records);
+    let rejected = value["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["DetailType"] == "Record Rejected")
+        .count();
+    assert!(
+        rejected >= 40,
+        "about 5 per mille of the transactions are malformed: {rejected}"
+    );
+}
+
+#[test]
+fn two_processes_publish_exactly_the_same_events() {
+    let path = events_dir().join("batch-1000.json");
+    let run = || {
+        txn_notify(&[
+            "invoke",
+            "processor",
+            "--event",
+            path.to_str().unwrap(),
+            "--json",
+            "--now",
+            "2026-11-21T00:00:00Z",
+        ])
+        .stdout
+    };
+    let (first, second) = (run(), run());
+    assert!(!first.is_empty());
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_human_report_counts_what_happened() {
+    let path = events_dir().join("mixed-batch.json");
+    let output = txn_notify(&["invoke", "processor", "--event", path.to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("processor: 20 records: 12 processed, 3 ignored, 5 rejected, 0 to retry"),
+        "{text}"
+    );
+    assert!(text.contains("response: {\"batchItemFailures\":[]}"), "{text}");
+    assert!(
+        !text.contains("example.com") && !text.contains("Dupont"),
+        "no personal data in the report"
+    );
+}
+
+#[test]
+fn invoke_rejects_files_that_are_not_stream_events() {
+    let not_json = temp_file("not.json");
+    std::fs::write(&not_json, "{ nope").unwrap();
+    let not_stream = temp_file("not-stream.json");
+    std::fs::write(&not_stream, "[1, 2, 3]").unwrap();
+    for path in [
+        not_json.to_str().unwrap(),
+        not_stream.to_str().unwrap(),
+        "/nonexistent/event.json",
+    ] {
+        let output = txn_notify(&["invoke", "processor", "--event", path, "--json"]);
+        assert_eq!(output.status.code(), Some(2), "{path}");
+        let value = stdout_json(&output);
+        assert!(value["error"].as_str().is_some_and(|e| !e.is_empty()), "{value}");
+        let output = txn_notify(&["invoke", "processor", "--event", path]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("txn-notify: "));
+    }
+}
+
+#[test]
+fn invoke_uses_a_rules_file_when_given_one() {
+    let rules = temp_file("no-alerts.toml");
+    std::fs::write(&rules, "version = 1\n[categories]\ndefault = \"other\"\n").unwrap();
+    let path = events_dir().join("mixed-batch.json");
+    let output = txn_notify(&[
+        "invoke",
+        "processor",
+        "--event",
+        path.to_str().unwrap(),
+        "--json",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let value = stdout_json(&output);
+    let types: std::collections::BTreeSet<&str> = value["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["DetailType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        ["Account Opened", "Record Rejected", "Transaction Recorded"]
+    );
+    let bad = temp_file("bad.toml");
+    std::fs::write(&bad, "version = 7").unwrap();
+    let output = txn_notify(&[
+        "invoke",
+        "processor",
+        "--event",
+        path.to_str().unwrap(),
+        "--rules",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn rules_check_answers_with_exit_codes() {
+    let default = txn_notify(&["rules", "default"]);
+    let file = temp_file("default.toml");
+    std::fs::write(&file, &default.stdout).unwrap();
+    let ok = txn_notify(&["rules", "check", file.to_str().unwrap(), "--json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(stdout_json(&ok)["valid"], true);
+
+    let bad = temp_file("bad-rules.toml");
+    std::fs::write(
+        &bad,
+        "version = 1\n[categories]\ndefault = \"snacks\"\n[[categories.by_mcc]]\ncategory = \"fuel\"\nmcc = [\"99\"]\n",
+    )
+    .unwrap();
+    let output = txn_notify(&["rules", "check", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let value = stdout_json(&output);
+    assert_eq!(value["valid"], false);
+    let paths: Vec<&str> = value["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/categories/default") && paths.contains(&"/categories/by_mcc/0/mcc/0"),
+        "{paths:?}"
+    );
+    let human = txn_notify(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&human.stderr).contains("/categories/default"));
+
+    let missing = txn_notify(&["rules", "check", "/nonexistent/rules.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn events_generate_is_deterministic_per_seed() {
+    let run = |seed: &str| {
+        txn_notify(&[
+            "events",
+            "generate",
+            "--accounts",
+            "10",
+            "--transactions",
+            "200",
+            "--seed",
+            seed,
+        ])
+        .stdout
+    };
+    assert_eq!(run("3"), run("3"));
+    assert_ne!(run("3"), run("4"));
+    let value: Value = serde_json::from_slice(&run("3")).unwrap();
+    assert!(value["Records"].as_array().unwrap().len() >= 210);
+}
