@@ -205,6 +205,15 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             }
         }
 
+        if cut < records.len() {
+            tracing::error!(
+                first_failed_sequence_number = records[cut].sequence_number().as_deref().unwrap_or("-"),
+                records_retried = records.len() - cut,
+                profile_lookup_failed = profile_cut.is_some_and(|p| p <= cut),
+                error = stats.last_error.as_deref().unwrap_or("-"),
+                "batch partially failed: reporting the first failed record and every later one"
+            );
+        }
         let mut response = DynamoDbEventResponse::default();
         for incoming in &records[cut..] {
             stats.records_retried += 1;
@@ -284,6 +293,14 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             raw_record: if too_large { serde_json::Value::Null } else { raw_record },
             raw_record_truncated: too_large,
         };
+        // The reason names fields, never their values; the raw record stays off the logs.
+        tracing::warn!(
+            reason_code = rejection.code,
+            reason = %rejection.reason,
+            sequence_number = event.sequence_number.as_deref().unwrap_or("-"),
+            event_id = %event.event_id,
+            "record rejected"
+        );
         RecordResult {
             account: event.account_id.clone(),
             events: vec![BusEvent::RecordRejected(event)],

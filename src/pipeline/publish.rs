@@ -158,6 +158,13 @@ pub async fn publish<B: EventBus, C: Clock>(
             queue.retain(|p| p.group < first);
         }
         if any_failed {
+            tracing::warn!(
+                call = outcome.calls,
+                entries = chosen.len(),
+                gave_up = give_up_from.is_some(),
+                error = outcome.last_error.as_deref().unwrap_or("-"),
+                "PutEvents call had failures; resending the failed entries"
+            );
             consecutive_failures += 1;
             if !queue.is_empty() {
                 clock.sleep(policy.delay(consecutive_failures, &mut rng)).await;

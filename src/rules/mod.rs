@@ -135,9 +135,13 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The built-in rules. They are checked by the test suite, so this cannot fail at run time.
+    /// The built-in rules, compiled once. They are checked by the test suite, so this
+    /// cannot fail at run time.
     pub fn builtin() -> Rules {
-        Rules::from_toml(DEFAULT_RULES_TOML).expect("the built-in rules are valid")
+        static BUILTIN: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+        BUILTIN
+            .get_or_init(|| Rules::from_toml(DEFAULT_RULES_TOML).expect("the built-in rules are valid"))
+            .clone()
     }
 
     pub fn load(path: &Path) -> Result<Rules, RulesError> {
