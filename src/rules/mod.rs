@@ -235,6 +235,29 @@ impl Compiler {
         })
     }
 
+    /// A word of a closed vocabulary; an unknown one is a problem at `path`.
+    fn named<T>(&mut self, path: String, text: &str, parse: fn(&str) -> Option<T>, what: &str) -> Option<T> {
+        let parsed = parse(text);
+        if parsed.is_none() {
+            self.problem(path, format!("unknown {what} {text:?}"));
+        }
+        parsed
+    }
+
+    /// Every item of a list, each checked at `<path>/<index>`; bad items are left out.
+    fn list<T>(
+        &mut self,
+        path: &str,
+        items: &[String],
+        mut parse: impl FnMut(&mut Self, String, &str) -> Option<T>,
+    ) -> Vec<T> {
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| parse(self, format!("{path}/{i}"), item))
+            .collect()
+    }
+
     fn currency(&mut self, path: String, code: &str) -> Option<Currency> {
         match Currency::from_code(code) {
             Ok(currency) => Some(currency),
@@ -298,47 +321,22 @@ impl Compiler {
             }
         }
         if let Some(kinds) = &config.kinds {
-            rule.kinds = kinds
-                .iter()
-                .enumerate()
-                .filter_map(|(i, k)| {
-                    let kind = TransactionKind::parse(k);
-                    if kind.is_none() {
-                        self.problem(format!("{path}/kinds/{i}"), format!("unknown kind {k:?}"));
-                    }
-                    kind
-                })
-                .collect();
+            rule.kinds = self.list(&format!("{path}/kinds"), kinds, |c, at, k| {
+                c.named(at, k, TransactionKind::parse, "kind")
+            });
         }
         if let Some(categories) = &config.categories {
-            rule.categories = categories
-                .iter()
-                .enumerate()
-                .map(|(i, c)| self.category(format!("{path}/categories/{i}"), c))
-                .collect();
+            rule.categories = self.list(&format!("{path}/categories"), categories, |c, at, name| {
+                Some(c.category(at, name))
+            });
         }
         if let Some(codes) = &config.mcc {
-            rule.mcc = codes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| self.mcc(format!("{path}/mcc/{i}"), m))
-                .collect();
+            rule.mcc = self.list(&format!("{path}/mcc"), codes, Compiler::mcc);
         }
         if let Some(reasons) = &config.decline_reasons {
-            rule.decline_reasons = reasons
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    let reason = DeclineReason::parse(r);
-                    if reason.is_none() {
-                        self.problem(
-                            format!("{path}/decline_reasons/{i}"),
-                            format!("unknown decline reason {r:?}"),
-                        );
-                    }
-                    reason
-                })
-                .collect();
+            rule.decline_reasons = self.list(&format!("{path}/decline_reasons"), reasons, |c, at, r| {
+                c.named(at, r, DeclineReason::parse, "decline reason")
+            });
         }
         rule
     }
@@ -359,11 +357,8 @@ fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
     for (kind_name, category_name) in &categories.by_kind {
         let path = format!("/categories/by_kind/{kind_name}");
         let category = c.category(path.clone(), category_name);
-        match TransactionKind::parse(kind_name) {
-            Some(kind) => {
-                by_kind.insert(kind, category);
-            }
-            None => c.problem(path, format!("unknown kind {kind_name:?}")),
+        if let Some(kind) = c.named(path, kind_name, TransactionKind::parse, "kind") {
+            by_kind.insert(kind, category);
         }
     }
 

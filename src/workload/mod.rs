@@ -378,11 +378,14 @@ impl Generator {
         0
     }
 
-    /// Log-uniform in [min, max]: many small amounts, a few large ones.
+    /// Roughly log-uniform in [min, max]: a random octave, then uniform within it, so
+    /// there are many small amounts and a few large ones. Integers only.
     fn log_uniform(&mut self, min: i64, max: i64) -> i64 {
-        let (lo, hi) = ((min.max(1) as f64).ln(), (max.max(min + 1) as f64).ln());
-        // Floats only to draw a random magnitude; amounts themselves stay integers.
-        (lo + self.rng.f64() * (hi - lo)).exp().round() as i64
+        let min = min.max(1);
+        let max = max.max(min);
+        let octaves = (max / min).ilog2();
+        let low = min << self.rng.u32(0..=octaves);
+        self.rng.i64(low..=(low.saturating_mul(2)).min(max))
     }
 }
 
