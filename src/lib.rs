@@ -15,6 +15,7 @@ pub mod clock;
 pub mod domain;
 pub mod local;
 pub mod pipeline;
+pub mod pattern;
 pub mod ports;
 pub mod rules;
 pub mod workload;

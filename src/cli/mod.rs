@@ -3,6 +3,7 @@
 
 mod generate;
 mod invoke;
+mod pattern;
 mod rules_check;
 
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ pub struct Cli {
 enum Command {
     /// Run one handler on a Lambda event file with in-memory adapters.
     Invoke(invoke::InvokeArgs),
+    /// Say whether an event matches an EventBridge event pattern, like
+    /// `aws events test-event-pattern`: exit 0 match, 1 no match, 2 invalid input.
+    Pattern(pattern::PatternArgs),
     /// Work with rules files.
     Rules {
         #[command(subcommand)]
@@ -79,6 +83,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Invoke(args) => invoke::run(args),
+        Command::Pattern(args) => pattern::run(args),
         Command::Rules {
             command: RulesCommand::Check(args),
         } => rules_check::run(args),
