@@ -268,3 +268,78 @@ fn events_generate_is_deterministic_per_seed() {
     let value: Value = serde_json::from_slice(&run("3")).unwrap();
     assert!(value["Records"].as_array().unwrap().len() >= 210);
 }
+
+#[test]
+fn pattern_answers_match_no_match_and_invalid_with_exit_codes() {
+    let pattern = temp_file("pattern.json");
+    std::fs::write(
+        &pattern,
+        r#"{"source":["txn-notify"],"detail":{"severity":[{"anything-but":"info"}]}}"#,
+    )
+    .unwrap();
+    let matching = temp_file("event-match.json");
+    std::fs::write(
+        &matching,
+        r#"{"source":"txn-notify","detail-type":"Large Transaction","detail":{"severity":"critical"}}"#,
+    )
+    .unwrap();
+    let other = temp_file("event-other.json");
+    std::fs::write(
+        &other,
+        r#"{"source":"txn-notify","detail-type":"Top-up Completed","detail":{"severity":"info"}}"#,
+    )
+    .unwrap();
+    let invalid = temp_file("pattern-invalid.json");
+    std::fs::write(&invalid, r#"{"detail":{"severity":[{"anything-but":[]}]}}"#).unwrap();
+    let not_json = temp_file("not-json.json");
+    std::fs::write(&not_json, "{").unwrap();
+    let run = |p: &PathBuf, e: &PathBuf, json: bool| {
+        let mut args = vec![
+            "pattern",
+            "--pattern",
+            p.to_str().unwrap(),
+            "--event",
+            e.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        txn_notify(&args)
+    };
+
+    let yes = run(&pattern, &matching, false);
+    assert_eq!(
+        (yes.status.code(), String::from_utf8_lossy(&yes.stdout).trim()),
+        (Some(0), "match")
+    );
+    let no = run(&pattern, &other, false);
+    assert_eq!(
+        (no.status.code(), String::from_utf8_lossy(&no.stdout).trim()),
+        (Some(1), "no match")
+    );
+    assert_eq!(
+        stdout_json(&run(&pattern, &matching, true)),
+        serde_json::json!({"match": true})
+    );
+    let no_json = run(&pattern, &other, true);
+    assert_eq!(
+        (no_json.status.code(), stdout_json(&no_json)),
+        (Some(1), serde_json::json!({"match": false}))
+    );
+
+    let bad = run(&invalid, &matching, true);
+    assert_eq!(bad.status.code(), Some(2));
+    let error = stdout_json(&bad)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("detail.severity[0].anything-but") && error.contains("empty arrays"),
+        "{error}"
+    );
+    let bad_human = run(&invalid, &matching, false);
+    assert_eq!(bad_human.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_human.stderr).contains("detail.severity[0].anything-but"));
+    for (p, e) in [(&not_json, &matching), (&pattern, &not_json)] {
+        let output = run(p, e, true);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stdout_json(&output)["error"].is_string());
+    }
+}

@@ -19,7 +19,8 @@ pub struct PatternArgs {
 }
 
 pub fn run(args: PatternArgs) -> ExitCode {
-    let read = |path: &PathBuf| std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    let read =
+        |path: &PathBuf| std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
     let pattern = match read(&args.pattern).and_then(|text| Pattern::parse_str(&text).map_err(|e| e.to_string())) {
         Ok(pattern) => pattern,
         Err(message) => return super::fail(args.json, &message),

@@ -17,13 +17,22 @@ pub(crate) fn object_matches(pattern: &ObjectPattern, event: Option<&Value>) -> 
     match event {
         Some(Value::Array(items)) if !items.is_empty() => items.iter().any(|item| object_matches(pattern, Some(item))),
         Some(Value::Object(map)) => {
-            pattern.fields.iter().all(|(key, field)| field_matches(field, map.get(key)))
-                && pattern.any_of.iter().all(|group| group.iter().any(|alt| object_matches(alt, event)))
+            pattern
+                .fields
+                .iter()
+                .all(|(key, field)| field_matches(field, map.get(key)))
+                && pattern
+                    .any_of
+                    .iter()
+                    .all(|group| group.iter().any(|alt| object_matches(alt, event)))
         }
         // Absent, a scalar or an empty array: every field of the pattern is absent here.
         _ => {
             pattern.fields.iter().all(|(_, field)| field_matches(field, None))
-                && pattern.any_of.iter().all(|group| group.iter().any(|alt| object_matches(alt, None)))
+                && pattern
+                    .any_of
+                    .iter()
+                    .all(|group| group.iter().any(|alt| object_matches(alt, None)))
         }
     }
 }
@@ -80,9 +89,9 @@ fn scalar_matches(matcher: &Matcher, value: &Value) -> bool {
         (Matcher::Wildcard(wildcard), Value::String(actual)) => wildcard.matches(actual),
         (Matcher::AnythingBut(excluded), value) => !is_excluded(excluded, value),
         (Matcher::Numeric(range), Value::Number(actual)) => number::micros(actual).is_some_and(|m| range.contains(m)),
-        (Matcher::Cidr(cidr), Value::String(actual)) => {
-            actual.parse::<std::net::IpAddr>().is_ok_and(|address| cidr.contains(address))
-        }
+        (Matcher::Cidr(cidr), Value::String(actual)) => actual
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| cidr.contains(address)),
         _ => false,
     }
 }

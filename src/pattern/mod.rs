@@ -12,7 +12,7 @@ mod text;
 
 pub use model::Pattern;
 pub use parse::PatternError;
-pub use set::PatternSet;
+pub use set::{PatternSet, Scratch};
 
 impl Pattern {
     /// Parses and validates a pattern given as JSON text.

@@ -98,9 +98,17 @@ impl Cidr {
 }
 
 pub(crate) fn mask_u32(bits: u32, prefix_len: u8) -> u32 {
-    if prefix_len == 0 { 0 } else { bits & (u32::MAX << (32 - u32::from(prefix_len))) }
+    if prefix_len == 0 {
+        0
+    } else {
+        bits & (u32::MAX << (32 - u32::from(prefix_len)))
+    }
 }
 
 pub(crate) fn mask_u128(bits: u128, prefix_len: u8) -> u128 {
-    if prefix_len == 0 { 0 } else { bits & (u128::MAX << (128 - u32::from(prefix_len))) }
+    if prefix_len == 0 {
+        0
+    } else {
+        bits & (u128::MAX << (128 - u32::from(prefix_len)))
+    }
 }

@@ -57,7 +57,11 @@ impl std::error::Error for PatternError {}
 type Result<T> = std::result::Result<T, PatternError>;
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 pub(crate) fn parse_pattern(value: &Value) -> Result<Pattern> {
@@ -69,7 +73,9 @@ pub(crate) fn parse_pattern(value: &Value) -> Result<Pattern> {
     if combinations > MAX_OR_COMBINATIONS {
         return Err(PatternError::new(
             "",
-            format!("the $or operators expand into {combinations} combinations; at most {MAX_OR_COMBINATIONS} are allowed"),
+            format!(
+                "the $or operators expand into {combinations} combinations; at most {MAX_OR_COMBINATIONS} are allowed"
+            ),
         ));
     }
     Ok(Pattern { root })
@@ -119,9 +125,17 @@ fn parse_or(value: &Value, level_path: &str, or_path: &str) -> Result<Vec<Object
         .iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::Object(map) => parse_object(map, level_path, true)
-                .map_err(|e| if e.path == level_path { PatternError::new(&format!("{or_path}[{i}]"), e.message) } else { e }),
-            _ => Err(PatternError::new(&format!("{or_path}[{i}]"), "only objects are allowed in a $or array")),
+            Value::Object(map) => parse_object(map, level_path, true).map_err(|e| {
+                if e.path == level_path {
+                    PatternError::new(&format!("{or_path}[{i}]"), e.message)
+                } else {
+                    e
+                }
+            }),
+            _ => Err(PatternError::new(
+                &format!("{or_path}[{i}]"),
+                "only objects are allowed in a $or array",
+            )),
         })
         .collect()
 }
@@ -165,7 +179,10 @@ fn parse_leaf(items: &[Value], path: &str) -> Result<Vec<Matcher>> {
 fn parse_matcher(map: &Map<String, Value>, path: &str) -> Result<Matcher> {
     let mut entries = map.iter();
     let (Some((name, operand)), None) = (entries.next(), entries.next()) else {
-        return Err(PatternError::new(path, "a matcher object must have exactly one key, e.g. {\"prefix\": \"abc\"}"));
+        return Err(PatternError::new(
+            path,
+            "a matcher object must have exactly one key, e.g. {\"prefix\": \"abc\"}",
+        ));
     };
     let path = join(path, name);
     let path = path.as_str();
@@ -173,19 +190,27 @@ fn parse_matcher(map: &Map<String, Value>, path: &str) -> Result<Matcher> {
         "prefix" => match operand {
             Value::String(s) => Ok(Matcher::Prefix(s.clone())),
             Value::Object(_) => ignore_case_operand(operand, path).map(Matcher::PrefixIgnoreCase),
-            _ => Err(PatternError::new(path, "prefix takes a string or {\"equals-ignore-case\": string}")),
+            _ => Err(PatternError::new(
+                path,
+                "prefix takes a string or {\"equals-ignore-case\": string}",
+            )),
         },
         "suffix" => match operand {
             Value::String(s) => Ok(Matcher::Suffix(s.clone())),
             Value::Object(_) => ignore_case_operand(operand, path).map(Matcher::SuffixIgnoreCase),
-            _ => Err(PatternError::new(path, "suffix takes a string or {\"equals-ignore-case\": string}")),
+            _ => Err(PatternError::new(
+                path,
+                "suffix takes a string or {\"equals-ignore-case\": string}",
+            )),
         },
         "equals-ignore-case" => match operand {
             Value::String(s) => Ok(Matcher::EqualsIgnoreCase(s.to_lowercase())),
             _ => Err(PatternError::new(path, "equals-ignore-case takes a string")),
         },
         "wildcard" => match operand {
-            Value::String(s) => Wildcard::parse(s).map(Matcher::Wildcard).map_err(|e| PatternError::new(path, e)),
+            Value::String(s) => Wildcard::parse(s)
+                .map(Matcher::Wildcard)
+                .map_err(|e| PatternError::new(path, e)),
             _ => Err(PatternError::new(path, "wildcard takes a string")),
         },
         "anything-but" => parse_anything_but(operand, path).map(Matcher::AnythingBut),
@@ -200,7 +225,10 @@ fn parse_matcher(map: &Map<String, Value>, path: &str) -> Result<Matcher> {
         },
         other => Err(PatternError::new(
             path,
-            format!("unknown matcher `{other}`; expected one of {}", MATCHER_KEYWORDS.join(", ")),
+            format!(
+                "unknown matcher `{other}`; expected one of {}",
+                MATCHER_KEYWORDS.join(", ")
+            ),
         )),
     }
 }
@@ -210,10 +238,19 @@ fn ignore_case_operand(operand: &Value, path: &str) -> Result<String> {
     match operand {
         Value::Object(map) if map.len() == 1 => match map.get("equals-ignore-case") {
             Some(Value::String(s)) => Ok(s.to_lowercase()),
-            Some(_) => Err(PatternError::new(&join(path, "equals-ignore-case"), "equals-ignore-case takes a string")),
-            None => Err(PatternError::new(path, "only {\"equals-ignore-case\": string} may be nested here")),
+            Some(_) => Err(PatternError::new(
+                &join(path, "equals-ignore-case"),
+                "equals-ignore-case takes a string",
+            )),
+            None => Err(PatternError::new(
+                path,
+                "only {\"equals-ignore-case\": string} may be nested here",
+            )),
         },
-        _ => Err(PatternError::new(path, "only {\"equals-ignore-case\": string} may be nested here")),
+        _ => Err(PatternError::new(
+            path,
+            "only {\"equals-ignore-case\": string} may be nested here",
+        )),
     }
 }
 
@@ -226,10 +263,16 @@ fn strings(operand: &Value, path: &str, what: &str) -> Result<Vec<String>> {
             .enumerate()
             .map(|(i, item)| match item {
                 Value::String(s) => Ok(s.clone()),
-                _ => Err(PatternError::new(&format!("{path}[{i}]"), format!("{what} takes strings only"))),
+                _ => Err(PatternError::new(
+                    &format!("{path}[{i}]"),
+                    format!("{what} takes strings only"),
+                )),
             })
             .collect(),
-        _ => Err(PatternError::new(path, format!("{what} takes a string or a list of strings"))),
+        _ => Err(PatternError::new(
+            path,
+            format!("{what} takes a string or a list of strings"),
+        )),
     }
 }
 
@@ -247,9 +290,9 @@ fn parse_anything_but(operand: &Value, path: &str) -> Result<AnythingBut> {
         Value::String(s) => Ok(AnythingBut::Strings(vec![s.clone()])),
         Value::Number(n) => Ok(AnythingBut::Numbers(vec![in_range(n, path)?])),
         Value::Array(items) if items.is_empty() => Err(PatternError::new(path, "empty arrays are not allowed")),
-        Value::Array(items) if items.iter().all(Value::is_string) => {
-            Ok(AnythingBut::Strings(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()))
-        }
+        Value::Array(items) if items.iter().all(Value::is_string) => Ok(AnythingBut::Strings(
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        )),
         Value::Array(items) if items.iter().all(Value::is_number) => items
             .iter()
             .enumerate()
@@ -273,9 +316,16 @@ fn parse_anything_but(operand: &Value, path: &str) -> Result<AnythingBut> {
                 "prefix" | "suffix" => {
                     let values = strings(inner, &inner_path, &format!("anything-but {name}"))?;
                     if values.iter().any(String::is_empty) {
-                        return Err(PatternError::new(&inner_path, format!("an empty {name} is not allowed")));
+                        return Err(PatternError::new(
+                            &inner_path,
+                            format!("an empty {name} is not allowed"),
+                        ));
                     }
-                    Ok(if name == "prefix" { AnythingBut::Prefixes(values) } else { AnythingBut::Suffixes(values) })
+                    Ok(if name == "prefix" {
+                        AnythingBut::Prefixes(values)
+                    } else {
+                        AnythingBut::Suffixes(values)
+                    })
                 }
                 "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(
                     strings(inner, &inner_path, "anything-but equals-ignore-case")?
@@ -290,7 +340,9 @@ fn parse_anything_but(operand: &Value, path: &str) -> Result<AnythingBut> {
                     .map(AnythingBut::Wildcards),
                 other => Err(PatternError::new(
                     &inner_path,
-                    format!("anything-but cannot nest `{other}`; it takes prefix, suffix, equals-ignore-case or wildcard"),
+                    format!(
+                        "anything-but cannot nest `{other}`; it takes prefix, suffix, equals-ignore-case or wildcard"
+                    ),
                 )),
             }
         }
@@ -323,13 +375,22 @@ fn parse_numeric(operand: &Value, path: &str) -> Result<NumericRange> {
         }
         (2, Some(op @ ("<" | "<="))) => NumericRange {
             lower: None,
-            upper: Some(Bound { value: bound(1)?, inclusive: op == "<=" }),
+            upper: Some(Bound {
+                value: bound(1)?,
+                inclusive: op == "<=",
+            }),
         },
         (2 | 4, Some(op @ (">" | ">="))) => {
-            let lower = Some(Bound { value: bound(1)?, inclusive: op == ">=" });
+            let lower = Some(Bound {
+                value: bound(1)?,
+                inclusive: op == ">=",
+            });
             let upper = if items.len() == 4 {
                 match operator(2) {
-                    Some(top @ ("<" | "<=")) => Some(Bound { value: bound(3)?, inclusive: top == "<=" }),
+                    Some(top @ ("<" | "<=")) => Some(Bound {
+                        value: bound(3)?,
+                        inclusive: top == "<=",
+                    }),
                     _ => {
                         return Err(PatternError::new(
                             &format!("{path}[2]"),
@@ -343,7 +404,10 @@ fn parse_numeric(operand: &Value, path: &str) -> Result<NumericRange> {
             NumericRange { lower, upper }
         }
         (_, Some(op)) if !["=", "<", "<=", ">", ">="].contains(&op) => {
-            return Err(PatternError::new(&format!("{path}[0]"), format!("unknown numeric operator {op:?}")));
+            return Err(PatternError::new(
+                &format!("{path}[0]"),
+                format!("unknown numeric operator {op:?}"),
+            ));
         }
         _ => return Err(PatternError::new(path, SHAPE)),
     };
@@ -351,7 +415,10 @@ fn parse_numeric(operand: &Value, path: &str) -> Result<NumericRange> {
         && low.value >= high.value
         && !(low.inclusive && high.inclusive && low.value == high.value)
     {
-        return Err(PatternError::new(path, "the lower bound of a range must be below its upper bound"));
+        return Err(PatternError::new(
+            path,
+            "the lower bound of a range must be below its upper bound",
+        ));
     }
     Ok(range)
 }
@@ -361,7 +428,9 @@ fn parse_cidr(text: &str) -> std::result::Result<Cidr, String> {
     let (address, length) = text
         .split_once('/')
         .ok_or_else(|| format!("{text:?} is not in CIDR notation (address/prefix-length)"))?;
-    let address: IpAddr = address.parse().map_err(|_| format!("{address:?} is not an IPv4 or IPv6 address"))?;
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IPv4 or IPv6 address"))?;
     let max = if address.is_ipv4() { 32 } else { 128 };
     let prefix_len: u8 = length
         .parse()
@@ -374,4 +443,3 @@ fn parse_cidr(text: &str) -> std::result::Result<Cidr, String> {
     };
     Ok(Cidr { network, prefix_len })
 }
-

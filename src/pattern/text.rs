@@ -54,7 +54,8 @@ impl Wildcard {
         let Some((last, middle)) = rest.split_last() else {
             return text == first;
         };
-        if text.len() < first.len() + last.len() || !text.starts_with(first.as_str()) || !text.ends_with(last.as_str()) {
+        if text.len() < first.len() + last.len() || !text.starts_with(first.as_str()) || !text.ends_with(last.as_str())
+        {
             return false;
         }
         let mut remaining = &text[first.len()..text.len() - last.len()];
