@@ -72,6 +72,9 @@ fn leaf_matches(matchers: &[Matcher], value: Option<&Value>) -> bool {
 
 fn scalar_matches(matcher: &Matcher, value: &Value) -> bool {
     match (matcher, value) {
+        // Exact, character by character, as the EventBridge documentation says. (event-ruler
+        // turns an exact value that parses as an IP address into an address range, so that
+        // other spellings of the address match too; we follow the documentation.)
         (Matcher::String(expected), Value::String(actual)) => expected == actual,
         (Matcher::Number(expected, expected_micros), Value::Number(actual)) => {
             match (expected_micros, number::micros(actual)) {

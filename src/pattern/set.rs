@@ -1,34 +1,32 @@
-//! Many patterns at once. Each pattern is compiled once. The selective exact-string fields
-//! of each pattern (outside `$or`) are indexed; an event is fully evaluated only against
-//! the patterns whose indexed fields all hold one of the pattern's values, a necessary
-//! condition. A field most patterns share (`source` on a bus of one producer) is not indexed:
-//! walking its long list of patterns would cost more than it prunes.
+//! Many patterns at once. Each pattern is compiled once and indexed by one exact-string
+//! field (outside `$or`): the shallowest of its selective ones. An event is fully evaluated
+//! only against the patterns whose indexed field holds one of the pattern's values, a
+//! necessary condition; patterns with no exact-string field are always evaluated.
+//!
+//! Why one shallow field: each indexed path costs every event a walk through its maps (cache
+//! misses, on events just off the wire), while the full evaluation of a candidate re-reads
+//! fields already in cache. A field most patterns share (`source` on a bus of one producer)
+//! is not chosen while a selective one exists: its long list of patterns would prune nothing.
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::model::{FieldPattern, Matcher, ObjectPattern, Pattern};
 
-/// At most this many indexed fields per pattern (one bit each); further ones are only
-/// checked by the full evaluation.
-const MAX_INDEXED_FIELDS: usize = 64;
-
 pub struct PatternSet<Id> {
     patterns: Vec<(Id, Pattern)>,
     /// The indexed paths as a trie, so that an event walks each shared prefix once.
     index: IndexNode,
-    /// Per pattern, the bits of its indexed fields; 0 when it has none.
-    required: Vec<u64>,
-    /// Patterns without an indexed field: always evaluated.
+    /// Patterns without an exact-string field: always evaluated.
     unindexed: Vec<usize>,
 }
 
-/// One step of the indexed paths: deeper steps by field name, and where a path ends here,
-/// exact value → (pattern, bit of that field in the pattern).
+/// One step of the indexed paths: deeper steps by field name and, where a path ends here,
+/// exact value → the patterns indexed on it.
 #[derive(Default)]
 struct IndexNode {
     children: Vec<(String, IndexNode)>,
-    values: FxHashMap<String, Vec<(u32, u8)>>,
+    values: FxHashMap<String, Vec<usize>>,
 }
 
 impl IndexNode {
@@ -46,23 +44,21 @@ impl IndexNode {
         self.children[index].1.node_at(rest)
     }
 
-    fn collect(&self, value: &Value, scratch: &mut Scratch) {
+    /// The patterns indexed on the values found along this node's paths, through objects and
+    /// any arrays on the way.
+    fn collect(&self, value: &Value, out: &mut Vec<usize>) {
         match value {
-            Value::Array(items) => items.iter().for_each(|item| self.collect(item, scratch)),
+            Value::Array(items) => items.iter().for_each(|item| self.collect(item, out)),
             Value::Object(map) => {
                 for (name, child) in &self.children {
                     if let Some(next) = map.get(name) {
-                        child.collect(next, scratch);
+                        child.collect(next, out);
                     }
                 }
             }
             Value::String(text) => {
-                for &(pattern, bit) in self.values.get(text.as_str()).map_or(&[][..], Vec::as_slice) {
-                    let hits = &mut scratch.hits[pattern as usize];
-                    if *hits == 0 {
-                        scratch.touched.push(pattern);
-                    }
-                    *hits |= 1 << bit;
+                if let Some(patterns) = self.values.get(text.as_str()) {
+                    out.extend_from_slice(patterns);
                 }
             }
             _ => {}
@@ -70,16 +66,15 @@ impl IndexNode {
     }
 }
 
-/// Reusable buffers for matching, so that matching allocates nothing per event.
+/// A reusable buffer, so that matching allocates nothing per event.
 #[derive(Default)]
 pub struct Scratch {
-    hits: Vec<u64>,
-    touched: Vec<u32>,
-    /// The positions of the matching patterns, after `PatternSet::matching_into`.
+    /// The positions of the matching patterns, in order, after `PatternSet::matching_into`.
     pub matched: Vec<usize>,
 }
 
-/// Paths (outside any `$or`, through objects only) whose leaf holds only exact strings.
+/// Paths (outside any `$or`, through objects only) whose leaf holds only exact strings: an
+/// event matches the pattern only if its value there is one of those strings.
 fn exact_fields<'a>(object: &'a ObjectPattern, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a [Matcher])>) {
     for (key, field) in &object.fields {
         prefix.push(key.clone());
@@ -92,6 +87,13 @@ fn exact_fields<'a>(object: &'a ObjectPattern, prefix: &mut Vec<String>, out: &m
         }
         prefix.pop();
     }
+}
+
+fn exact_values(matchers: &[Matcher]) -> impl Iterator<Item = &str> {
+    matchers.iter().filter_map(|m| match m {
+        Matcher::String(value) => Some(value.as_str()),
+        _ => None,
+    })
 }
 
 impl<Id> Default for PatternSet<Id> {
@@ -114,59 +116,38 @@ impl<Id> PatternSet<Id> {
         let mut sharing: FxHashMap<(&[String], &str), usize> = FxHashMap::default();
         for fields in &per_pattern {
             for (path, matchers) in fields {
-                for matcher in *matchers {
-                    if let Matcher::String(value) = matcher {
-                        *sharing.entry((path.as_slice(), value.as_str())).or_default() += 1;
-                    }
+                for value in exact_values(matchers) {
+                    *sharing.entry((path.as_slice(), value)).or_default() += 1;
                 }
             }
         }
         let cost = |path: &[String], matchers: &[Matcher]| -> usize {
-            matchers
-                .iter()
-                .map(|m| match m {
-                    Matcher::String(value) => sharing[&(path, value.as_str())],
-                    _ => 0,
-                })
-                .sum()
+            exact_values(matchers).map(|value| sharing[&(path, value)]).sum()
         };
         let selective_enough = (patterns.len() / 4).max(16);
         let mut index = IndexNode::default();
-        let mut required = Vec::with_capacity(patterns.len());
         let mut unindexed = Vec::new();
         for (position, fields) in per_pattern.iter().enumerate() {
-            let mut fields: Vec<_> = fields.iter().map(|(path, m)| (cost(path, m), path, *m)).collect();
-            fields.sort_by_key(|(cost, path, _)| (*cost, path.len()));
-            let keep = fields
-                .iter()
-                .filter(|(cost, _, _)| *cost <= selective_enough)
-                .count()
-                .max(1);
-            fields.truncate(keep.min(MAX_INDEXED_FIELDS));
-            let fields: Vec<(&Vec<String>, &[Matcher])> = fields.into_iter().map(|(_, p, m)| (p, m)).collect();
-            if fields.is_empty() {
+            let chosen = fields.iter().min_by_key(|(path, matchers)| {
+                let cost = cost(path, matchers);
+                (cost > selective_enough, path.len(), cost)
+            });
+            let Some((path, matchers)) = chosen else {
                 unindexed.push(position);
-            }
-            let mut mask = 0u64;
-            for (bit, (path, matchers)) in fields.iter().enumerate() {
-                mask |= 1 << bit;
-                let node = index.node_at(path);
-                for matcher in *matchers {
-                    if let Matcher::String(value) = matcher {
-                        let entry = (position as u32, bit as u8);
-                        let list = node.values.entry(value.clone()).or_default();
-                        if !list.contains(&entry) {
-                            list.push(entry);
-                        }
-                    }
+                continue;
+            };
+            let node = index.node_at(path);
+            for value in exact_values(matchers) {
+                let list = node.values.entry(value.to_string()).or_default();
+                if list.last() != Some(&position) {
+                    list.push(position);
                 }
             }
-            required.push(mask);
         }
+        drop(per_pattern);
         PatternSet {
             patterns,
             index,
-            required,
             unindexed,
         }
     }
@@ -188,19 +169,13 @@ impl<Id> PatternSet<Id> {
 
     /// Fills `scratch.matched` with the positions of the matching patterns, in order.
     pub fn matching_into(&self, event: &Value, scratch: &mut Scratch) {
-        scratch.hits.resize(self.patterns.len(), 0);
-        scratch.matched.clear();
-        scratch.matched.extend_from_slice(&self.unindexed);
-        self.index.collect(event, scratch);
-        for pattern in scratch.touched.drain(..) {
-            let position = pattern as usize;
-            if scratch.hits[position] == self.required[position] {
-                scratch.matched.push(position);
-            }
-            scratch.hits[position] = 0;
-        }
-        scratch.matched.sort_unstable();
-        scratch.matched.retain(|&i| self.patterns[i].1.matches(event));
+        let out = &mut scratch.matched;
+        out.clear();
+        out.extend_from_slice(&self.unindexed);
+        self.index.collect(event, out);
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&i| self.patterns[i].1.matches(event));
     }
 
     pub fn id(&self, position: usize) -> &Id {
