@@ -182,3 +182,59 @@ impl<Id> PatternSet<Id> {
         &self.patterns[position].0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn set(patterns: &[(&'static str, Value)]) -> PatternSet<&'static str> {
+        PatternSet::build(
+            patterns
+                .iter()
+                .map(|(id, p)| (*id, Pattern::parse(p).unwrap()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn returns_the_ids_of_matching_patterns_in_the_order_given() {
+        let rules = set(&[
+            (
+                "notifier",
+                json!({"source": ["txn-notify"], "detail-type": ["Transaction Recorded", "Account Opened"]}),
+            ),
+            ("auditor", json!({"source": ["txn-notify"]})),
+            (
+                "big-spend",
+                json!({"detail": {"transaction": {"amount_minor": [{"numeric": [">=", 100000]}]}}}),
+            ),
+            ("ec2", json!({"source": ["aws.ec2"]})),
+        ]);
+        let event = json!({"source": "txn-notify", "detail-type": "Transaction Recorded", "detail": {"transaction": {"amount_minor": 250000}}});
+        assert_eq!(rules.matching(&event), [&"notifier", &"auditor", &"big-spend"]);
+        let small = json!({"source": "txn-notify", "detail-type": "Low Balance", "detail": {"transaction": {"amount_minor": 5}}});
+        assert_eq!(rules.matching(&small), [&"auditor"]);
+        assert!(rules.matching(&json!({"source": "aws.s3"})).is_empty());
+    }
+
+    #[test]
+    fn array_values_in_the_event_reach_the_index() {
+        let rules = set(&[("tagged", json!({"detail": {"tags": ["vip"]}}))]);
+        assert_eq!(
+            rules.matching(&json!({"detail": {"tags": ["new", "vip"]}})),
+            [&"tagged"]
+        );
+        assert_eq!(
+            rules.matching(&json!({"detail": [{"tags": "x"}, {"tags": "vip"}]})),
+            [&"tagged"]
+        );
+        assert!(rules.matching(&json!({"detail": {"tags": ["new"]}})).is_empty());
+    }
+
+    #[test]
+    fn an_empty_set_matches_nothing() {
+        let rules: PatternSet<u32> = PatternSet::default();
+        assert!(rules.is_empty() && rules.matching(&json!({"a": 1})).is_empty());
+    }
+}
