@@ -52,6 +52,7 @@ pub mod event_id;
 pub mod events;
 pub mod item;
 pub mod money;
+pub mod money_display;
 pub mod pii;
 pub mod transaction;
 
