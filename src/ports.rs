@@ -107,6 +107,22 @@ pub trait Ledger: Send + Sync {
 
 pub const MAX_ACCOUNTS_PER_BATCH_GET: usize = 100;
 
+/// What a conditional put found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written,
+    /// A record with that key was already there: nothing was changed.
+    AlreadyPresent,
+}
+
+/// The audit trail: one record per event_id, never overwritten.
+pub trait AuditLog: Send + Sync {
+    fn put_if_absent(
+        &self,
+        record: &crate::pipeline::audit::AuditRecord,
+    ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send;
+}
+
 impl<T: Ledger> Ledger for std::sync::Arc<T> {
     fn batch_get_accounts(
         &self,

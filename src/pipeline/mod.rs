@@ -1,7 +1,11 @@
 //! The use cases. Each takes its ports as generic parameters and knows nothing of AWS.
 //!
 //! - `process`: a DynamoDB stream batch → typed events on the bus, with partial batch failure.
+//! - `audit`: every event → one audit record, written once.
+//! - `consumer`: what the consumers share: SQS batches or bare events in, partial replies out.
 
+pub mod audit;
+pub mod consumer;
 pub mod process;
 pub mod publish;
 pub mod retry;

@@ -1,0 +1,117 @@
+//! The auditor: every event → one audit record, written once by a conditional put.
+//! Duplicates and replays are counted, never rewritten.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::consumer::{Delivery, Outcome, Reply, messages_of, reply};
+use crate::ports::{AuditLog, Clock, PutOutcome};
+
+/// One audit record. Its key is the event_id: the same event, however often delivered, is
+/// one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub event_id: String,
+    pub account_id: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub detail_type: String,
+    pub source: String,
+    pub detail: Value,
+    pub replay_name: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// Epoch seconds after which DynamoDB's TTL may delete it.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// How long audit records are kept.
+    pub retention: Duration,
+}
+
+impl Default for AuditConfig {
+    /// Thirteen months: a full year of history plus a month to look at it.
+    fn default() -> Self {
+        AuditConfig {
+            retention: Duration::days(396),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditStats {
+    pub received: u64,
+    pub written: u64,
+    pub duplicates: u64,
+    /// Deliveries that carried a replay-name (written or duplicate).
+    pub replays: u64,
+    pub retried: u64,
+    pub malformed: u64,
+}
+
+pub struct Auditor<L, C> {
+    pub log: L,
+    pub clock: C,
+    pub config: AuditConfig,
+}
+
+impl<L: AuditLog, C: Clock> Auditor<L, C> {
+    pub fn new(log: L, clock: C, config: AuditConfig) -> Self {
+        Auditor { log, clock, config }
+    }
+
+    pub fn record_of(&self, delivery: &Delivery, received_at: DateTime<Utc>) -> AuditRecord {
+        AuditRecord {
+            event_id: delivery.event_id().to_string(),
+            account_id: delivery.account_id().map(str::to_string),
+            occurred_at: delivery.occurred_at(),
+            detail_type: delivery.detail_type.clone(),
+            source: delivery.source.clone(),
+            detail: delivery.detail.clone(),
+            replay_name: delivery.replay_name.clone(),
+            received_at,
+            expires_at: (received_at + self.config.retention).timestamp(),
+        }
+    }
+
+    /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
+    pub async fn handle(&self, payload: Value) -> Result<(Reply, AuditStats), String> {
+        let (shape, messages) = messages_of(payload)?;
+        let mut stats = AuditStats {
+            received: messages.len() as u64,
+            ..AuditStats::default()
+        };
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let outcome = match &message.delivery {
+                Err(reason) => {
+                    stats.malformed += 1;
+                    tracing::warn!(message_id = message.message_id.as_deref().unwrap_or("-"), reason = %reason, "malformed message");
+                    Outcome::Malformed(reason.clone())
+                }
+                Ok(delivery) => {
+                    stats.replays += u64::from(delivery.replay_name.is_some());
+                    let record = self.record_of(delivery, self.clock.now());
+                    match self.log.put_if_absent(&record).await {
+                        Ok(PutOutcome::Written) => {
+                            stats.written += 1;
+                            Outcome::Done
+                        }
+                        Ok(PutOutcome::AlreadyPresent) => {
+                            stats.duplicates += 1;
+                            Outcome::Done
+                        }
+                        Err(error) => {
+                            stats.retried += 1;
+                            tracing::warn!(event_id = %record.event_id, error = %error, "audit write failed; to be retried");
+                            Outcome::Retry(error.to_string())
+                        }
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok((reply(shape, &messages, &outcomes), stats))
+    }
+}
