@@ -10,7 +10,8 @@ use crate::domain::Account;
 use crate::domain::item::LedgerItem;
 use crate::pipeline::audit::AuditRecord;
 use crate::ports::{
-    AccountBatch, AuditLog, BusEntry, EntryResult, EventBus, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, PutOutcome,
+    AccountBatch, AuditLog, BusEntry, Claim, EntryResult, EventBus, Idempotency, Ledger, MAX_ACCOUNTS_PER_BATCH_GET,
+    PortError, PutOutcome,
 };
 
 /// Ledger items by (pk, sk).
@@ -251,5 +252,60 @@ impl AuditLog for MemoryAuditLog {
         }
         records.insert(record.event_id.clone(), record.clone());
         Ok(PutOutcome::Written)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    InProgress { until: chrono::DateTime<chrono::Utc> },
+    Completed { expires_at: chrono::DateTime<chrono::Utc> },
+}
+
+/// Idempotency records in memory, with the conditional semantics of the DynamoDB store.
+#[derive(Default)]
+pub struct MemoryIdempotency {
+    keys: Mutex<BTreeMap<String, KeyState>>,
+}
+
+impl MemoryIdempotency {
+    pub fn new() -> Self {
+        MemoryIdempotency::default()
+    }
+}
+
+impl Idempotency for MemoryIdempotency {
+    async fn claim(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        in_progress_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claim, PortError> {
+        let mut keys = self.keys.lock().expect("idempotency lock");
+        match keys.get(key) {
+            Some(KeyState::Completed { expires_at }) if *expires_at > now => Ok(Claim::Completed),
+            Some(KeyState::InProgress { until }) if *until > now => Ok(Claim::InProgress),
+            _ => {
+                keys.insert(
+                    key.to_string(),
+                    KeyState::InProgress {
+                        until: in_progress_until,
+                    },
+                );
+                Ok(Claim::Acquired)
+            }
+        }
+    }
+
+    async fn complete(&self, key: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<(), PortError> {
+        self.keys
+            .lock()
+            .expect("idempotency lock")
+            .insert(key.to_string(), KeyState::Completed { expires_at });
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), PortError> {
+        self.keys.lock().expect("idempotency lock").remove(key);
+        Ok(())
     }
 }

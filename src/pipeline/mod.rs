@@ -3,9 +3,11 @@
 //! - `process`: a DynamoDB stream batch → typed events on the bus, with partial batch failure.
 //! - `audit`: every event → one audit record, written once.
 //! - `consumer`: what the consumers share: SQS batches or bare events in, partial replies out.
+//! - `idempotency`: exactly-once effects over at-least-once deliveries.
 
 pub mod audit;
 pub mod consumer;
+pub mod idempotency;
 pub mod process;
 pub mod publish;
 pub mod retry;

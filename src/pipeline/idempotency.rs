@@ -1,0 +1,91 @@
+//! Exactly-once effects over at-least-once deliveries, with Powertools' idempotency states.
+//!
+//! | record for the key | what `run_once` does |
+//! |---|---|
+//! | none, or expired | claims it (in progress), runs the effect, marks it completed |
+//! | in progress, not timed out | does not run the effect: `InProgressElsewhere` (retry later) |
+//! | in progress, timed out (a crashed delivery) | claims it again and runs the effect |
+//! | completed, not expired | skips the effect: `AlreadyDone` (counted by the caller) |
+//! | — the effect fails | releases the key, so that the redelivery runs it again |
+//!
+//! A replayed event carries the same event_id, so it follows the same rules.
+
+use std::future::Future;
+
+use chrono::Duration;
+
+use crate::ports::{Claim, Clock, Idempotency, PortError};
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyConfig {
+    /// How long a claim holds before another delivery may take over (longer than the effect
+    /// can take, shorter than the queue's visibility timeout).
+    pub in_progress_timeout: Duration,
+    /// How long a completed key is remembered: beyond the archive's retention, so that a
+    /// replay never repeats an effect.
+    pub completed_ttl: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            in_progress_timeout: Duration::minutes(2),
+            completed_ttl: Duration::days(35),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Once<T> {
+    Done(T),
+    AlreadyDone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnceError<E> {
+    /// Another delivery is doing it now: retry later.
+    InProgressElsewhere,
+    /// The idempotency store failed.
+    Store(PortError),
+    /// The effect failed; the key was released.
+    Effect(E),
+}
+
+pub async fn run_once<S, C, T, E, F, Fut>(
+    store: &S,
+    clock: &C,
+    config: &IdempotencyConfig,
+    key: &str,
+    effect: F,
+) -> Result<Once<T>, OnceError<E>>
+where
+    S: Idempotency,
+    C: Clock,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let now = clock.now();
+    match store.claim(key, now, now + config.in_progress_timeout).await {
+        Err(error) => return Err(OnceError::Store(error)),
+        Ok(Claim::Completed) => return Ok(Once::AlreadyDone),
+        Ok(Claim::InProgress) => return Err(OnceError::InProgressElsewhere),
+        Ok(Claim::Acquired) => {}
+    }
+    match effect().await {
+        Ok(value) => {
+            // The effect happened: if recording that fails, a redelivery would repeat it once
+            // the claim times out; there is nothing better to do than to report the store error.
+            store
+                .complete(key, clock.now() + config.completed_ttl)
+                .await
+                .map_err(OnceError::Store)?;
+            Ok(Once::Done(value))
+        }
+        Err(error) => {
+            if let Err(release_error) = store.release(key).await {
+                tracing::warn!(key, error = %release_error, "could not release an idempotency key; it frees itself when its claim times out");
+            }
+            Err(OnceError::Effect(error))
+        }
+    }
+}
