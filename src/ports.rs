@@ -164,3 +164,20 @@ pub trait Idempotency: Send + Sync {
     /// Frees the key after a failed effect, so that a redelivery can try again.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Throttling, a 5xx, a timeout: the delivery fails and is retried.
+    #[error("transient mail failure: {0}")]
+    Transient(String),
+    /// A rejected message (bad or suppressed address, account paused): never retried.
+    #[error("message rejected: {0}")]
+    Rejected(String),
+}
+
+/// SES v2 SendEmail, or the embedded outbox.
+pub trait Mailer: Send + Sync {
+    /// The provider's message id.
+    fn send(&self, email: &crate::domain::email::Email) -> impl Future<Output = Result<String, MailError>> + Send;
+}

@@ -48,6 +48,7 @@ pub(crate) use string_enum;
 
 pub mod account;
 pub mod category;
+pub mod email;
 pub mod event_id;
 pub mod events;
 pub mod item;

@@ -1,0 +1,125 @@
+//! An email as the notifier hands it to the Mailer port. Header fields (the subject, display
+//! names) are `HeaderText`: CR and LF are refused when one is made, so no header can be
+//! injected, whatever a merchant or holder name holds.
+
+use std::fmt;
+
+use super::pii::Pii;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("a header field may not contain CR or LF")]
+    LineBreak,
+    #[error("a header field may not contain control characters")]
+    ControlCharacter,
+    #[error("not an email address")]
+    BadAddress,
+}
+
+/// Text that is safe in an email header: no CR, LF or other control character.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeaderText(String);
+
+impl HeaderText {
+    pub fn new(text: impl Into<String>) -> Result<Self, HeaderError> {
+        let text = text.into();
+        if text.contains(['\r', '\n']) {
+            return Err(HeaderError::LineBreak);
+        }
+        if text.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(HeaderError::ControlCharacter);
+        }
+        Ok(HeaderText(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for HeaderText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// A mailbox: an address (personal data) and an optional display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub display_name: Option<Pii<HeaderText>>,
+    pub address: Pii<String>,
+}
+
+impl Mailbox {
+    pub fn new(display_name: Option<&str>, address: &str) -> Result<Self, HeaderError> {
+        let address = HeaderText::new(address)?.as_str().to_string();
+        let (local, domain) = address.split_once('@').ok_or(HeaderError::BadAddress)?;
+        if local.is_empty() || domain.is_empty() || domain.contains('@') || address.contains([' ', '<', '>', ',']) {
+            return Err(HeaderError::BadAddress);
+        }
+        Ok(Mailbox {
+            display_name: display_name.map(HeaderText::new).transpose()?.map(Pii),
+            address: Pii(address),
+        })
+    }
+}
+
+/// A message tag (SES): names and values are ours, never personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub from: Mailbox,
+    pub to: Mailbox,
+    pub subject: HeaderText,
+    pub html: String,
+    pub text: String,
+    pub tags: Vec<Tag>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_refuses_line_breaks_and_control_characters() {
+        assert_eq!(
+            HeaderText::new("Votre paiement de 12,00 €").unwrap().as_str(),
+            "Votre paiement de 12,00 €"
+        );
+        assert_eq!(HeaderText::new("Hi\r\nBcc: x@evil.test"), Err(HeaderError::LineBreak));
+        assert_eq!(HeaderText::new("Hi\nthere"), Err(HeaderError::LineBreak));
+        assert_eq!(HeaderText::new("Hi\rthere"), Err(HeaderError::LineBreak));
+        assert_eq!(HeaderText::new("Hi\u{0}there"), Err(HeaderError::ControlCharacter));
+        assert!(HeaderText::new("tab\tok").is_ok());
+    }
+
+    #[test]
+    fn mailboxes_check_the_address_and_the_display_name() {
+        let mailbox = Mailbox::new(Some("Marie Dupont"), "marie@example.com").unwrap();
+        assert_eq!(mailbox.address.expose(), "marie@example.com");
+        assert!(!format!("{mailbox:?}").contains("marie"), "no personal data in Debug");
+        assert_eq!(
+            Mailbox::new(Some("Marie\r\nBcc: x@evil.test"), "marie@example.com"),
+            Err(HeaderError::LineBreak)
+        );
+        assert_eq!(
+            Mailbox::new(None, "marie@example.com\r\nBcc: x@evil.test"),
+            Err(HeaderError::LineBreak)
+        );
+        for bad in [
+            "marie",
+            "@example.com",
+            "marie@",
+            "a@b@c",
+            "marie dupont@example.com",
+            "<marie@example.com>",
+        ] {
+            assert_eq!(Mailbox::new(None, bad), Err(HeaderError::BadAddress), "{bad}");
+        }
+    }
+}
