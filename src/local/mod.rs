@@ -2,3 +2,4 @@
 //! `txn-notify invoke`, the unit tests of the use cases and the benches.
 
 pub mod memory;
+pub mod outbox;

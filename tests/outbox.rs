@@ -1,0 +1,76 @@
+//! The outbox: `.eml` files that a mail reader parses back to the same email, and a mailer
+//! whose failures can be injected.
+
+use mail_parser::MessageParser;
+use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::local::outbox::{MemoryMailer, to_eml};
+use txn_notify::ports::{MailError, Mailer};
+
+fn email() -> Email {
+    Email {
+        from: Mailbox::new(Some("Banque Exemple"), "alertes@banque.example").unwrap(),
+        to: Mailbox::new(Some("Marie Dupont-Élise"), "marie@example.com").unwrap(),
+        subject: HeaderText::new("Paiement de 1 234,56 € chez Café « Le Zinc »").unwrap(),
+        html: "<p>Bonjour Marie,</p><p>Paiement chez Caf&eacute; &lt;b&gt;</p>".into(),
+        text: "Bonjour Marie,\nPaiement chez Café <b>\n".into(),
+        tags: vec![Tag {
+            name: "detail-type".into(),
+            value: "Transaction-Recorded".into(),
+        }],
+    }
+}
+
+#[test]
+fn an_eml_file_parses_back_to_the_same_email() {
+    let eml = to_eml(&email(), "000001@outbox.txn-notify.local", chrono::Utc::now());
+    assert!(eml.is_ascii(), "headers are encoded, bodies transfer-encoded");
+    let message = MessageParser::default().parse(eml.as_bytes()).unwrap();
+    assert_eq!(message.subject(), Some("Paiement de 1 234,56 € chez Café « Le Zinc »"));
+    let from = message.from().unwrap().first().unwrap();
+    assert_eq!(
+        (from.name.as_deref(), from.address.as_deref()),
+        (Some("Banque Exemple"), Some("alertes@banque.example"))
+    );
+    let to = message.to().unwrap().first().unwrap();
+    assert_eq!(
+        (to.name.as_deref(), to.address.as_deref()),
+        (Some("Marie Dupont-Élise"), Some("marie@example.com"))
+    );
+    // Lines of a message body end in CRLF (RFC 5322).
+    assert_eq!(
+        message.body_text(0).unwrap().replace("\r\n", "\n").trim_end(),
+        email().text.trim_end()
+    );
+    assert_eq!(message.body_html(0).unwrap().trim_end(), email().html);
+    assert!(eml.to_ascii_lowercase().contains("multipart/alternative"));
+    assert_eq!(message.message_id(), Some("000001@outbox.txn-notify.local"));
+}
+
+#[tokio::test]
+async fn the_mailer_writes_the_outbox_and_fails_on_demand() {
+    let folder = std::env::temp_dir().join(format!("txn-notify-outbox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    let mailer = MemoryMailer::writing_to(folder.clone());
+    mailer.fail_next([
+        MailError::Transient("Throttling".into()),
+        MailError::Rejected("MessageRejected".into()),
+    ]);
+    assert_eq!(
+        mailer.send(&email()).await,
+        Err(MailError::Transient("Throttling".into()))
+    );
+    assert_eq!(
+        mailer.send(&email()).await,
+        Err(MailError::Rejected("MessageRejected".into()))
+    );
+    let id = mailer.send(&email()).await.unwrap();
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message_id, id);
+    let file = sent[0].file.clone().unwrap();
+    assert_eq!(file, folder.join("000001.eml"));
+    let written = std::fs::read(&file).unwrap();
+    let message = MessageParser::default().parse(&written[..]).unwrap();
+    assert_eq!(message.subject(), Some(email().subject.as_str()));
+    let _ = std::fs::remove_dir_all(&folder);
+}
