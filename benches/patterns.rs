@@ -69,11 +69,11 @@ fn txn_notify_events() -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            envelope(
-                &entry.source,
-                &entry.detail_type,
-                serde_json::from_str(&entry.detail).unwrap(),
-                i,
+            entry.envelope(
+                &format!("6a7e8feb-b491-4cf7-a9f1-{i:012}"),
+                "123456789012",
+                "eu-west-3",
+                now,
             )
         })
         .collect()

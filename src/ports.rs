@@ -65,6 +65,22 @@ impl BusEntry {
     /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size"):
     /// 14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each
     /// Resource. EventBusName does not count.
+    /// The event as EventBridge delivers it to a target, with this envelope id, account,
+    /// region and time. A detail that is not JSON (never ours) is delivered as null.
+    pub fn envelope(&self, id: &str, account: &str, region: &str, time: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "version": "0",
+            "id": id,
+            "detail-type": self.detail_type,
+            "source": self.source,
+            "account": account,
+            "time": crate::domain::transaction::format_rfc3339(&self.time.unwrap_or(time)),
+            "region": region,
+            "resources": self.resources,
+            "detail": serde_json::from_str::<serde_json::Value>(&self.detail).unwrap_or(serde_json::Value::Null),
+        })
+    }
+
     pub fn size(&self) -> usize {
         let time = if self.time.is_some() { 14 } else { 0 };
         time + self.source.len()

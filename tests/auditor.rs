@@ -22,13 +22,7 @@ async fn real_events() -> Vec<Value> {
         .published()
         .iter()
         .enumerate()
-        .map(|(i, entry)| {
-            json!({
-                "version": "0", "id": format!("envelope-{i}"), "detail-type": entry.detail_type, "source": entry.source,
-                "account": "123456789012", "time": "2026-11-20T16:00:01Z", "region": "eu-west-3", "resources": [],
-                "detail": serde_json::from_str::<Value>(&entry.detail).unwrap(),
-            })
-        })
+        .map(|(i, entry)| entry.envelope(&format!("envelope-{i}"), "123456789012", "eu-west-3", common::now()))
         .collect()
 }
 

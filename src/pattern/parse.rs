@@ -187,22 +187,8 @@ fn parse_matcher(map: &Map<String, Value>, path: &str) -> Result<Matcher> {
     let path = join(path, name);
     let path = path.as_str();
     match name.as_str() {
-        "prefix" => match operand {
-            Value::String(s) => Ok(Matcher::Prefix(s.clone())),
-            Value::Object(_) => ignore_case_operand(operand, path).map(Matcher::PrefixIgnoreCase),
-            _ => Err(PatternError::new(
-                path,
-                "prefix takes a string or {\"equals-ignore-case\": string}",
-            )),
-        },
-        "suffix" => match operand {
-            Value::String(s) => Ok(Matcher::Suffix(s.clone())),
-            Value::Object(_) => ignore_case_operand(operand, path).map(Matcher::SuffixIgnoreCase),
-            _ => Err(PatternError::new(
-                path,
-                "suffix takes a string or {\"equals-ignore-case\": string}",
-            )),
-        },
+        "prefix" => affix(operand, path, name, Matcher::Prefix, Matcher::PrefixIgnoreCase),
+        "suffix" => affix(operand, path, name, Matcher::Suffix, Matcher::SuffixIgnoreCase),
         "equals-ignore-case" => match operand {
             Value::String(s) => Ok(Matcher::EqualsIgnoreCase(s.to_lowercase())),
             _ => Err(PatternError::new(path, "equals-ignore-case takes a string")),
@@ -229,6 +215,24 @@ fn parse_matcher(map: &Map<String, Value>, path: &str) -> Result<Matcher> {
                 "unknown matcher `{other}`; expected one of {}",
                 MATCHER_KEYWORDS.join(", ")
             ),
+        )),
+    }
+}
+
+/// prefix or suffix: a string, or `{"equals-ignore-case": string}`.
+fn affix(
+    operand: &Value,
+    path: &str,
+    name: &str,
+    exact: fn(String) -> Matcher,
+    ignoring_case: fn(String) -> Matcher,
+) -> Result<Matcher> {
+    match operand {
+        Value::String(s) => Ok(exact(s.clone())),
+        Value::Object(_) => ignore_case_operand(operand, path).map(ignoring_case),
+        _ => Err(PatternError::new(
+            path,
+            format!("{name} takes a string or {{\"equals-ignore-case\": string}}"),
         )),
     }
 }
