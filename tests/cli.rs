@@ -343,3 +343,35 @@ fn pattern_answers_match_no_match_and_invalid_with_exit_codes() {
         assert!(stdout_json(&output)["error"].is_string());
     }
 }
+
+#[test]
+fn invoke_auditor_writes_one_record_per_event() {
+    let path = events_dir().join("consumers/sqs-every-detail-type.json");
+    let output = txn_notify(&["invoke", "auditor", "--event", path.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value = stdout_json(&output);
+    assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
+    assert_eq!(value["audit"]["written"], 11);
+    let types: std::collections::BTreeSet<&str> = value["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["detail_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.len(), 11, "one record per detail-type the processor emits");
+    let bare = events_dir().join("consumers/eventbridge-transaction-recorded.json");
+    let output = txn_notify(&["invoke", "auditor", "--event", bare.to_str().unwrap(), "--json"]);
+    assert!(output.status.success());
+    let value = stdout_json(&output);
+    assert_eq!(
+        (value["response"].clone(), value["audit"]["written"].clone()),
+        (serde_json::Value::Null, serde_json::json!(1))
+    );
+    let stream = events_dir().join("mixed-batch.json");
+    let output = txn_notify(&["invoke", "auditor", "--event", stream.to_str().unwrap(), "--json"]);
+    let value = stdout_json(&output);
+    assert_eq!(
+        value["audit"]["malformed"], 20,
+        "stream records are not EventBridge events: all reported"
+    );
+}

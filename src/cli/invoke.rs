@@ -35,7 +35,9 @@ pub struct InvokeArgs {
 }
 
 pub fn run(args: InvokeArgs) -> ExitCode {
-    let Function::Processor = args.function;
+    if args.function == Function::Auditor {
+        return run_auditor(&args);
+    }
     let text = match std::fs::read_to_string(&args.event) {
         Ok(text) => text,
         Err(e) => return super::fail(args.json, &format!("cannot read {}: {e}", args.event.display())),
@@ -179,4 +181,57 @@ fn describe(entry: &BusEntry) -> String {
         account,
         about
     )
+}
+
+/// The auditor on an SQS batch of EventBridge events (or one bare event), with an in-memory
+/// audit log: prints the Lambda reply and what was written.
+fn run_auditor(args: &InvokeArgs) -> ExitCode {
+    use crate::local::memory::MemoryAuditLog;
+    use crate::pipeline::audit::{AuditConfig, Auditor};
+    use crate::pipeline::consumer::Reply;
+
+    let payload: Value = match std::fs::read_to_string(&args.event)
+        .map_err(|e| format!("cannot read {}: {e}", args.event.display()))
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", args.event.display())))
+    {
+        Ok(payload) => payload,
+        Err(message) => return super::fail(args.json, &message),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(args.json, &format!("cannot start the runtime: {e}")),
+    };
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
+    let (reply, stats) = match runtime.block_on(auditor.handle(payload)) {
+        Ok(done) => done,
+        Err(message) => return super::fail(args.json, &message),
+    };
+    let response = match &reply {
+        Reply::Batch(response) => serde_json::to_value(response).unwrap_or(Value::Null),
+        Reply::Single(Ok(())) => Value::Null,
+        Reply::Single(Err(error)) => json!({ "errorMessage": error }),
+    };
+    let records = auditor.log.records();
+    if args.json {
+        println!(
+            "{}",
+            json!({ "response": response, "audit": stats, "records": records })
+        );
+    } else {
+        println!(
+            "auditor: {} messages: {} written, {} duplicates, {} replays, {} to retry, {} malformed",
+            stats.received, stats.written, stats.duplicates, stats.replays, stats.retried, stats.malformed
+        );
+        for record in &records {
+            println!(
+                "  {:<22} {:<18} {}",
+                record.detail_type,
+                record.account_id.as_deref().unwrap_or("-"),
+                record.event_id
+            );
+        }
+        println!("response: {response}");
+    }
+    ExitCode::SUCCESS
 }

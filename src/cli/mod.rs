@@ -58,6 +58,7 @@ enum EventsCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Function {
     Processor,
+    Auditor,
 }
 
 /// Where the rules come from: `--rules FILE`, else `TXN_NOTIFY_RULES`, else built in.
