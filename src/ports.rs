@@ -184,7 +184,10 @@ pub trait Idempotency: Send + Sync {
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
-    /// Throttling, a 5xx, a timeout: the delivery fails and is retried.
+    /// The sending rate or quota was exceeded: the delivery fails and is retried.
+    #[error("mail service throttled: {0}")]
+    Throttled(String),
+    /// A 5xx, a timeout: the delivery fails and is retried.
     #[error("transient mail failure: {0}")]
     Transient(String),
     /// A rejected message (bad or suppressed address, account paused): never retried.

@@ -39,3 +39,31 @@ mod tests {
         assert_eq!(serde_json::to_string(&email).unwrap(), "\"marie@example.com\"");
     }
 }
+
+/// The text with every email address in it replaced by `<address>`: error messages from a
+/// mail service quote the recipient, and logs must not.
+pub fn redact_addresses(text: &str) -> String {
+    static ADDRESS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let address = ADDRESS
+        .get_or_init(|| regex::Regex::new(r#"[^\s@<>()\[\],;:"']+@[^\s@<>()\[\],;:"']+"#).expect("a valid pattern"));
+    address.replace_all(text, "<address>").into_owned()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_addresses;
+
+    #[test]
+    fn addresses_are_replaced_wherever_they_appear() {
+        assert_eq!(
+            redact_addresses(
+                "Email address is not verified. The following identities failed the check in region EU-WEST-3: marie.dupont@example.com, <bob+x@mail.example.org>"
+            ),
+            "Email address is not verified. The following identities failed the check in region EU-WEST-3: <address>, <<address>>"
+        );
+        assert_eq!(
+            redact_addresses("Throttling: Maximum sending rate exceeded."),
+            "Throttling: Maximum sending rate exceeded."
+        );
+    }
+}

@@ -4,11 +4,14 @@
 //! - `audit`: every event → one audit record, written once.
 //! - `consumer`: what the consumers share: SQS batches or bare events in, partial replies out.
 //! - `idempotency`: exactly-once effects over at-least-once deliveries.
+//! - `notify`: Transaction Recorded, Account Opened and Weekly Statement → one email each.
 
 pub mod audit;
 pub mod consumer;
 pub mod idempotency;
+pub mod notify;
 pub mod process;
+pub mod profiles;
 pub mod publish;
 pub mod retry;
 pub mod stream_record;

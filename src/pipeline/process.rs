@@ -24,9 +24,10 @@ use serde::Serialize;
 use crate::domain::Account;
 use crate::domain::event_id;
 use crate::domain::events::{BusEvent, EVENT_SOURCE, RecordRejected, SCHEMA_VERSION, Severity, TransactionChange};
-use crate::ports::{BusEntry, Clock, EventBus, Ledger, MAX_ACCOUNTS_PER_BATCH_GET};
+use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
+use super::profiles::load_profiles;
 use super::publish::{EntryGroup, PublishLimits, publish};
 use super::retry::RetryPolicy;
 use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_card_numbers};
@@ -137,7 +138,12 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         let plans: Vec<Plan> = records.iter().map(Plan::of).collect();
 
         let wanted = profiles_wanted(&plans);
-        let (profiles, unresolved) = self.load_profiles(&wanted, &mut stats).await;
+        let load = load_profiles(&self.ledger, &self.clock, &self.config.retry, &wanted).await;
+        stats.profile_lookups = load.lookups;
+        if load.last_error.is_some() {
+            stats.last_error = load.last_error;
+        }
+        let (profiles, unresolved) = (load.profiles, load.unread);
         // A profile we could not read (as opposed to one that does not exist) is transient.
         let profile_cut = plans.iter().position(|plan| match plan {
             Plan::Transaction { transaction, change } => {
@@ -348,46 +354,6 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             // says when the fact happened.
             time: None,
         }
-    }
-
-    /// BatchGetItem-shaped loading: ≤100 keys a call, UnprocessedKeys and transient errors
-    /// retried with backoff. Returns the profiles found and the ids that could not be read.
-    async fn load_profiles(
-        &self,
-        wanted: &[String],
-        stats: &mut BatchStats,
-    ) -> (HashMap<String, Account>, HashSet<String>) {
-        let mut profiles = HashMap::new();
-        let mut pending: Vec<String> = wanted.to_vec();
-        let mut rng = fastrand::Rng::new();
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let mut again = Vec::new();
-            let mut permanent = false;
-            for chunk in pending.chunks(MAX_ACCOUNTS_PER_BATCH_GET) {
-                stats.profile_lookups += 1;
-                match self.ledger.batch_get_accounts(chunk).await {
-                    Ok(batch) => {
-                        for account in batch.accounts {
-                            profiles.insert(account.account_id.clone(), account);
-                        }
-                        again.extend(batch.unprocessed);
-                    }
-                    Err(error) => {
-                        permanent |= !error.is_transient();
-                        stats.last_error = Some(format!("profile lookup: {}", error.message));
-                        again.extend_from_slice(chunk);
-                    }
-                }
-            }
-            pending = again;
-            if pending.is_empty() || permanent || attempt >= self.config.retry.max_attempts {
-                break;
-            }
-            self.clock.sleep(self.config.retry.delay(attempt, &mut rng)).await;
-        }
-        (profiles, pending.into_iter().collect())
     }
 }
 

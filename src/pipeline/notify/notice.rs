@@ -1,0 +1,161 @@
+//! What the notifier reads from an event's detail. These are views of the published contract
+//! (`schemas/*.schema.json`), not the producer's types: unknown fields are ignored, so a
+//! newer producer does not break an older notifier.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::category::Category;
+use crate::domain::events::{DetailType, Severity, TransactionChange};
+use crate::domain::money::{Currency, Money};
+use crate::domain::transaction::{DeclineReason, TransactionKind, TransactionStatus};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MerchantView {
+    pub name: String,
+    pub country: String,
+    #[serde(default)]
+    pub city: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TransactionView {
+    pub transaction_id: String,
+    pub kind: TransactionKind,
+    pub status: TransactionStatus,
+    #[serde(default)]
+    pub decline_reason: Option<DeclineReason>,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    #[serde(default)]
+    pub balance_after_minor: Option<i64>,
+    #[serde(default)]
+    pub merchant: Option<MerchantView>,
+    #[serde(default)]
+    pub card_last4: Option<String>,
+    pub booked_at: DateTime<Utc>,
+}
+
+impl TransactionView {
+    pub fn amount(&self) -> Money {
+        Money::new(self.amount_minor, self.currency)
+    }
+
+    pub fn balance_after(&self) -> Option<Money> {
+        self.balance_after_minor.map(|minor| Money::new(minor, self.currency))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RuleView {
+    pub id: String,
+    #[serde(default)]
+    pub threshold: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FindingView {
+    pub detail_type: DetailType,
+    pub severity: Severity,
+    pub rule: RuleView,
+}
+
+/// A Transaction Recorded detail.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RecordedNotice {
+    pub event_id: String,
+    pub account_id: String,
+    pub change: TransactionChange,
+    pub transaction: TransactionView,
+    pub category: Category,
+    pub severity: Severity,
+    #[serde(default)]
+    pub findings: Vec<FindingView>,
+}
+
+/// An Account Opened detail: the profile itself is loaded from the ledger.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OpenedNotice {
+    pub event_id: String,
+    pub account_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WeekView {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CategoryTotalView {
+    pub category: Category,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StatementLineView {
+    pub booked_at: DateTime<Utc>,
+    pub kind: TransactionKind,
+    pub status: TransactionStatus,
+    pub amount: Money,
+    pub category: Category,
+    #[serde(default)]
+    pub merchant_name: Option<String>,
+}
+
+/// A Weekly Statement detail.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StatementNotice {
+    pub event_id: String,
+    pub account_id: String,
+    pub week: WeekView,
+    pub totals_by_category: Vec<CategoryTotalView>,
+    pub money_in: Vec<Money>,
+    pub money_out: Vec<Money>,
+    pub transaction_count: u64,
+    pub transactions: Vec<StatementLineView>,
+    pub truncated: bool,
+}
+
+/// An event the notifier emails from (DESIGN §3: alerts are not emailed a second time).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Transaction(Box<RecordedNotice>),
+    Welcome(OpenedNotice),
+    Statement(Box<StatementNotice>),
+}
+
+impl Notice {
+    /// Ok(None): a detail-type the notifier does not email. Err: the detail does not have the
+    /// shape its schema promises (a permanent fault: the message goes to the DLQ).
+    pub fn of(detail_type: &str, detail: &Value) -> Result<Option<Notice>, String> {
+        fn read<T: serde::de::DeserializeOwned>(detail: &Value) -> Result<T, String> {
+            serde_path_to_error::deserialize(detail)
+                .map_err(|e| format!("the detail does not match its schema at `{}`: {}", e.path(), e.inner()))
+        }
+        Ok(match DetailType::parse(detail_type) {
+            Some(DetailType::TransactionRecorded) => Some(Notice::Transaction(Box::new(read(detail)?))),
+            Some(DetailType::AccountOpened) => Some(Notice::Welcome(read(detail)?)),
+            Some(DetailType::WeeklyStatement) => Some(Notice::Statement(Box::new(read(detail)?))),
+            _ => None,
+        })
+    }
+
+    pub fn account_id(&self) -> &str {
+        match self {
+            Notice::Transaction(n) => &n.account_id,
+            Notice::Welcome(n) => &n.account_id,
+            Notice::Statement(n) => &n.account_id,
+        }
+    }
+
+    pub fn event_id(&self) -> &str {
+        match self {
+            Notice::Transaction(n) => &n.event_id,
+            Notice::Welcome(n) => &n.event_id,
+            Notice::Statement(n) => &n.event_id,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The email policy of DESIGN §3, as a pure function of the notice and the profile.
+//!
+//! | notice | preference | email |
+//! |---|---|---|
+//! | Transaction Recorded | `email_enabled` false, top finding below critical | suppressed (`email_disabled`) |
+//! | Transaction Recorded | category muted, top finding below warning | suppressed (`muted_category`) |
+//! | Transaction Recorded | amount under `min_amount_minor` (same currency), top finding below warning | suppressed (`under_min_amount`) |
+//! | Transaction Recorded | otherwise | one email, shaped by the most severe finding |
+//! | Account Opened | `email_enabled` false | suppressed (`email_disabled`) |
+//! | Account Opened | otherwise | the welcome email |
+//! | Weekly Statement | `email_enabled` false | suppressed (`email_disabled`) |
+//! | Weekly Statement | otherwise | the statement |
+//!
+//! Ties between findings of one severity go to the first in this order: spending limit, high
+//! risk, large, low balance, foreign, cash, refund, top-up. A reversal has no findings and
+//! takes the `reversed` shape.
+
+use serde::Serialize;
+
+use crate::domain::Account;
+use crate::domain::events::{DetailType, Severity, TransactionChange};
+
+use super::notice::{FindingView, Notice, RecordedNotice};
+
+/// What a transaction email is about; it picks the subject and the body's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    SpendingLimit,
+    HighRisk,
+    Large,
+    LowBalance,
+    Foreign,
+    Cash,
+    Refund,
+    TopUp,
+    Plain,
+    Reversed,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 10] = [
+        Shape::SpendingLimit,
+        Shape::HighRisk,
+        Shape::Large,
+        Shape::LowBalance,
+        Shape::Foreign,
+        Shape::Cash,
+        Shape::Refund,
+        Shape::TopUp,
+        Shape::Plain,
+        Shape::Reversed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::SpendingLimit => "spending_limit",
+            Shape::HighRisk => "high_risk",
+            Shape::Large => "large",
+            Shape::LowBalance => "low_balance",
+            Shape::Foreign => "foreign",
+            Shape::Cash => "cash",
+            Shape::Refund => "refund",
+            Shape::TopUp => "top_up",
+            Shape::Plain => "plain",
+            Shape::Reversed => "reversed",
+        }
+    }
+
+    fn of_finding(detail_type: DetailType) -> Shape {
+        match detail_type {
+            DetailType::SpendingLimitReached => Shape::SpendingLimit,
+            DetailType::HighRiskMerchant => Shape::HighRisk,
+            DetailType::LargeTransaction => Shape::Large,
+            DetailType::LowBalance => Shape::LowBalance,
+            DetailType::ForeignTransaction => Shape::Foreign,
+            DetailType::CashWithdrawal => Shape::Cash,
+            DetailType::RefundReceived => Shape::Refund,
+            DetailType::TopUpCompleted => Shape::TopUp,
+            _ => Shape::Plain,
+        }
+    }
+}
+
+/// The finding that shapes the email: the most severe, ties broken by `Shape`'s order.
+pub fn shaping_finding(notice: &RecordedNotice) -> Option<&FindingView> {
+    notice
+        .findings
+        .iter()
+        .min_by_key(|f| (std::cmp::Reverse(f.severity), Shape::of_finding(f.detail_type)))
+}
+
+pub fn shape_of(notice: &RecordedNotice) -> Shape {
+    if notice.change == TransactionChange::Reversed {
+        return Shape::Reversed;
+    }
+    shaping_finding(notice).map_or(Shape::Plain, |f| Shape::of_finding(f.detail_type))
+}
+
+/// Why no email was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suppression {
+    EmailDisabled,
+    MutedCategory,
+    UnderMinAmount,
+}
+
+impl Suppression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suppression::EmailDisabled => "email_disabled",
+            Suppression::MutedCategory => "muted_category",
+            Suppression::UnderMinAmount => "under_min_amount",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    Transaction(Shape),
+    Welcome,
+    Statement,
+}
+
+impl EmailKind {
+    /// The template family, and the SES tag value.
+    pub fn template(self) -> &'static str {
+        match self {
+            EmailKind::Transaction(_) => "transaction",
+            EmailKind::Welcome => "welcome",
+            EmailKind::Statement => "statement",
+        }
+    }
+}
+
+pub fn decide(notice: &Notice, account: &Account) -> Result<EmailKind, Suppression> {
+    let preferences = &account.preferences;
+    match notice {
+        Notice::Transaction(recorded) => {
+            let top = recorded
+                .findings
+                .iter()
+                .map(|f| f.severity)
+                .max()
+                .unwrap_or(Severity::Info);
+            if !preferences.email_enabled && top < Severity::Critical {
+                return Err(Suppression::EmailDisabled);
+            }
+            if top < Severity::Warning {
+                if preferences
+                    .muted_categories
+                    .iter()
+                    .any(|muted| muted == recorded.category.as_str())
+                {
+                    return Err(Suppression::MutedCategory);
+                }
+                // The minimum is in the account's currency: an amount in another one is not
+                // compared (converting would need a rate the notifier does not have).
+                if let Some(minimum) = preferences.min_amount_minor
+                    && recorded.transaction.currency == account.currency
+                    && recorded.transaction.amount_minor < minimum
+                {
+                    return Err(Suppression::UnderMinAmount);
+                }
+            }
+            Ok(EmailKind::Transaction(shape_of(recorded)))
+        }
+        Notice::Welcome(_) if !preferences.email_enabled => Err(Suppression::EmailDisabled),
+        Notice::Welcome(_) => Ok(EmailKind::Welcome),
+        Notice::Statement(_) if !preferences.email_enabled => Err(Suppression::EmailDisabled),
+        Notice::Statement(_) => Ok(EmailKind::Statement),
+    }
+}
