@@ -173,6 +173,7 @@ DETAILS = {
             },
         },
         "totals_by_category": {
+            "description": "Net flow per category and currency over the week's approved transactions: money in positive, money out negative.",
             "type": "array",
             "items": {
                 "type": "object",
@@ -181,8 +182,8 @@ DETAILS = {
                 "properties": {"category": {"$ref": "#/definitions/category"}, "total": {"$ref": "#/definitions/money"}},
             },
         },
-        "money_in": {"type": "array", "items": {"$ref": "#/definitions/money"}},
-        "money_out": {"type": "array", "items": {"$ref": "#/definitions/money"}},
+        "money_in": {"description": "Approved incoming transactions (transfer_in, top_up, refund), one sum per currency.", "type": "array", "items": {"$ref": "#/definitions/money"}},
+        "money_out": {"description": "Approved outgoing transactions, one sum per currency (positive).", "type": "array", "items": {"$ref": "#/definitions/money"}},
         "transaction_count": {"type": "integer", "minimum": 0},
         "transactions": {
             "type": "array",

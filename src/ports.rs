@@ -112,13 +112,101 @@ pub struct AccountBatch {
     pub unprocessed: Vec<String>,
 }
 
-/// The ledger, as the processor reads it.
+/// One segment of a parallel Scan (DynamoDB's Segment / TotalSegments); `whole()` is all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanSegment {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl ScanSegment {
+    pub const fn whole() -> Self {
+        ScanSegment { index: 0, total: 1 }
+    }
+}
+
+/// One page of a Scan of account profiles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    /// ACCOUNT items on this page that do not decode (skipped, counted).
+    pub undecodable: u32,
+    /// Where the next page starts (an opaque key); None: the scan is done.
+    pub next: Option<String>,
+}
+
+/// A Query of one account's transactions whose booked_at is in [from, to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionQuery<'a> {
+    pub account_id: &'a str,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub newest_first: bool,
+    /// At most this many transactions on the page.
+    pub limit: u32,
+    /// The `next` of the previous page.
+    pub after: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransactionPage {
+    pub transactions: Vec<crate::domain::Transaction>,
+    pub undecodable: u32,
+    pub next: Option<String>,
+}
+
+/// What storing a transaction found. The same transaction_id (per account) is stored once,
+/// whatever the retries carry: the ledger keeps a uniqueness marker with the fingerprint of
+/// the request that created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransactionWrite {
+    Stored,
+    /// The transaction_id was taken, by a request with this fingerprint.
+    AlreadyStored {
+        fingerprint: String,
+    },
+}
+
+/// What storing an account found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountWrite {
+    Created,
+    /// An account with that id exists (it may have been stored by another writer).
+    AlreadyExists(Box<Account>),
+}
+
+/// The ledger table: profiles for the processor and the notifier, pages for the digest and
+/// the history API, conditional writes for ingest.
 pub trait Ledger: Send + Sync {
     /// Shaped like BatchGetItem: at most 100 account ids a call.
     fn batch_get_accounts(
         &self,
         account_ids: &[String],
     ) -> impl Future<Output = Result<AccountBatch, PortError>> + Send;
+
+    /// Shaped like a Scan of ACCOUNT items: pages of at most `limit`, resumed after `after`.
+    fn scan_accounts(
+        &self,
+        segment: ScanSegment,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<AccountPage, PortError>> + Send;
+
+    /// Shaped like a Query on the account's partition, sort key range on booked_at.
+    fn query_transactions(
+        &self,
+        query: &TransactionQuery<'_>,
+    ) -> impl Future<Output = Result<TransactionPage, PortError>> + Send;
+
+    /// Stores the transaction unless its transaction_id is taken for that account.
+    fn put_transaction(
+        &self,
+        transaction: &crate::domain::Transaction,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<TransactionWrite, PortError>> + Send;
+
+    /// Stores the account unless one with that id exists.
+    fn put_account(&self, account: &Account) -> impl Future<Output = Result<AccountWrite, PortError>> + Send;
 }
 
 pub const MAX_ACCOUNTS_PER_BATCH_GET: usize = 100;
@@ -145,6 +233,34 @@ impl<T: Ledger> Ledger for std::sync::Arc<T> {
         account_ids: &[String],
     ) -> impl Future<Output = Result<AccountBatch, PortError>> + Send {
         (**self).batch_get_accounts(account_ids)
+    }
+
+    fn scan_accounts(
+        &self,
+        segment: ScanSegment,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<AccountPage, PortError>> + Send {
+        (**self).scan_accounts(segment, after, limit)
+    }
+
+    fn query_transactions(
+        &self,
+        query: &TransactionQuery<'_>,
+    ) -> impl Future<Output = Result<TransactionPage, PortError>> + Send {
+        (**self).query_transactions(query)
+    }
+
+    fn put_transaction(
+        &self,
+        transaction: &crate::domain::Transaction,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<TransactionWrite, PortError>> + Send {
+        (**self).put_transaction(transaction, fingerprint)
+    }
+
+    fn put_account(&self, account: &Account) -> impl Future<Output = Result<AccountWrite, PortError>> + Send {
+        (**self).put_account(account)
     }
 }
 

@@ -237,11 +237,11 @@ fn statement(account: &Account, lines: usize, count: u64) -> Value {
         totals_by_category: vec![
             CategoryTotal {
                 category: Category::Groceries,
-                total: Money::new(4599, currency),
+                total: Money::new(-4599, currency),
             },
             CategoryTotal {
                 category: Category::Restaurants,
-                total: Money::new(3250, currency),
+                total: Money::new(-3250, currency),
             },
             CategoryTotal {
                 category: Category::Transfers,

@@ -72,7 +72,20 @@ pub struct Account {
     pub time_zone: Option<String>,
 }
 
+/// Where an account has no time zone, or one that is not in the IANA database.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Paris;
+
+/// The IANA zone of that name, or the default.
+pub fn zone_or_default(name: Option<&str>) -> chrono_tz::Tz {
+    name.and_then(|name| name.parse().ok()).unwrap_or(DEFAULT_TIME_ZONE)
+}
+
 impl Account {
+    /// The zone its dates are written in and its statement weeks are cut in.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        zone_or_default(self.time_zone.as_deref())
+    }
+
     pub fn decode(attributes: &Attributes) -> Result<Account, DecodeError> {
         let f = Fields::root(attributes);
         let account_id = f.string("account_id")?.to_string();

@@ -254,9 +254,9 @@ pub struct WeeklyStatement {
     #[serde(flatten)]
     pub header: Header,
     pub week: StatementWeek,
-    /// Per category and currency, approved transactions only.
+    /// Net flow per category and currency over approved transactions: in positive, out negative.
     pub totals_by_category: Vec<CategoryTotal>,
-    /// One entry per currency.
+    /// Approved incoming transactions, one sum per currency; `money_out` likewise (positive).
     pub money_in: Vec<Money>,
     pub money_out: Vec<Money>,
     pub transaction_count: u64,

@@ -238,7 +238,43 @@ impl Transaction {
         })
         .expect("a transaction always serializes to an item")
     }
+
+    /// The sort key of the uniqueness marker that keeps a transaction_id stored once per
+    /// account (it sorts outside the `TXN#` range, so history queries never see it).
+    pub fn marker_sort_key(transaction_id: &str) -> String {
+        format!("TXNID#{transaction_id}")
+    }
+
+    /// The uniqueness marker item (`type = "TXN_ID"`): written in the same transaction as
+    /// the transaction item, on condition that neither exists. It records the request's
+    /// fingerprint, so that a retry can be told from a conflicting reuse of the id.
+    pub fn uniqueness_marker(&self, fingerprint: &str) -> Item {
+        #[derive(Serialize)]
+        struct Marker<'a> {
+            pk: String,
+            sk: String,
+            #[serde(rename = "type")]
+            item_type: &'static str,
+            account_id: &'a str,
+            transaction_id: &'a str,
+            transaction_sk: String,
+            fingerprint: &'a str,
+        }
+        serde_dynamo::to_item(Marker {
+            pk: account_pk(&self.account_id),
+            sk: Transaction::marker_sort_key(&self.transaction_id),
+            item_type: MARKER_TYPE,
+            account_id: &self.account_id,
+            transaction_id: &self.transaction_id,
+            transaction_sk: self.sort_key(),
+            fingerprint,
+        })
+        .expect("a marker always serializes to an item")
+    }
 }
+
+/// The `type` of uniqueness markers; the processor ignores them.
+pub const MARKER_TYPE: &str = "TXN_ID";
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -1,17 +1,22 @@
 //! In-memory adapters of the ledger and the bus, with fault injection for tests.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
 
 use serde_dynamo::Item;
 use serde_json::Value;
 
-use crate::domain::Account;
 use crate::domain::item::LedgerItem;
+use crate::domain::transaction::account_pk;
+use crate::domain::{Account, Transaction};
 use crate::pipeline::audit::AuditRecord;
 use crate::ports::{
-    AccountBatch, AuditLog, BusEntry, Claim, EntryResult, EventBus, Idempotency, Ledger, MAX_ACCOUNTS_PER_BATCH_GET,
-    PortError, PutOutcome,
+    AccountBatch, AccountPage, AccountWrite, AuditLog, BusEntry, Claim, EntryResult, EventBus, Idempotency, Ledger,
+    MAX_ACCOUNTS_PER_BATCH_GET, PortError, PutOutcome, ScanSegment, TransactionPage, TransactionQuery,
+    TransactionWrite,
 };
 
 /// Ledger items by (pk, sk).
@@ -46,8 +51,37 @@ impl MemoryLedger {
         self.items.write().expect("ledger lock").insert((pk, sk), item);
     }
 
-    pub fn put_account(&self, account: &Account) {
+    /// Writes the profile unconditionally (test setup); the `Ledger` port's `put_account`
+    /// is the conditional write ingest uses.
+    pub fn insert_account(&self, account: &Account) {
         self.put(account.to_item());
+    }
+
+    /// Writes the transaction unconditionally, without a uniqueness marker (as a system that
+    /// writes straight into the table would).
+    pub fn insert_transaction(&self, transaction: &crate::domain::Transaction) {
+        self.put(transaction.to_item());
+    }
+
+    pub fn get(&self, pk: &str, sk: &str) -> Option<Item> {
+        self.items
+            .read()
+            .expect("ledger lock")
+            .get(&(pk.to_string(), sk.to_string()))
+            .cloned()
+    }
+
+    /// Applies the injected faults to one call.
+    fn fault(&self) -> Result<(), PortError> {
+        let mut faults = self.faults.lock().expect("ledger lock");
+        if faults.always_fail {
+            return Err(PortError::permanent("AccessDeniedException: injected"));
+        }
+        if faults.failing_calls > 0 {
+            faults.failing_calls -= 1;
+            return Err(PortError::transient("ProvisionedThroughputExceededException: injected"));
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -89,15 +123,9 @@ impl Ledger for MemoryLedger {
         if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {
             return Err(PortError::permanent("BatchGetItem takes at most 100 keys"));
         }
+        self.fault()?;
         let take_first_only = {
             let mut faults = self.faults.lock().expect("ledger lock");
-            if faults.always_fail {
-                return Err(PortError::permanent("AccessDeniedException: injected"));
-            }
-            if faults.failing_calls > 0 {
-                faults.failing_calls -= 1;
-                return Err(PortError::transient("ProvisionedThroughputExceededException: injected"));
-            }
             let partial = faults.partial_calls > 0;
             faults.partial_calls = faults.partial_calls.saturating_sub(1);
             partial
@@ -110,7 +138,7 @@ impl Ledger for MemoryLedger {
         let items = self.items.read().expect("ledger lock");
         let accounts = served
             .iter()
-            .filter_map(|id| items.get(&(format!("ACCOUNT#{id}"), "PROFILE".to_string())))
+            .filter_map(|id| items.get(&(account_pk(id), PROFILE_SK.to_string())))
             .filter_map(|item| match LedgerItem::decode(item) {
                 Ok(LedgerItem::Account(account)) => Some(*account),
                 // A profile that does not decode is treated as absent: the rules that need it skip.
@@ -122,6 +150,140 @@ impl Ledger for MemoryLedger {
             unprocessed: unprocessed.to_vec(),
         })
     }
+
+    async fn scan_accounts(
+        &self,
+        segment: ScanSegment,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<AccountPage, PortError> {
+        self.fault()?;
+        let items = self.items.read().expect("ledger lock");
+        let mut page = AccountPage::default();
+        let start = after.map_or(Bound::Unbounded, |pk| {
+            Bound::Excluded((pk.to_string(), PROFILE_SK.to_string()))
+        });
+        for ((pk, sk), item) in items.range((start, Bound::Unbounded)) {
+            if sk != PROFILE_SK || segment_of(pk, segment.total) != segment.index {
+                continue;
+            }
+            match LedgerItem::decode(item) {
+                Ok(LedgerItem::Account(account)) => page.accounts.push(*account),
+                _ => page.undecodable += 1,
+            }
+            // Like DynamoDB: at the limit, hand back where it stopped (the next page may be empty).
+            if page.accounts.len() + page.undecodable as usize >= limit as usize {
+                page.next = Some(pk.clone());
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {
+        self.fault()?;
+        let pk = account_pk(query.account_id);
+        let (low, high) = transaction_range(query.from, query.to);
+        let items = self.items.read().expect("ledger lock");
+        let range = items.range((pk.clone(), low)..(pk.clone(), high));
+        let in_order: Box<dyn Iterator<Item = _>> = if query.newest_first {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut page = TransactionPage::default();
+        let mut taken = 0u32;
+        for ((_, sk), item) in in_order {
+            if let Some(after) = query.after {
+                let past = if query.newest_first {
+                    sk.as_str() < after
+                } else {
+                    sk.as_str() > after
+                };
+                if !past {
+                    continue;
+                }
+            }
+            if taken == query.limit {
+                break;
+            }
+            taken += 1;
+            page.next = (taken == query.limit).then(|| sk.clone());
+            match LedgerItem::decode(item) {
+                Ok(LedgerItem::Transaction(txn)) if txn.booked_at >= query.from && txn.booked_at < query.to => {
+                    page.transactions.push(*txn)
+                }
+                Ok(_) => {}
+                Err(_) => page.undecodable += 1,
+            }
+        }
+        Ok(page)
+    }
+
+    async fn put_transaction(
+        &self,
+        transaction: &Transaction,
+        fingerprint: &str,
+    ) -> Result<TransactionWrite, PortError> {
+        self.fault()?;
+        let pk = account_pk(&transaction.account_id);
+        let marker_key = (pk.clone(), Transaction::marker_sort_key(&transaction.transaction_id));
+        let mut items = self.items.write().expect("ledger lock");
+        if let Some(marker) = items.get(&marker_key) {
+            let fingerprint = match marker.get("fingerprint") {
+                Some(serde_dynamo::AttributeValue::S(f)) => f.clone(),
+                _ => String::new(),
+            };
+            return Ok(TransactionWrite::AlreadyStored { fingerprint });
+        }
+        let txn_key = (pk, transaction.sort_key());
+        if items.contains_key(&txn_key) {
+            // Written straight into the table by another system, without a marker.
+            return Ok(TransactionWrite::AlreadyStored {
+                fingerprint: String::new(),
+            });
+        }
+        items.insert(marker_key, transaction.uniqueness_marker(fingerprint));
+        items.insert(txn_key, transaction.to_item());
+        Ok(TransactionWrite::Stored)
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<AccountWrite, PortError> {
+        self.fault()?;
+        let key = (account_pk(&account.account_id), PROFILE_SK.to_string());
+        let mut items = self.items.write().expect("ledger lock");
+        if let Some(existing) = items.get(&key) {
+            return match LedgerItem::decode(existing) {
+                Ok(LedgerItem::Account(existing)) => Ok(AccountWrite::AlreadyExists(existing)),
+                _ => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
+            };
+        }
+        items.insert(key, account.to_item());
+        Ok(AccountWrite::Created)
+    }
+}
+
+const PROFILE_SK: &str = "PROFILE";
+
+/// The Scan segment an item falls in (DynamoDB spreads items by the hash of their key).
+fn segment_of(pk: &str, total: u32) -> u32 {
+    let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % u64::from(total.max(1))) as u32
+}
+
+/// Sort keys of the transactions booked in [from, to), as a Query's key condition:
+/// `sk >= TXN#<from, to the second>` and `sk < TXN#<to, to the second>`. Truncating to the
+/// second keeps every spelling of the fraction inside the range; the caller filters exactly.
+pub fn transaction_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
+    let second = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let to_second = if to.timestamp_subsec_nanos() > 0 {
+        to + chrono::Duration::seconds(1)
+    } else {
+        to
+    };
+    (format!("TXN#{}", second(from)), format!("TXN#{}", second(to_second)))
 }
 
 type EntryFault = Box<dyn Fn(u32, &BusEntry) -> Option<String> + Send + Sync>;

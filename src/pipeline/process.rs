@@ -23,12 +23,12 @@ use serde::Serialize;
 
 use crate::domain::Account;
 use crate::domain::event_id;
-use crate::domain::events::{BusEvent, EVENT_SOURCE, RecordRejected, SCHEMA_VERSION, Severity, TransactionChange};
+use crate::domain::events::{BusEvent, RecordRejected, SCHEMA_VERSION, Severity, TransactionChange};
 use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
 use super::profiles::load_profiles;
-use super::publish::{EntryGroup, PublishLimits, publish};
+use super::publish::{EntryGroup, PublishLimits, entry_for, publish};
 use super::retry::RetryPolicy;
 use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_card_numbers};
 use super::transaction_events::{account_opened, events_for_transaction};
@@ -317,7 +317,11 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
     /// Serializes a record's events. An event too large for PutEvents can never be sent:
     /// the record is rejected instead (without its raw record, which is larger still).
     fn entry_group(&self, result: &RecordResult, incoming: &Incoming, now: DateTime<Utc>) -> EntryGroup {
-        let entries: Vec<BusEntry> = result.events.iter().map(|e| self.entry(e)).collect();
+        let entries: Vec<BusEntry> = result
+            .events
+            .iter()
+            .map(|e| entry_for(e, &self.config.event_bus_name))
+            .collect();
         let largest = entries.iter().map(BusEntry::size).max().unwrap_or(0);
         if largest <= self.config.limits.max_request_bytes {
             return EntryGroup {
@@ -339,20 +343,11 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         }
         EntryGroup {
             account: rejected.account.clone(),
-            entries: rejected.events.iter().map(|e| self.entry(e)).collect(),
-        }
-    }
-
-    fn entry(&self, event: &BusEvent) -> BusEntry {
-        BusEntry {
-            source: EVENT_SOURCE.to_string(),
-            detail_type: event.detail_type().as_str().to_string(),
-            detail: event.detail_json(),
-            event_bus_name: self.config.event_bus_name.clone(),
-            resources: Vec::new(),
-            // EventBridge stamps the time it received the event; the detail's occurred_at
-            // says when the fact happened.
-            time: None,
+            entries: rejected
+                .events
+                .iter()
+                .map(|e| entry_for(e, &self.config.event_bus_name))
+                .collect(),
         }
     }
 }

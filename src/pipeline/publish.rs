@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use crate::domain::events::{BusEvent, EVENT_SOURCE};
 use crate::ports::{BusEntry, Clock, EntryResult, EventBus, FailureKind};
 
 use super::retry::RetryPolicy;
@@ -31,6 +32,20 @@ impl Default for PublishLimits {
             max_entries: MAX_ENTRIES_PER_CALL,
             max_request_bytes: MAX_REQUEST_BYTES,
         }
+    }
+}
+
+/// The PutEvents entry of one of our events.
+pub fn entry_for(event: &BusEvent, event_bus_name: &str) -> BusEntry {
+    BusEntry {
+        source: EVENT_SOURCE.to_string(),
+        detail_type: event.detail_type().as_str().to_string(),
+        detail: event.detail_json(),
+        event_bus_name: event_bus_name.to_string(),
+        resources: Vec::new(),
+        // EventBridge stamps the time it received the event; the detail's occurred_at
+        // says when the fact happened.
+        time: None,
     }
 }
 

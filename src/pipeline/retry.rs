@@ -1,7 +1,10 @@
 //! Capped exponential backoff with full jitter, for the retries a use case makes itself
-//! (failed PutEvents entries, BatchGetItem's UnprocessedKeys).
+//! (failed PutEvents entries, BatchGetItem's UnprocessedKeys, the digest's pages).
 
+use std::future::Future;
 use std::time::Duration;
+
+use crate::ports::{Clock, PortError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -35,6 +38,28 @@ impl RetryPolicy {
     pub fn delay(&self, failures: u32, rng: &mut fastrand::Rng) -> Duration {
         let ceiling = self.ceiling(failures).as_micros() as u64;
         Duration::from_micros(rng.u64(0..=ceiling))
+    }
+}
+
+/// Calls `call` until it succeeds, fails permanently, or has been tried `max_attempts` times,
+/// sleeping a jittered backoff between tries. For calls that are safe to repeat (reads,
+/// conditional writes).
+pub async fn retry_transient<T, C, F, Fut>(clock: &C, policy: &RetryPolicy, mut call: F) -> Result<T, PortError>
+where
+    C: Clock,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PortError>>,
+{
+    let mut rng = fastrand::Rng::new();
+    let mut failures = 0;
+    loop {
+        match call().await {
+            Err(error) if error.is_transient() && failures + 1 < policy.max_attempts => {
+                failures += 1;
+                clock.sleep(policy.delay(failures, &mut rng)).await;
+            }
+            result => return result,
+        }
     }
 }
 

@@ -115,7 +115,7 @@ pub fn processor_with(ledger: MemoryLedger, bus: MemoryBus, rules: Rules) -> Tes
 pub fn ledger_with(accounts: &[Account]) -> MemoryLedger {
     let ledger = MemoryLedger::new();
     for account in accounts {
-        ledger.put_account(account);
+        ledger.insert_account(account);
     }
     ledger
 }

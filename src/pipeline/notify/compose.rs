@@ -63,7 +63,7 @@ pub fn transaction_context<'a>(
             country: &m.country,
         }),
         card_last4: txn.card_last4.as_deref(),
-        booked_at: labels::date_time(txn.booked_at, labels::zone(account.time_zone.as_deref()), locale),
+        booked_at: labels::date_time(txn.booked_at, account.zone(), locale),
         balance_after: txn.balance_after().map(money),
         threshold: shaping.and_then(|f| f.rule.threshold).map(money),
         category: labels::category(notice.category, locale),
@@ -86,7 +86,7 @@ pub struct WelcomeContext<'a> {
 pub fn welcome_context(account: &Account) -> WelcomeContext<'_> {
     let locale = account.locale;
     let in_account_currency = |minor: i64| format_money(Money::new(minor, account.currency), locale);
-    let zone = labels::zone(account.time_zone.as_deref());
+    let zone = account.zone();
     WelcomeContext {
         first_name: account.holder.first_name.expose(),
         account_id: &account.account_id,
@@ -138,19 +138,29 @@ pub struct StatementContext<'a> {
     money_out: Vec<String>,
 }
 
+/// "+2 500,00 €" for money in, "-45,99 €" for money out.
+fn signed(money: Money, locale: Locale) -> String {
+    let text = format_money(money, locale);
+    if money.amount_minor > 0 {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
 pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) -> StatementContext<'a> {
     let locale = account.locale;
     // The week is in the zone it was cut in, which the statement names.
-    let zone = labels::zone(Some(&notice.week.time_zone));
+    let zone = crate::domain::account::zone_or_default(Some(&notice.week.time_zone));
     let last_day = notice.week.end.pred_opt().unwrap_or(notice.week.end);
     let lines = notice
         .transactions
         .iter()
         .map(|line| {
-            let signed = if line.kind.is_incoming() {
-                format!("+{}", format_money(line.amount, locale))
+            let amount = if line.kind.is_incoming() {
+                line.amount
             } else {
-                format_money(Money::new(-line.amount.amount_minor, line.amount.currency), locale)
+                Money::new(-line.amount.amount_minor, line.amount.currency)
             };
             StatementLineContext {
                 date: labels::short_date(line.booked_at, zone, locale),
@@ -159,7 +169,7 @@ pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) 
                     .clone()
                     .unwrap_or_else(|| labels::kind(line.kind, locale).to_string()),
                 category: labels::category(line.category, locale),
-                amount: signed,
+                amount: signed(amount, locale),
                 note: match line.status {
                     TransactionStatus::Approved => None,
                     TransactionStatus::Declined => Some(match locale {
@@ -187,7 +197,7 @@ pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) 
             .iter()
             .map(|t| CategoryTotalContext {
                 category: labels::category(t.category, locale),
-                amount: format_money(t.total, locale),
+                amount: signed(t.total, locale),
             })
             .collect(),
         money_in: notice.money_in.iter().map(|m| format_money(*m, locale)).collect(),

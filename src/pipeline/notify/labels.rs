@@ -171,6 +171,7 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Europe::Paris;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::account::zone_or_default as zone;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
