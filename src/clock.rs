@@ -21,19 +21,24 @@ impl Clock for SystemClock {
     }
 }
 
-/// Always the same time; remembers the sleeps it was asked for instead of sleeping.
+/// Time that moves only when told to; remembers the sleeps it was asked for instead of
+/// sleeping.
 #[derive(Debug)]
 pub struct FrozenClock {
-    now: DateTime<Utc>,
+    now: Mutex<DateTime<Utc>>,
     sleeps: Mutex<Vec<Duration>>,
 }
 
 impl FrozenClock {
     pub fn at(now: DateTime<Utc>) -> Self {
         FrozenClock {
-            now,
+            now: Mutex::new(now),
             sleeps: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.now.lock().expect("clock lock") += by;
     }
 
     pub fn sleeps(&self) -> Vec<Duration> {
@@ -43,7 +48,7 @@ impl FrozenClock {
 
 impl Clock for FrozenClock {
     fn now(&self) -> DateTime<Utc> {
-        self.now
+        *self.now.lock().expect("clock lock")
     }
 
     async fn sleep(&self, duration: Duration) {

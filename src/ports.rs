@@ -316,3 +316,21 @@ pub trait Mailer: Send + Sync {
     /// The provider's message id.
     fn send(&self, email: &crate::domain::email::Email) -> impl Future<Output = Result<String, MailError>> + Send;
 }
+
+/// The ingest signing secrets: the current one, and during a rotation the previous one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecrets {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SigningSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSecrets(<redacted>)")
+    }
+}
+
+/// Secrets Manager (AWSCURRENT and AWSPREVIOUS), or a fixed secret for local runs.
+pub trait Secrets: Send + Sync {
+    fn signing_secrets(&self) -> impl Future<Output = Result<SigningSecrets, PortError>> + Send;
+}

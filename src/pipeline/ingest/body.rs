@@ -1,0 +1,579 @@
+//! Request bodies → domain values, with every problem reported at once as a field error.
+//! Unknown top-level fields are refused (a typo must not silently drop data); `metadata` is
+//! free form and carried through.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
+use crate::domain::item::{CountryCode, parse_timestamp};
+use crate::domain::money::{Currency, Money};
+use crate::domain::pii::Pii;
+use crate::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
+use crate::domain::{Account, Category, Transaction};
+
+use super::problem::FieldError;
+
+pub type Object = Map<String, Value>;
+
+const MAX_ID_LEN: usize = 128;
+const MAX_NAME_LEN: usize = 200;
+
+/// Ids end up in sort keys and URLs: letters, digits and `._:-`, starting with a letter or digit.
+pub fn check_id(text: &str) -> Result<(), String> {
+    let valid = !text.is_empty()
+        && text.len() <= MAX_ID_LEN
+        && text.as_bytes()[0].is_ascii_alphanumeric()
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "1 to {MAX_ID_LEN} letters, digits or . _ : -, starting with a letter or a digit"
+        ))
+    }
+}
+
+fn check_name(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.chars().count() > MAX_NAME_LEN {
+        return Err(format!("1 to {MAX_NAME_LEN} characters, not only spaces"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("no line breaks or control characters".into());
+    }
+    Ok(())
+}
+
+fn any_text(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// Reads fields of JSON objects, collecting every problem.
+#[derive(Default)]
+pub struct Reader {
+    pub errors: Vec<FieldError>,
+}
+
+fn path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+impl Reader {
+    fn error(&mut self, field: String, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    pub fn refuse_unknown(&mut self, object: &Object, prefix: &str, allowed: &[&str]) {
+        for name in object.keys() {
+            if !allowed.contains(&name.as_str()) {
+                self.error(path(prefix, name), "unknown field");
+            }
+        }
+    }
+
+    /// The field, or None when absent or null; a required one missing is an error.
+    fn field<'o>(&mut self, object: &'o Object, prefix: &str, name: &str, required: bool) -> Option<&'o Value> {
+        match object.get(name) {
+            None | Some(Value::Null) => {
+                if required {
+                    self.error(path(prefix, name), "required");
+                }
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    pub fn string(
+        &mut self,
+        object: &Object,
+        prefix: &str,
+        name: &str,
+        required: bool,
+        check: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        match self.field(object, prefix, name, required)? {
+            Value::String(text) => match check(text) {
+                Ok(()) => Some(text.clone()),
+                Err(message) => {
+                    self.error(path(prefix, name), message);
+                    None
+                }
+            },
+            _ => {
+                self.error(path(prefix, name), "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn integer(&mut self, object: &Object, prefix: &str, name: &str, required: bool) -> Option<i64> {
+        let value = self.field(object, prefix, name, required)?;
+        match value.as_i64() {
+            Some(n) => Some(n),
+            None => {
+                let message = if value.is_number() {
+                    "must be an integer (minor units) between -2^63 and 2^63-1"
+                } else {
+                    "must be an integer"
+                };
+                self.error(path(prefix, name), message);
+                None
+            }
+        }
+    }
+
+    pub fn positive(&mut self, object: &Object, prefix: &str, name: &str, required: bool) -> Option<i64> {
+        let n = self.integer(object, prefix, name, required)?;
+        if n <= 0 {
+            self.error(path(prefix, name), "must be greater than 0");
+            return None;
+        }
+        Some(n)
+    }
+
+    pub fn boolean(&mut self, object: &Object, prefix: &str, name: &str) -> Option<bool> {
+        match self.field(object, prefix, name, false)? {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.error(path(prefix, name), "must be true or false");
+                None
+            }
+        }
+    }
+
+    pub fn parsed<T>(
+        &mut self,
+        object: &Object,
+        prefix: &str,
+        name: &str,
+        required: bool,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Option<T> {
+        let text = self.string(object, prefix, name, required, any_text)?;
+        let parsed = parse(&text);
+        if parsed.is_none() {
+            self.error(path(prefix, name), format!("must be {expected}"));
+        }
+        parsed
+    }
+
+    pub fn object<'o>(&mut self, object: &'o Object, prefix: &str, name: &str, required: bool) -> Option<&'o Object> {
+        match self.field(object, prefix, name, required)? {
+            Value::Object(inner) => Some(inner),
+            _ => {
+                self.error(path(prefix, name), "must be an object");
+                None
+            }
+        }
+    }
+
+    pub fn currency(&mut self, object: &Object, prefix: &str, name: &str) -> Option<Currency> {
+        let text = self.string(object, prefix, name, true, any_text)?;
+        match Currency::from_code(&text) {
+            Ok(currency) => Some(currency),
+            Err(error) => {
+                self.error(path(prefix, name), format!("not an ISO 4217 currency: {error}"));
+                None
+            }
+        }
+    }
+
+    pub fn country(&mut self, object: &Object, prefix: &str, name: &str) -> Option<CountryCode> {
+        self.parsed(
+            object,
+            prefix,
+            name,
+            true,
+            CountryCode::parse,
+            "an ISO 3166-1 alpha-2 code (FR)",
+        )
+    }
+
+    fn into_result<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(self.errors),
+        }
+    }
+}
+
+fn names(list: &[&str]) -> String {
+    list.join(", ")
+}
+
+const TRANSACTION_FIELDS: &[&str] = &[
+    "transaction_id",
+    "account_id",
+    "kind",
+    "status",
+    "decline_reason",
+    "amount_minor",
+    "currency",
+    "balance_after_minor",
+    "channel",
+    "merchant",
+    "card_last4",
+    "booked_at",
+    "metadata",
+];
+
+/// A POST /v1/transactions body. `booked_at` defaults to `now`.
+pub fn transaction(body: &Object, now: DateTime<Utc>) -> Result<Transaction, Vec<FieldError>> {
+    let mut r = Reader::default();
+    r.refuse_unknown(body, "", TRANSACTION_FIELDS);
+    let transaction_id = r.string(body, "", "transaction_id", true, check_id);
+    let account_id = r.string(body, "", "account_id", true, check_id);
+    let kind = r.parsed(
+        body,
+        "",
+        "kind",
+        true,
+        TransactionKind::parse,
+        &format!("one of {}", names(TransactionKind::NAMES)),
+    );
+    let status = r.parsed(
+        body,
+        "",
+        "status",
+        true,
+        TransactionStatus::parse,
+        &format!("one of {}", names(TransactionStatus::NAMES)),
+    );
+    let decline_reason = r.parsed(
+        body,
+        "",
+        "decline_reason",
+        false,
+        DeclineReason::parse,
+        &format!("one of {}", names(DeclineReason::NAMES)),
+    );
+    if decline_reason.is_some() && status.is_some_and(|s| s != TransactionStatus::Declined) {
+        r.error(
+            "decline_reason".into(),
+            "only a declined transaction has a decline reason",
+        );
+    }
+    let amount_minor = r.positive(body, "", "amount_minor", true);
+    let currency = r.currency(body, "", "currency");
+    let balance_after_minor = r.integer(body, "", "balance_after_minor", false);
+    let channel = r.parsed(
+        body,
+        "",
+        "channel",
+        true,
+        Channel::parse,
+        &format!("one of {}", names(Channel::NAMES)),
+    );
+    let merchant = r.object(body, "", "merchant", false).and_then(|m| {
+        r.refuse_unknown(m, "merchant", &["name", "mcc", "country", "city"]);
+        let name = r.string(m, "merchant", "name", true, check_name);
+        let mcc = r.parsed(m, "merchant", "mcc", true, Mcc::parse, "4 digits (ISO 18245)");
+        let country = r.country(m, "merchant", "country");
+        let city = r.string(m, "merchant", "city", false, check_name);
+        Some(Merchant {
+            name: name?,
+            mcc: mcc?,
+            country: country?,
+            city,
+        })
+    });
+    let card_last4 = r.string(body, "", "card_last4", false, |t| {
+        if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err("exactly 4 digits; never a full card number".into())
+        }
+    });
+    let booked_at = match body.get("booked_at") {
+        None | Some(Value::Null) => Some(now),
+        Some(_) => r.parsed(body, "", "booked_at", true, parse_timestamp, "an RFC 3339 timestamp"),
+    };
+    let metadata = match body.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(Value::Object(m.clone())),
+        Some(_) => {
+            r.error("metadata".into(), "must be an object");
+            None
+        }
+    };
+    let transaction = (|| {
+        Some(Transaction {
+            transaction_id: transaction_id?,
+            account_id: account_id?,
+            kind: kind?,
+            status: status?,
+            decline_reason,
+            amount: Money::new(amount_minor?, currency?),
+            balance_after_minor,
+            channel: channel?,
+            merchant,
+            card_last4,
+            booked_at: booked_at?,
+            metadata,
+        })
+    })();
+    r.into_result(transaction)
+}
+
+const ACCOUNT_FIELDS: &[&str] = &[
+    "account_id",
+    "holder",
+    "email",
+    "locale",
+    "country",
+    "currency",
+    "time_zone",
+    "thresholds",
+    "preferences",
+];
+
+fn check_email(text: &str) -> Result<(), String> {
+    crate::domain::email::Mailbox::new(None, text)
+        .map(|_| ())
+        .map_err(|_| "not an email address".to_string())
+}
+
+fn check_time_zone(text: &str) -> Result<(), String> {
+    text.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| "not an IANA time zone (Europe/Paris)".to_string())
+}
+
+fn check_category(text: &str) -> Result<(), String> {
+    Category::parse(text)
+        .map(|_| ())
+        .ok_or_else(|| format!("one of {}", names(Category::NAMES)))
+}
+
+/// A POST /v1/accounts body; the account is created active, now.
+pub fn account(body: &Object, now: DateTime<Utc>) -> Result<Account, Vec<FieldError>> {
+    let mut r = Reader::default();
+    r.refuse_unknown(body, "", ACCOUNT_FIELDS);
+    let account_id = r.string(body, "", "account_id", true, check_id);
+    let holder = r.object(body, "", "holder", true).and_then(|h| {
+        r.refuse_unknown(h, "holder", &["first_name", "last_name"]);
+        let first_name = r.string(h, "holder", "first_name", true, check_name);
+        let last_name = r.string(h, "holder", "last_name", true, check_name);
+        Some(Holder {
+            first_name: Pii(first_name?),
+            last_name: Pii(last_name?),
+        })
+    });
+    let email = r.string(body, "", "email", true, check_email);
+    let locale = match body.get("locale") {
+        None | Some(Value::Null) => Some(Locale::Fr),
+        Some(_) => r.parsed(body, "", "locale", true, Locale::parse, "fr or en"),
+    };
+    let country = r.country(body, "", "country");
+    let currency = r.currency(body, "", "currency");
+    let time_zone = r.string(body, "", "time_zone", false, check_time_zone);
+    let thresholds = match r.object(body, "", "thresholds", false) {
+        None => AccountThresholds::default(),
+        Some(t) => {
+            r.refuse_unknown(
+                t,
+                "thresholds",
+                &["large_amount_minor", "low_balance_minor", "cash_withdrawal_minor"],
+            );
+            AccountThresholds {
+                large_amount_minor: r.positive(t, "thresholds", "large_amount_minor", false),
+                low_balance_minor: r.integer(t, "thresholds", "low_balance_minor", false),
+                cash_withdrawal_minor: r.positive(t, "thresholds", "cash_withdrawal_minor", false),
+            }
+        }
+    };
+    let preferences = match r.object(body, "", "preferences", false) {
+        None => Preferences::default(),
+        Some(p) => {
+            r.refuse_unknown(
+                p,
+                "preferences",
+                &["email_enabled", "muted_categories", "min_amount_minor"],
+            );
+            let muted = match p.get("muted_categories") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| match item.as_str().map(|t| (t, check_category(t))) {
+                        Some((text, Ok(()))) => Some(text.to_string()),
+                        Some((_, Err(message))) => {
+                            r.error(format!("preferences.muted_categories[{i}]"), message);
+                            None
+                        }
+                        None => {
+                            r.error(format!("preferences.muted_categories[{i}]"), "must be a string");
+                            None
+                        }
+                    })
+                    .collect(),
+                Some(_) => {
+                    r.error("preferences.muted_categories".into(), "must be an array of categories");
+                    Vec::new()
+                }
+            };
+            Preferences {
+                email_enabled: r.boolean(p, "preferences", "email_enabled").unwrap_or(true),
+                muted_categories: muted,
+                min_amount_minor: r.positive(p, "preferences", "min_amount_minor", false),
+            }
+        }
+    };
+    let account = (|| {
+        Some(Account {
+            account_id: account_id?,
+            holder: holder?,
+            email: Pii(email?),
+            locale: locale?,
+            country: country?,
+            currency: currency?,
+            status: "active".into(),
+            created_at: now,
+            thresholds,
+            preferences,
+            time_zone,
+        })
+    })();
+    r.into_result(account)
+}
+
+/// A rate in [0, 1] written as a decimal, kept exact: `numerator / 10^scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    numerator: u64,
+    scale: u32,
+}
+
+pub const MAX_RATE_DECIMALS: u32 = 9;
+
+impl Rate {
+    /// From the JSON number's shortest decimal spelling (`0.025`, `1`, `0`).
+    pub fn parse(text: &str) -> Option<Rate> {
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+            return None;
+        }
+        let fraction = fraction.trim_end_matches('0');
+        let scale = fraction.len() as u32;
+        if scale > MAX_RATE_DECIMALS {
+            return None;
+        }
+        let numerator: u64 = format!("{whole}{fraction}").parse().ok()?;
+        let rate = Rate { numerator, scale };
+        (numerator <= 10u64.pow(scale)).then_some(rate)
+    }
+
+    /// The fee on an amount, rounded to the nearest minor unit, halves up.
+    pub fn fee_of(self, amount_minor: i64) -> i64 {
+        let denominator = 10i128.pow(self.scale);
+        let product = i128::from(amount_minor) * i128::from(self.numerator);
+        // amount ≥ 0 and rate ≤ 1: the fee fits in i64.
+        ((product * 2 + denominator) / (denominator * 2)) as i64
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = format!("{:0>width$}", self.numerator, width = self.scale as usize + 1);
+        let (whole, fraction) = digits.split_at(digits.len() - self.scale as usize);
+        if fraction.is_empty() {
+            write!(f, "{whole}")
+        } else {
+            write!(f, "{whole}.{fraction}")
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopUpRequest {
+    pub top_up_id: String,
+    pub amount: Money,
+    pub payment_method: String,
+    pub fee_rate: Rate,
+}
+
+fn check_payment_method(text: &str) -> Result<(), String> {
+    let valid = !text.is_empty() && text.len() <= 40 && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err("1 to 40 lower-case letters or _ (card, bank_transfer, voucher)".into())
+    }
+}
+
+/// A POST /v1/accounts/{id}/top-ups body.
+pub fn top_up(body: &Object) -> Result<TopUpRequest, Vec<FieldError>> {
+    let mut r = Reader::default();
+    r.refuse_unknown(
+        body,
+        "",
+        &["top_up_id", "amount_minor", "currency", "payment_method", "fee_rate"],
+    );
+    let top_up_id = r.string(body, "", "top_up_id", true, check_id);
+    let amount_minor = r.positive(body, "", "amount_minor", true);
+    let currency = r.currency(body, "", "currency");
+    let payment_method = r.string(body, "", "payment_method", true, check_payment_method);
+    let fee_rate = match r.field(body, "", "fee_rate", true) {
+        None => None,
+        Some(Value::Number(n)) => {
+            let rate = Rate::parse(&n.to_string());
+            if rate.is_none() {
+                r.error(
+                    "fee_rate".into(),
+                    format!("must be a number between 0 and 1 with at most {MAX_RATE_DECIMALS} decimals"),
+                );
+            }
+            rate
+        }
+        Some(_) => {
+            r.error("fee_rate".into(), "must be a number between 0 and 1");
+            None
+        }
+    };
+    let request = (|| {
+        Some(TopUpRequest {
+            top_up_id: top_up_id?,
+            amount: Money::new(amount_minor?, currency?),
+            payment_method: payment_method?,
+            fee_rate: fee_rate?,
+        })
+    })();
+    r.into_result(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_exact_decimals_in_zero_to_one() {
+        let rate = |t: &str| Rate::parse(t).map(|r| r.to_string());
+        assert_eq!(rate("0.025").as_deref(), Some("0.025"));
+        assert_eq!(rate("0").as_deref(), Some("0"));
+        assert_eq!(rate("1").as_deref(), Some("1"));
+        assert_eq!(rate("1.0").as_deref(), Some("1"));
+        assert_eq!(rate("0.000000001").as_deref(), Some("0.000000001"));
+        for bad in ["1.01", "2", "-0.1", "0.0000000001", "1e-2", "", ".5", "0.5.1"] {
+            assert_eq!(rate(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fees_round_to_the_nearest_minor_unit_halves_up() {
+        let rate = |t: &str| Rate::parse(t).unwrap();
+        assert_eq!(rate("0.025").fee_of(10_000), 250);
+        assert_eq!(rate("0.015").fee_of(1_000), 15);
+        assert_eq!(rate("0.015").fee_of(100), 2, "1.5 rounds up");
+        assert_eq!(rate("0.014").fee_of(100), 1);
+        assert_eq!(rate("0").fee_of(123_456), 0);
+        assert_eq!(rate("1").fee_of(123_456), 123_456);
+        assert_eq!(rate("0.5").fee_of(i64::MAX), i64::MAX / 2 + 1);
+    }
+}

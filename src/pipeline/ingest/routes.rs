@@ -1,0 +1,246 @@
+//! The HTTP surface of ingest, on `http` types: size limit, signature, routing, content
+//! type, then the use case. Checks run in that order, so an unsigned request learns nothing
+//! about routes or accounts.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use http::{Method, Request, Response, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::domain::item::parse_timestamp;
+use crate::ports::{Clock, Ledger, Secrets};
+
+use super::auth::{SIGNATURE_HEADER, verify};
+use super::body::{Object, check_id};
+use super::problem::{self, FieldError, Problem};
+use super::{Ingest, PageRequest, Written};
+
+/// The routes, as `schemas/openapi.yaml` names them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/transactions"),
+    ("POST", "/v1/accounts"),
+    ("POST", "/v1/accounts/{account_id}/top-ups"),
+    ("GET", "/v1/accounts/{account_id}/transactions"),
+];
+
+enum Route<'a> {
+    CreateTransaction,
+    CreateAccount,
+    TopUp(&'a str),
+    ListTransactions(&'a str),
+}
+
+/// The route a path names, and the methods it allows.
+fn route(path: &str) -> Option<(Route<'_>, Method)> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["v1", "transactions"] => Some((Route::CreateTransaction, Method::POST)),
+        ["v1", "accounts"] => Some((Route::CreateAccount, Method::POST)),
+        ["v1", "accounts", id, "top-ups"] => Some((Route::TopUp(id), Method::POST)),
+        ["v1", "accounts", id, "transactions"] => Some((Route::ListTransactions(id), Method::GET)),
+        _ => None,
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_str(content_type).expect("a valid header"),
+    );
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Vec<u8>> {
+    let body = serde_json::to_vec(body).expect("responses always serialize");
+    respond(status, "application/json", body)
+}
+
+pub fn problem_response(problem: &Problem) -> Response<Vec<u8>> {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = respond(
+        status,
+        problem::CONTENT_TYPE,
+        serde_json::to_vec(problem).expect("problems always serialize"),
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn written(result: Result<Written, Problem>) -> Response<Vec<u8>> {
+    match result {
+        Ok(Written::Created(mut body)) => {
+            body["status"] = json!("created");
+            json_response(StatusCode::CREATED, &body)
+        }
+        Ok(Written::Duplicate(mut body)) => {
+            body["status"] = json!("duplicate");
+            json_response(StatusCode::OK, &body)
+        }
+        Err(problem) => problem_response(&problem),
+    }
+}
+
+pub fn encode_cursor(sort_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sort_key)
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok().filter(|key| key.starts_with("TXN#"))
+}
+
+/// `from`, `to`, `limit`, `cursor`; anything else is refused.
+fn page_request(query: Option<&str>, default_limit: u32, max_limit: u32) -> Result<PageRequest, Vec<FieldError>> {
+    let mut page = PageRequest {
+        from: DateTime::<Utc>::UNIX_EPOCH,
+        to: parse_timestamp("9999-12-31T23:59:59Z").expect("a valid timestamp"),
+        limit: default_limit,
+        after: None,
+    };
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if seen.contains(&name) {
+            errors.push(FieldError::new(name.as_ref(), "given more than once"));
+            continue;
+        }
+        seen.push(name.clone());
+        match name.as_ref() {
+            "from" | "to" => match parse_timestamp(&value) {
+                Some(t) if name == "from" => page.from = t,
+                Some(t) => page.to = t,
+                None => errors.push(FieldError::new(name.as_ref(), "must be an RFC 3339 timestamp")),
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=max_limit).contains(&n) => page.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {max_limit}"),
+                )),
+            },
+            "cursor" => match decode_cursor(&value) {
+                Some(key) => page.after = Some(key),
+                None => errors.push(FieldError::new("cursor", "not a cursor this API returned")),
+            },
+            other => errors.push(FieldError::new(other, "unknown query parameter")),
+        }
+    }
+    if errors.is_empty() && page.from >= page.to {
+        errors.push(FieldError::new("from", "must be before `to`"));
+    }
+    if errors.is_empty() { Ok(page) } else { Err(errors) }
+}
+
+fn is_json(request: &Request<Vec<u8>>) -> Result<(), Problem> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(Problem::unsupported_media_type(content_type)),
+    }
+}
+
+/// The body of a POST: JSON (415 otherwise), and an object (400 otherwise).
+fn json_body(request: &Request<Vec<u8>>) -> Result<Object, Problem> {
+    is_json(request)?;
+    match serde_json::from_slice::<Value>(request.body()) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Problem::malformed("the body must be a JSON object")),
+        Err(e) => Err(Problem::malformed(format!("the body is not JSON: {e}"))),
+    }
+}
+
+impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
+    /// One HTTP request → one response. Never panics on input.
+    pub async fn handle(&self, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let response = self.respond(&request).await;
+        tracing::info!(
+            method = %request.method(),
+            path = request.uri().path(),
+            status = response.status().as_u16(),
+            "ingest request"
+        );
+        response
+    }
+
+    async fn respond(&self, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let body = request.body();
+        if body.len() > self.config.max_body_bytes {
+            return problem_response(&Problem::too_large(self.config.max_body_bytes));
+        }
+        let secrets = match self.secrets.get(&self.clock).await {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                tracing::error!(error = %error, "the signing secret could not be read");
+                return problem_response(&Problem::unavailable("the signing secret could not be read"));
+            }
+        };
+        let path = request.uri().path();
+        let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        if let Err(error) = verify(
+            signature,
+            &secrets,
+            self.clock.now(),
+            request.method().as_str(),
+            path,
+            body,
+        ) {
+            tracing::warn!(path, reason = %error, "unauthenticated request refused");
+            return problem_response(&Problem::unauthorized(error.to_string()));
+        }
+        let Some((route, allowed)) = route(path) else {
+            return problem_response(&Problem::not_found(format!("no route {path}")));
+        };
+        if request.method() != allowed {
+            let mut response = problem_response(&Problem::method_not_allowed(format!("{path} takes {allowed}")));
+            response.headers_mut().insert(
+                header::ALLOW,
+                header::HeaderValue::from_str(allowed.as_str()).expect("a method is a valid header"),
+            );
+            return response;
+        }
+        match route {
+            Route::TopUp(id) | Route::ListTransactions(id) if check_id(id).is_err() => {
+                problem_response(&Problem::unknown_account(id))
+            }
+            Route::ListTransactions(id) => {
+                match page_request(
+                    request.uri().query(),
+                    self.config.default_page_size,
+                    self.config.max_page_size,
+                ) {
+                    Err(errors) => problem_response(&Problem::validation(errors)),
+                    Ok(page) => match self.list_transactions(id, &page).await {
+                        Ok(list) => json_response(StatusCode::OK, &list),
+                        Err(problem) => problem_response(&problem),
+                    },
+                }
+            }
+            Route::CreateTransaction => match json_body(request) {
+                Ok(object) => written(self.create_transaction(&object).await),
+                Err(problem) => problem_response(&problem),
+            },
+            Route::CreateAccount => match json_body(request) {
+                Ok(object) => written(self.create_account(&object).await),
+                Err(problem) => problem_response(&problem),
+            },
+            Route::TopUp(id) => match json_body(request) {
+                Ok(object) => written(self.top_up(id, &object).await),
+                Err(problem) => problem_response(&problem),
+            },
+        }
+    }
+}

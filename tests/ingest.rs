@@ -1,0 +1,510 @@
+//! The ingest API: every status (200, 201, 400, 401, 404, 405, 409, 413, 415, 503) with
+//! problem+json bodies, signatures (expiry, rotation, the secret cache), top-ups net of
+//! their fee, and history pages.
+
+mod common;
+
+use chrono::Duration;
+use http::{Request, Response};
+use serde_json::{Value, json};
+
+use txn_notify::clock::FrozenClock;
+use txn_notify::domain::Currency;
+use txn_notify::local::memory::{LedgerFaults, MemoryLedger, MemorySecrets};
+use txn_notify::pipeline::ingest::auth::sign;
+use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
+use txn_notify::ports::Clock;
+
+type TestIngest = Ingest<MemoryLedger, MemorySecrets, FrozenClock>;
+
+const SECRET: &[u8] = b"test-secret";
+
+fn ingest() -> TestIngest {
+    let ledger = common::ledger_with(&[common::account("acc-fr-001", "FR", Currency::EUR)]);
+    Ingest::new(
+        ledger,
+        MemorySecrets::new(SECRET),
+        FrozenClock::at(common::now()),
+        IngestConfig::default(),
+    )
+}
+
+fn signed_with(secret: &[u8], at: i64, method: &str, uri: &str, body: &[u8]) -> Request<Vec<u8>> {
+    let path = uri.split('?').next().unwrap();
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("x-signature", sign(secret, at, method, path, body))
+        .body(body.to_vec())
+        .unwrap()
+}
+
+fn post(path: &str, body: &Value) -> Request<Vec<u8>> {
+    signed_with(
+        SECRET,
+        common::now().timestamp(),
+        "POST",
+        path,
+        body.to_string().as_bytes(),
+    )
+}
+
+fn get(uri: &str) -> Request<Vec<u8>> {
+    signed_with(SECRET, common::now().timestamp(), "GET", uri, b"")
+}
+
+async fn call(ingest: &TestIngest, request: Request<Vec<u8>>) -> (u16, Value) {
+    let response: Response<Vec<u8>> = ingest.handle(request).await;
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert!(body["type"].as_str().unwrap().starts_with("urn:txn-notify:problem:"));
+        assert!(body["title"].is_string() && body["detail"].is_string());
+    } else {
+        assert_eq!(content_type, "application/json");
+    }
+    (status, body)
+}
+
+fn purchase() -> Value {
+    json!({
+        "transaction_id": "t-1001",
+        "account_id": "acc-fr-001",
+        "kind": "card_purchase",
+        "status": "approved",
+        "amount_minor": 4599,
+        "currency": "EUR",
+        "balance_after_minor": 120000,
+        "channel": "pos",
+        "merchant": {"name": "Carrefour City", "mcc": "5411", "country": "FR", "city": "Lyon"},
+        "card_last4": "4242",
+        "booked_at": "2026-11-20T08:15:00Z",
+        "metadata": {"terminal": "T-88"}
+    })
+}
+
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_transaction_is_created_once_and_a_retry_is_a_duplicate() {
+    let ingest = ingest();
+    let (status, body) = call(&ingest, post("/v1/transactions", &purchase())).await;
+    assert_eq!((status, body["status"].as_str()), (201, Some("created")));
+    let stored = ingest
+        .ledger
+        .get("ACCOUNT#acc-fr-001", "TXN#2026-11-20T08:15:00Z#t-1001")
+        .unwrap();
+    let decoded = txn_notify::domain::LedgerItem::decode(&stored).unwrap();
+    assert!(matches!(decoded, txn_notify::domain::LedgerItem::Transaction(t) if t.amount.amount_minor == 4599));
+    // The same body, keys in another order: the same request.
+    let reordered: Value =
+        serde_json::from_str(&purchase().to_string().replace("\"transaction_id\":\"t-1001\",", "")).unwrap();
+    let mut reordered = reordered;
+    reordered["transaction_id"] = json!("t-1001");
+    let (status, body) = call(&ingest, post("/v1/transactions", &reordered)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(ingest.ledger.len(), 3, "profile, transaction, marker: nothing more");
+}
+
+#[tokio::test]
+async fn the_same_id_with_another_body_or_another_booked_at_is_a_conflict_and_stored_once() {
+    let ingest = ingest();
+    call(&ingest, post("/v1/transactions", &purchase())).await;
+    let mut other = purchase();
+    other["amount_minor"] = json!(5000);
+    let (status, body) = call(&ingest, post("/v1/transactions", &other)).await;
+    assert_eq!(status, 409, "{body}");
+    let mut later = purchase();
+    later["booked_at"] = json!("2026-11-20T08:15:07Z");
+    assert_eq!(call(&ingest, post("/v1/transactions", &later)).await.0, 409);
+    assert_eq!(ingest.ledger.len(), 3);
+}
+
+#[tokio::test]
+async fn a_server_stamped_booked_at_keeps_retries_duplicates() {
+    let ingest = ingest();
+    let mut body = purchase();
+    body.as_object_mut().unwrap().remove("booked_at");
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
+    ingest.clock.advance(Duration::seconds(5));
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 200);
+    assert_eq!(
+        ingest.ledger.len(),
+        3,
+        "one transaction although the retry came 5 s later"
+    );
+}
+
+#[tokio::test]
+async fn every_field_problem_is_listed_and_unknown_fields_are_refused() {
+    let ingest = ingest();
+    let body = json!({
+        "transaction_id": "t 1",
+        "account_id": "acc-fr-001",
+        "kind": "purchase",
+        "status": "approved",
+        "decline_reason": "insufficient_funds",
+        "amount_minor": 12.5,
+        "currency": "EURO",
+        "channel": "pos",
+        "merchant": {"name": "Shop", "mcc": "54", "country": "France", "colour": "red"},
+        "card_last4": "4242424242424242",
+        "booked_at": "yesterday",
+        "amount": 12
+    });
+    let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+    assert_eq!(status, 400);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "amount",
+            "amount_minor",
+            "booked_at",
+            "card_last4",
+            "currency",
+            "decline_reason",
+            "kind",
+            "merchant.colour",
+            "merchant.country",
+            "merchant.mcc",
+            "transaction_id"
+        ]
+    );
+    assert!(
+        !problem.to_string().contains("4242424242424242"),
+        "a card number is never echoed"
+    );
+    for bad in [&b"not json"[..], b"[1, 2]", b"\"text\""] {
+        let request = signed_with(SECRET, common::now().timestamp(), "POST", "/v1/transactions", bad);
+        let (status, problem) = call(&ingest, request).await;
+        assert_eq!(status, 400, "{problem}");
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_created_once_and_a_different_body_conflicts() {
+    let ingest = ingest();
+    let account = json!({
+        "account_id": "acc-gb-002",
+        "holder": {"first_name": "James", "last_name": "Smith"},
+        "email": "james.smith@example.com",
+        "locale": "en",
+        "country": "GB",
+        "currency": "GBP",
+        "time_zone": "Europe/London",
+        "thresholds": {"large_amount_minor": 80000, "low_balance_minor": 2000},
+        "preferences": {"email_enabled": true, "muted_categories": ["groceries"], "min_amount_minor": 500}
+    });
+    assert_eq!(call(&ingest, post("/v1/accounts", &account)).await.0, 201);
+    ingest.clock.advance(Duration::seconds(30));
+    let (status, body) = call(&ingest, post("/v1/accounts", &account)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    let mut other = account.clone();
+    other["email"] = json!("someone.else@example.com");
+    assert_eq!(call(&ingest, post("/v1/accounts", &other)).await.0, 409);
+
+    let mut bad = account.clone();
+    bad["account_id"] = json!("acc-new");
+    bad["email"] = json!("no-at-sign");
+    bad["time_zone"] = json!("Mars/Base");
+    bad["preferences"]["muted_categories"] = json!(["groceries", "yachts"]);
+    bad["holder"]["last_name"] = json!("Smith\r\nBcc: x@evil.example");
+    let (status, problem) = call(&ingest, post("/v1/accounts", &bad)).await;
+    assert_eq!(status, 400);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "email",
+            "holder.last_name",
+            "preferences.muted_categories[1]",
+            "time_zone"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_for_an_unknown_account_is_404() {
+    let ingest = ingest();
+    let mut body = purchase();
+    body["account_id"] = json!("acc-nobody");
+    let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (404, Some("urn:txn-notify:problem:unknown-account"))
+    );
+    assert_eq!(call(&ingest, get("/v1/accounts/acc-nobody/transactions")).await.0, 404);
+    assert_eq!(call(&ingest, get("/v1/accounts/bad%20id/transactions")).await.0, 404);
+    assert_eq!(call(&ingest, get("/v1/nothing-here")).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow() {
+    let ingest = ingest();
+    let response = ingest.handle(get("/v1/transactions")).await;
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn bodies_over_64_kib_are_413_and_wrong_content_types_415() {
+    let ingest = ingest();
+    let mut huge = purchase();
+    huge["metadata"] = json!({"blob": "x".repeat(64 * 1024)});
+    assert_eq!(call(&ingest, post("/v1/transactions", &huge)).await.0, 413);
+    let body = purchase().to_string();
+    for content_type in [Some("text/plain"), Some("application/xml"), None] {
+        let mut request = signed_with(
+            SECRET,
+            common::now().timestamp(),
+            "POST",
+            "/v1/transactions",
+            body.as_bytes(),
+        );
+        match content_type {
+            Some(t) => request.headers_mut().insert("content-type", t.parse().unwrap()),
+            None => request.headers_mut().remove("content-type"),
+        };
+        assert_eq!(call(&ingest, request).await.0, 415, "{content_type:?}");
+    }
+    let mut request = signed_with(
+        SECRET,
+        common::now().timestamp(),
+        "POST",
+        "/v1/transactions",
+        body.as_bytes(),
+    );
+    request
+        .headers_mut()
+        .insert("content-type", "Application/JSON; charset=utf-8".parse().unwrap());
+    assert_eq!(call(&ingest, request).await.0, 201);
+}
+
+#[tokio::test]
+async fn unsigned_badly_signed_and_expired_requests_are_401() {
+    let ingest = ingest();
+    let body = purchase().to_string();
+    let now = common::now().timestamp();
+    let mut unsigned = signed_with(SECRET, now, "POST", "/v1/transactions", body.as_bytes());
+    unsigned.headers_mut().remove("x-signature");
+    assert_eq!(call(&ingest, unsigned).await.0, 401);
+    assert_eq!(
+        call(
+            &ingest,
+            signed_with(b"guess", now, "POST", "/v1/transactions", body.as_bytes())
+        )
+        .await
+        .0,
+        401
+    );
+    // Signed for another path, or with another body.
+    let mut moved = signed_with(SECRET, now, "POST", "/v1/accounts", body.as_bytes());
+    *moved.uri_mut() = "/v1/transactions".parse().unwrap();
+    assert_eq!(call(&ingest, moved).await.0, 401);
+    assert_eq!(
+        call(
+            &ingest,
+            signed_with(SECRET, now - 301, "POST", "/v1/transactions", body.as_bytes())
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &ingest,
+            signed_with(SECRET, now + 301, "POST", "/v1/transactions", body.as_bytes())
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &ingest,
+            signed_with(SECRET, now - 300, "POST", "/v1/transactions", body.as_bytes())
+        )
+        .await
+        .0,
+        201
+    );
+    // An unsigned request learns nothing about routes.
+    let mut probe = get("/v1/no-such-route");
+    probe.headers_mut().remove("x-signature");
+    assert_eq!(call(&ingest, probe).await.0, 401);
+}
+
+#[tokio::test]
+async fn during_a_rotation_both_secrets_verify_and_the_cache_picks_the_new_one_within_its_ttl() {
+    let ingest = ingest();
+    let now = || ingest.clock.now().timestamp();
+    assert_eq!(call(&ingest, get("/v1/accounts/acc-fr-001/transactions")).await.0, 200);
+    assert_eq!(ingest.secrets.source().fetches(), 1);
+    ingest.secrets.source().rotate(b"rotated-secret");
+    // Within the TTL the cache still holds the old pair: the new secret is not known yet.
+    let fresh = signed_with(
+        b"rotated-secret",
+        now(),
+        "GET",
+        "/v1/accounts/acc-fr-001/transactions",
+        b"",
+    );
+    assert_eq!(call(&ingest, fresh).await.0, 401);
+    assert_eq!(ingest.secrets.source().fetches(), 1, "one fetch per TTL");
+    ingest.clock.advance(Duration::seconds(301));
+    let fresh = signed_with(
+        b"rotated-secret",
+        now(),
+        "GET",
+        "/v1/accounts/acc-fr-001/transactions",
+        b"",
+    );
+    assert_eq!(call(&ingest, fresh).await.0, 200);
+    let old = signed_with(SECRET, now(), "GET", "/v1/accounts/acc-fr-001/transactions", b"");
+    assert_eq!(call(&ingest, old).await.0, 200, "the previous secret still verifies");
+    assert_eq!(ingest.secrets.source().fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_failing_secret_store_or_ledger_is_503_never_an_unchecked_write() {
+    let ingest = ingest();
+    ingest.secrets.source().fail(true);
+    let response = ingest.handle(post("/v1/transactions", &purchase())).await;
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(ingest.ledger.len(), 1);
+    ingest.secrets.source().fail(false);
+    ingest.ledger.inject(LedgerFaults {
+        always_fail: true,
+        ..LedgerFaults::default()
+    });
+    assert_eq!(call(&ingest, post("/v1/transactions", &purchase())).await.0, 503);
+    ingest.ledger.inject(LedgerFaults {
+        failing_calls: 2,
+        ..LedgerFaults::default()
+    });
+    assert_eq!(
+        call(&ingest, post("/v1/transactions", &purchase())).await.0,
+        201,
+        "transient faults are retried"
+    );
+}
+
+#[tokio::test]
+async fn a_top_up_is_stored_net_of_its_fee() {
+    let ingest = ingest();
+    let body = json!({"top_up_id": "tu-1", "amount_minor": 10000, "currency": "EUR", "payment_method": "card", "fee_rate": 0.015});
+    let (status, response) = call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &body)).await;
+    assert_eq!(status, 201, "{response}");
+    assert_eq!(
+        (
+            &response["gross_amount_minor"],
+            &response["fee_minor"],
+            &response["amount_minor"]
+        ),
+        (&json!(10000), &json!(150), &json!(9850))
+    );
+    let (_, list) = call(&ingest, get("/v1/accounts/acc-fr-001/transactions")).await;
+    let stored = &list["transactions"][0];
+    assert_eq!(
+        (&stored["kind"], &stored["amount_minor"], &stored["status"]),
+        (&json!("top_up"), &json!(9850), &json!("approved"))
+    );
+    assert_eq!(stored["metadata"]["top_up"]["fee_rate"], "0.015");
+    assert_eq!(stored["metadata"]["top_up"]["payment_method"], "card");
+    assert_eq!(
+        call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &body)).await.0,
+        200
+    );
+
+    for (edit, field) in [
+        (json!({"fee_rate": 1.5}), "fee_rate"),
+        (json!({"fee_rate": -0.1}), "fee_rate"),
+        (json!({"fee_rate": "0.1"}), "fee_rate"),
+        (json!({"fee_rate": 1}), "fee_rate"),
+        (json!({"currency": "USD"}), "currency"),
+        (json!({"amount_minor": 0}), "amount_minor"),
+        (json!({"payment_method": "Card!"}), "payment_method"),
+        (json!({"tip": 1}), "tip"),
+    ] {
+        let mut bad = body.clone();
+        bad["top_up_id"] = json!("tu-bad");
+        for (k, v) in edit.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, problem) = call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &bad)).await;
+        assert_eq!((status, fields(&problem)), (400, vec![field.to_string()]), "{edit}");
+    }
+    assert_eq!(
+        call(&ingest, post("/v1/accounts/acc-nobody/top-ups", &body)).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn history_is_newest_first_in_pages_with_an_opaque_cursor() {
+    let ingest = ingest();
+    for i in 0..7 {
+        let mut body = purchase();
+        body["transaction_id"] = json!(format!("t-{i}"));
+        body["booked_at"] = json!(format!("2026-11-{:02}T10:00:00Z", 10 + i));
+        assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
+    }
+    let mut seen = Vec::new();
+    let mut uri = "/v1/accounts/acc-fr-001/transactions?limit=3&from=2026-11-11T00:00:00Z".to_string();
+    loop {
+        let (status, page) = call(&ingest, get(&uri)).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(
+            page["transactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["transaction_id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                assert!(!cursor.contains("TXN#"), "the cursor is opaque");
+                uri = format!("/v1/accounts/acc-fr-001/transactions?limit=3&from=2026-11-11T00:00:00Z&cursor={cursor}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["t-6", "t-5", "t-4", "t-3", "t-2", "t-1"]);
+    let (_, page) = call(
+        &ingest,
+        get("/v1/accounts/acc-fr-001/transactions?to=2026-11-12T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(page["transactions"].as_array().unwrap().len(), 2);
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "from=yesterday",
+        "cursor=bm90LWEtY3Vyc29y",
+        "sort=asc",
+        "from=2026-11-12T00:00:00Z&to=2026-11-11T00:00:00Z",
+        "limit=1&limit=2",
+    ] {
+        let (status, problem) = call(&ingest, get(&format!("/v1/accounts/acc-fr-001/transactions?{query}"))).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+    }
+}
