@@ -508,3 +508,18 @@ async fn history_is_newest_first_in_pages_with_an_opaque_cursor() {
         assert_eq!(status, 400, "{query}: {problem}");
     }
 }
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let ingest = ingest();
+    for (method, path) in txn_notify::pipeline::ingest::routes::ROUTES {
+        let path = path.replace("{account_id}", "acc-fr-001");
+        let body = if *method == "POST" { b"{}".to_vec() } else { Vec::new() };
+        let request = signed_with(SECRET, common::now().timestamp(), method, &path, &body);
+        let (status, problem) = call(&ingest, request).await;
+        assert!(
+            status == 200 || problem["type"] == "urn:txn-notify:problem:validation",
+            "{method} {path}: {status} {problem}"
+        );
+    }
+}

@@ -207,7 +207,7 @@ fn names(list: &[&str]) -> String {
     list.join(", ")
 }
 
-const TRANSACTION_FIELDS: &[&str] = &[
+pub const TRANSACTION_FIELDS: &[&str] = &[
     "transaction_id",
     "account_id",
     "kind",
@@ -321,7 +321,7 @@ pub fn transaction(body: &Object, now: DateTime<Utc>) -> Result<Transaction, Vec
     r.into_result(transaction)
 }
 
-const ACCOUNT_FIELDS: &[&str] = &[
+pub const ACCOUNT_FIELDS: &[&str] = &[
     "account_id",
     "holder",
     "email",
@@ -508,14 +508,12 @@ fn check_payment_method(text: &str) -> Result<(), String> {
     }
 }
 
+pub const TOP_UP_FIELDS: &[&str] = &["top_up_id", "amount_minor", "currency", "payment_method", "fee_rate"];
+
 /// A POST /v1/accounts/{id}/top-ups body.
 pub fn top_up(body: &Object) -> Result<TopUpRequest, Vec<FieldError>> {
     let mut r = Reader::default();
-    r.refuse_unknown(
-        body,
-        "",
-        &["top_up_id", "amount_minor", "currency", "payment_method", "fee_rate"],
-    );
+    r.refuse_unknown(body, "", TOP_UP_FIELDS);
     let top_up_id = r.string(body, "", "top_up_id", true, check_id);
     let amount_minor = r.positive(body, "", "amount_minor", true);
     let currency = r.currency(body, "", "currency");

@@ -1,0 +1,123 @@
+//! `schemas/openapi.yaml` describes the routes the code serves, the fields each body takes,
+//! and every status each route can answer; sample requests validate against it.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use txn_notify::pipeline::ingest::body::{ACCOUNT_FIELDS, TOP_UP_FIELDS, TRANSACTION_FIELDS};
+use txn_notify::pipeline::ingest::routes::ROUTES;
+
+fn spec() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/openapi.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn schema(spec: &Value, name: &str) -> Value {
+    spec["components"]["schemas"][name].clone()
+}
+
+/// The schema with every `#/components/schemas/...` reference resolvable, as a standalone document.
+fn standalone(spec: &Value, name: &str) -> Value {
+    let mut schema = schema(spec, name);
+    let mut defs = spec["components"]["schemas"].clone();
+    let retarget = |v: &mut Value| {
+        let text = v.to_string().replace("#/components/schemas/", "#/$defs/");
+        *v = serde_json::from_str(&text).unwrap();
+    };
+    retarget(&mut schema);
+    retarget(&mut defs);
+    schema["$defs"] = defs;
+    schema
+}
+
+#[test]
+fn the_paths_and_methods_are_exactly_the_routes() {
+    let spec = spec();
+    assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, served);
+}
+
+#[test]
+fn each_route_documents_every_status_it_can_answer() {
+    let spec = spec();
+    let common = ["400", "401", "404", "405", "413", "503"];
+    for (method, path) in ROUTES {
+        let responses = &spec["paths"][path][method.to_lowercase()]["responses"];
+        let mut expected: Vec<&str> = common.to_vec();
+        if *method == "POST" {
+            expected.extend(["200", "201", "409", "415"]);
+        } else {
+            expected.push("200");
+        }
+        for status in expected {
+            assert!(
+                responses.get(status).is_some(),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_body_schemas_name_exactly_the_fields_the_code_takes() {
+    let spec = spec();
+    for (name, fields) in [
+        ("NewTransaction", TRANSACTION_FIELDS),
+        ("NewAccount", ACCOUNT_FIELDS),
+        ("NewTopUp", TOP_UP_FIELDS),
+    ] {
+        let schema = schema(&spec, name);
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "{name} refuses unknown fields, as the code does"
+        );
+        let documented: BTreeSet<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(documented, fields.iter().copied().collect::<BTreeSet<_>>(), "{name}");
+    }
+}
+
+#[test]
+fn sample_bodies_validate_and_bad_ones_do_not() {
+    let spec = spec();
+    let validator = |name: &str| jsonschema::validator_for(&standalone(&spec, name)).unwrap();
+    let transaction = validator("NewTransaction");
+    let good = json!({
+        "transaction_id": "t-1", "account_id": "acc-fr-001", "kind": "card_purchase", "status": "approved",
+        "amount_minor": 4599, "currency": "EUR", "channel": "pos",
+        "merchant": {"name": "Carrefour City", "mcc": "5411", "country": "FR"}
+    });
+    assert!(transaction.is_valid(&good));
+    for (field, value) in [
+        ("amount_minor", json!(0)),
+        ("kind", json!("purchase")),
+        ("colour", json!("red")),
+    ] {
+        let mut bad = good.clone();
+        bad[field] = value;
+        assert!(!transaction.is_valid(&bad), "{field}");
+    }
+    let top_up = validator("NewTopUp");
+    let good = json!({"top_up_id": "tu-1", "amount_minor": 10000, "currency": "EUR", "payment_method": "card", "fee_rate": 0.015});
+    assert!(top_up.is_valid(&good));
+    let mut bad = good.clone();
+    bad["fee_rate"] = json!(1.5);
+    assert!(!top_up.is_valid(&bad));
+}
