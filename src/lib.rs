@@ -4,7 +4,10 @@
 //! ([`pipeline::process`]), which decodes each record ([`domain`]), runs the rule engine
 //! ([`rules`]) and publishes typed events ([`domain::events`]) onto EventBridge in packed
 //! PutEvents calls ([`pipeline::publish`]), reporting partial batch failures the DynamoDB
-//! Streams way. Consumers (notifier, auditor, digest) react to those events.
+//! Streams way. Consumers react to those events: the notifier ([`pipeline::notify`]) emails
+//! once per event, the auditor ([`pipeline::audit`]) keeps the trail, and the weekly digest
+//! ([`pipeline::digest`]) publishes statements. Ingest ([`pipeline::ingest`]) is the signed
+//! HTTP API that lets transactions and accounts in.
 //!
 //! The use cases talk to the world only through the traits of [`ports`]: AWS adapters live
 //! in `aws`, embedded and in-memory ones in [`local`], and the binaries only wire them.
@@ -13,6 +16,7 @@ pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod lambda;
 pub mod local;
 pub mod pattern;
 pub mod pipeline;

@@ -351,14 +351,14 @@ fn invoke_auditor_writes_one_record_per_event() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value = stdout_json(&output);
     assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
-    assert_eq!(value["audit"]["written"], 11);
+    assert_eq!(value["audit"]["written"], 12);
     let types: std::collections::BTreeSet<&str> = value["records"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["detail_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types.len(), 11, "one record per detail-type the processor emits");
+    assert_eq!(types.len(), 12, "one record per detail-type");
     let bare = events_dir().join("consumers/eventbridge-transaction-recorded.json");
     let output = txn_notify(&["invoke", "auditor", "--event", bare.to_str().unwrap(), "--json"]);
     assert!(output.status.success());
@@ -373,5 +373,117 @@ fn invoke_auditor_writes_one_record_per_event() {
     assert_eq!(
         value["audit"]["malformed"], 20,
         "stream records are not EventBridge events: all reported"
+    );
+}
+
+fn ledger_seed() -> String {
+    events_dir().join("ledger/sample.json").to_str().unwrap().to_string()
+}
+
+#[test]
+fn invoke_notifier_writes_each_email_as_an_eml_file() {
+    let path = events_dir().join("consumers/sqs-every-detail-type.json");
+    let outbox = temp_file("outbox");
+    let _ = std::fs::remove_dir_all(&outbox);
+    let args = [
+        "invoke",
+        "notifier",
+        "--event",
+        path.to_str().unwrap(),
+        "--ledger",
+        &ledger_seed(),
+        "--outbox",
+        outbox.to_str().unwrap(),
+        "--json",
+    ];
+    let output = txn_notify(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value = stdout_json(&output);
+    assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
+    let emails = value["emails"].as_array().unwrap();
+    // Account Opened, Transaction Recorded and Weekly Statement are emailed; the alerts and
+    // Record Rejected are not.
+    assert_eq!(emails.len(), 3, "{value}");
+    for email in emails {
+        assert!(email["to"].as_str().unwrap().ends_with("@example.com"));
+        let file = std::fs::read(email["file"].as_str().unwrap()).unwrap();
+        let message = mail_parser::MessageParser::default().parse(&file).unwrap();
+        assert_eq!(message.subject(), email["subject"].as_str());
+        assert!(mail_parser::MimeHeaders::is_content_type(
+            &message,
+            "multipart",
+            "alternative"
+        ));
+        assert_eq!((message.text_body_count(), message.html_body_count()), (1, 1));
+    }
+}
+
+#[test]
+fn invoke_ingest_answers_each_sample_request_like_api_gateway() {
+    let api = events_dir().join("api");
+    let mut statuses = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&api).unwrap() {
+        let path = entry.unwrap().path();
+        let args = [
+            "invoke",
+            "ingest",
+            "--event",
+            path.to_str().unwrap(),
+            "--ledger",
+            &ledger_seed(),
+            "--now",
+            "2026-11-20T18:00:10Z",
+            "--json",
+        ];
+        let output = txn_notify(&args);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let response = stdout_json(&output);
+        assert!(response["body"].is_string() && response["headers"]["content-type"].is_string());
+        statuses.insert(
+            path.file_name().unwrap().to_str().unwrap().to_string(),
+            response["statusCode"].clone(),
+        );
+        // The samples were signed at 18:00:00: ten minutes later, the signature has expired.
+        let late = [
+            "invoke",
+            "ingest",
+            "--event",
+            path.to_str().unwrap(),
+            "--now",
+            "2026-11-20T18:10:00Z",
+            "--json",
+        ];
+        assert_eq!(stdout_json(&txn_notify(&late))["statusCode"], 401);
+    }
+    assert_eq!(
+        serde_json::to_value(&statuses).unwrap(),
+        serde_json::json!({
+            "get-transactions.json": 200, "post-account.json": 201,
+            "post-top-up.json": 201, "post-transaction.json": 201,
+        })
+    );
+}
+
+#[test]
+fn invoke_digest_publishes_one_statement_per_account_with_transactions() {
+    let path = events_dir().join("scheduled/weekly-digest.json");
+    let output = txn_notify(&[
+        "invoke",
+        "digest",
+        "--event",
+        path.to_str().unwrap(),
+        "--ledger",
+        &ledger_seed(),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value = stdout_json(&output);
+    assert_eq!(value["report"]["accounts_scanned"], 3);
+    let published = value["published"].as_array().unwrap();
+    assert_eq!(published.len(), 2);
+    assert!(
+        published
+            .iter()
+            .all(|p| p["DetailType"] == "Weekly Statement" && p["Detail"]["week"]["start"] == "2026-11-16")
     );
 }

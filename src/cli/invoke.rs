@@ -20,23 +20,43 @@ pub struct InvokeArgs {
     function: Function,
     /// A Lambda event file (JSON).
     #[arg(long, short, value_name = "FILE")]
-    event: PathBuf,
-    /// Print one JSON object: {"response": ..., "published": [...]}.
+    pub(crate) event: PathBuf,
+    /// Print one JSON object (processor: {"response", "published"}; notifier: {"response",
+    /// "emails"}; ingest: the API Gateway response; digest: {"report", "published"}).
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// The event bus name put on every entry.
     #[arg(long, env = "TXN_NOTIFY_EVENT_BUS", default_value = "txn-notify")]
-    bus: String,
-    /// Run as if it were this time (RFC 3339), for reproducible output.
+    pub(crate) bus: String,
+    /// Run as if it were this time (RFC 3339), for reproducible output and for the signed
+    /// sample requests of events/api/.
     #[arg(long, value_name = "TIME")]
-    now: Option<DateTime<Utc>>,
+    pub(crate) now: Option<DateTime<Utc>>,
     #[command(flatten)]
-    rules: RulesSource,
+    pub(crate) rules: RulesSource,
+    /// notifier: also write each email as an RFC 5322 .eml file into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) outbox: Option<PathBuf>,
+    /// notifier, ingest, digest: seed the in-memory ledger from this file: a DynamoDB Scan
+    /// output ({"Items": [...]}) or a stream event. Default: events/ledger/sample.json when
+    /// it exists (run from the repository), else an empty ledger.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ledger: Option<PathBuf>,
+    /// notifier: the sender address.
+    #[arg(long, env = "TXN_NOTIFY_SENDER", default_value = "alerts@txn-notify.example")]
+    pub(crate) sender: String,
 }
 
 pub fn run(args: InvokeArgs) -> ExitCode {
-    if args.function == Function::Auditor {
-        return run_auditor(&args);
+    let handled = match args.function {
+        Function::Processor => None,
+        Function::Auditor => return run_auditor(&args),
+        Function::Notifier => Some(super::consumers::run_notifier(&args)),
+        Function::Ingest => Some(super::consumers::run_ingest(&args)),
+        Function::Digest => Some(super::consumers::run_digest(&args)),
+    };
+    if let Some(result) = handled {
+        return result.unwrap_or_else(|message| super::fail(args.json, &message));
     }
     let text = match std::fs::read_to_string(&args.event) {
         Ok(text) => text,

@@ -1,6 +1,7 @@
 //! The `txn-notify` command line. Output for people by default, `--json` for machines.
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
+mod consumers;
 mod generate;
 mod invoke;
 mod pattern;
@@ -59,6 +60,9 @@ enum EventsCommand {
 pub enum Function {
     Processor,
     Auditor,
+    Notifier,
+    Ingest,
+    Digest,
 }
 
 /// Where the rules come from: `--rules FILE`, else `TXN_NOTIFY_RULES`, else built in.
@@ -70,7 +74,7 @@ pub struct RulesSource {
 }
 
 impl RulesSource {
-    fn load(&self) -> Result<Arc<Rules>, String> {
+    pub(crate) fn load(&self) -> Result<Arc<Rules>, String> {
         match &self.rules {
             None => Ok(Arc::new(Rules::builtin())),
             Some(path) => Rules::load(path)

@@ -1,0 +1,3 @@
+//! Glue between Lambda event shapes and the use cases.
+
+pub mod apigw;
