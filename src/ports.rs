@@ -62,9 +62,6 @@ pub struct BusEntry {
 }
 
 impl BusEntry {
-    /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size"):
-    /// 14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each
-    /// Resource. EventBusName does not count.
     /// The event as EventBridge delivers it to a target, with this envelope id, account,
     /// region and time. A detail that is not JSON (never ours) is delivered as null.
     pub fn envelope(&self, id: &str, account: &str, region: &str, time: DateTime<Utc>) -> serde_json::Value {
@@ -81,6 +78,9 @@ impl BusEntry {
         })
     }
 
+    /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size"):
+    /// 14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each
+    /// Resource. EventBusName does not count.
     pub fn size(&self) -> usize {
         let time = if self.time.is_some() { 14 } else { 0 };
         time + self.source.len()
@@ -306,9 +306,15 @@ pub enum MailError {
     /// A 5xx, a timeout: the delivery fails and is retried.
     #[error("transient mail failure: {0}")]
     Transient(String),
-    /// A rejected message (bad or suppressed address, account paused): never retried.
+    /// This message was refused (bad or suppressed address, bad content): sending it again
+    /// gives the same answer, so it is counted and never retried.
     #[error("message rejected: {0}")]
     Rejected(String),
+    /// The mail service refuses every message for now (account suspended or sending paused,
+    /// sender identity not verified, configuration set missing): permanent until someone
+    /// fixes it, so the delivery fails and SQS keeps it, then its DLQ, for a redrive.
+    #[error("mail service refuses to send: {0}")]
+    Blocked(String),
 }
 
 /// SES v2 SendEmail, or the embedded outbox.

@@ -47,6 +47,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sesv2: aws_sdk_sesv2::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl Clients {
@@ -55,6 +56,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             eventbridge: aws_sdk_eventbridge::Client::new(config),
             sesv2: aws_sdk_sesv2::Client::new(config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 }

@@ -1,3 +1,10 @@
-//! Adapters of the ports on the AWS SDK. So far: the one place that builds SDK clients.
+//! Adapters of the ports on the AWS SDK, one folder per service, and the one place that
+//! builds the SDK clients (`clients`). How SDK errors become transient or permanent
+//! failures is in `failure`.
 
 pub mod clients;
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod failure;
+pub mod secrets;
+pub mod ses;

@@ -146,6 +146,19 @@ pub fn account_pk(account_id: &str) -> String {
     format!("ACCOUNT#{account_id}")
 }
 
+/// Sort keys of the transactions booked in [from, to), as a Query's key condition:
+/// `sk >= TXN#<from, to the second>` and `sk < TXN#<to, to the second>`. Truncating to the
+/// second keeps every spelling of the fraction inside the range; the caller filters exactly.
+pub fn transaction_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
+    let second = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let to_second = if to.timestamp_subsec_nanos() > 0 {
+        to + chrono::Duration::seconds(1)
+    } else {
+        to
+    };
+    (format!("TXN#{}", second(from)), format!("TXN#{}", second(to_second)))
+}
+
 impl Transaction {
     pub fn decode(attributes: &Attributes) -> Result<Transaction, DecodeError> {
         let f = Fields::root(attributes);

@@ -4,13 +4,11 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, RwLock};
 
-use chrono::{DateTime, Utc};
-
 use serde_dynamo::Item;
 use serde_json::Value;
 
 use crate::domain::item::LedgerItem;
-use crate::domain::transaction::account_pk;
+use crate::domain::transaction::{account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::pipeline::audit::AuditRecord;
 use crate::ports::{
@@ -271,19 +269,6 @@ fn segment_of(pk: &str, total: u32) -> u32 {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
     (hash % u64::from(total.max(1))) as u32
-}
-
-/// Sort keys of the transactions booked in [from, to), as a Query's key condition:
-/// `sk >= TXN#<from, to the second>` and `sk < TXN#<to, to the second>`. Truncating to the
-/// second keeps every spelling of the fraction inside the range; the caller filters exactly.
-pub fn transaction_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
-    let second = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let to_second = if to.timestamp_subsec_nanos() > 0 {
-        to + chrono::Duration::seconds(1)
-    } else {
-        to
-    };
-    (format!("TXN#{}", second(from)), format!("TXN#{}", second(to_second)))
 }
 
 type EntryFault = Box<dyn Fn(u32, &BusEntry) -> Option<String> + Send + Sync>;

@@ -267,6 +267,10 @@ pub fn compose(
     };
     let mut tags = vec![
         Tag {
+            name: "detail_type".into(),
+            value: kind.detail_type_tag().into(),
+        },
+        Tag {
             name: "template".into(),
             value: kind.template().into(),
         },

@@ -12,6 +12,7 @@
 //! | the profile could not be read (ledger failing) | retried later | `retried` |
 //! | throttling, 5xx from the mail service | the key is released, retried later | `retried`, `throttled` |
 //! | message rejected (bad or suppressed address) | acknowledged, logged without the address, never retried | `rejected` |
+//! | the mail service refuses every message (account suspended or paused, sender unverified, configuration set missing) | the key is released, the message fails: SQS keeps it, then its DLQ, for a redrive once fixed | `retried`, `blocked` |
 //! | a detail that does not match its schema, a template error | listed as failed: SQS retries it, then its DLQ keeps it | `malformed` |
 
 pub mod compose;
@@ -73,6 +74,9 @@ pub struct NotifyStats {
     pub retried: u64,
     /// Of the retried: the mail service throttled us.
     pub throttled: u64,
+    /// Of the retried: the mail service refuses every message (account suspended, sender
+    /// not verified); they reach the DLQ unless someone fixes it in time.
+    pub blocked: u64,
     pub malformed: u64,
 }
 
@@ -256,7 +260,12 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
                 stats.retried += 1;
                 stats.throttled += u64::from(matches!(error, MailError::Throttled(_)));
                 let reason = redact_addresses(&error.to_string());
-                tracing::warn!(event_id, error = %reason, "sending failed; to be retried");
+                if matches!(error, MailError::Blocked(_)) {
+                    stats.blocked += 1;
+                    tracing::error!(event_id, error = %reason, "the mail service refuses to send; the message stays queued, then in the DLQ");
+                } else {
+                    tracing::warn!(event_id, error = %reason, "sending failed; to be retried");
+                }
                 Outcome::Retry(reason)
             }
         }

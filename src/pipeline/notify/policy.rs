@@ -132,6 +132,16 @@ impl EmailKind {
             EmailKind::Statement => "statement",
         }
     }
+
+    /// The detail-type the email answers, as an SES message tag value (letters, digits,
+    /// `_ - . @` only, so the space becomes `_`).
+    pub fn detail_type_tag(self) -> &'static str {
+        match self {
+            EmailKind::Transaction(_) => "Transaction_Recorded",
+            EmailKind::Welcome => "Account_Opened",
+            EmailKind::Statement => "Weekly_Statement",
+        }
+    }
 }
 
 pub fn decide(notice: &Notice, account: &Account) -> Result<EmailKind, Suppression> {

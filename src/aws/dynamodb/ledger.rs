@@ -1,0 +1,324 @@
+//! The `ledger` table on DynamoDB.
+//!
+//! | port call | DynamoDB | what it relies on |
+//! |---|---|---|
+//! | `batch_get_accounts` | BatchGetItem of `(ACCOUNT#id, PROFILE)`, ≤ 100 keys | UnprocessedKeys handed back; the use case asks again with backoff |
+//! | `scan_accounts` | Scan, filter `type = ACCOUNT`, Segment/TotalSegments, Limit | the cursor is LastEvaluatedKey; a page may hold fewer than Limit accounts (Limit counts items read) |
+//! | `query_transactions` | Query `pk = ACCOUNT#id AND sk BETWEEN TXN#<from> AND TXN#<to>`, ScanIndexForward | the cursor is the last sort key read; booked_at is then checked exactly |
+//! | `put_transaction` | TransactWriteItems: the uniqueness marker `TXNID#<id>` and the transaction, each on `attribute_not_exists(pk)` | a cancelled transaction says which condition failed; the marker's fingerprint comes back with it |
+//! | `put_account` | PutItem on `attribute_not_exists(pk)` | the existing item comes back on a failed condition |
+//!
+//! Throttling and 5xx are retried by the SDK (see `clients`), then reported transient.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::item::{SdkItem, from_sdk, s, string, to_sdk};
+use crate::aws::failure::{classify, service_code};
+use crate::domain::item::LedgerItem;
+use crate::domain::transaction::account_pk;
+use crate::domain::transaction::transaction_range;
+use crate::domain::{Account, Transaction};
+use crate::ports::{
+    AccountBatch, AccountPage, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    TransactionPage, TransactionQuery, TransactionWrite,
+};
+
+const PROFILE_SK: &str = "PROFILE";
+const ONLY_IF_NEW: &str = "attribute_not_exists(pk)";
+
+#[derive(Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+/// Where a Scan stopped, as the opaque cursor of `AccountPage::next`.
+#[derive(Serialize, Deserialize)]
+struct ScanCursor {
+    pk: String,
+    sk: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoLedger {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn profile_key(account_id: &str) -> SdkItem {
+        HashMap::from([
+            ("pk".to_string(), s(account_pk(account_id))),
+            ("sk".to_string(), s(PROFILE_SK)),
+        ])
+    }
+
+    /// The item at (pk, sk), read strongly consistent.
+    async fn get(&self, pk: String, sk: String) -> Result<Option<SdkItem>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", &e))?;
+        Ok(output.item)
+    }
+}
+
+fn fingerprint_of(marker: &SdkItem) -> String {
+    string(marker, "fingerprint").unwrap_or_default().to_string()
+}
+
+impl Ledger for DynamoLedger {
+    async fn batch_get_accounts(&self, account_ids: &[String]) -> Result<AccountBatch, PortError> {
+        if account_ids.is_empty() {
+            return Ok(AccountBatch::default());
+        }
+        if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {
+            return Err(PortError::permanent("BatchGetItem takes at most 100 keys"));
+        }
+        let mut unique: Vec<&String> = account_ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let keys = unique.iter().map(|id| Self::profile_key(id)).collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .build()
+            .map_err(|e| PortError::permanent(format!("BatchGetItem: {e}")))?;
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(|e| classify("BatchGetItem", &e))?;
+        let mut batch = AccountBatch::default();
+        let items = output
+            .responses
+            .and_then(|mut responses| responses.remove(&self.table))
+            .unwrap_or_default();
+        for item in items {
+            // A profile that does not decode is treated as absent: the rules that need it skip.
+            if let Ok(LedgerItem::Account(account)) = LedgerItem::decode(&from_sdk(item)) {
+                batch.accounts.push(*account);
+            }
+        }
+        if let Some(unprocessed) = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+            batch.unprocessed = unprocessed
+                .keys
+                .iter()
+                .filter_map(|key| string(key, "pk")?.strip_prefix("ACCOUNT#").map(str::to_string))
+                .collect();
+        }
+        Ok(batch)
+    }
+
+    async fn scan_accounts(
+        &self,
+        segment: ScanSegment,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<AccountPage, PortError> {
+        let start = match after {
+            None => None,
+            Some(cursor) => {
+                let cursor: ScanCursor = serde_json::from_str(cursor)
+                    .map_err(|_| PortError::permanent("Scan: the cursor is not one this ledger handed out"))?;
+                Some(HashMap::from([
+                    ("pk".to_string(), s(cursor.pk)),
+                    ("sk".to_string(), s(cursor.sk)),
+                ]))
+            }
+        };
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#type = :account")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":account", s("ACCOUNT"))
+            .limit(limit.clamp(1, i32::MAX as u32) as i32)
+            .set_exclusive_start_key(start);
+        if segment.total > 1 {
+            request = request
+                .segment(segment.index as i32)
+                .total_segments(segment.total as i32);
+        }
+        let output = request.send().await.map_err(|e| classify("Scan", &e))?;
+        let mut page = AccountPage::default();
+        for item in output.items.unwrap_or_default() {
+            match LedgerItem::decode(&from_sdk(item)) {
+                Ok(LedgerItem::Account(account)) => page.accounts.push(*account),
+                _ => page.undecodable += 1,
+            }
+        }
+        page.next = output.last_evaluated_key.map(|key| {
+            serde_json::to_string(&ScanCursor {
+                pk: string(&key, "pk").unwrap_or_default().to_string(),
+                sk: string(&key, "sk").unwrap_or_default().to_string(),
+            })
+            .expect("two strings serialize")
+        });
+        Ok(page)
+    }
+
+    async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {
+        let pk = account_pk(query.account_id);
+        let (low, high) = transaction_range(query.from, query.to);
+        let start = query
+            .after
+            .map(|sk| HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))]));
+        // BETWEEN is inclusive, but `high` is a bare timestamp that every sort key of that
+        // second sorts after (they go on with `Z#<id>` or a fraction), so none of them is in.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+            .scan_index_forward(!query.newest_first)
+            .limit(query.limit.clamp(1, i32::MAX as u32) as i32)
+            .select(Select::AllAttributes)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Query", &e))?;
+        let mut page = TransactionPage::default();
+        for item in output.items.unwrap_or_default() {
+            match LedgerItem::decode(&from_sdk(item)) {
+                Ok(LedgerItem::Transaction(txn)) if txn.booked_at >= query.from && txn.booked_at < query.to => {
+                    page.transactions.push(*txn)
+                }
+                Ok(_) => {}
+                Err(_) => page.undecodable += 1,
+            }
+        }
+        page.next = output
+            .last_evaluated_key
+            .and_then(|key| string(&key, "sk").map(str::to_string));
+        Ok(page)
+    }
+
+    async fn put_transaction(
+        &self,
+        transaction: &Transaction,
+        fingerprint: &str,
+    ) -> Result<TransactionWrite, PortError> {
+        let put = |item: serde_dynamo::Item, return_old: bool| {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_sdk(item)))
+                .condition_expression(ONLY_IF_NEW);
+            if return_old {
+                put = put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            }
+            put.build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| PortError::permanent(format!("TransactWriteItems: {e}")))
+        };
+        let marker = put(transaction.uniqueness_marker(fingerprint), true)?;
+        let item = put(transaction.to_item(), false)?;
+        let error = match self
+            .client
+            .transact_write_items()
+            .transact_items(marker)
+            .transact_items(item)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(TransactionWrite::Stored),
+            Err(error) => error,
+        };
+        if service_code(&error) != Some("TransactionCanceledException") {
+            return Err(classify("TransactWriteItems", &error));
+        }
+        let reasons = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                cancelled.cancellation_reasons().to_vec()
+            }
+            _ => Vec::new(),
+        };
+        let failed = |index: usize| {
+            reasons
+                .get(index)
+                .and_then(|r| r.code())
+                .is_some_and(|code| code == "ConditionalCheckFailed")
+        };
+        if failed(0) {
+            // The id is taken: the marker says by which request.
+            let marker = match reasons[0].item() {
+                Some(old) => old.clone(),
+                None => self
+                    .get(
+                        account_pk(&transaction.account_id),
+                        Transaction::marker_sort_key(&transaction.transaction_id),
+                    )
+                    .await?
+                    .unwrap_or_default(),
+            };
+            return Ok(TransactionWrite::AlreadyStored {
+                fingerprint: fingerprint_of(&marker),
+            });
+        }
+        if failed(1) {
+            // The transaction item exists without a marker: another system wrote it straight
+            // into the table.
+            return Ok(TransactionWrite::AlreadyStored {
+                fingerprint: String::new(),
+            });
+        }
+        // TransactionConflict, ThrottlingError, … on either item: worth another try.
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        Err(PortError::transient(format!(
+            "TransactWriteItems: cancelled ({})",
+            codes.join(", ")
+        )))
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<AccountWrite, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk(account.to_item())))
+            .condition_expression(ONLY_IF_NEW)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(AccountWrite::Created),
+            Err(error) => error,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(classify("PutItem", &error));
+        };
+        let existing = match failed.item() {
+            Some(item) => Some(item.clone()),
+            None => {
+                self.get(account_pk(&account.account_id), PROFILE_SK.to_string())
+                    .await?
+            }
+        };
+        match existing.map(|item| LedgerItem::decode(&from_sdk(item))) {
+            Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
+            _ => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
+        }
+    }
+}
