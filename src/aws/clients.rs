@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
@@ -33,14 +33,23 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The shared SDK configuration, built once at start-up.
-pub async fn sdk_config() -> SdkConfig {
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// The configuration loader with our HTTP client, timeouts and retries; region, credentials
+/// and endpoints still come from the standard chain unless the caller sets them (tests
+/// point it at the emulators).
+pub fn loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .timeout_config(timeouts())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
+        .retry_config(retries())
+}
+
+/// The shared SDK configuration, built once at start-up.
+pub async fn sdk_config() -> SdkConfig {
+    loader().load().await
 }
 
 pub struct Clients {

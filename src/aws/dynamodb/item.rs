@@ -101,11 +101,4 @@ mod tests {
         let back: HashMap<String, Domain> = from_sdk(to_sdk(item)).into();
         assert_eq!(back, domain);
     }
-
-    #[test]
-    fn an_unknown_attribute_type_becomes_null_instead_of_a_panic() {
-        let item = SdkItem::from([("odd".to_string(), Sdk::Unknown)]);
-        let back: HashMap<String, Domain> = from_sdk(item).into();
-        assert_eq!(back["odd"], Domain::Null(true));
-    }
 }

@@ -1,0 +1,342 @@
+//! The DynamoDB adapters against DynamoDB Local, on tables made from template.yaml.
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+
+use txn_notify::aws::dynamodb::item::to_sdk;
+use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
+use txn_notify::domain::Currency;
+use txn_notify::pipeline::audit::AuditRecord;
+use txn_notify::ports::{
+    AccountWrite, AuditLog, Claim, Idempotency, Ledger, PutOutcome, ScanSegment, TransactionQuery, TransactionWrite,
+};
+
+use crate::common::{account, purchase};
+use crate::support::{create_table, dynamodb, unique};
+
+async fn ledger() -> DynamoLedger {
+    let client = dynamodb().await;
+    let table = unique("ledger");
+    create_table(&client, "LedgerTable", &table).await;
+    DynamoLedger::new(client, table)
+}
+
+async fn item_count(ledger: &DynamoLedger) -> usize {
+    let client = dynamodb().await;
+    let output = client.scan().table_name(ledger.table()).send().await.unwrap();
+    output.count as usize
+}
+
+#[tokio::test]
+async fn a_transaction_is_stored_once_whatever_a_retry_carries() {
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    let first = purchase("t-1", "acc-1", 1250, eur);
+    assert_eq!(
+        ledger.put_transaction(&first, "fp-1").await.unwrap(),
+        TransactionWrite::Stored
+    );
+    assert_eq!(
+        ledger.put_transaction(&first, "fp-1").await.unwrap(),
+        TransactionWrite::AlreadyStored {
+            fingerprint: "fp-1".into()
+        },
+        "a retry finds the marker with its own fingerprint"
+    );
+    let mut later = first.clone();
+    later.booked_at += Duration::seconds(3);
+    assert_eq!(
+        ledger.put_transaction(&later, "fp-2").await.unwrap(),
+        TransactionWrite::AlreadyStored {
+            fingerprint: "fp-1".into()
+        },
+        "another booked_at makes another sort key, but the marker holds the id"
+    );
+    assert_eq!(item_count(&ledger).await, 2, "one transaction item and one marker");
+
+    // A transaction written straight into the table by another system has no marker.
+    let direct = purchase("t-2", "acc-1", 990, eur);
+    let client = dynamodb().await;
+    client
+        .put_item()
+        .table_name(ledger.table())
+        .set_item(Some(to_sdk(direct.to_item())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.put_transaction(&direct, "fp-3").await.unwrap(),
+        TransactionWrite::AlreadyStored {
+            fingerprint: String::new()
+        }
+    );
+    assert_eq!(
+        item_count(&ledger).await,
+        3,
+        "the cancelled transaction wrote no marker"
+    );
+}
+
+#[tokio::test]
+async fn an_account_is_created_once_and_the_existing_one_comes_back() {
+    let ledger = ledger().await;
+    let marie = account("acc-fr", "FR", Currency::from_code("EUR").unwrap());
+    assert_eq!(ledger.put_account(&marie).await.unwrap(), AccountWrite::Created);
+    let mut other = marie.clone();
+    other.country = txn_notify::domain::item::CountryCode::parse("BE").unwrap();
+    match ledger.put_account(&other).await.unwrap() {
+        AccountWrite::AlreadyExists(existing) => assert_eq!(*existing, marie),
+        created => panic!("expected AlreadyExists, got {created:?}"),
+    }
+}
+
+#[tokio::test]
+async fn profiles_come_back_by_batch_and_missing_ones_are_absent() {
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    for id in ["a", "b", "c"] {
+        ledger.put_account(&account(id, "FR", eur)).await.unwrap();
+    }
+    let ids: Vec<String> = ["a", "b", "c", "missing", "a"].iter().map(|s| s.to_string()).collect();
+    let batch = ledger.batch_get_accounts(&ids).await.unwrap();
+    let mut found: Vec<&str> = batch.accounts.iter().map(|a| a.account_id.as_str()).collect();
+    found.sort();
+    assert_eq!(found, ["a", "b", "c"]);
+    assert!(batch.unprocessed.is_empty());
+
+    let too_many: Vec<String> = (0..101).map(|i| format!("acc-{i}")).collect();
+    let error = ledger.batch_get_accounts(&too_many).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+}
+
+#[tokio::test]
+async fn scans_page_through_accounts_only_and_segments_split_them() {
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    let mut expected: Vec<String> = (0..7).map(|i| format!("acc-{i}")).collect();
+    for id in &expected {
+        ledger.put_account(&account(id, "FR", eur)).await.unwrap();
+        for n in 0..3 {
+            let txn = purchase(&format!("{id}-t{n}"), id, 100 + n, eur);
+            ledger.put_transaction(&txn, "fp").await.unwrap();
+        }
+    }
+    expected.sort();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = ledger
+            .scan_accounts(ScanSegment::whole(), after.as_deref(), 4)
+            .await
+            .unwrap();
+        pages += 1;
+        assert_eq!(page.undecodable, 0);
+        seen.extend(page.accounts.into_iter().map(|a| a.account_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, expected);
+    assert!(
+        pages > 7,
+        "Limit counts the items read, transactions included: {pages} pages"
+    );
+
+    let mut by_segment = Vec::new();
+    for index in 0..3 {
+        let mut after = None;
+        loop {
+            let page = ledger
+                .scan_accounts(ScanSegment { index, total: 3 }, after.as_deref(), 100)
+                .await
+                .unwrap();
+            by_segment.extend(page.accounts.into_iter().map(|a| a.account_id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    by_segment.sort();
+    assert_eq!(by_segment, expected, "the segments visit each account exactly once");
+
+    let error = ledger
+        .scan_accounts(ScanSegment::whole(), Some("not a cursor"), 10)
+        .await
+        .unwrap_err();
+    assert!(!error.is_transient());
+}
+
+#[tokio::test]
+async fn history_queries_keep_to_the_range_in_order_and_in_pages() {
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    ledger.put_account(&account("acc-q", "FR", eur)).await.unwrap();
+    let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+    let times = [
+        day(15, 23),
+        day(16, 0),
+        day(17, 12),
+        day(20, 8),
+        day(22, 23),
+        day(23, 0),
+    ];
+    for (i, at) in times.iter().enumerate() {
+        let mut txn = purchase(&format!("q{i}"), "acc-q", 100, eur);
+        txn.booked_at = *at;
+        ledger.put_transaction(&txn, "fp").await.unwrap();
+    }
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let query = TransactionQuery {
+            account_id: "acc-q",
+            from: day(16, 0),
+            to: day(23, 0),
+            newest_first: true,
+            limit: 2,
+            after: after.as_deref(),
+        };
+        let page = ledger.query_transactions(&query).await.unwrap();
+        assert!(page.transactions.len() <= 2);
+        ids.extend(page.transactions.into_iter().map(|t| t.transaction_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        ids,
+        ["q4", "q3", "q2", "q1"],
+        "[from, to), newest first, markers never listed"
+    );
+}
+
+fn audit_record(event_id: &str, account_id: Option<&str>) -> AuditRecord {
+    let received_at = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 5).unwrap();
+    AuditRecord {
+        event_id: event_id.into(),
+        account_id: account_id.map(str::to_string),
+        occurred_at: account_id.map(|_| Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap()),
+        detail_type: "Transaction Recorded".into(),
+        source: "txn-notify".into(),
+        detail: json!({"event_id": event_id, "amount_minor": 1250, "findings": [], "merchant": {"name": "Café"}}),
+        replay_name: None,
+        received_at,
+        expires_at: (received_at + Duration::days(396)).timestamp(),
+    }
+}
+
+#[tokio::test]
+async fn audit_items_are_written_once_and_the_account_index_finds_them() {
+    let client = dynamodb().await;
+    let table = unique("audit");
+    create_table(&client, "AuditTable", &table).await;
+    let log = DynamoAuditLog::new(client.clone(), &table);
+
+    let record = audit_record("ev-1", Some("acc-1"));
+    assert_eq!(log.put_if_absent(&record).await.unwrap(), PutOutcome::Written);
+    let mut replayed = record.clone();
+    replayed.replay_name = Some("incident-42".into());
+    replayed.received_at += Duration::hours(1);
+    assert_eq!(log.put_if_absent(&replayed).await.unwrap(), PutOutcome::AlreadyPresent);
+    // Rejected records of unreadable keys have no account: the index stays sparse.
+    assert_eq!(
+        log.put_if_absent(&audit_record("ev-2", None)).await.unwrap(),
+        PutOutcome::Written
+    );
+
+    let stored = client
+        .get_item()
+        .table_name(&table)
+        .key("event_id", aws_sdk_dynamodb::types::AttributeValue::S("ev-1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let stored: serde_json::Value = serde_dynamo::from_item(txn_notify::aws::dynamodb::item::from_sdk(stored)).unwrap();
+    assert_eq!(stored["received_at"], "2026-11-20T18:00:05Z", "the first write stands");
+    assert!(stored.get("replay_name").is_none());
+    assert_eq!(stored["detail"]["merchant"]["name"], "Café");
+    assert_eq!(stored["detail"]["amount_minor"], 1250);
+    assert_eq!(stored["expires_at"], record.expires_at);
+
+    let by_account = client
+        .query()
+        .table_name(&table)
+        .index_name("by-account")
+        .key_condition_expression("account_id = :a")
+        .expression_attribute_values(":a", aws_sdk_dynamodb::types::AttributeValue::S("acc-1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_account.count, 1);
+}
+
+#[tokio::test]
+async fn idempotency_records_follow_the_claim_complete_release_states() {
+    let client = dynamodb().await;
+    let table = unique("idempotency");
+    create_table(&client, "IdempotencyTable", &table).await;
+    let store = DynamoIdempotency::new(client, &table);
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
+    let claim_until = now + Duration::minutes(2);
+
+    assert_eq!(store.claim("k1", now, claim_until).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        store
+            .claim("k1", now + Duration::seconds(1), claim_until)
+            .await
+            .unwrap(),
+        Claim::InProgress,
+        "a second delivery while the first is at work"
+    );
+    assert_eq!(
+        store
+            .claim(
+                "k1",
+                claim_until + Duration::seconds(1),
+                claim_until + Duration::minutes(3)
+            )
+            .await
+            .unwrap(),
+        Claim::Acquired,
+        "a claim that timed out (a crashed delivery) is taken over"
+    );
+    store.complete("k1", now + Duration::days(35)).await.unwrap();
+    assert_eq!(
+        store.claim("k1", now + Duration::days(1), claim_until).await.unwrap(),
+        Claim::Completed
+    );
+    store.release("k1").await.unwrap();
+    assert_eq!(
+        store.claim("k1", now + Duration::days(2), claim_until).await.unwrap(),
+        Claim::Completed,
+        "release never frees a completed key"
+    );
+    assert_eq!(
+        store
+            .claim(
+                "k1",
+                now + Duration::days(36),
+                now + Duration::days(36) + Duration::minutes(2)
+            )
+            .await
+            .unwrap(),
+        Claim::Acquired,
+        "an expired completed record counts as absent, TTL or not"
+    );
+
+    assert_eq!(store.claim("k2", now, claim_until).await.unwrap(), Claim::Acquired);
+    store.release("k2").await.unwrap();
+    assert_eq!(
+        store.claim("k2", now, claim_until).await.unwrap(),
+        Claim::Acquired,
+        "a failed effect frees its key for the redelivery"
+    );
+}

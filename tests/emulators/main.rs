@@ -1,0 +1,13 @@
+//! Tests against the real stand-ins of DESIGN §9: DynamoDB Local and moto server, started on
+//! 127.0.0.1 by scripts/with-emulators.sh (scripts/test.sh runs these through it). Without
+//! them every test here fails with a message that says so: a missing emulator is never a
+//! skip.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod dynamodb;
+mod moto_services;
+mod stand_in;
+mod stand_ins;
+mod support;

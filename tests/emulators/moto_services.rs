@@ -1,0 +1,261 @@
+//! EventBridge, SQS, SES v2 and Secrets Manager adapters against moto server.
+
+use serde_json::{Value, json};
+
+use txn_notify::aws::eventbridge::EventBridgeBus;
+use txn_notify::aws::secrets::SecretsManagerSecrets;
+use txn_notify::aws::ses::SesMailer;
+use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer, Secrets};
+
+use crate::support::{moto, moto_data, rule_pattern, unique};
+
+/// A bus with one rule (the NotifyRule pattern of template.yaml) to a fresh queue.
+pub struct Routing {
+    pub bus: String,
+    pub queue_url: String,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+pub async fn bus_with_rule_to_queue(rule: &str) -> Routing {
+    let config = moto().await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = unique("bus");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("queue"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let rule_name = unique("rule");
+    events
+        .put_rule()
+        .name(&rule_name)
+        .event_bus_name(&bus)
+        .event_pattern(rule_pattern(rule).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&rule_name)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Routing { bus, queue_url, sqs }
+}
+
+/// Every message the queue holds now (deleted as they are read).
+pub async fn drain(routing: &Routing) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let output = routing
+            .sqs
+            .receive_message()
+            .queue_url(&routing.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        let messages = output.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return all;
+        }
+        for message in &messages {
+            routing
+                .sqs
+                .delete_message()
+                .queue_url(&routing.queue_url)
+                .receipt_handle(message.receipt_handle.clone().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        all.extend(messages);
+    }
+}
+
+fn entry(bus: &str, detail_type: &str, n: usize) -> BusEntry {
+    BusEntry {
+        source: "txn-notify".into(),
+        detail_type: detail_type.into(),
+        detail: json!({ "event_id": format!("ev-{n}"), "n": n }).to_string(),
+        event_bus_name: bus.into(),
+        resources: Vec::new(),
+        time: None,
+    }
+}
+
+#[tokio::test]
+async fn put_events_reaches_the_rule_target_with_the_template_pattern() {
+    let routing = bus_with_rule_to_queue("NotifyRule").await;
+    let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&moto().await));
+    let entries = [
+        entry(&routing.bus, "Transaction Recorded", 0),
+        entry(&routing.bus, "Large Transaction", 1),
+        entry(&routing.bus, "Account Opened", 2),
+    ];
+    let refs: Vec<&BusEntry> = entries.iter().collect();
+    let results = bus.put_events(&refs).await.unwrap();
+    assert!(
+        results.iter().all(|r| matches!(r, EntryResult::Accepted { .. })),
+        "{results:?}"
+    );
+
+    let bodies: Vec<Value> = drain(&routing)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body.as_deref().unwrap()).unwrap())
+        .collect();
+    let mut types: Vec<&str> = bodies.iter().map(|b| b["detail-type"].as_str().unwrap()).collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["Account Opened", "Transaction Recorded"],
+        "the notify rule leaves alerts to other consumers"
+    );
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["source"] == "txn-notify" && b["detail"]["event_id"].is_string())
+    );
+}
+
+#[tokio::test]
+async fn eleven_entries_are_refused_and_a_bad_entry_fails_alone() {
+    let routing = bus_with_rule_to_queue("AuditRule").await;
+    let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&moto().await));
+    let entries: Vec<BusEntry> = (0..11)
+        .map(|n| entry(&routing.bus, "Transaction Recorded", n))
+        .collect();
+    let refs: Vec<&BusEntry> = entries.iter().collect();
+    let error = bus.put_events(&refs).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+    assert!(error.message.contains("ValidationException"), "{error}");
+
+    let mut bad = entry(&routing.bus, "Transaction Recorded", 1);
+    bad.source = String::new();
+    let good = entry(&routing.bus, "Transaction Recorded", 2);
+    let results = bus.put_events(&[&bad, &good]).await.unwrap();
+    assert!(matches!(&results[0], EntryResult::Failed { error_code, .. } if error_code == "InvalidArgument"));
+    assert!(matches!(&results[1], EntryResult::Accepted { .. }));
+    assert_eq!(drain(&routing).await.len(), 1);
+}
+
+pub async fn verified_sender() -> String {
+    let domain = format!("{}.example", unique("bank"));
+    aws_sdk_sesv2::Client::new(&moto().await)
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .unwrap();
+    format!("alerts@{domain}")
+}
+
+/// The emails moto's SES has sent, as its data dump lists them.
+pub async fn sent_emails() -> Vec<Value> {
+    let data = moto_data().await;
+    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}
+
+fn email(from: &str, subject: &str) -> Email {
+    Email {
+        from: Mailbox::new(Some("txn-notify"), from).unwrap(),
+        to: Mailbox::new(Some("Zoé Lefèvre"), "zoe@example.com").unwrap(),
+        subject: HeaderText::new(subject).unwrap(),
+        html: "<p>Paiement de 12,50&nbsp;€</p>".into(),
+        text: "Paiement de 12,50 €".into(),
+        tags: vec![Tag {
+            name: "detail_type".into(),
+            value: "Transaction_Recorded".into(),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn an_email_from_a_verified_identity_is_sent_with_both_parts() {
+    let sender = verified_sender().await;
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&moto().await), None);
+    let subject = unique("Paiement de 12,50 €");
+    let message_id = mailer.send(&email(&sender, &subject)).await.unwrap();
+    assert!(!message_id.is_empty());
+    let sent = sent_emails().await;
+    let ours: Vec<&Value> = sent.iter().filter(|m| m["subject"] == subject.as_str()).collect();
+    assert_eq!(ours.len(), 1, "{sent:?}");
+    assert!(ours[0]["source"].as_str().unwrap().contains(&sender));
+    assert!(ours[0]["body"].as_str().unwrap().contains("12,50"));
+}
+
+#[tokio::test]
+async fn an_unverified_identity_is_a_rejected_message() {
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&moto().await), None);
+    let result = mailer
+        .send(&email(
+            &format!("alerts@{}.example", unique("unverified")),
+            "never sent",
+        ))
+        .await;
+    match result {
+        Err(MailError::Rejected(reason)) => {
+            assert!(reason.contains("MessageRejected"), "{reason}");
+            assert!(!reason.contains("@"), "no address in what gets logged: {reason}");
+        }
+        other => panic!("expected a rejected message, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_signing_secret_comes_with_its_previous_version_after_a_rotation() {
+    let client = aws_sdk_secretsmanager::Client::new(&moto().await);
+    let name = unique("txn-notify/signing");
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string("first-secret")
+        .send()
+        .await
+        .unwrap();
+    let secrets = SecretsManagerSecrets::new(client.clone(), &name);
+    let fetched = secrets.signing_secrets().await.unwrap();
+    assert_eq!(fetched.current, b"first-secret");
+    assert_eq!(fetched.previous, None);
+
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string("second-secret")
+        .send()
+        .await
+        .unwrap();
+    let fetched = secrets.signing_secrets().await.unwrap();
+    assert_eq!(fetched.current, b"second-secret");
+    assert_eq!(fetched.previous.as_deref(), Some(&b"first-secret"[..]));
+
+    let missing = SecretsManagerSecrets::new(client, unique("no-such-secret"));
+    let error = missing.signing_secrets().await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+}
