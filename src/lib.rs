@@ -22,4 +22,5 @@ pub mod pattern;
 pub mod pipeline;
 pub mod ports;
 pub mod rules;
+pub mod telemetry;
 pub mod workload;

@@ -35,6 +35,12 @@ pub struct AccountThresholds {
     pub cash_withdrawal_minor: Option<i64>,
 }
 
+impl AccountThresholds {
+    pub fn is_empty(&self) -> bool {
+        *self == AccountThresholds::default()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Preferences {
     pub email_enabled: bool,
@@ -65,6 +71,9 @@ pub struct Account {
     pub status: String,
     #[serde(serialize_with = "rfc3339_utc")]
     pub created_at: DateTime<Utc>,
+    /// Left out when empty: nothing to say, and DynamoDB Local's stream drops the type of an
+    /// empty map (`{}` instead of `{"M": {}}`), which no SDK can read.
+    #[serde(skip_serializing_if = "AccountThresholds::is_empty")]
     pub thresholds: AccountThresholds,
     pub preferences: Preferences,
     /// IANA time zone for dates in emails and statement weeks; an extension of the contract.

@@ -1,3 +1,7 @@
-//! Glue between Lambda event shapes and the use cases.
+//! Glue between Lambda and the use cases: event shapes (`apigw`), each function's invocation
+//! (`handlers`), and what every function does around it (`runtime`: logs, cold start, EMF,
+//! settings from the environment).
 
 pub mod apigw;
+pub mod handlers;
+pub mod runtime;

@@ -7,6 +7,7 @@
 mod common;
 
 mod dynamodb;
+mod end_to_end;
 mod moto_services;
 mod stand_in;
 mod stand_ins;

@@ -14,7 +14,6 @@ use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 
 pub const REGION: &str = "eu-west-1";
-pub const ACCOUNT: &str = "123456789012";
 
 fn endpoint(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {

@@ -1,6 +1,6 @@
 //! Ingest: the HTTP API that lets transactions and accounts in, safely. The routing in
-//! `routes` takes and gives `http` types, so lambda_http (API Gateway HTTP API v2) and the
-//! embedded server share it.
+//! `routes` takes and gives `http` types, so the ingest Lambda (API Gateway HTTP API v2,
+//! through `lambda::apigw`) and the embedded server share it.
 //!
 //! | request | status |
 //! |---|---|

@@ -1,0 +1,34 @@
+//! The processor Lambda: DynamoDB stream batches → typed events on EventBridge.
+//! Environment: TXN_NOTIFY_LEDGER_TABLE, TXN_NOTIFY_EVENT_BUS, TXN_NOTIFY_RULES (optional).
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
+
+use txn_notify::aws::clients::{Clients, sdk_config};
+use txn_notify::aws::dynamodb::DynamoLedger;
+use txn_notify::aws::eventbridge::EventBridgeBus;
+use txn_notify::clock::SystemClock;
+use txn_notify::lambda::handlers;
+use txn_notify::lambda::runtime::{Settings, serve};
+use txn_notify::pipeline::{Processor, ProcessorConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    txn_notify::telemetry::logs::init_json_logs();
+    let clients = Clients::new(&sdk_config().await);
+    let processor = Arc::new(Processor::new(
+        DynamoLedger::new(clients.dynamodb, Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
+        EventBridgeBus::new(clients.eventbridge),
+        SystemClock,
+        Settings::rules()?,
+        ProcessorConfig::new(Settings::event_bus()),
+    ));
+    serve("processor", |payload, mut metrics| {
+        let processor = Arc::clone(&processor);
+        async move {
+            let reply = handlers::processor(&processor, payload, &mut metrics).await;
+            (reply, metrics)
+        }
+    })
+    .await
+}

@@ -1,0 +1,175 @@
+//! Each function's invocation: the Lambda payload → the use case → the reply Lambda expects,
+//! and the metrics of DESIGN §8. The binaries in `src/bin/` build the adapters and hand
+//! these to `runtime::serve`.
+
+use serde_json::Value;
+
+use crate::pipeline::StreamBatch;
+use crate::pipeline::audit::Auditor;
+use crate::pipeline::consumer::Reply;
+use crate::pipeline::digest::{Digest, DigestRequest};
+use crate::pipeline::ingest::Ingest;
+use crate::pipeline::notify::Notifier;
+use crate::pipeline::process::Processor;
+use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, Secrets};
+use crate::telemetry::emf::Invocation;
+
+/// A DynamoDB stream batch → `{"batchItemFailures": [...]}`. A payload that is not a stream
+/// event at all is an error (the event source mapping retries, bisects, then keeps it).
+pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
+    processor: &Processor<L, B, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, String> {
+    let batch = StreamBatch::from_json(&payload.to_string())
+        .map_err(|e| format!("not a DynamoDB stream event ({{\"Records\": [...]}}): {e}"))?;
+    let outcome = processor.process_batch(batch).await;
+    let s = &outcome.stats;
+    metrics
+        .count("RecordsReceived", s.records_received)
+        .count("BatchSize", s.records_received)
+        .count("RecordsProcessed", s.records_processed)
+        .count("RecordsRejected", s.records_rejected)
+        .count("RecordsRetried", s.records_retried)
+        .count("EventsPublished", s.events_published)
+        .count("PutEventsFailedEntries", s.put_events_failed_entries)
+        .milliseconds("EndToEndLatency", s.end_to_end_latency_ms.iter().copied())
+        .milliseconds("StreamLag", s.stream_lag_ms.iter().copied());
+    for (detail_type, count) in &s.events_by_detail_type {
+        metrics.count_by_detail_type("EventsPublished", detail_type, *count);
+    }
+    tracing::info!(
+        received = s.records_received,
+        processed = s.records_processed,
+        ignored = s.records_ignored,
+        rejected = s.records_rejected,
+        retried = s.records_retried,
+        published = s.events_published,
+        "batch done"
+    );
+    serde_json::to_value(&outcome.response).map_err(|e| e.to_string())
+}
+
+/// What Lambda expects back from an SQS batch (partial failures) or a bare event (Err:
+/// retried, then its failure destination).
+fn consumer_reply(reply: Reply) -> Result<Value, String> {
+    match reply {
+        Reply::Batch(response) => serde_json::to_value(&response).map_err(|e| e.to_string()),
+        Reply::Single(Ok(())) => Ok(Value::Null),
+        Reply::Single(Err(error)) => Err(error),
+    }
+}
+
+pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, C: Clock>(
+    notifier: &Notifier<L, M, I, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, String> {
+    let (reply, s) = notifier.handle(payload).await?;
+    metrics
+        .count("RecordsReceived", s.received)
+        .count("RecordsRetried", s.retried)
+        .count("RecordsRejected", s.malformed)
+        .count("EmailsSent", s.sent)
+        .count("EmailsSuppressed", s.suppressed)
+        .count("EmailsRejected", s.rejected)
+        .count("DuplicatesSkipped", s.duplicates)
+        .count("SesThrottled", s.throttled);
+    tracing::info!(
+        received = s.received,
+        sent = s.sent,
+        suppressed = s.suppressed,
+        duplicates = s.duplicates,
+        rejected = s.rejected,
+        retried = s.retried,
+        malformed = s.malformed,
+        "messages done"
+    );
+    consumer_reply(reply)
+}
+
+pub async fn auditor<L: AuditLog, C: Clock>(
+    auditor: &Auditor<L, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, String> {
+    let (reply, s) = auditor.handle(payload).await?;
+    metrics
+        .count("RecordsReceived", s.received)
+        .count("RecordsRetried", s.retried)
+        .count("RecordsRejected", s.malformed)
+        .count("AuditItemsWritten", s.written)
+        .count("DuplicatesSkipped", s.duplicates);
+    tracing::info!(
+        received = s.received,
+        written = s.written,
+        duplicates = s.duplicates,
+        replays = s.replays,
+        retried = s.retried,
+        malformed = s.malformed,
+        "messages done"
+    );
+    consumer_reply(reply)
+}
+
+/// A scheduled event → the week's statements. An incomplete run is an error, so that Lambda
+/// runs it again: the statements already published carry the same event ids.
+pub async fn digest<L: Ledger, B: EventBus, C: Clock>(
+    digest: &Digest<L, B, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, String> {
+    let (request, fired_at) = DigestRequest::from_event(&payload)?;
+    let now = fired_at.unwrap_or_else(|| digest.clock.now());
+    let report = digest.run(&request, now).await?;
+    metrics
+        .count("RecordsReceived", report.accounts_scanned)
+        .count("RecordsProcessed", report.statements_published)
+        .count("RecordsRetried", report.accounts_failed.len() as u64)
+        .count("EventsPublished", report.statements_published)
+        .count_by_detail_type("EventsPublished", "Weekly Statement", report.statements_published);
+    tracing::info!(
+        accounts = report.accounts_scanned,
+        statements = report.statements_published,
+        failed = report.accounts_failed.len(),
+        "digest run done"
+    );
+    if !report.complete() {
+        return Err(format!(
+            "the digest is incomplete ({} accounts failed{}); it will run again",
+            report.accounts_failed.len(),
+            report
+                .scan_error
+                .as_deref()
+                .map(|e| format!(", scan stopped: {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    serde_json::to_value(&report).map_err(|e| e.to_string())
+}
+
+/// An API Gateway HTTP API (v2) request → its response. A payload that is not such a request
+/// is an error (API Gateway answers 502); a request we cannot read becomes a 400.
+pub async fn ingest<L: Ledger, S: Secrets, C: Clock>(
+    ingest: &Ingest<L, S, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, String> {
+    if payload.pointer("/requestContext/http/method").is_none() {
+        return Err("not an API Gateway HTTP API (v2) request".into());
+    }
+    let response = match super::apigw::request_from_v2(&payload) {
+        Ok(request) => ingest.handle(request).await,
+        Err(reason) => crate::pipeline::ingest::routes::problem_response(
+            &crate::pipeline::ingest::problem::Problem::malformed(reason),
+        ),
+    };
+    let status = response.status().as_u16();
+    metrics
+        .count("RecordsReceived", 1)
+        .count("RecordsProcessed", u64::from(status < 400))
+        .count("RecordsRejected", u64::from((400..500).contains(&status)))
+        .count("RecordsRetried", u64::from(status >= 500));
+    tracing::info!(status, "request done");
+    Ok(super::apigw::response_to_v2(&response))
+}

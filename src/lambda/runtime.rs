@@ -1,0 +1,86 @@
+//! What every function does around its use case: JSON logs, one span per invocation with
+//! the request id and whether it was a cold start, the invocation's EMF metrics flushed
+//! when it ends (ProcessingLatency and ColdStart added here), and errors that Lambda
+//! understands. The handler itself never panics on a payload: a payload of the wrong shape
+//! is an error reply, not a crash.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::telemetry::emf::Invocation;
+
+static WARM: AtomicBool = AtomicBool::new(false);
+
+/// Runs the Lambda Runtime API loop: each event goes to `handler` with a fresh set of metrics
+/// for it to fill; its reply goes back to Lambda.
+pub async fn serve<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value, Invocation) -> Fut,
+    Fut: Future<Output = (Result<Value, String>, Invocation)>,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let cold_start = !WARM.swap(true, Ordering::SeqCst);
+        let request_id = event.context.request_id.clone();
+        let span = tracing::info_span!("invocation", function, request_id = %request_id, cold_start);
+        let started = Instant::now();
+        let mut metrics = Invocation::new(function, chrono::Utc::now());
+        metrics.property("requestId", request_id.as_str());
+        let (reply, mut metrics) = handler(event.payload, metrics).instrument(span.clone()).await;
+        metrics
+            .count("ColdStart", u64::from(cold_start))
+            .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);
+        metrics.flush();
+        reply.map_err(|message| {
+            span.in_scope(|| tracing::error!(error = %message, "invocation failed"));
+            lambda_runtime::Error::from(message)
+        })
+    }))
+    .await
+}
+
+/// Reads the function's settings from the environment, with messages that name the variable.
+pub struct Settings;
+
+impl Settings {
+    pub fn required(name: &str) -> Result<String, String> {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(format!("the environment variable {name} must be set")),
+        }
+    }
+
+    pub fn optional(name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn number(name: &str, default: u64) -> Result<u64, String> {
+        match Settings::optional(name) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} must be a whole number, not {text:?}")),
+        }
+    }
+
+    /// The event bus name, `TXN_NOTIFY_EVENT_BUS`, default `txn-notify`.
+    pub fn event_bus() -> String {
+        Settings::optional("TXN_NOTIFY_EVENT_BUS").unwrap_or_else(|| "txn-notify".into())
+    }
+
+    /// The rules: the file `TXN_NOTIFY_RULES` names, else the built-in ones.
+    pub fn rules() -> Result<std::sync::Arc<crate::rules::Rules>, String> {
+        match Settings::optional("TXN_NOTIFY_RULES") {
+            None => Ok(std::sync::Arc::new(crate::rules::Rules::builtin())),
+            Some(path) => crate::rules::Rules::load(std::path::Path::new(&path))
+                .map(std::sync::Arc::new)
+                .map_err(|e| format!("TXN_NOTIFY_RULES ({path}): {e}")),
+        }
+    }
+}
