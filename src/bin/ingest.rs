@@ -24,7 +24,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = Clients::new(&sdk_config().await);
     let ingest = Arc::new(Ingest::new(
         DynamoLedger::new(clients.dynamodb, Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
-        SecretsManagerSecrets::new(clients.secretsmanager, Settings::required("TXN_NOTIFY_SIGNING_SECRET_ID")?),
+        SecretsManagerSecrets::new(
+            clients.secretsmanager,
+            Settings::required("TXN_NOTIFY_SIGNING_SECRET_ID")?,
+        ),
         SystemClock,
         config,
     ));

@@ -21,6 +21,9 @@ pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
     payload: Value,
     metrics: &mut Invocation,
 ) -> Result<Value, String> {
+    if !payload.get("Records").is_some_and(Value::is_array) {
+        return Err("not a DynamoDB stream event ({\"Records\": [...]}): no Records list".into());
+    }
     let batch = StreamBatch::from_json(&payload.to_string())
         .map_err(|e| format!("not a DynamoDB stream event ({{\"Records\": [...]}}): {e}"))?;
     let outcome = processor.process_batch(batch).await;

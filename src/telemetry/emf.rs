@@ -62,10 +62,7 @@ impl Invocation {
     }
 
     pub fn count_by_detail_type(&mut self, name: &'static str, detail_type: &str, value: u64) -> &mut Self {
-        *self
-            .by_detail_type
-            .entry((name, detail_type.to_string()))
-            .or_default() += value;
+        *self.by_detail_type.entry((name, detail_type.to_string())).or_default() += value;
         self
     }
 
@@ -171,7 +168,11 @@ mod tests {
         assert_eq!(documents.len(), 1);
         let document = &documents[0];
         assert_eq!(document["RecordsReceived"], 5);
-        assert_eq!(document["EndToEndLatency"], json!([12, 0]), "negative durations (clock skew) are 0");
+        assert_eq!(
+            document["EndToEndLatency"],
+            json!([12, 0]),
+            "negative durations (clock skew) are 0"
+        );
         assert_eq!(document["Function"], "processor");
         assert_eq!(document["requestId"], "r-1");
         let directive = &document["_aws"]["CloudWatchMetrics"][0];

@@ -47,11 +47,15 @@ fn attribute_json(value: &StreamValue) -> Value {
 }
 
 fn map_json(map: &std::collections::HashMap<String, StreamValue>) -> Value {
-    Value::Object(map.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<Map<_, _>>())
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 /// Every record of the table's stream so far, as the Lambda event of one batch.
-async fn stream_event(table: &str) -> Value {
+pub async fn stream_event(table: &str) -> Value {
     let config = crate::support::config_for(&dynamodb_url()).await;
     let stream_arn = dynamodb()
         .await
@@ -123,12 +127,12 @@ async fn stream_event(table: &str) -> Value {
     json!({ "Records": records })
 }
 
-struct Queue {
+pub struct Queue {
     url: String,
     arn: String,
 }
 
-async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
+pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
     let url = sqs
         .create_queue()
         .queue_name(unique(rule))
@@ -175,7 +179,7 @@ async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, 
 
 /// What the queue holds, received (and deleted) as an SQS event source would, then shaped
 /// as the Lambda SQS event.
-async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> Value {
+pub async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue: &Queue) -> Value {
     let mut records = Vec::new();
     loop {
         let output = sqs
@@ -259,7 +263,14 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     let events = aws_sdk_eventbridge::Client::new(&moto_config);
     let sqs = aws_sdk_sqs::Client::new(&moto_config);
     let bus = unique("txn-notify");
-    let bus_arn = events.create_event_bus().name(&bus).send().await.unwrap().event_bus_arn.unwrap();
+    let bus_arn = events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap()
+        .event_bus_arn
+        .unwrap();
     let archive_pattern = serde_json::to_value(resource_properties("EventArchive")["EventPattern"].clone()).unwrap();
     let archive_arn = events
         .create_archive()
@@ -284,13 +295,20 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     holder.email = txn_notify::domain::pii::Pii(address.clone());
     ledger.put_account(&holder).await.unwrap();
     let txn = purchase("t-e2e-1", "acc-e2e", 150_000, eur);
-    assert_eq!(ledger.put_transaction(&txn, "fp").await.unwrap(), TransactionWrite::Stored);
+    assert_eq!(
+        ledger.put_transaction(&txn, "fp").await.unwrap(),
+        TransactionWrite::Stored
+    );
 
     // The stream, as the event source mapping hands it over.
     let event = stream_event(&ledger_table).await;
     let records = event["Records"].as_array().unwrap();
     assert_eq!(records.len(), 3, "account, marker and transaction inserts");
-    assert!(records.iter().all(|r| r["eventSourceARN"].as_str().unwrap().contains("/stream/")));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["eventSourceARN"].as_str().unwrap().contains("/stream/"))
+    );
 
     let processor = Processor::new(
         DynamoLedger::new(dynamo.clone(), &ledger_table),
@@ -324,7 +342,11 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     );
     let notify_batch = receive_batch(&sqs, &notify_queue).await;
     let audit_batch = receive_batch(&sqs, &audit_queue).await;
-    assert_eq!(notify_batch["Records"].as_array().unwrap().len(), 2, "welcome and transaction");
+    assert_eq!(
+        notify_batch["Records"].as_array().unwrap().len(),
+        2,
+        "welcome and transaction"
+    );
     assert_eq!(audit_batch["Records"].as_array().unwrap().len(), 3, "every event");
 
     let (reply, stats) = notifier.handle(notify_batch.clone()).await.unwrap();
@@ -335,7 +357,9 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     let emails = emails_to(&address).await;
     assert_eq!(emails.len(), 2, "{emails:?}");
     assert!(
-        emails.iter().any(|m| m["subject"].as_str().unwrap().contains("1\u{202f}500,00\u{a0}€")),
+        emails
+            .iter()
+            .any(|m| m["subject"].as_str().unwrap().contains("1\u{202f}500,00\u{a0}€")),
         "the large purchase email, in French: {emails:?}"
     );
     let trail = audit_items(&audit_table).await;
@@ -354,7 +378,9 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
         .replay_name(unique("incident"))
         .event_source_arn(&archive_arn)
         .event_start_time(started)
-        .event_end_time(aws_sdk_eventbridge::primitives::DateTime::from_secs(chrono::Utc::now().timestamp() + 5))
+        .event_end_time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+            chrono::Utc::now().timestamp() + 5,
+        ))
         .destination(
             aws_sdk_eventbridge::types::ReplayDestination::builder()
                 .arn(&bus_arn)
@@ -376,9 +402,17 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
         "replayed events carry replay-name"
     );
     let (reply, stats) = notifier.handle(replayed_notify).await.unwrap();
-    assert_eq!((failures(&reply), stats.sent, stats.duplicates, stats.replays), (0, 0, 2, 2), "{stats:?}");
+    assert_eq!(
+        (failures(&reply), stats.sent, stats.duplicates, stats.replays),
+        (0, 0, 2, 2),
+        "{stats:?}"
+    );
     let (reply, stats) = auditor.handle(replayed_audit).await.unwrap();
-    assert_eq!((failures(&reply), stats.written, stats.duplicates, stats.replays), (0, 0, 3, 3), "{stats:?}");
+    assert_eq!(
+        (failures(&reply), stats.written, stats.duplicates, stats.replays),
+        (0, 0, 3, 3),
+        "{stats:?}"
+    );
 
     assert_eq!(emails_to(&address).await.len(), 2, "no second email");
     assert_eq!(audit_items(&audit_table).await.len(), 3, "no second audit item");

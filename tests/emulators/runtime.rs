@@ -1,0 +1,327 @@
+//! The compiled Lambda binaries under a stand-in of the Lambda Runtime API (GET next, POST
+//! response, POST error), talking to DynamoDB Local and moto through the standard
+//! `AWS_ENDPOINT_URL_<SERVICE>` variables. Prints each binary's cold start (exec to its first
+//! GET next) and peak RSS. Set TXN_NOTIFY_BIN_DIR to a folder of release binaries
+//! (target/release) to measure those instead of the test build.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use txn_notify::aws::dynamodb::DynamoLedger;
+use txn_notify::domain::Currency;
+use txn_notify::ports::Ledger;
+
+use crate::common::{account, purchase};
+use crate::end_to_end::{receive_batch, route, stream_event};
+use crate::moto_services::{sent_emails, verified_sender};
+use crate::support::{REGION, create_table, dynamodb, dynamodb_url, moto, moto_url, unique};
+
+#[derive(Default)]
+struct RuntimeState {
+    pending: VecDeque<(String, Value)>,
+    replies: HashMap<String, Reply>,
+    first_next: Option<Instant>,
+}
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Response(Value),
+    Error(Value),
+}
+
+type Shared = Arc<Mutex<RuntimeState>>;
+
+async fn next(State(state): State<Shared>) -> (HeaderMap, String) {
+    loop {
+        {
+            let mut state = state.lock().unwrap();
+            state.first_next.get_or_insert_with(Instant::now);
+            if let Some((id, payload)) = state.pending.pop_front() {
+                let mut headers = HeaderMap::new();
+                let deadline = (std::time::SystemTime::now() + Duration::from_secs(60))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
+                headers.insert(
+                    "lambda-runtime-deadline-ms",
+                    HeaderValue::from_str(&deadline.to_string()).unwrap(),
+                );
+                headers.insert(
+                    "lambda-runtime-invoked-function-arn",
+                    HeaderValue::from_static("arn:aws:lambda:eu-west-1:123456789012:function:txn-notify"),
+                );
+                headers.insert(
+                    "lambda-runtime-trace-id",
+                    HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
+                );
+                return (headers, payload.to_string());
+            }
+        }
+        // Lambda holds GET next open until there is an event.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn response(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.lock().unwrap().replies.insert(id, Reply::Response(value));
+    "{}"
+}
+
+async fn error(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> &'static str {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.lock().unwrap().replies.insert(id, Reply::Error(value));
+    "{}"
+}
+
+async fn init_error(body: Bytes) -> &'static str {
+    panic!("the function failed to initialise: {}", String::from_utf8_lossy(&body));
+}
+
+struct Run {
+    replies: Vec<Reply>,
+    stdout: String,
+    cold_start: Duration,
+    peak_rss_kib: u64,
+}
+
+fn binary(name: &str) -> PathBuf {
+    match std::env::var_os("TXN_NOTIFY_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => match name {
+            "processor" => PathBuf::from(env!("CARGO_BIN_EXE_processor")),
+            "notifier" => PathBuf::from(env!("CARGO_BIN_EXE_notifier")),
+            other => panic!("no binary {other}"),
+        },
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `name` on each event, in order, and collects its replies.
+async fn run_binary(name: &str, env: &[(&str, String)], events: Vec<Value>) -> Run {
+    let state: Shared = Arc::default();
+    let ids: Vec<String> = (0..events.len()).map(|i| format!("{name}-req-{i}")).collect();
+    state.lock().unwrap().pending = ids.iter().cloned().zip(events).collect();
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let started = Instant::now();
+    let stdout_path = std::env::temp_dir().join(format!("{}.stdout", unique(name)));
+    let stdout_file = std::fs::File::create(&stdout_path).unwrap();
+    let mut command = std::process::Command::new(binary(name));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("txn-notify-{name}"))
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::from(stdout_file))
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if state.lock().unwrap().replies.len() == ids.len() {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{name} exited ({status}) before answering every event; its output:\n{}",
+                std::fs::read_to_string(&stdout_path).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "{name} did not answer within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peak_rss_kib = peak_rss_kib(pid);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&stdout_path);
+    let state = state.lock().unwrap();
+    let cold_start = state.first_next.unwrap() - started;
+    println!(
+        "{name}: cold start (exec to first GET next) {:.1} ms, peak RSS {:.1} MiB ({})",
+        cold_start.as_secs_f64() * 1000.0,
+        peak_rss_kib as f64 / 1024.0,
+        binary(name).display()
+    );
+    Run {
+        replies: ids.iter().map(|id| state.replies[id].clone()).collect(),
+        stdout,
+        cold_start,
+        peak_rss_kib,
+    }
+}
+
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The EMF documents a run wrote, merged by metric name (values summed).
+fn emf_totals(stdout: &str) -> HashMap<String, f64> {
+    let mut totals = HashMap::new();
+    for document in json_lines(stdout).iter().filter(|d| d.get("_aws").is_some()) {
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            let value = match &document[name] {
+                Value::Array(values) => values.iter().filter_map(Value::as_f64).sum(),
+                other => other.as_f64().unwrap_or(0.0),
+            };
+            if document.get("DetailType").is_none() {
+                *totals.entry(name.to_string()).or_insert(0.0) += value;
+            }
+        }
+    }
+    totals
+}
+
+#[tokio::test]
+async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
+    let dynamo = dynamodb().await;
+    let (ledger_table, idempotency_table) = (unique("ledger"), unique("idem"));
+    create_table(&dynamo, "LedgerTable", &ledger_table).await;
+    create_table(&dynamo, "IdempotencyTable", &idempotency_table).await;
+    let moto_config = moto().await;
+    let events = aws_sdk_eventbridge::Client::new(&moto_config);
+    let sqs = aws_sdk_sqs::Client::new(&moto_config);
+    let bus = unique("txn-notify");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let notify_queue = route(&events, &sqs, &bus, "NotifyRule").await;
+    let sender = verified_sender().await;
+
+    let ledger = DynamoLedger::new(dynamo.clone(), &ledger_table);
+    let eur = Currency::from_code("EUR").unwrap();
+    let mut holder = account("acc-rt", "FR", eur);
+    let address = format!("{}@example.com", unique("runtime"));
+    holder.email = txn_notify::domain::pii::Pii(address.clone());
+    ledger.put_account(&holder).await.unwrap();
+    ledger
+        .put_transaction(&purchase("t-rt-1", "acc-rt", 4_250, eur), "fp")
+        .await
+        .unwrap();
+    let stream = stream_event(&ledger_table).await;
+    let mut with_bad_record = stream.clone();
+    with_bad_record["Records"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"eventName": "INSERT", "dynamodb": 42}));
+
+    let processor = run_binary(
+        "processor",
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_EVENT_BUS", bus.clone()),
+        ],
+        vec![stream, json!({"not": "a stream event"}), with_bad_record],
+    )
+    .await;
+    match &processor.replies[0] {
+        Reply::Response(body) => assert_eq!(body, &json!({"batchItemFailures": []})),
+        other => panic!("{other:?}"),
+    }
+    match &processor.replies[1] {
+        Reply::Error(body) => assert!(body.to_string().contains("not a DynamoDB stream event"), "{body}"),
+        other => panic!("a payload of the wrong shape is an error reply, not a crash: {other:?}"),
+    }
+    match &processor.replies[2] {
+        Reply::Response(body) => assert_eq!(
+            body,
+            &json!({"batchItemFailures": []}),
+            "a malformed record is rejected, never retried"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let totals = emf_totals(&processor.stdout);
+    assert_eq!(totals["RecordsReceived"], 7.0, "{totals:?}");
+    assert_eq!(totals["RecordsRejected"], 1.0, "{totals:?}");
+    assert_eq!(totals["ColdStart"], 1.0, "one cold start for three invocations");
+    let logs = json_lines(&processor.stdout);
+    assert!(
+        logs.iter()
+            .any(|l| l["span"]["request_id"] == "processor-req-0" && l["span"]["cold_start"] == true),
+        "logs carry the request id and the cold start"
+    );
+    assert!(!processor.stdout.contains(&address), "no email address in the logs");
+
+    let mut batch = receive_batch(&sqs, &notify_queue).await;
+    assert_eq!(
+        batch["Records"].as_array().unwrap().len(),
+        4,
+        "welcome + transaction, twice (two batches)"
+    );
+    batch["Records"].as_array_mut().unwrap().push(json!({
+        "messageId": "garbage-1", "receiptHandle": "r", "body": "not json", "attributes": {},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:q", "awsRegion": REGION
+    }));
+    let notifier = run_binary(
+        "notifier",
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_SESV2", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_IDEMPOTENCY_TABLE", idempotency_table.clone()),
+            ("TXN_NOTIFY_SENDER", sender.clone()),
+        ],
+        vec![batch],
+    )
+    .await;
+    match &notifier.replies[0] {
+        Reply::Response(body) => assert_eq!(
+            body,
+            &json!({"batchItemFailures": [{"itemIdentifier": "garbage-1"}]}),
+            "only the malformed message fails (its DLQ keeps it)"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let totals = emf_totals(&notifier.stdout);
+    assert_eq!(totals["EmailsSent"], 2.0, "{totals:?}");
+    assert_eq!(totals["DuplicatesSkipped"], 2.0, "{totals:?}");
+    let emails: Vec<Value> = sent_emails()
+        .await
+        .into_iter()
+        .filter(|m| m["destinations"].to_string().contains(&address))
+        .collect();
+    assert_eq!(emails.len(), 2);
+    assert!(!notifier.stdout.contains(&address), "no email address in the logs");
+    assert!(processor.cold_start < Duration::from_secs(30) && processor.peak_rss_kib > 0);
+    assert!(notifier.cold_start < Duration::from_secs(30) && notifier.peak_rss_kib > 0);
+}
