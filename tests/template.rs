@@ -1,0 +1,147 @@
+//! template.yaml against what the code needs and what the issue promises, without AWS:
+//! every function is built the same way, every variable a binary requires is set, the event
+//! sources report partial failures with finite retries, and no role grants a `*` action.
+
+use serde_yaml_ng::Value;
+
+fn template() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn functions(template: &Value) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+/// The names a binary passes to `Settings::required(...)`.
+fn required_variables(binary: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/bin/{binary}.rs"));
+    let source = std::fs::read_to_string(path).unwrap();
+    source
+        .split("Settings::required(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_function_is_an_arm64_cargo_lambda_build_of_one_of_our_binaries() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"][0], "arm64");
+    let mut binaries: Vec<String> = functions(&template)
+        .iter()
+        .map(|(name, function)| {
+            assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+            let binary = function["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("src/bin/{binary}.rs"))
+                    .exists(),
+                "{name} builds {binary}, which is not in src/bin"
+            );
+            binary
+        })
+        .collect();
+    binaries.sort();
+    assert_eq!(binaries, ["auditor", "digest", "ingest", "notifier", "processor"]);
+}
+
+#[test]
+fn every_variable_a_binary_requires_is_set_for_its_function() {
+    let template = template();
+    let global = template["Globals"]["Function"]["Environment"]["Variables"].clone();
+    for (name, function) in functions(&template) {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let own = &function["Properties"]["Environment"]["Variables"];
+        let required = required_variables(binary);
+        assert!(
+            !required.is_empty(),
+            "{binary} reads its settings through Settings::required"
+        );
+        for variable in required {
+            assert!(
+                !own[variable.as_str()].is_null() || !global[variable.as_str()].is_null(),
+                "{name} ({binary}) requires {variable}, which the template does not set"
+            );
+        }
+    }
+}
+
+#[test]
+fn event_sources_report_partial_failures_and_give_up_in_time() {
+    let template = template();
+    let mut sources = 0;
+    for (name, function) in functions(&template) {
+        let Some(events) = function["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            let properties = &event["Properties"];
+            match event["Type"].as_str().unwrap() {
+                "DynamoDB" => {
+                    sources += 1;
+                    assert_eq!(
+                        properties["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+                        "{name}"
+                    );
+                    assert_eq!(properties["BisectBatchOnFunctionError"], true, "{name}");
+                    let retries = properties["MaximumRetryAttempts"].as_i64().unwrap();
+                    let age = properties["MaximumRecordAgeInSeconds"].as_i64().unwrap();
+                    assert!(
+                        (0..=10_000).contains(&retries) && (60..=604_800).contains(&age),
+                        "{name}"
+                    );
+                    assert!(!properties["DestinationConfig"]["OnFailure"]["Destination"].is_null());
+                }
+                "SQS" => {
+                    sources += 1;
+                    assert_eq!(
+                        properties["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+                        "{name}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(sources, 3, "the stream and the two queues");
+    for queue in ["NotifyQueue", "AuditQueue"] {
+        let redrive = &template["Resources"][queue]["Properties"]["RedrivePolicy"];
+        assert!(redrive["maxReceiveCount"].as_i64().unwrap() >= 1, "{queue} has a DLQ");
+    }
+}
+
+#[test]
+fn no_role_grants_a_wildcard_action_or_resource() {
+    let template = template();
+    let mut roles = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        roles += 1;
+        for policy in resource["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::String(action) => vec![action.as_str()],
+                    Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap()).collect(),
+                    other => panic!("{name:?}: unexpected Action {other:?}"),
+                };
+                assert!(actions.iter().all(|a| !a.contains('*')), "{name:?} grants {actions:?}");
+                assert_ne!(statement["Resource"], "*", "{name:?} names no resource");
+            }
+        }
+    }
+    assert_eq!(roles, 5, "one role per function");
+}
