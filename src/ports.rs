@@ -155,6 +155,23 @@ pub struct TransactionPage {
     pub next: Option<String>,
 }
 
+impl TransactionPage {
+    /// Takes one item the Query read: a transaction booked in [from, to) is listed (the key
+    /// range is only to the second), another item is passed over, one that does not decode
+    /// is counted.
+    pub fn take(&mut self, item: &crate::domain::item::Attributes, query: &TransactionQuery<'_>) {
+        match crate::domain::LedgerItem::decode(item) {
+            Ok(crate::domain::LedgerItem::Transaction(txn))
+                if txn.booked_at >= query.from && txn.booked_at < query.to =>
+            {
+                self.transactions.push(*txn)
+            }
+            Ok(_) => {}
+            Err(_) => self.undecodable += 1,
+        }
+    }
+}
+
 /// What storing a transaction found. The same transaction_id (per account) is stored once,
 /// whatever the retries carry: the ledger keeps a uniqueness marker with the fingerprint of
 /// the request that created it.

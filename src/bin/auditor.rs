@@ -2,12 +2,9 @@
 //! Environment: TXN_NOTIFY_AUDIT_TABLE, TXN_NOTIFY_AUDIT_RETENTION_DAYS (default 396).
 #![recursion_limit = "256"]
 
-use std::sync::Arc;
-
 use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::DynamoAuditLog;
 use txn_notify::clock::SystemClock;
-use txn_notify::lambda::handlers;
 use txn_notify::lambda::runtime::{Settings, serve};
 use txn_notify::pipeline::audit::{AuditConfig, Auditor};
 
@@ -16,19 +13,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     txn_notify::telemetry::logs::init_json_logs();
     let retention_days = Settings::number("TXN_NOTIFY_AUDIT_RETENTION_DAYS", 396)?;
     let clients = Clients::new(&sdk_config().await);
-    let auditor = Arc::new(Auditor::new(
+    let auditor = Auditor::new(
         DynamoAuditLog::new(clients.dynamodb, Settings::required("TXN_NOTIFY_AUDIT_TABLE")?),
         SystemClock,
         AuditConfig {
             retention: chrono::Duration::days(retention_days as i64),
         },
-    ));
-    serve("auditor", |payload, mut metrics| {
-        let auditor = Arc::clone(&auditor);
-        async move {
-            let reply = handlers::auditor(&auditor, payload, &mut metrics).await;
-            (reply, metrics)
-        }
-    })
-    .await
+    );
+    serve("auditor", auditor).await
 }

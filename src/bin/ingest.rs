@@ -3,14 +3,12 @@
 //! TXN_NOTIFY_SECRET_CACHE_SECONDS (default 300).
 #![recursion_limit = "256"]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::DynamoLedger;
 use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::clock::SystemClock;
-use txn_notify::lambda::handlers;
 use txn_notify::lambda::runtime::{Settings, serve};
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 
@@ -22,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ..IngestConfig::default()
     };
     let clients = Clients::new(&sdk_config().await);
-    let ingest = Arc::new(Ingest::new(
+    let ingest = Ingest::new(
         DynamoLedger::new(clients.dynamodb, Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
         SecretsManagerSecrets::new(
             clients.secretsmanager,
@@ -30,13 +28,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ),
         SystemClock,
         config,
-    ));
-    serve("ingest", |payload, mut metrics| {
-        let ingest = Arc::clone(&ingest);
-        async move {
-            let reply = handlers::ingest(&ingest, payload, &mut metrics).await;
-            (reply, metrics)
-        }
-    })
-    .await
+    );
+    serve("ingest", ingest).await
 }

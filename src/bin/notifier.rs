@@ -3,14 +3,11 @@
 //! TXN_NOTIFY_SENDER_NAME (optional), TXN_NOTIFY_SES_CONFIGURATION_SET (optional).
 #![recursion_limit = "256"]
 
-use std::sync::Arc;
-
 use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::{DynamoIdempotency, DynamoLedger};
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::SystemClock;
 use txn_notify::domain::email::Mailbox;
-use txn_notify::lambda::handlers;
 use txn_notify::lambda::runtime::{Settings, serve};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 
@@ -21,19 +18,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sender = Mailbox::new(Some(&sender_name), &Settings::required("TXN_NOTIFY_SENDER")?)
         .map_err(|e| format!("TXN_NOTIFY_SENDER / TXN_NOTIFY_SENDER_NAME: {e}"))?;
     let clients = Clients::new(&sdk_config().await);
-    let notifier = Arc::new(Notifier::new(
+    let notifier = Notifier::new(
         DynamoLedger::new(clients.dynamodb.clone(), Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
         SesMailer::new(clients.sesv2, Settings::optional("TXN_NOTIFY_SES_CONFIGURATION_SET")),
         DynamoIdempotency::new(clients.dynamodb, Settings::required("TXN_NOTIFY_IDEMPOTENCY_TABLE")?),
         SystemClock,
         NotifyConfig::new(sender),
-    ));
-    serve("notifier", |payload, mut metrics| {
-        let notifier = Arc::clone(&notifier);
-        async move {
-            let reply = handlers::notifier(&notifier, payload, &mut metrics).await;
-            (reply, metrics)
-        }
-    })
-    .await
+    );
+    serve("notifier", notifier).await
 }

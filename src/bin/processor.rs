@@ -2,13 +2,10 @@
 //! Environment: TXN_NOTIFY_LEDGER_TABLE, TXN_NOTIFY_EVENT_BUS, TXN_NOTIFY_RULES (optional).
 #![recursion_limit = "256"]
 
-use std::sync::Arc;
-
 use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::DynamoLedger;
 use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::clock::SystemClock;
-use txn_notify::lambda::handlers;
 use txn_notify::lambda::runtime::{Settings, serve};
 use txn_notify::pipeline::{Processor, ProcessorConfig};
 
@@ -16,19 +13,12 @@ use txn_notify::pipeline::{Processor, ProcessorConfig};
 async fn main() -> Result<(), lambda_runtime::Error> {
     txn_notify::telemetry::logs::init_json_logs();
     let clients = Clients::new(&sdk_config().await);
-    let processor = Arc::new(Processor::new(
+    let processor = Processor::new(
         DynamoLedger::new(clients.dynamodb, Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
         EventBridgeBus::new(clients.eventbridge),
         SystemClock,
         Settings::rules()?,
         ProcessorConfig::new(Settings::event_bus()),
-    ));
-    serve("processor", |payload, mut metrics| {
-        let processor = Arc::clone(&processor);
-        async move {
-            let reply = handlers::processor(&processor, payload, &mut metrics).await;
-            (reply, metrics)
-        }
-    })
-    .await
+    );
+    serve("processor", processor).await
 }

@@ -1,6 +1,8 @@
 //! Each function's invocation: the Lambda payload → the use case → the reply Lambda expects,
-//! and the metrics of DESIGN §8. The binaries in `src/bin/` build the adapters and hand
-//! these to `runtime::serve`.
+//! and the metrics of DESIGN §8. The binaries in `src/bin/` build a use case on its adapters
+//! and hand it to `runtime::serve`, which calls `Invoke::invoke` once per event.
+
+use std::future::Future;
 
 use serde_json::Value;
 
@@ -13,6 +15,41 @@ use crate::pipeline::notify::Notifier;
 use crate::pipeline::process::Processor;
 use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, Secrets};
 use crate::telemetry::emf::Invocation;
+
+/// A use case that a Lambda function runs on each event.
+pub trait Invoke {
+    fn invoke(&self, payload: Value, metrics: &mut Invocation) -> impl Future<Output = Result<Value, String>>;
+}
+
+impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
+    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+        processor(self, payload, metrics).await
+    }
+}
+
+impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Invoke for Notifier<L, M, I, C> {
+    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+        notifier(self, payload, metrics).await
+    }
+}
+
+impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
+    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+        auditor(self, payload, metrics).await
+    }
+}
+
+impl<L: Ledger, B: EventBus, C: Clock> Invoke for Digest<L, B, C> {
+    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+        digest(self, payload, metrics).await
+    }
+}
+
+impl<L: Ledger, S: Secrets, C: Clock> Invoke for Ingest<L, S, C> {
+    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+        ingest(self, payload, metrics).await
+    }
+}
 
 /// A DynamoDB stream batch → `{"batchItemFailures": [...]}`. A payload that is not a stream
 /// event at all is an error (the event source mapping retries, bisects, then keeps it).

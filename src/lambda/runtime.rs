@@ -4,7 +4,6 @@
 //! understands. The handler itself never panics on a payload: a payload of the wrong shape
 //! is an error reply, not a crash.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -12,18 +11,15 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::handlers::Invoke;
 use crate::telemetry::emf::Invocation;
 
 static WARM: AtomicBool = AtomicBool::new(false);
 
-/// Runs the Lambda Runtime API loop: each event goes to `handler` with a fresh set of metrics
-/// for it to fill; its reply goes back to Lambda.
-pub async fn serve<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
-where
-    F: Fn(Value, Invocation) -> Fut,
-    Fut: Future<Output = (Result<Value, String>, Invocation)>,
-{
-    let handler = &handler;
+/// Runs the Lambda Runtime API loop: each event goes to the use case with a fresh set of
+/// metrics for it to fill; its reply goes back to Lambda.
+pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), lambda_runtime::Error> {
+    let use_case = &use_case;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let cold_start = !WARM.swap(true, Ordering::SeqCst);
         let request_id = event.context.request_id.clone();
@@ -31,7 +27,10 @@ where
         let started = Instant::now();
         let mut metrics = Invocation::new(function, chrono::Utc::now());
         metrics.property("requestId", request_id.as_str());
-        let (reply, mut metrics) = handler(event.payload, metrics).instrument(span.clone()).await;
+        let reply = use_case
+            .invoke(event.payload, &mut metrics)
+            .instrument(span.clone())
+            .await;
         metrics
             .count("ColdStart", u64::from(cold_start))
             .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);

@@ -207,13 +207,7 @@ impl Ledger for MemoryLedger {
             }
             taken += 1;
             page.next = (taken == query.limit).then(|| sk.clone());
-            match LedgerItem::decode(item) {
-                Ok(LedgerItem::Transaction(txn)) if txn.booked_at >= query.from && txn.booked_at < query.to => {
-                    page.transactions.push(*txn)
-                }
-                Ok(_) => {}
-                Err(_) => page.undecodable += 1,
-            }
+            page.take(item, query);
         }
         Ok(page)
     }

@@ -26,7 +26,7 @@ use txn_notify::rules::Rules;
 
 use crate::common::{account, purchase};
 use crate::moto_services::{sent_emails, verified_sender};
-use crate::support::{REGION, create_table, dynamodb, dynamodb_url, moto, resource_properties, rule_pattern, unique};
+use crate::support::{Queue, REGION, create_table, dynamodb, dynamodb_url, moto, resource_properties, route, unique};
 
 /// DynamoDB JSON of a stream attribute value, as Lambda writes it into the event.
 fn attribute_json(value: &StreamValue) -> Value {
@@ -125,56 +125,6 @@ pub async fn stream_event(table: &str) -> Value {
         }
     }
     json!({ "Records": records })
-}
-
-pub struct Queue {
-    url: String,
-    arn: String,
-}
-
-pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
-    let url = sqs
-        .create_queue()
-        .queue_name(unique(rule))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let name = unique(rule);
-    events
-        .put_rule()
-        .name(&name)
-        .event_bus_name(bus)
-        .event_pattern(rule_pattern(rule).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule(&name)
-        .event_bus_name(bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    Queue { url, arn }
 }
 
 /// What the queue holds, received (and deleted) as an SQS event source would, then shaped

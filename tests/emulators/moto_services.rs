@@ -8,7 +8,7 @@ use txn_notify::aws::ses::SesMailer;
 use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
 use txn_notify::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer, Secrets};
 
-use crate::support::{moto, moto_data, rule_pattern, unique};
+use crate::support::{moto, moto_data, route, unique};
 
 /// A bus with one rule (the NotifyRule pattern of template.yaml) to a fresh queue.
 pub struct Routing {
@@ -23,48 +23,12 @@ pub async fn bus_with_rule_to_queue(rule: &str) -> Routing {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let bus = unique("bus");
     events.create_event_bus().name(&bus).send().await.unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("queue"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let rule_name = unique("rule");
-    events
-        .put_rule()
-        .name(&rule_name)
-        .event_bus_name(&bus)
-        .event_pattern(rule_pattern(rule).to_string())
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .rule(&rule_name)
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(queue_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    Routing { bus, queue_url, sqs }
+    let queue = route(&events, &sqs, &bus, rule).await;
+    Routing {
+        bus,
+        queue_url: queue.url,
+        sqs,
+    }
 }
 
 /// Every message the queue holds now (deleted as they are read).

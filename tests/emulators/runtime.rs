@@ -21,9 +21,9 @@ use txn_notify::domain::Currency;
 use txn_notify::ports::Ledger;
 
 use crate::common::{account, purchase};
-use crate::end_to_end::{receive_batch, route, stream_event};
+use crate::end_to_end::{receive_batch, stream_event};
 use crate::moto_services::{sent_emails, verified_sender};
-use crate::support::{REGION, create_table, dynamodb, dynamodb_url, moto, moto_url, unique};
+use crate::support::{REGION, create_table, dynamodb, dynamodb_url, moto, moto_url, route, unique};
 
 #[derive(Default)]
 struct RuntimeState {

@@ -205,3 +205,56 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A queue that a rule of the bus delivers to.
+pub struct Queue {
+    pub url: String,
+    pub arn: String,
+}
+
+/// Creates a queue and a rule of `bus` with the pattern of template.yaml's rule `rule`
+/// that targets it.
+pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique(rule))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let name = unique(rule);
+    events
+        .put_rule()
+        .name(&name)
+        .event_bus_name(bus)
+        .event_pattern(rule_pattern(rule).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&name)
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    Queue { url, arn }
+}

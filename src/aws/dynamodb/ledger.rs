@@ -202,13 +202,7 @@ impl Ledger for DynamoLedger {
             .map_err(|e| classify("Query", &e))?;
         let mut page = TransactionPage::default();
         for item in output.items.unwrap_or_default() {
-            match LedgerItem::decode(&from_sdk(item)) {
-                Ok(LedgerItem::Transaction(txn)) if txn.booked_at >= query.from && txn.booked_at < query.to => {
-                    page.transactions.push(*txn)
-                }
-                Ok(_) => {}
-                Err(_) => page.undecodable += 1,
-            }
+            page.take(&from_sdk(item), query);
         }
         page.next = output
             .last_evaluated_key
