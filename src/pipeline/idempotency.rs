@@ -73,12 +73,15 @@ where
     }
     match effect().await {
         Ok(value) => {
-            // The effect happened: if recording that fails, a redelivery would repeat it once
-            // the claim times out; there is nothing better to do than to report the store error.
-            store
-                .complete(key, clock.now() + config.completed_ttl)
-                .await
-                .map_err(OnceError::Store)?;
+            // The effect happened: recording it is retried with backoff, since a redelivery
+            // after the claim times out would repeat it. If the store still fails, the error is
+            // reported and that window remains.
+            let expires_at = clock.now() + config.completed_ttl;
+            super::retry::retry_transient(clock, &super::retry::RetryPolicy::default(), || {
+                store.complete(key, expires_at)
+            })
+            .await
+            .map_err(OnceError::Store)?;
             Ok(Once::Done(value))
         }
         Err(error) => {
