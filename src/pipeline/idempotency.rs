@@ -92,3 +92,55 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::clock::FrozenClock;
+
+    /// Claims always succeed; `complete` fails transiently this many times first.
+    struct FlakyCompletion(Mutex<u32>);
+
+    impl Idempotency for FlakyCompletion {
+        async fn claim(&self, _: &str, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<Claim, PortError> {
+            Ok(Claim::Acquired)
+        }
+        async fn complete(&self, _: &str, _: DateTime<Utc>) -> Result<(), PortError> {
+            let mut failures = self.0.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(PortError::transient("ThrottlingException"));
+            }
+            Ok(())
+        }
+        async fn release(&self, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_completion_is_retried_and_the_effect_runs_once() {
+        let clock = FrozenClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap());
+        let store = FlakyCompletion(Mutex::new(2));
+        let runs = Mutex::new(0);
+        let result = run_once(&store, &clock, &IdempotencyConfig::default(), "k", || async {
+            *runs.lock().unwrap() += 1;
+            Ok::<_, ()>(())
+        })
+        .await;
+        assert_eq!(result, Ok(Once::Done(())));
+        assert_eq!(*runs.lock().unwrap(), 1);
+        assert_eq!(clock.sleeps().len(), 2, "two backoffs before the third try took");
+
+        let store = FlakyCompletion(Mutex::new(100));
+        let result = run_once(&store, &clock, &IdempotencyConfig::default(), "k", || async {
+            Ok::<_, ()>(())
+        })
+        .await;
+        assert!(matches!(result, Err(OnceError::Store(_))), "{result:?}");
+    }
+}
