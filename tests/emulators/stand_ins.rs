@@ -259,3 +259,32 @@ async fn a_failing_secret_store_is_transient() {
     let error = secrets.signing_secrets().await.unwrap_err();
     assert!(error.is_transient(), "{error}");
 }
+
+#[tokio::test]
+async fn emails_go_out_with_the_configuration_set_and_tags_ses_accepts() {
+    let stand_in = StandIn::start(vec![Canned {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: json!({ "MessageId": "m-1" }).to_string(),
+    }])
+    .await;
+    let mailer = SesMailer::new(
+        aws_sdk_sesv2::Client::new(&config_for(&stand_in.url).await),
+        Some("txn-notify-emails".into()),
+    );
+    let mut email = email();
+    email.tags = vec![txn_notify::domain::email::Tag {
+        name: "detail type".into(),
+        value: "Transaction Recorded".into(),
+    }];
+    assert_eq!(mailer.send(&email).await.unwrap(), "m-1");
+    let sent: serde_json::Value = serde_json::from_str(&stand_in.requests()[0].body).unwrap();
+    assert_eq!(sent["ConfigurationSetName"], "txn-notify-emails");
+    assert_eq!(
+        sent["EmailTags"],
+        json!([{ "Name": "detail_type", "Value": "Transaction_Recorded" }])
+    );
+    assert_eq!(sent["FromEmailAddress"], "\"txn-notify\" <alerts@bank.example>");
+    assert_eq!(sent["Content"]["Simple"]["Body"]["Text"]["Data"], "12,50 €");
+    assert_eq!(sent["Content"]["Simple"]["Body"]["Html"]["Charset"], "UTF-8");
+}
