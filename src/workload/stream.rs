@@ -21,8 +21,26 @@ fn keys_of(item: &Item) -> Item {
     keys
 }
 
+/// Where stream records say they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOrigin {
+    pub region: &'static str,
+    pub stream_arn: &'static str,
+}
+
+/// The origin of generated sample events.
+pub const SAMPLE_ORIGIN: StreamOrigin = StreamOrigin {
+    region: REGION,
+    stream_arn: STREAM_ARN,
+};
+
 /// One stream record. Sequence numbers increase with `index`, as DynamoDB's do within a shard.
 pub fn stream_record(write: &LedgerWrite, index: usize) -> Value {
+    stream_record_from(write, index, SAMPLE_ORIGIN)
+}
+
+/// One stream record of the stream `origin`.
+pub fn stream_record_from(write: &LedgerWrite, index: usize, origin: StreamOrigin) -> Value {
     let (event_name, keys, new_image, old_image, by_ttl) = match write {
         LedgerWrite::Insert { item, .. } => ("INSERT", keys_of(item), Some(item), None, false),
         LedgerWrite::Modify { old, new, .. } => ("MODIFY", keys_of(new), Some(new), Some(old), false),
@@ -48,9 +66,9 @@ pub fn stream_record(write: &LedgerWrite, index: usize) -> Value {
         "eventName": event_name,
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
-        "awsRegion": REGION,
+        "awsRegion": origin.region,
         "dynamodb": change,
-        "eventSourceARN": STREAM_ARN,
+        "eventSourceARN": origin.stream_arn,
     });
     if by_ttl {
         record["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});

@@ -2,6 +2,8 @@
 //! processor on in-memory adapters with a frozen clock.
 #![allow(dead_code)]
 
+pub mod ledger_contract;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -340,3 +340,8 @@ async fn idempotency_records_follow_the_claim_complete_release_states() {
         "a failed effect frees its key for the redelivery"
     );
 }
+
+#[tokio::test]
+async fn the_dynamodb_ledger_keeps_the_ledger_contract() {
+    crate::common::ledger_contract::ledger_contract(&ledger().await).await;
+}

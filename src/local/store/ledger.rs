@@ -1,0 +1,176 @@
+//! The `Ledger` port on the embedded store, with the conditions of the DynamoDB adapter.
+
+use rusqlite::params;
+
+use super::{EmbeddedStore, read_item, write_in};
+use crate::domain::item::LedgerItem;
+use crate::domain::transaction::{account_pk, transaction_range};
+use crate::domain::{Account, Transaction};
+use crate::ports::{
+    AccountBatch, AccountPage, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    TransactionPage, TransactionQuery, TransactionWrite,
+};
+
+const PROFILE_SK: &str = "PROFILE";
+
+/// The Scan segment of a partition key (DynamoDB spreads items by a hash of the key).
+fn segment_of(pk: &str, total: u32) -> u32 {
+    let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % u64::from(total.max(1))) as u32
+}
+
+fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
+    serde_json::from_str(text).ok()
+}
+
+impl<C: Clock> Ledger for EmbeddedStore<C> {
+    async fn batch_get_accounts(&self, account_ids: &[String]) -> Result<AccountBatch, PortError> {
+        if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {
+            return Err(PortError::permanent("BatchGetItem takes at most 100 keys"));
+        }
+        let items = self.with(|connection| {
+            let mut items = Vec::new();
+            for id in account_ids {
+                if let Some(item) = read_item(connection, &account_pk(id), PROFILE_SK)? {
+                    items.push(item);
+                }
+            }
+            Ok(items)
+        })?;
+        let mut batch = AccountBatch::default();
+        for item in items {
+            if let Ok(LedgerItem::Account(account)) = LedgerItem::decode(&item) {
+                if !batch.accounts.iter().any(|a| a.account_id == account.account_id) {
+                    batch.accounts.push(*account);
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn scan_accounts(
+        &self,
+        segment: ScanSegment,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<AccountPage, PortError> {
+        // Profiles are found by their sort key; `after` is the last partition key handed out.
+        let rows: Vec<(String, String)> = self.with(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT pk, item FROM ledger WHERE sk = ?1 AND pk > ?2 ORDER BY pk")?;
+            let rows = statement.query_map(params![PROFILE_SK, after.unwrap_or("")], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        })?;
+        let mut page = AccountPage::default();
+        for (pk, text) in rows {
+            if segment_of(&pk, segment.total) != segment.index {
+                continue;
+            }
+            match decode_text(&text).map(|item| LedgerItem::decode(&item)) {
+                Some(Ok(LedgerItem::Account(account))) => page.accounts.push(*account),
+                _ => page.undecodable += 1,
+            }
+            if page.accounts.len() + page.undecodable as usize >= limit.max(1) as usize {
+                page.next = Some(pk);
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {
+        let pk = account_pk(query.account_id);
+        let (low, high) = transaction_range(query.from, query.to);
+        let sql = if query.newest_first {
+            "SELECT sk, item FROM ledger WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND sk < ?4 ORDER BY sk DESC LIMIT ?5"
+        } else {
+            "SELECT sk, item FROM ledger WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 AND sk > ?4 ORDER BY sk LIMIT ?5"
+        };
+        // Past the cursor: below it going down, above it going up.
+        let cursor = match (query.after, query.newest_first) {
+            (Some(after), _) => after.to_string(),
+            (None, true) => high.clone(),
+            (None, false) => String::new(),
+        };
+        let rows: Vec<(String, String)> = self.with(|connection| {
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement.query_map(params![pk, low, high, cursor, query.limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        })?;
+        let mut page = TransactionPage::default();
+        let full = rows.len() as u32 == query.limit;
+        let last = rows.last().map(|(sk, _)| sk.clone());
+        for (_, text) in rows {
+            match decode_text(&text) {
+                Some(item) => page.take(&item, query),
+                None => page.undecodable += 1,
+            }
+        }
+        // Like DynamoDB: at the limit, hand back where it stopped (the next page may be empty).
+        page.next = if full { last } else { None };
+        Ok(page)
+    }
+
+    async fn put_transaction(
+        &self,
+        transaction: &Transaction,
+        fingerprint: &str,
+    ) -> Result<TransactionWrite, PortError> {
+        let now = self.clock.now();
+        let pk = account_pk(&transaction.account_id);
+        let marker_sk = Transaction::marker_sort_key(&transaction.transaction_id);
+        let item_sk = transaction.sort_key();
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            if let Some(marker) = read_item(&tx, &pk, &marker_sk)? {
+                let fingerprint = match marker.get("fingerprint") {
+                    Some(serde_dynamo::AttributeValue::S(f)) => f.clone(),
+                    _ => String::new(),
+                };
+                return Ok(TransactionWrite::AlreadyStored { fingerprint });
+            }
+            if read_item(&tx, &pk, &item_sk)?.is_some() {
+                // Written straight into the table by another system, without a marker.
+                return Ok(TransactionWrite::AlreadyStored {
+                    fingerprint: String::new(),
+                });
+            }
+            write_in(
+                &tx,
+                &pk,
+                &marker_sk,
+                Some(transaction.uniqueness_marker(fingerprint)),
+                now,
+                false,
+            )?;
+            write_in(&tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
+            tx.commit()?;
+            Ok(TransactionWrite::Stored)
+        })
+    }
+
+    async fn put_account(&self, account: &Account) -> Result<AccountWrite, PortError> {
+        let now = self.clock.now();
+        let pk = account_pk(&account.account_id);
+        let existing = self.with(|connection| {
+            let tx = connection.transaction()?;
+            if let Some(existing) = read_item(&tx, &pk, PROFILE_SK)? {
+                return Ok(Some(existing));
+            }
+            write_in(&tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
+            tx.commit()?;
+            Ok(None)
+        })?;
+        match existing.map(|item| LedgerItem::decode(&item)) {
+            None => Ok(AccountWrite::Created),
+            Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
+            Some(_) => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
+        }
+    }
+}

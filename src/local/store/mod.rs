@@ -1,0 +1,270 @@
+//! The embedded runtime's durable store: one SQLite file (WAL, `synchronous = FULL`, so a
+//! write that returned survives a kill) holding the ledger items with their change stream,
+//! audit records, idempotency records and checkpoints.
+//!
+//! The change stream is written in the same SQLite transaction as the item it describes, so
+//! there is never an item without its record or a record without its item. Its records have
+//! the shape of DynamoDB Streams records (NEW_AND_OLD_IMAGES): INSERT, MODIFY, REMOVE, Keys,
+//! both images, an increasing SequenceNumber, ApproximateCreationDateTime and SizeBytes. A
+//! write that changes nothing makes no record, as in DynamoDB.
+//!
+//! It implements the `Ledger`, `AuditLog` and `Idempotency` ports with the same conditions
+//! as the DynamoDB adapters.
+
+mod consumers;
+mod ledger;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_dynamo::Item;
+use serde_json::Value;
+
+use crate::ports::{Clock, PortError};
+use crate::workload::LedgerWrite;
+use crate::workload::stream::{StreamOrigin, stream_record_from};
+
+/// Where the embedded stream says its records come from.
+pub const EMBEDDED_STREAM: StreamOrigin = StreamOrigin {
+    region: "local",
+    stream_arn: "arn:aws:dynamodb:local:000000000000:table/ledger/stream/embedded",
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS ledger (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stream (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    pk TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    event_id TEXT PRIMARY KEY,
+    account_id TEXT,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    in_progress_until_ms INTEGER,
+    expires_at_s INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// One record of the change stream, with the store's own position of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEntry {
+    pub sequence: i64,
+    /// The item's partition key (the account, for ledger items): the unit of ordering.
+    pub pk: String,
+    pub record: Value,
+}
+
+pub struct EmbeddedStore<C> {
+    connection: Mutex<Connection>,
+    path: PathBuf,
+    clock: C,
+}
+
+fn sqlite(error: rusqlite::Error) -> PortError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            PortError::transient(format!("embedded store busy: {error}"))
+        }
+        _ => PortError::permanent(format!("embedded store: {error}")),
+    }
+}
+
+impl<C: Clock> EmbeddedStore<C> {
+    /// Opens (or creates) the store in `dir` (the file `txn-notify.db`).
+    pub fn open(dir: &Path, clock: C) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("txn-notify.db");
+        let connection = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| connection.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
+            .and_then(|_| connection.execute_batch(SCHEMA))
+            .map_err(|e| format!("cannot prepare {}: {e}", path.display()))?;
+        Ok(EmbeddedStore {
+            connection: Mutex::new(connection),
+            path,
+            clock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, PortError> {
+        let mut connection = self.connection.lock().expect("store lock");
+        work(&mut connection).map_err(sqlite)
+    }
+
+    /// Writes (Some) or deletes (None) the item at (pk, sk) as one unconditional write, with
+    /// its stream record. Returns whether anything changed.
+    pub fn write_item(&self, pk: &str, sk: &str, item: Option<Item>) -> Result<bool, PortError> {
+        let now = self.clock.now();
+        self.with(|connection| {
+            let transaction = connection.transaction()?;
+            let changed = write_in(&transaction, pk, sk, item, now, false)?;
+            transaction.commit()?;
+            Ok(changed)
+        })
+    }
+
+    /// Puts an item as is (a system writing straight into the table would), keyed by its
+    /// `pk` and `sk` string attributes (missing ones count as empty).
+    pub fn put_item(&self, item: Item) -> Result<bool, PortError> {
+        let key = |name: &str| match item.get(name) {
+            Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let (pk, sk) = (key("pk"), key("sk"));
+        self.write_item(&pk, &sk, Some(item))
+    }
+
+    /// The item at (pk, sk).
+    pub fn get_item(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
+        self.with(|connection| read_item(connection, pk, sk))
+    }
+
+    /// Stream records after `after` (a sequence), oldest first, at most `limit`.
+    pub fn read_stream(&self, after: i64, limit: usize) -> Result<Vec<StreamEntry>, PortError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT sequence, pk, record FROM stream WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![after, limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (sequence, pk, record) = row?;
+                let record = serde_json::from_str(&record).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+                })?;
+                entries.push(StreamEntry { sequence, pk, record });
+            }
+            Ok(entries)
+        })
+    }
+
+    /// The last sequence of the stream (0 when empty).
+    pub fn stream_head(&self) -> Result<i64, PortError> {
+        self.with(|connection| {
+            connection.query_row("SELECT COALESCE(MAX(sequence), 0) FROM stream", [], |row| row.get(0))
+        })
+    }
+
+    pub fn checkpoint(&self, name: &str) -> Result<Option<String>, PortError> {
+        self.with(|connection| {
+            connection
+                .query_row("SELECT value FROM checkpoints WHERE name = ?1", [name], |row| {
+                    row.get(0)
+                })
+                .optional()
+        })
+    }
+
+    pub fn set_checkpoint(&self, name: &str, value: &str) -> Result<(), PortError> {
+        self.with(|connection| {
+            connection.execute(
+                "INSERT INTO checkpoints (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// How many items the ledger holds.
+    pub fn item_count(&self) -> Result<u64, PortError> {
+        self.with(|connection| connection.query_row("SELECT COUNT(*) FROM ledger", [], |row| row.get::<_, i64>(0)))
+            .map(|n| n as u64)
+    }
+}
+
+fn to_text(item: &Item) -> String {
+    serde_json::to_string(item).expect("items serialize")
+}
+
+fn read_item(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<Item>> {
+    let text: Option<String> = connection
+        .prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?
+        .query_row(params![pk, sk], |row| row.get(0))
+        .optional()?;
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    })
+    .transpose()
+}
+
+/// Writes or deletes one item inside a transaction and appends its stream record, unless
+/// nothing changes. `by_ttl`: a REMOVE done by TTL (its record names the service).
+fn write_in(
+    connection: &Connection,
+    pk: &str,
+    sk: &str,
+    new: Option<Item>,
+    at: DateTime<Utc>,
+    by_ttl: bool,
+) -> rusqlite::Result<bool> {
+    let old = read_item(connection, pk, sk)?;
+    let write = match (old, new) {
+        (None, None) => return Ok(false),
+        (Some(old), Some(new)) if old == new => return Ok(false),
+        (None, Some(item)) => {
+            connection
+                .prepare_cached("INSERT INTO ledger (pk, sk, item) VALUES (?1, ?2, ?3)")?
+                .execute(params![pk, sk, to_text(&item)])?;
+            LedgerWrite::Insert { item, at }
+        }
+        (Some(old), Some(new)) => {
+            connection
+                .prepare_cached("UPDATE ledger SET item = ?3 WHERE pk = ?1 AND sk = ?2")?
+                .execute(params![pk, sk, to_text(&new)])?;
+            LedgerWrite::Modify { old, new, at }
+        }
+        (Some(old), None) => {
+            connection
+                .prepare_cached("DELETE FROM ledger WHERE pk = ?1 AND sk = ?2")?
+                .execute(params![pk, sk])?;
+            LedgerWrite::Remove { old, at, by_ttl }
+        }
+    };
+    let sequence: i64 = connection.query_row("SELECT COALESCE(MAX(sequence), 0) + 1 FROM stream", [], |row| {
+        row.get(0)
+    })?;
+    let record = stream_record_from(&write, sequence as usize, EMBEDDED_STREAM);
+    connection
+        .prepare_cached("INSERT INTO stream (sequence, pk, record) VALUES (?1, ?2, ?3)")?
+        .execute(params![sequence, pk, record.to_string()])?;
+    Ok(true)
+}

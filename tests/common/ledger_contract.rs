@@ -1,0 +1,116 @@
+//! What every `Ledger` must do, whatever holds the items: run against the in-memory ledger,
+//! the embedded store and (in tests/emulators) DynamoDB Local, so the three cannot drift.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use txn_notify::domain::Currency;
+use txn_notify::ports::{AccountWrite, Ledger, ScanSegment, TransactionQuery, TransactionWrite};
+
+use super::{account, purchase};
+
+pub async fn ledger_contract<L: Ledger>(ledger: &L) {
+    let eur = Currency::from_code("EUR").unwrap();
+
+    // Stored once, whatever a retry carries.
+    let first = purchase("c-t1", "c-acc-1", 1250, eur);
+    assert_eq!(
+        ledger.put_transaction(&first, "fp-1").await.unwrap(),
+        TransactionWrite::Stored
+    );
+    assert_eq!(
+        ledger.put_transaction(&first, "fp-1").await.unwrap(),
+        TransactionWrite::AlreadyStored {
+            fingerprint: "fp-1".into()
+        }
+    );
+    let mut later = first.clone();
+    later.booked_at += Duration::seconds(3);
+    assert_eq!(
+        ledger.put_transaction(&later, "fp-2").await.unwrap(),
+        TransactionWrite::AlreadyStored {
+            fingerprint: "fp-1".into()
+        }
+    );
+
+    // Accounts: created once; the existing one comes back.
+    for id in ["c-acc-1", "c-acc-2", "c-acc-3", "c-acc-4", "c-acc-5"] {
+        assert_eq!(
+            ledger.put_account(&account(id, "FR", eur)).await.unwrap(),
+            AccountWrite::Created
+        );
+    }
+    match ledger.put_account(&account("c-acc-1", "BE", eur)).await.unwrap() {
+        AccountWrite::AlreadyExists(existing) => assert_eq!(existing.country.as_str(), "FR"),
+        other => panic!("{other:?}"),
+    }
+
+    // Profiles by batch; missing ones absent.
+    let ids: Vec<String> = ["c-acc-2", "missing", "c-acc-4"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let batch = ledger.batch_get_accounts(&ids).await.unwrap();
+    let mut found: Vec<&str> = batch.accounts.iter().map(|a| a.account_id.as_str()).collect();
+    found.sort();
+    assert_eq!(found, ["c-acc-2", "c-acc-4"]);
+
+    // Scans: every account exactly once, in pages, in one segment or in several.
+    for total in [1, 3] {
+        let mut seen = Vec::new();
+        for index in 0..total {
+            let mut after: Option<String> = None;
+            loop {
+                let page = ledger
+                    .scan_accounts(ScanSegment { index, total }, after.as_deref(), 2)
+                    .await
+                    .unwrap();
+                seen.extend(page.accounts.into_iter().map(|a| a.account_id));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["c-acc-1", "c-acc-2", "c-acc-3", "c-acc-4", "c-acc-5"],
+            "{total} segments"
+        );
+    }
+
+    // History: [from, to), newest first, in pages, never a marker.
+    let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap();
+    let times = [day(5, 23), day(6, 0), day(7, 12), day(10, 8), day(12, 23), day(13, 0)];
+    for (i, at) in times.iter().enumerate() {
+        let mut txn = purchase(&format!("c-q{i}"), "c-acc-5", 100, eur);
+        txn.booked_at = *at;
+        ledger.put_transaction(&txn, "fp").await.unwrap();
+    }
+    for newest_first in [true, false] {
+        let mut listed = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let query = TransactionQuery {
+                account_id: "c-acc-5",
+                from: day(6, 0),
+                to: day(13, 0),
+                newest_first,
+                limit: 2,
+                after: after.as_deref(),
+            };
+            let page = ledger.query_transactions(&query).await.unwrap();
+            assert!(page.transactions.len() <= 2);
+            listed.extend(page.transactions.into_iter().map(|t| t.transaction_id));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let mut expected = vec!["c-q1", "c-q2", "c-q3", "c-q4"];
+        if newest_first {
+            expected.reverse();
+        }
+        assert_eq!(listed, expected, "newest_first {newest_first}");
+    }
+}

@@ -1,0 +1,192 @@
+//! The embedded store: a durable ledger whose change stream has the shape of DynamoDB
+//! Streams, and the same port semantics as the in-memory and DynamoDB ledgers.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::Value;
+
+use txn_notify::clock::FrozenClock;
+use txn_notify::domain::Currency;
+use txn_notify::domain::transaction::{TransactionStatus, account_pk};
+use txn_notify::local::memory::{MemoryBus, MemoryLedger};
+use txn_notify::local::store::EmbeddedStore;
+use txn_notify::pipeline::audit::AuditRecord;
+use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
+use txn_notify::ports::{AuditLog, Claim, Idempotency, Ledger, PutOutcome};
+use txn_notify::rules::Rules;
+
+use common::ledger_contract::ledger_contract;
+use common::{account, now, purchase};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "txn-notify-store-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn store(name: &str) -> EmbeddedStore<FrozenClock> {
+    EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap()
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_ledgers_keep_the_ledger_contract() {
+    ledger_contract(&MemoryLedger::new()).await;
+    ledger_contract(&store("contract")).await;
+}
+
+fn records(store: &EmbeddedStore<FrozenClock>) -> Vec<Value> {
+    store
+        .read_stream(0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_change_has_a_stream_record_shaped_like_dynamodb_streams() {
+    let store = store("stream");
+    let eur = Currency::from_code("EUR").unwrap();
+    store.put_account(&account("acc-s", "FR", eur)).await.unwrap();
+    let txn = purchase("t-s1", "acc-s", 1250, eur);
+    store.put_transaction(&txn, "fp").await.unwrap();
+    store.put_transaction(&txn, "fp").await.unwrap();
+    assert!(!store.put_item(txn.to_item()).unwrap(), "a write that changes nothing");
+
+    let mut reversed = txn.clone();
+    reversed.status = TransactionStatus::Reversed;
+    store.clock().advance(Duration::seconds(30));
+    assert!(store.put_item(reversed.to_item()).unwrap());
+    assert!(store.write_item(&account_pk("acc-s"), &txn.sort_key(), None).unwrap());
+
+    let records = records(&store);
+    let names: Vec<&str> = records.iter().map(|r| r["eventName"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["INSERT", "INSERT", "INSERT", "MODIFY", "REMOVE"],
+        "profile, marker, transaction, reversal, delete"
+    );
+    let sequences: Vec<String> = records
+        .iter()
+        .map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0].len() == w[1].len() && w[0] < w[1]),
+        "{sequences:?}"
+    );
+    for record in &records {
+        assert_eq!(record["eventSource"], "aws:dynamodb");
+        assert_eq!(record["eventVersion"], "1.1");
+        assert_eq!(record["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+        assert!(record["dynamodb"]["SizeBytes"].as_u64().unwrap() > 0);
+        assert_eq!(record["dynamodb"]["Keys"]["pk"]["S"], "ACCOUNT#acc-s");
+        assert!(record["eventSourceARN"].as_str().unwrap().contains("/stream/"));
+    }
+    assert!(records[0]["dynamodb"].get("OldImage").is_none());
+    assert_eq!(records[3]["dynamodb"]["OldImage"]["status"]["S"], "approved");
+    assert_eq!(records[3]["dynamodb"]["NewImage"]["status"]["S"], "reversed");
+    assert_eq!(
+        records[3]["dynamodb"]["ApproximateCreationDateTime"],
+        (now() + Duration::seconds(30)).timestamp()
+    );
+    assert!(records[4]["dynamodb"].get("NewImage").is_none());
+
+    // The processor reads them as it reads DynamoDB's.
+    let event = serde_json::json!({ "Records": records[..4] });
+    let processor = Processor::new(
+        store,
+        MemoryBus::new(),
+        FrozenClock::at(now()),
+        Arc::new(Rules::builtin()),
+        ProcessorConfig::new("txn-notify"),
+    );
+    let outcome = processor
+        .process_batch(StreamBatch::from_json(&event.to_string()).unwrap())
+        .await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    assert_eq!(outcome.stats.records_rejected, 0);
+    let types: Vec<&str> = outcome.stats.events_by_detail_type.keys().copied().collect();
+    assert!(
+        types.contains(&"Account Opened") && types.contains(&"Transaction Recorded"),
+        "{types:?}"
+    );
+}
+
+#[tokio::test]
+async fn what_was_written_is_there_after_a_reopen() {
+    let dir = temp_dir("reopen");
+    let eur = Currency::from_code("EUR").unwrap();
+    {
+        let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+        store.put_account(&account("acc-r", "FR", eur)).await.unwrap();
+        store.set_checkpoint("processor", "2").unwrap();
+        store.set_checkpoint("processor", "3").unwrap();
+    }
+    let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+    assert_eq!(store.item_count().unwrap(), 1);
+    assert_eq!(store.stream_head().unwrap(), 1);
+    assert_eq!(store.checkpoint("processor").unwrap().as_deref(), Some("3"));
+    assert_eq!(store.checkpoint("notifier").unwrap(), None);
+    let batch = store.batch_get_accounts(&["acc-r".to_string()]).await.unwrap();
+    assert_eq!(batch.accounts.len(), 1);
+    store.put_account(&account("acc-r2", "FR", eur)).await.unwrap();
+    assert_eq!(
+        store.read_stream(1, 10).unwrap().len(),
+        1,
+        "the stream goes on after a reopen"
+    );
+}
+
+#[tokio::test]
+async fn audit_and_idempotency_records_keep_the_dynamodb_conditions() {
+    let store = store("consumers");
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
+    let record = AuditRecord {
+        event_id: "ev-1".into(),
+        account_id: Some("acc-1".into()),
+        occurred_at: Some(at),
+        detail_type: "Transaction Recorded".into(),
+        source: "txn-notify".into(),
+        detail: serde_json::json!({"event_id": "ev-1"}),
+        replay_name: None,
+        received_at: at,
+        expires_at: (at + Duration::days(396)).timestamp(),
+    };
+    assert_eq!(store.put_if_absent(&record).await.unwrap(), PutOutcome::Written);
+    assert_eq!(store.put_if_absent(&record).await.unwrap(), PutOutcome::AlreadyPresent);
+    assert_eq!(store.audit_records().unwrap().len(), 1);
+
+    let until = at + Duration::minutes(2);
+    assert_eq!(store.claim("k", at, until).await.unwrap(), Claim::Acquired);
+    assert_eq!(store.claim("k", at, until).await.unwrap(), Claim::InProgress);
+    assert_eq!(
+        store
+            .claim("k", until + Duration::seconds(1), until + Duration::minutes(3))
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    store.complete("k", at + Duration::days(35)).await.unwrap();
+    store.release("k").await.unwrap();
+    assert_eq!(
+        store.claim("k", at + Duration::days(1), until).await.unwrap(),
+        Claim::Completed
+    );
+    assert_eq!(
+        store
+            .claim("k", at + Duration::days(36), at + Duration::days(36))
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    assert_eq!(store.claim("j", at, until).await.unwrap(), Claim::Acquired);
+    store.release("j").await.unwrap();
+    assert_eq!(store.claim("j", at, until).await.unwrap(), Claim::Acquired);
+}
