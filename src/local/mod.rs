@@ -3,4 +3,5 @@
 
 pub mod memory;
 pub mod outbox;
+pub mod poller;
 pub mod store;
