@@ -357,3 +357,31 @@ impl std::fmt::Debug for SigningSecrets {
 pub trait Secrets: Send + Sync {
     fn signing_secrets(&self) -> impl Future<Output = Result<SigningSecrets, PortError>> + Send;
 }
+
+impl<T: AuditLog> AuditLog for std::sync::Arc<T> {
+    fn put_if_absent(
+        &self,
+        record: &crate::pipeline::audit::AuditRecord,
+    ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send {
+        (**self).put_if_absent(record)
+    }
+}
+
+impl<T: Idempotency> Idempotency for std::sync::Arc<T> {
+    fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        in_progress_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Claim, PortError>> + Send {
+        (**self).claim(key, now, in_progress_until)
+    }
+
+    fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).complete(key, expires_at)
+    }
+
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).release(key)
+    }
+}

@@ -13,6 +13,9 @@
 
 mod consumers;
 mod ledger;
+mod queues;
+
+pub use queues::{QueueDepth, ReceivedMessage};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -58,6 +61,21 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE TABLE IF NOT EXISTS checkpoints (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_messages (
+    message_id TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at_ms, sent_ms);
+CREATE TABLE IF NOT EXISTS archive (
+    sequence INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    event TEXT NOT NULL
 );
 ";
 

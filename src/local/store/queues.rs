@@ -1,0 +1,179 @@
+//! SQS queues and the bus archive on the embedded store.
+//!
+//! | SQS behaviour | here |
+//! |---|---|
+//! | a received message is invisible for the visibility timeout | `visible_at` moves on; the receipt changes on every receive |
+//! | a message not deleted comes back after the timeout | it is visible again and its receive count goes on |
+//! | the receive count passes the redrive policy's `maxReceiveCount` | it moves to the dead-letter queue instead of being received |
+//! | a delete with a stale receipt | does nothing (the message was received again since) |
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use serde_json::Value;
+
+use super::EmbeddedStore;
+use crate::local::bus::routes::QueueSettings;
+use crate::ports::{Clock, PortError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt: String,
+    pub body: String,
+    /// This receive included.
+    pub receive_count: u32,
+    pub sent_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub visible: u64,
+    pub in_flight: u64,
+}
+
+fn random_id() -> String {
+    let mut rng = fastrand::Rng::new();
+    format!("{:016x}{:016x}", rng.u64(..), rng.u64(..))
+}
+
+impl<C: Clock> EmbeddedStore<C> {
+    /// Puts a message on a queue, visible now. Returns its message id.
+    pub fn enqueue(&self, queue: &str, body: &str) -> Result<String, PortError> {
+        let now = self.clock.now().timestamp_millis();
+        let id = random_id();
+        self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?
+                .execute(params![id, queue, body, now])?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// Receives up to `max` visible messages, oldest first, moving those past the redrive
+    /// policy to the dead-letter queue instead.
+    pub fn receive(
+        &self,
+        queue: &str,
+        settings: &QueueSettings,
+        max: usize,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        let now = self.clock.now().timestamp_millis();
+        let invisible_until = now + settings.visibility_timeout.as_millis() as i64;
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            let candidates: Vec<(String, String, i64, i64)> = {
+                let mut statement = tx.prepare_cached(
+                    "SELECT message_id, body, receive_count, sent_ms FROM queue_messages
+                     WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY sent_ms, message_id LIMIT ?3",
+                )?;
+                let rows = statement.query_map(params![queue, now, (max * 4) as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let mut received = Vec::new();
+            for (message_id, body, count, sent_ms) in candidates {
+                if received.len() == max {
+                    break;
+                }
+                if let (Some(limit), Some(dlq)) = (settings.max_receive_count, &settings.dead_letter_queue)
+                    && count >= i64::from(limit)
+                {
+                    tx.execute(
+                        "UPDATE queue_messages SET queue = ?2, receive_count = 0, visible_at_ms = ?3, receipt = NULL
+                         WHERE message_id = ?1",
+                        params![message_id, dlq, now],
+                    )?;
+                    tracing::warn!(queue, dead_letter_queue = %dlq, message_id = %message_id, receives = count, "message moved to its dead-letter queue");
+                    continue;
+                }
+                let receipt = random_id();
+                tx.execute(
+                    "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at_ms = ?2, receipt = ?3
+                     WHERE message_id = ?1",
+                    params![message_id, invisible_until, receipt],
+                )?;
+                received.push(ReceivedMessage {
+                    message_id,
+                    receipt,
+                    body,
+                    receive_count: (count + 1) as u32,
+                    sent_at_ms: sent_ms,
+                });
+            }
+            tx.commit()?;
+            Ok(received)
+        })
+    }
+
+    /// Deletes a received message; false when the receipt is stale.
+    pub fn delete_message(&self, queue: &str, receipt: &str) -> Result<bool, PortError> {
+        self.with(|connection| {
+            let deleted = connection
+                .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2")?
+                .execute(params![queue, receipt])?;
+            Ok(deleted == 1)
+        })
+    }
+
+    pub fn queue_depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
+        let now = self.clock.now().timestamp_millis();
+        self.with(|connection| {
+            connection.query_row(
+                "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0), COALESCE(SUM(visible_at_ms > ?2), 0)
+                 FROM queue_messages WHERE queue = ?1",
+                params![queue, now],
+                |row| {
+                    Ok(QueueDepth {
+                        visible: row.get::<_, i64>(0)? as u64,
+                        in_flight: row.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    /// When the next message of the queue becomes visible (None: the queue is empty).
+    pub fn next_visible(&self, queue: &str) -> Result<Option<Duration>, PortError> {
+        let now = self.clock.now().timestamp_millis();
+        let at: Option<i64> = self.with(|connection| {
+            connection.query_row(
+                "SELECT MIN(visible_at_ms) FROM queue_messages WHERE queue = ?1",
+                [queue],
+                |row| row.get(0),
+            )
+        })?;
+        Ok(at.map(|at| Duration::from_millis((at - now).max(0) as u64)))
+    }
+
+    /// Keeps an event in the archive.
+    pub fn archive_event(&self, time: DateTime<Utc>, event: &Value) -> Result<(), PortError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO archive (sequence, time_ms, event)
+                     VALUES ((SELECT COALESCE(MAX(sequence), 0) + 1 FROM archive), ?1, ?2)",
+                )?
+                .execute(params![time.timestamp_millis(), event.to_string()])?;
+            Ok(())
+        })
+    }
+
+    /// The archived events whose time is in [from, to), in the order they were put.
+    pub fn archived_events(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Value>, PortError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT event FROM archive WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY sequence")?;
+            let rows = statement.query_map(params![from.timestamp_millis(), to.timestamp_millis()], |row| {
+                row.get::<_, String>(0)
+            })?;
+            rows.map(|row| row.map(|text| serde_json::from_str(&text).unwrap_or(Value::Null)))
+                .collect()
+        })
+    }
+}

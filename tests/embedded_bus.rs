@@ -1,0 +1,190 @@
+//! The embedded bus and queues: template.yaml's routing, SQS's visibility and redrive, the
+//! archive and its replay, with the real consumers on embedded adapters.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use txn_notify::clock::FrozenClock;
+use txn_notify::domain::Currency;
+use txn_notify::domain::email::Mailbox;
+use txn_notify::local::bus::EmbeddedBus;
+use txn_notify::local::bus::queue_runner::deliver;
+use txn_notify::local::bus::routes::Routes;
+use txn_notify::local::outbox::MemoryMailer;
+use txn_notify::local::poller::{PollerConfig, StreamPoller};
+use txn_notify::local::store::EmbeddedStore;
+use txn_notify::pipeline::audit::{AuditConfig, Auditor};
+use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
+use txn_notify::ports::Ledger;
+use txn_notify::rules::Rules;
+
+use common::{account, now, purchase};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "txn-notify-bus-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    ))
+}
+
+type Store = Arc<EmbeddedStore<FrozenClock>>;
+
+fn store(name: &str) -> Store {
+    Arc::new(EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap())
+}
+
+fn reply_json(reply: txn_notify::pipeline::consumer::Reply) -> Result<Value, String> {
+    match reply {
+        txn_notify::pipeline::consumer::Reply::Batch(response) => Ok(serde_json::to_value(response).unwrap()),
+        txn_notify::pipeline::consumer::Reply::Single(result) => result.map(|_| Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_a_replay_redoes_nothing() {
+    let store = store("flow");
+    let eur = Currency::from_code("EUR").unwrap();
+    store.put_account(&account("acc-b", "FR", eur)).await.unwrap();
+    store
+        .put_transaction(&purchase("t-b1", "acc-b", 150_000, eur), "fp")
+        .await
+        .unwrap();
+
+    let bus = Arc::new(EmbeddedBus::new(Arc::clone(&store), Routes::builtin()));
+    let processor = Processor::new(
+        Arc::clone(&store),
+        Arc::clone(&bus),
+        FrozenClock::at(now()),
+        Arc::new(Rules::builtin()),
+        ProcessorConfig::new("txn-notify"),
+    );
+    let mut poller = StreamPoller::new(&store, PollerConfig::like_template(temp_dir("flow-failed")));
+    let step = poller
+        .step(true, |event| {
+            let batch = StreamBatch::from_json(&event.to_string()).unwrap();
+            let processor = &processor;
+            async move { Ok(serde_json::to_value(processor.process_batch(batch).await.response).unwrap()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(step.acknowledged, 3);
+
+    let routes = bus.routes().clone();
+    let notifier = Notifier::new(
+        Arc::clone(&store),
+        MemoryMailer::new(),
+        Arc::clone(&store),
+        FrozenClock::at(now()),
+        NotifyConfig::new(Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").unwrap()),
+    );
+    let auditor = Auditor::new(Arc::clone(&store), FrozenClock::at(now()), AuditConfig::default());
+    let notify = |queue: &'static str| {
+        let settings = routes.queues[queue].clone();
+        (queue, settings)
+    };
+    let (queue, settings) = notify("NotifyQueue");
+    let delivered = deliver(&store, queue, &settings, 10, |event| {
+        let notifier = &notifier;
+        async move { reply_json(notifier.handle(event).await.unwrap().0) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (delivered.received, delivered.deleted),
+        (2, 2),
+        "welcome and the large purchase"
+    );
+    let (queue, settings) = notify("AuditQueue");
+    let delivered = deliver(&store, queue, &settings, 100, |event| {
+        let auditor = &auditor;
+        async move { reply_json(auditor.handle(event).await.unwrap().0) }
+    })
+    .await
+    .unwrap();
+    assert_eq!((delivered.received, delivered.deleted), (3, 3), "every event");
+    assert_eq!(notifier.mailer.sent().len(), 2);
+    assert_eq!(store.audit_records().unwrap().len(), 3);
+
+    // Ops replay the audit rule only: three deliveries, nothing new written.
+    let deliveries = bus
+        .replay(
+            "incident-1",
+            now() - Duration::hours(1),
+            now() + Duration::hours(1),
+            &["AuditRule".into()],
+        )
+        .unwrap();
+    assert_eq!(deliveries, 3);
+    assert_eq!(store.queue_depth("NotifyQueue").unwrap().visible, 0);
+    let (queue, settings) = notify("AuditQueue");
+    let (mut stats, mut replays) = (None, 0);
+    deliver(&store, queue, &settings, 100, |event| {
+        replays = event["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["body"].as_str().unwrap().contains("\"replay-name\":\"incident-1\""))
+            .count();
+        let (auditor, stats) = (&auditor, &mut stats);
+        async move {
+            let (reply, s) = auditor.handle(event).await.unwrap();
+            *stats = Some(s);
+            reply_json(reply)
+        }
+    })
+    .await
+    .unwrap();
+    let stats = stats.unwrap();
+    assert_eq!((replays, stats.written, stats.duplicates), (3, 0, 3));
+    assert_eq!(store.audit_records().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_its_dlq() {
+    let store = store("redrive");
+    let routes = Routes::builtin();
+    let settings = routes.queues["NotifyQueue"].clone();
+    store.enqueue("NotifyQueue", &json!({"n": 1}).to_string()).unwrap();
+    let fail_all = |event: Value| {
+        let failures: Vec<Value> = event["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| json!({"itemIdentifier": r["messageId"]}))
+            .collect();
+        async move { Ok(json!({ "batchItemFailures": failures })) }
+    };
+    for receive in 1..=5 {
+        let delivered = deliver(&store, "NotifyQueue", &settings, 10, fail_all).await.unwrap();
+        assert_eq!((delivered.received, delivered.failed), (1, 1), "receive {receive}");
+        let again = deliver(&store, "NotifyQueue", &settings, 10, fail_all).await.unwrap();
+        assert_eq!(again.received, 0, "invisible during its visibility timeout");
+        store.clock().advance(Duration::seconds(180));
+    }
+    let delivered = deliver(&store, "NotifyQueue", &settings, 10, fail_all).await.unwrap();
+    assert_eq!(delivered.received, 0, "past maxReceiveCount it is not received again");
+    assert_eq!(store.queue_depth("NotifyQueue").unwrap(), Default::default());
+    assert_eq!(store.queue_depth("NotifyDLQ").unwrap().visible, 1, "the DLQ keeps it");
+
+    // A function error leaves the whole batch; a success deletes it.
+    store.enqueue("AuditQueue", "{}").unwrap();
+    let audit = routes.queues["AuditQueue"].clone();
+    let failed = deliver(&store, "AuditQueue", &audit, 10, |_| async { Err("boom".to_string()) })
+        .await
+        .unwrap();
+    assert_eq!((failed.failed, failed.function_error.as_deref()), (1, Some("boom")));
+    store.clock().advance(Duration::seconds(180));
+    let done = deliver(&store, "AuditQueue", &audit, 10, |_| async {
+        Ok(json!({"batchItemFailures": []}))
+    })
+    .await
+    .unwrap();
+    assert_eq!(done.deleted, 1);
+    assert_eq!(store.queue_depth("AuditQueue").unwrap(), Default::default());
+}
