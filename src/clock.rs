@@ -65,3 +65,47 @@ impl<T: Clock> Clock for &T {
         (**self).sleep(duration)
     }
 }
+
+impl<T: Clock> Clock for std::sync::Arc<T> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) -> impl std::future::Future<Output = ()> + Send {
+        (**self).sleep(duration)
+    }
+}
+
+/// The wall clock plus a jump forward that waits add instead of sleeping: the embedded
+/// runtime runs retries, backoffs and visibility timeouts at full speed while every
+/// timestamp stays consistent (insert → email latencies include the waits).
+#[derive(Debug, Default)]
+pub struct SkippingClock {
+    skipped_ms: std::sync::atomic::AtomicI64,
+}
+
+impl SkippingClock {
+    pub fn new() -> Self {
+        SkippingClock::default()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.skipped_ms
+            .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How far ahead of the wall clock it runs.
+    pub fn skipped(&self) -> Duration {
+        Duration::from_millis(self.skipped_ms.load(std::sync::atomic::Ordering::SeqCst).max(0) as u64)
+    }
+}
+
+impl Clock for SkippingClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.skipped_ms.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.advance(duration);
+    }
+}

@@ -6,6 +6,7 @@ mod generate;
 mod invoke;
 mod pattern;
 mod rules_check;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole pipeline on this machine (embedded store, stream poller, bus, queues,
+    /// outbox) on a realistic workload, and report what happened against what must.
+    Simulate(simulate::SimulateArgs),
     /// Run one handler on a Lambda event file with in-memory adapters.
     Invoke(invoke::InvokeArgs),
     /// Say whether an event matches an EventBridge event pattern, like
@@ -87,6 +91,7 @@ impl RulesSource {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Simulate(args) => simulate::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Pattern(args) => pattern::run(args),
         Command::Rules {

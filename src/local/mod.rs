@@ -5,4 +5,5 @@ pub mod bus;
 pub mod memory;
 pub mod outbox;
 pub mod poller;
+pub mod simulate;
 pub mod store;

@@ -104,3 +104,83 @@ impl Mailer for MemoryMailer {
         Ok(message_id)
     }
 }
+
+/// The embedded runtime's mailer: each email as a numbered `.eml` file in a folder, indexed
+/// in the store (number, event_id, subject), and an `index.html` that lists them.
+pub struct OutboxMailer<C> {
+    store: std::sync::Arc<crate::local::store::EmbeddedStore<C>>,
+    folder: PathBuf,
+}
+
+impl<C: crate::ports::Clock> OutboxMailer<C> {
+    pub fn new(store: std::sync::Arc<crate::local::store::EmbeddedStore<C>>, folder: PathBuf) -> Self {
+        OutboxMailer { store, folder }
+    }
+
+    pub fn folder(&self) -> &std::path::Path {
+        &self.folder
+    }
+
+    /// Writes `index.html`: every email, newest first, with its subject, event and file.
+    pub fn write_index(&self) -> Result<PathBuf, String> {
+        let entries = self.store.outbox().map_err(|e| e.message)?;
+        let mut env = minijinja::Environment::new();
+        env.add_template("index.html", INDEX_TEMPLATE)
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .rev()
+            .map(|e| {
+                serde_json::json!({
+                    "number": e.number,
+                    "subject": e.subject,
+                    "event_id": e.event_id,
+                    "file": std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "sent_at": chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::transaction::format_rfc3339(&t)),
+                })
+            })
+            .collect();
+        let html = env
+            .get_template("index.html")
+            .and_then(|t| t.render(minijinja::context! { emails => minijinja::Value::from(minijinja::value::Serde(&rows)), count => entries.len() }))
+            .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&self.folder).map_err(|e| e.to_string())?;
+        let path = self.folder.join("index.html");
+        std::fs::write(&path, html).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+}
+
+const INDEX_TEMPLATE: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>txn-notify outbox</title>
+<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#1f2933}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e4e7eb;text-align:left}</style>
+</head><body>
+<h1>Outbox: {{ count }} emails</h1>
+<table><tr><th>#</th><th>sent</th><th>subject</th><th>event</th><th>file</th></tr>
+{% for e in emails %}<tr><td>{{ e.number }}</td><td>{{ e.sent_at }}</td><td>{{ e.subject }}</td><td><code>{{ e.event_id }}</code></td><td><a href="{{ e.file }}">{{ e.file }}</a></td></tr>
+{% endfor %}</table>
+</body></html>
+"#;
+
+impl<C: crate::ports::Clock> Mailer for OutboxMailer<C> {
+    async fn send(&self, email: &Email) -> Result<String, MailError> {
+        let event_id = email
+            .tags
+            .iter()
+            .find(|t| t.name == "event_id")
+            .map(|t| t.value.as_str());
+        let folder = self.folder.clone();
+        std::fs::create_dir_all(&folder).map_err(|e| MailError::Transient(format!("cannot write the outbox: {e}")))?;
+        let entry = self
+            .store
+            .record_email(event_id, email.subject.as_str(), |number| {
+                folder.join(format!("{number:06}.eml")).to_string_lossy().into_owned()
+            })
+            .map_err(|e| MailError::Transient(e.message))?;
+        let message_id = format!("{:06}@outbox.txn-notify.local", entry.number);
+        let sent_at = chrono::DateTime::from_timestamp_millis(entry.sent_ms).unwrap_or_else(Utc::now);
+        std::fs::write(&entry.file, to_eml(email, &message_id, sent_at))
+            .map_err(|e| MailError::Transient(format!("cannot write the outbox: {e}")))?;
+        Ok(message_id)
+    }
+}

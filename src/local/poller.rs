@@ -132,6 +132,24 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
         F: FnOnce(Value) -> Fut,
         Fut: Future<Output = Result<Value, String>>,
     {
+        self.step_inner(drain, handler, true).await
+    }
+
+    /// A step whose process dies after the handler returned and before the checkpoint
+    /// moved: the batch comes again after a restart (crash tests).
+    pub async fn step_then_crash<F, Fut>(&mut self, handler: F) -> Result<Step, PortError>
+    where
+        F: FnOnce(Value) -> Fut,
+        Fut: Future<Output = Result<Value, String>>,
+    {
+        self.step_inner(true, handler, false).await
+    }
+
+    async fn step_inner<F, Fut>(&mut self, drain: bool, handler: F, save: bool) -> Result<Step, PortError>
+    where
+        F: FnOnce(Value) -> Fut,
+        Fut: Future<Output = Result<Value, String>>,
+    {
         let mut position = self.position()?;
         let limit = if position.limit == 0 {
             self.config.batch_size
@@ -221,7 +239,9 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
         }
         self.stats.acknowledged += step.acknowledged as u64;
         self.stats.retried += step.retried as u64;
-        self.save(&position)?;
+        if save {
+            self.save(&position)?;
+        }
         Ok(step)
     }
 

@@ -177,3 +177,59 @@ impl<C: Clock> EmbeddedStore<C> {
         })
     }
 }
+
+/// One email of the outbox index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub number: i64,
+    pub event_id: Option<String>,
+    pub subject: String,
+    pub file: String,
+    pub sent_ms: i64,
+}
+
+impl<C: Clock> EmbeddedStore<C> {
+    /// Takes the next outbox number for an email and records it; the caller writes the file.
+    pub fn record_email(
+        &self,
+        event_id: Option<&str>,
+        subject: &str,
+        file_for: impl FnOnce(i64) -> String,
+    ) -> Result<OutboxEntry, PortError> {
+        let now = self.clock.now().timestamp_millis();
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            let number: i64 = tx.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM outbox", [], |row| row.get(0))?;
+            let file = file_for(number);
+            tx.execute(
+                "INSERT INTO outbox (number, event_id, subject, file, sent_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![number, event_id, subject, file, now],
+            )?;
+            tx.commit()?;
+            Ok(OutboxEntry {
+                number,
+                event_id: event_id.map(str::to_string),
+                subject: subject.to_string(),
+                file,
+                sent_ms: now,
+            })
+        })
+    }
+
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PortError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT number, event_id, subject, file, sent_ms FROM outbox ORDER BY number")?;
+            let rows = statement.query_map([], |row| {
+                Ok(OutboxEntry {
+                    number: row.get(0)?,
+                    event_id: row.get(1)?,
+                    subject: row.get(2)?,
+                    file: row.get(3)?,
+                    sent_ms: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}

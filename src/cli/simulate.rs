@@ -1,0 +1,149 @@
+//! `txn-notify simulate`: the whole pipeline end to end on the embedded runtime, and a report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::local::simulate::{Progress, Quiet, Report, SimulateOptions, simulate};
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Accounts to open.
+    #[arg(long, default_value_t = 200)]
+    accounts: usize,
+    /// Transactions of the day.
+    #[arg(long, default_value_t = 5_000)]
+    transactions: usize,
+    /// The workload's seed: the same seed, the same workload.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Share of port attempts (store, bus, mailer, audit, idempotency) that fail, in [0, 1].
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    faults: f64,
+    /// Kill the runtime after this many processor batches and start it again.
+    #[arg(long, value_name = "K")]
+    crash_after: Option<u64>,
+    /// Where the store, the outbox, the on-failure folder and metrics.emf go (emptied first).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err("a rate is between 0 and 1".into())
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn writes(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn wrote(&self, done: u64) {
+        self.0.set_position(done);
+    }
+    fn draining(&self) {
+        self.0.set_message("draining the queues");
+    }
+}
+
+pub fn run(args: SimulateArgs) -> ExitCode {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("txn-notify-simulate-{}", std::process::id())));
+    let options = SimulateOptions {
+        accounts: args.accounts,
+        transactions: args.transactions,
+        seed: args.seed,
+        faults: args.faults,
+        crash_after: args.crash_after,
+        data_dir,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(args.json, &format!("cannot start the runtime: {e}")),
+    };
+    let result = if args.json {
+        runtime.block_on(simulate(&options, &Quiet))
+    } else {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} ledger writes {msg}")
+                .expect("a valid template"),
+        );
+        let result = runtime.block_on(simulate(&options, &Bar(bar.clone())));
+        bar.finish_and_clear();
+        result
+    };
+    match result {
+        Err(message) => super::fail(args.json, &message),
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+            } else {
+                print_report(&report);
+            }
+            if report.lost == 0 && report.duplicated == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "txn-notify simulate: {} accounts, {} transactions in",
+        r.accounts, r.transactions_in
+    );
+    println!(
+        "  ledger writes straight into the table: {} malformed items (plus the day's reversals and TTL deletes)",
+        r.malformed_written
+    );
+    println!("events by detail-type:");
+    let width = r.events_by_detail_type.keys().map(String::len).max().unwrap_or(0);
+    for (detail_type, count) in &r.events_by_detail_type {
+        println!("  {detail_type:<width$}  {count:>7}");
+    }
+    println!("emails sent           {:>7}", r.emails_sent);
+    println!("audit items           {:>7}", r.audit_items);
+    println!("rejected records      {:>7}", r.rejected_records);
+    println!(
+        "retries               {:>7}  (stream records and queue messages; {} ingest requests)",
+        r.retries, r.requests_retried
+    );
+    println!(
+        "DLQ messages          {:>7}  (and {} stream records given up)",
+        r.dlq_messages, r.stream_records_given_up
+    );
+    println!(
+        "faults                {:>7}  injected, {} got past the SDK's retries; {} crash(es)",
+        r.faults_injected, r.faults_surfaced, r.crashes
+    );
+    println!("lost                  {:>7}", r.lost);
+    println!("duplicated            {:>7}", r.duplicated);
+    for example in &r.examples {
+        println!("  {example}");
+    }
+    println!(
+        "throughput            {:>7.0} transactions/s ({:.1} s, {} processor batches)",
+        r.transactions_per_second, r.seconds, r.processor_batches
+    );
+    if let Some(latency) = &r.insert_to_email {
+        println!(
+            "insert → email        p50 {} ms, p99 {} ms, max {} ms ({} emails)",
+            latency.p50_ms, latency.p99_ms, latency.max_ms, latency.samples
+        );
+    }
+    println!("outbox                {}/outbox/index.html", r.data_dir);
+    println!("metrics (EMF)         {}/metrics.emf", r.data_dir);
+}

@@ -1,0 +1,447 @@
+//! `txn-notify simulate`: the whole pipeline on one machine, on the embedded adapters, with
+//! the same use cases and handlers as the Lambda functions.
+//!
+//! Accounts and transactions go in through the ingest use case (a few malformed items, the
+//! reversals and TTL deletes of the workload straight into the ledger); the stream poller
+//! feeds the processor; the bus routes with template.yaml's rules into the queues; the
+//! notifier and the auditor drain them. `--faults` fails every port attempt at that rate
+//! (behind the SDK's three attempts); `--crash-after K` kills the runtime after K processor
+//! batches, between a batch's effects and its checkpoint, with a notifier batch in flight,
+//! and starts it again from the store.
+//!
+//! The report checks the result against what must happen: the events the rule engine gives
+//! for the ledger's stream, and the emails the email policy allows among them. Lost: an
+//! expected audit item or email that is not there. Duplicated: an email sent twice for one
+//! event (audit items cannot be, their key is the event id).
+
+pub mod faults;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::clock::SkippingClock;
+use crate::domain::email::Mailbox;
+use crate::domain::item::LedgerItem;
+use crate::lambda::handlers;
+use crate::local::bus::EmbeddedBus;
+use crate::local::bus::queue_runner::deliver;
+use crate::local::bus::routes::Routes;
+use crate::local::memory::{MemoryBus, MemorySecrets};
+use crate::local::outbox::OutboxMailer;
+use crate::local::poller::{PollerConfig, StreamPoller};
+use crate::local::store::EmbeddedStore;
+use crate::pipeline::audit::{AuditConfig, Auditor};
+use crate::pipeline::ingest::{Ingest, IngestConfig, Written};
+use crate::pipeline::notify::notice::Notice;
+use crate::pipeline::notify::policy::decide;
+use crate::pipeline::notify::{Notifier, NotifyConfig};
+use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
+use crate::ports::{Clock, Ledger};
+use crate::rules::Rules;
+use crate::telemetry::emf::Invocation;
+use crate::workload::{LedgerWrite, WorkloadSpec, generate};
+use faults::{Faults, Faulty};
+pub use report::Report;
+
+type Clk = Arc<SkippingClock>;
+type Store = Arc<EmbeddedStore<Clk>>;
+type FaultyStore = Faulty<Store, Clk>;
+
+#[derive(Debug, Clone)]
+pub struct SimulateOptions {
+    pub accounts: usize,
+    pub transactions: usize,
+    pub seed: u64,
+    /// Share of port attempts that fail, in [0, 1].
+    pub faults: f64,
+    pub crash_after: Option<u64>,
+    pub data_dir: PathBuf,
+}
+
+/// What the caller sees while it runs.
+pub trait Progress {
+    fn writes(&self, total: u64);
+    fn wrote(&self, done: u64);
+    fn draining(&self);
+}
+
+/// No progress shown.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn writes(&self, _: u64) {}
+    fn wrote(&self, _: u64) {}
+    fn draining(&self) {}
+}
+
+/// The runtime that a crash throws away: everything but the store on disk.
+struct Runtime {
+    store: Store,
+    processor: Processor<FaultyStore, Faulty<Arc<EmbeddedBus<Clk>>, Clk>, Clk>,
+    notifier: Notifier<FaultyStore, Faulty<OutboxMailer<Clk>, Clk>, FaultyStore, Clk>,
+    auditor: Auditor<FaultyStore, Clk>,
+    ingest: Ingest<FaultyStore, MemorySecrets, Clk>,
+    routes: Routes,
+    outbox: OutboxMailer<Clk>,
+}
+
+impl Runtime {
+    fn open(dir: &Path, clock: &Clk, faults: &Arc<Faults>, rules: &Arc<Rules>) -> Result<Runtime, String> {
+        let store: Store = Arc::new(EmbeddedStore::open(dir, Arc::clone(clock))?);
+        let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(faults), Arc::clone(clock));
+        let routes = Routes::builtin();
+        let bus = Arc::new(EmbeddedBus::new(Arc::clone(&store), routes.clone()));
+        let sender = Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender");
+        Ok(Runtime {
+            processor: Processor::new(
+                faulty(),
+                Faulty::new(bus, Arc::clone(faults), Arc::clone(clock)),
+                Arc::clone(clock),
+                Arc::clone(rules),
+                ProcessorConfig::new("txn-notify"),
+            ),
+            notifier: Notifier::new(
+                faulty(),
+                Faulty::new(
+                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+                    Arc::clone(faults),
+                    Arc::clone(clock),
+                ),
+                faulty(),
+                Arc::clone(clock),
+                NotifyConfig::new(sender),
+            ),
+            auditor: Auditor::new(faulty(), Arc::clone(clock), AuditConfig::default()),
+            ingest: Ingest::new(
+                faulty(),
+                MemorySecrets::local(),
+                Arc::clone(clock),
+                IngestConfig::default(),
+            ),
+            outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+            routes,
+            store,
+        })
+    }
+}
+
+/// Counters the run keeps as it goes.
+#[derive(Default)]
+struct Tally {
+    processor_batches: u64,
+    stream_retried: u64,
+    stream_discarded: u64,
+    messages_retried: u64,
+    crashes: u64,
+    transactions_in: u64,
+    accounts_in: u64,
+    malformed_written: u64,
+    requests_retried: u64,
+    insert_ms: HashMap<String, i64>,
+}
+
+fn reset(dir: &Path) -> Result<(), String> {
+    for file in ["txn-notify.db", "txn-notify.db-wal", "txn-notify.db-shm", "metrics.emf"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    for folder in ["outbox", "on-failure"] {
+        let _ = std::fs::remove_dir_all(dir.join(folder));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn append_metrics(dir: &Path, metrics: &Invocation) {
+    use std::io::Write;
+    let mut lines = String::new();
+    for document in metrics.documents() {
+        lines.push_str(&document.to_string());
+        lines.push('\n');
+    }
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("metrics.emf"))
+    {
+        let _ = file.write_all(lines.as_bytes());
+    }
+}
+
+pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Result<Report, String> {
+    let started = Instant::now();
+    let dir = options.data_dir.clone();
+    reset(&dir)?;
+    let clock: Clk = Arc::new(SkippingClock::new());
+    let faults = Faults::new(options.faults, options.seed);
+    let rules = Arc::new(Rules::builtin());
+    let mut runtime = Runtime::open(&dir, &clock, &faults, &rules)?;
+    let mut tally = Tally::default();
+
+    let mut spec = WorkloadSpec::new(options.accounts, options.transactions, options.seed);
+    spec.day = clock.now() - chrono::Duration::hours(24);
+    let writes = generate(&spec);
+    progress.writes(writes.len() as u64);
+    let poller_config = PollerConfig::like_template(dir.join("on-failure"));
+
+    for (n, write) in writes.iter().enumerate() {
+        ingest_write(&runtime, write, &mut tally).await?;
+        if (n + 1) % 100 == 0 {
+            progress.wrote((n + 1) as u64);
+            let crash = tick(&runtime, &dir, &poller_config, options.crash_after, &mut tally, false).await?;
+            if crash {
+                runtime = restart(runtime, &dir, &clock, &faults, &rules)?;
+            }
+        }
+    }
+    progress.wrote(writes.len() as u64);
+    progress.draining();
+    let mut idle_rounds = 0;
+    loop {
+        let crash = tick(&runtime, &dir, &poller_config, options.crash_after, &mut tally, true).await?;
+        if crash {
+            runtime = restart(runtime, &dir, &clock, &faults, &rules)?;
+            continue;
+        }
+        let lag = StreamPoller::new(&runtime.store, poller_config.clone())
+            .lag()
+            .map_err(|e| e.message)?;
+        let in_flight = ["NotifyQueue", "AuditQueue"]
+            .iter()
+            .map(|q| runtime.store.queue_depth(q).map(|d| d.visible + d.in_flight))
+            .sum::<Result<u64, _>>()
+            .map_err(|e| e.message)?;
+        if lag == 0 && in_flight == 0 {
+            break;
+        }
+        // Nothing visible yet: skip ahead to when the next message reappears.
+        let next = ["NotifyQueue", "AuditQueue"]
+            .iter()
+            .filter_map(|q| runtime.store.next_visible(q).ok().flatten())
+            .min()
+            .unwrap_or(Duration::from_secs(1));
+        clock.advance(next.max(Duration::from_millis(1)));
+        idle_rounds += 1;
+        if idle_rounds > 10_000 {
+            return Err("the pipeline did not drain".into());
+        }
+    }
+    runtime.outbox.write_index()?;
+    let wall = started.elapsed();
+    report::build(&runtime.store, &rules, &tally, &faults, wall, &dir, &clock).await
+}
+
+/// Throws the runtime away (closing the store) and opens a new one on the same folder.
+fn restart(old: Runtime, dir: &Path, clock: &Clk, faults: &Arc<Faults>, rules: &Arc<Rules>) -> Result<Runtime, String> {
+    drop(old);
+    Runtime::open(dir, clock, faults, rules)
+}
+
+/// Puts one workload write into the ledger: accounts and transactions through the ingest
+/// use case (a client retries a 503), the rest straight into the table.
+async fn ingest_write(runtime: &Runtime, write: &LedgerWrite, tally: &mut Tally) -> Result<(), String> {
+    let store = &runtime.store;
+    match write {
+        LedgerWrite::Insert { item, .. } => match LedgerItem::decode(item) {
+            Ok(LedgerItem::Account(account)) => {
+                let mut body = serde_json::to_value(&*account).map_err(|e| e.to_string())?;
+                let object = body.as_object_mut().expect("an account is an object");
+                object.remove("status");
+                object.remove("created_at");
+                let object = object.clone();
+                for attempt in 0..20 {
+                    match runtime.ingest.create_account(&object).await {
+                        Ok(_) => break,
+                        Err(problem) if problem.status == 503 && attempt < 19 => tally.requests_retried += 1,
+                        Err(problem) => return Err(format!("ingest refused an account: {}", problem.detail)),
+                    }
+                }
+                tally.accounts_in += 1;
+            }
+            Ok(LedgerItem::Transaction(transaction)) => {
+                let body = serde_json::to_value(&*transaction).map_err(|e| e.to_string())?;
+                let object = body.as_object().expect("a transaction is an object").clone();
+                for attempt in 0..20 {
+                    match runtime.ingest.create_transaction(&object).await {
+                        Ok(Written::Created(_)) => {
+                            tally.transactions_in += 1;
+                            tally.insert_ms.insert(
+                                transaction.transaction_id.clone(),
+                                store.clock().now().timestamp_millis(),
+                            );
+                            break;
+                        }
+                        Ok(Written::Duplicate(_)) => break,
+                        Err(problem) if problem.status == 503 && attempt < 19 => tally.requests_retried += 1,
+                        Err(problem) => {
+                            return Err(format!(
+                                "ingest refused transaction {}: {}",
+                                transaction.transaction_id, problem.detail
+                            ));
+                        }
+                    }
+                }
+            }
+            // The workload's own uniqueness markers: ingest writes its own.
+            Ok(LedgerItem::Other { item_type }) if item_type == "TXN_ID" => {}
+            _ => {
+                store.put_item(item.clone()).map_err(|e| e.message)?;
+                tally.malformed_written += 1;
+            }
+        },
+        LedgerWrite::Modify { new, .. } => {
+            store.put_item(new.clone()).map_err(|e| e.message)?;
+        }
+        LedgerWrite::Remove { old, .. } => {
+            let key = |name: &str| match old.get(name) {
+                Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            store.write_item(&key("pk"), &key("sk"), None).map_err(|e| e.message)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs what is ready: the stream in batches, then the two queues. Returns true when it
+/// crashed (the caller starts a new runtime on the same store).
+async fn tick(
+    runtime: &Runtime,
+    dir: &Path,
+    poller_config: &PollerConfig,
+    crash_after: Option<u64>,
+    tally: &mut Tally,
+    drain: bool,
+) -> Result<bool, String> {
+    let mut poller = StreamPoller::new(&runtime.store, poller_config.clone());
+    loop {
+        let crash_now = crash_after.is_some_and(|k| tally.crashes == 0 && tally.processor_batches + 1 == k);
+        let handler = |event: Value| async {
+            let mut metrics = Invocation::new("processor", runtime.store.clock().now());
+            let reply = handlers::processor(&runtime.processor, event, &mut metrics).await;
+            append_metrics(dir, &metrics);
+            reply
+        };
+        let step = if crash_now {
+            poller.step_then_crash(handler).await
+        } else {
+            poller.step(drain, handler).await
+        }
+        .map_err(|e| e.message)?;
+        if step.invoked > 0 {
+            tally.processor_batches += 1;
+        }
+        tally.stream_retried += step.retried as u64;
+        tally.stream_discarded += step.discarded as u64;
+        if crash_now {
+            crash_mid_delivery(runtime).await?;
+            tally.crashes += 1;
+            return Ok(true);
+        }
+        if step.invoked == 0 && step.discarded == 0 {
+            break;
+        }
+        if step.function_error.is_none() && step.retried > 0 {
+            // A partial failure: try the rest right away, as the mapping does.
+            continue;
+        }
+    }
+    for (queue, batch_size) in [("NotifyQueue", 10), ("AuditQueue", 100)] {
+        let settings = runtime.routes.queues[queue].clone();
+        loop {
+            let delivered = deliver(&runtime.store, queue, &settings, batch_size, |event| async {
+                let mut metrics = Invocation::new(
+                    if queue == "NotifyQueue" { "notifier" } else { "auditor" },
+                    runtime.store.clock().now(),
+                );
+                let reply = if queue == "NotifyQueue" {
+                    handlers::notifier(&runtime.notifier, event, &mut metrics).await
+                } else {
+                    handlers::auditor(&runtime.auditor, event, &mut metrics).await
+                };
+                append_metrics(dir, &metrics);
+                reply
+            })
+            .await
+            .map_err(|e| e.message)?;
+            tally.messages_retried += delivered.failed as u64;
+            if delivered.received == 0 {
+                break;
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The process dies with a notifier batch in flight: received, emailed, not deleted.
+async fn crash_mid_delivery(runtime: &Runtime) -> Result<(), String> {
+    let settings = runtime.routes.queues["NotifyQueue"].clone();
+    let messages = runtime
+        .store
+        .receive("NotifyQueue", &settings, 10)
+        .map_err(|e| e.message)?;
+    if !messages.is_empty() {
+        let event = crate::local::bus::queue_runner::sqs_event("NotifyQueue", &messages);
+        let _ = runtime.notifier.handle(event).await;
+    }
+    tracing::warn!(
+        in_flight = messages.len(),
+        "simulated crash: the runtime stops here and starts again from the store"
+    );
+    Ok(())
+}
+
+/// The events the pipeline must publish for what the ledger's stream holds, computed again
+/// from scratch, and among them the ones the email policy sends.
+pub async fn expected_effects(
+    store: &Store,
+    rules: &Arc<Rules>,
+) -> Result<(BTreeMap<String, (String, Value)>, BTreeMap<String, String>), String> {
+    let processor = Processor::new(
+        Arc::clone(store),
+        MemoryBus::new(),
+        Arc::clone(store.clock()),
+        Arc::clone(rules),
+        ProcessorConfig::new("txn-notify"),
+    );
+    let mut after = 0;
+    loop {
+        let entries = store.read_stream(after, 500).map_err(|e| e.message)?;
+        let Some(last) = entries.last() else { break };
+        after = last.sequence;
+        let event = serde_json::json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
+        let batch = StreamBatch::from_json(&event.to_string()).map_err(|e| e.to_string())?;
+        let outcome = processor.process_batch(batch).await;
+        if !outcome.response.batch_item_failures.is_empty() {
+            return Err("the expected effects could not be computed".into());
+        }
+    }
+    // event_id → (detail-type, detail)
+    let mut events = BTreeMap::new();
+    for entry in processor.bus.published() {
+        let detail: Value = serde_json::from_str(&entry.detail).map_err(|e| e.to_string())?;
+        let id = detail["event_id"].as_str().unwrap_or_default().to_string();
+        events.insert(id, (entry.detail_type.clone(), detail));
+    }
+    // event_id → account_id, for the emails the policy sends.
+    let mut emails = BTreeMap::new();
+    for (id, (detail_type, detail)) in &events {
+        let Ok(Some(notice)) = Notice::of(detail_type, detail) else {
+            continue;
+        };
+        let batch = store
+            .batch_get_accounts(&[notice.account_id().to_string()])
+            .await
+            .map_err(|e| e.message)?;
+        let Some(account) = batch.accounts.first() else {
+            continue;
+        };
+        if decide(&notice, account).is_ok() && Mailbox::new(None, account.email.expose()).is_ok() {
+            emails.insert(id.clone(), account.account_id.clone());
+        }
+    }
+    Ok((events, emails))
+}

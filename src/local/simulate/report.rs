@@ -1,0 +1,186 @@
+//! The simulation's report: what went in, what came out, and what is missing or doubled
+//! against what the rule engine and the email policy say must happen.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::faults::Faults;
+use super::{Clk, Store, Tally, expected_effects};
+use crate::rules::Rules;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub p50_ms: i64,
+    pub p99_ms: i64,
+    pub max_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub accounts: u64,
+    pub transactions_in: u64,
+    pub malformed_written: u64,
+    pub events_by_detail_type: BTreeMap<String, u64>,
+    pub emails_sent: u64,
+    pub audit_items: u64,
+    pub rejected_records: u64,
+    /// Stream records reported for retry, and queue messages that failed a delivery.
+    pub retries: u64,
+    pub requests_retried: u64,
+    pub dlq_messages: u64,
+    pub stream_records_given_up: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    /// A few of the lost or duplicated event ids, to look into.
+    pub examples: Vec<String>,
+    pub faults_injected: u64,
+    pub faults_surfaced: u64,
+    pub crashes: u64,
+    pub processor_batches: u64,
+    pub seconds: f64,
+    pub transactions_per_second: f64,
+    /// Transaction stored → its email in the outbox (the run's clock, waits included).
+    pub insert_to_email: Option<Latency>,
+    pub data_dir: String,
+}
+
+/// Lost and duplicated effects, against what must happen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub lost: u64,
+    pub duplicated: u64,
+    pub examples: Vec<String>,
+}
+
+/// Compares the audit items and the outbox with the expected events and emails.
+pub fn judge(
+    expected: &BTreeMap<String, (String, serde_json::Value)>,
+    expected_emails: &BTreeMap<String, String>,
+    audited: &[serde_json::Value],
+    outbox: &[crate::local::store::OutboxEntry],
+) -> Verdict {
+    let mut verdict = Verdict::default();
+    let audited_ids: std::collections::BTreeSet<&str> = audited.iter().filter_map(|r| r["event_id"].as_str()).collect();
+    for id in expected.keys() {
+        if !audited_ids.contains(id.as_str()) {
+            verdict.lost += 1;
+            verdict.examples.push(format!("no audit item for {id}"));
+        }
+    }
+    let mut emailed: BTreeMap<&str, u64> = BTreeMap::new();
+    for entry in outbox {
+        if let Some(id) = entry.event_id.as_deref() {
+            *emailed.entry(id).or_default() += 1;
+        }
+    }
+    for id in expected_emails.keys() {
+        if !emailed.contains_key(id.as_str()) {
+            verdict.lost += 1;
+            verdict.examples.push(format!("no email for {id}"));
+        }
+    }
+    for (id, count) in &emailed {
+        if !expected_emails.contains_key(*id) {
+            verdict.duplicated += count;
+            verdict.examples.push(format!("an email nobody expected for {id}"));
+        } else if *count > 1 {
+            verdict.duplicated += count - 1;
+            verdict.examples.push(format!("{count} emails for {id}"));
+        }
+    }
+    verdict.examples.truncate(10);
+    verdict
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub(super) async fn build(
+    store: &Store,
+    rules: &Arc<Rules>,
+    tally: &Tally,
+    faults: &Faults,
+    wall: Duration,
+    dir: &Path,
+    _clock: &Clk,
+) -> Result<Report, String> {
+    let (expected, expected_emails) = expected_effects(store, rules).await?;
+    let audited: Vec<serde_json::Value> = store.audit_records().map_err(|e| e.message)?;
+    let outbox = store.outbox().map_err(|e| e.message)?;
+    let verdict = judge(&expected, &expected_emails, &audited, &outbox);
+    let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
+
+    let mut events_by_detail_type = BTreeMap::new();
+    for record in &audited {
+        if let Some(detail_type) = record["detail_type"].as_str() {
+            *events_by_detail_type.entry(detail_type.to_string()).or_default() += 1;
+        }
+    }
+    let rejected_records = events_by_detail_type.get("Record Rejected").copied().unwrap_or(0);
+
+    // Insert → email, for transaction emails.
+    let mut latencies: Vec<i64> = outbox
+        .iter()
+        .filter_map(|entry| {
+            let (detail_type, detail) = expected.get(entry.event_id.as_deref()?)?;
+            if detail_type != "Transaction Recorded" {
+                return None;
+            }
+            let transaction_id = detail["transaction"]["transaction_id"].as_str()?;
+            let inserted = tally.insert_ms.get(transaction_id)?;
+            Some(entry.sent_ms - inserted)
+        })
+        .collect();
+    latencies.sort_unstable();
+    let insert_to_email = (!latencies.is_empty()).then(|| Latency {
+        samples: latencies.len(),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        max_ms: *latencies.last().expect("not empty"),
+    });
+
+    let dlq_messages = ["NotifyDLQ", "AuditDLQ"]
+        .iter()
+        .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
+        .sum::<Result<u64, _>>()
+        .map_err(|e| e.message)?;
+    let seconds = wall.as_secs_f64();
+    Ok(Report {
+        accounts: tally.accounts_in,
+        transactions_in: tally.transactions_in,
+        malformed_written: tally.malformed_written,
+        events_by_detail_type,
+        emails_sent: outbox.len() as u64,
+        audit_items: audited.len() as u64,
+        rejected_records,
+        retries: tally.stream_retried + tally.messages_retried,
+        requests_retried: tally.requests_retried,
+        dlq_messages,
+        stream_records_given_up: tally.stream_discarded,
+        lost,
+        duplicated,
+        examples,
+        faults_injected: faults.injected(),
+        faults_surfaced: faults.surfaced(),
+        crashes: tally.crashes,
+        processor_batches: tally.processor_batches,
+        seconds,
+        transactions_per_second: if seconds > 0.0 {
+            tally.transactions_in as f64 / seconds
+        } else {
+            0.0
+        },
+        insert_to_email,
+        data_dir: dir.display().to_string(),
+    })
+}

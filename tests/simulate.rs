@@ -1,0 +1,85 @@
+//! `simulate` end to end: the embedded runtime under injected faults and a crash loses
+//! nothing and does nothing twice, as the report computes it against the rule engine.
+
+use std::sync::Arc;
+
+use txn_notify::clock::SkippingClock;
+use txn_notify::local::simulate::report::judge;
+use txn_notify::local::simulate::{Quiet, SimulateOptions, expected_effects, simulate};
+use txn_notify::local::store::EmbeddedStore;
+use txn_notify::rules::Rules;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "txn-notify-simulate-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    ))
+}
+
+#[tokio::test]
+async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
+    let options = SimulateOptions {
+        accounts: 40,
+        transactions: 1_500,
+        seed: 7,
+        faults: 0.1,
+        crash_after: Some(5),
+        data_dir: temp_dir("faults"),
+    };
+    let report = simulate(&options, &Quiet).await.unwrap();
+    assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
+    assert_eq!(report.crashes, 1);
+    assert!(report.faults_injected > 100, "{report:?}");
+    assert!(report.transactions_in > 1_400);
+    assert!(report.emails_sent > 1_000 && report.audit_items > report.emails_sent);
+    assert!(
+        report.rejected_records > 0,
+        "the workload's malformed items become Record Rejected"
+    );
+    let index = std::fs::read_to_string(options.data_dir.join("outbox/index.html")).unwrap();
+    assert!(index.contains(&format!("Outbox: {} emails", report.emails_sent)));
+    let metrics = std::fs::read_to_string(options.data_dir.join("metrics.emf")).unwrap();
+    assert!(metrics.lines().any(|l| l.contains("\"EmailsSent\"")));
+}
+
+#[tokio::test]
+async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email() {
+    let options = SimulateOptions {
+        accounts: 10,
+        transactions: 200,
+        seed: 3,
+        faults: 0.0,
+        crash_after: None,
+        data_dir: temp_dir("check"),
+    };
+    let report = simulate(&options, &Quiet).await.unwrap();
+    assert_eq!((report.lost, report.duplicated), (0, 0));
+
+    // Tamper with what the run left: one email gone, another sent twice, one audit item gone.
+    let db = rusqlite::Connection::open(options.data_dir.join("txn-notify.db")).unwrap();
+    db.execute("DELETE FROM outbox WHERE number = 1", []).unwrap();
+    db.execute(
+        "INSERT INTO outbox (number, event_id, subject, file, sent_ms)
+         SELECT 100000, event_id, subject, file, sent_ms FROM outbox WHERE number = 2",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "DELETE FROM audit WHERE event_id = (SELECT MIN(event_id) FROM audit)",
+        [],
+    )
+    .unwrap();
+    drop(db);
+
+    let store = Arc::new(EmbeddedStore::open(&options.data_dir, Arc::new(SkippingClock::new())).unwrap());
+    let rules = Arc::new(Rules::builtin());
+    let (expected, expected_emails) = expected_effects(&store, &rules).await.unwrap();
+    let verdict = judge(
+        &expected,
+        &expected_emails,
+        &store.audit_records().unwrap(),
+        &store.outbox().unwrap(),
+    );
+    assert_eq!((verdict.lost, verdict.duplicated), (2, 1), "{:?}", verdict.examples);
+}
