@@ -487,3 +487,31 @@ fn invoke_digest_publishes_one_statement_per_account_with_transactions() {
             .all(|p| p["DetailType"] == "Weekly Statement" && p["Detail"]["week"]["start"] == "2026-11-16")
     );
 }
+
+#[test]
+fn simulate_reports_in_json_and_says_so_in_its_exit_code() {
+    let dir = temp_file("simulate-data");
+    let output = txn_notify(&[
+        "simulate",
+        "--accounts",
+        "8",
+        "--transactions",
+        "150",
+        "--faults",
+        "0.05",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = stdout_json(&output);
+    assert_eq!(
+        (report["lost"].as_u64(), report["duplicated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(report["emails_sent"].as_u64().unwrap() > 50);
+    assert!(dir.join("outbox/index.html").exists());
+
+    let refused = txn_notify(&["simulate", "--faults", "1.5", "--json"]);
+    assert_eq!(refused.status.code(), Some(2), "a rate above 1 is a usage error");
+}
