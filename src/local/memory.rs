@@ -258,7 +258,7 @@ impl Ledger for MemoryLedger {
 const PROFILE_SK: &str = "PROFILE";
 
 /// The Scan segment an item falls in (DynamoDB spreads items by the hash of their key).
-fn segment_of(pk: &str, total: u32) -> u32 {
+pub(crate) fn segment_of(pk: &str, total: u32) -> u32 {
     let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });

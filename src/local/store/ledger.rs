@@ -6,20 +6,13 @@ use super::{EmbeddedStore, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::transaction::{account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
+use crate::local::memory::segment_of;
 use crate::ports::{
     AccountBatch, AccountPage, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
 const PROFILE_SK: &str = "PROFILE";
-
-/// The Scan segment of a partition key (DynamoDB spreads items by a hash of the key).
-fn segment_of(pk: &str, total: u32) -> u32 {
-    let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (hash % u64::from(total.max(1))) as u32
-}
 
 fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
     serde_json::from_str(text).ok()
