@@ -5,6 +5,7 @@ mod consumers;
 mod generate;
 mod invoke;
 mod pattern;
+mod replay;
 mod rules_check;
 mod simulate;
 
@@ -28,6 +29,9 @@ enum Command {
     /// Run the whole pipeline on this machine (embedded store, stream poller, bus, queues,
     /// outbox) on a realistic workload, and report what happened against what must.
     Simulate(simulate::SimulateArgs),
+    /// Replay archived events of an embedded run (its --data-dir) with replay-name, and let
+    /// the consumers drain them.
+    Replay(replay::ReplayArgs),
     /// Run one handler on a Lambda event file with in-memory adapters.
     Invoke(invoke::InvokeArgs),
     /// Say whether an event matches an EventBridge event pattern, like
@@ -93,6 +97,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),
         Command::Rules {
             command: RulesCommand::Check(args),
