@@ -27,31 +27,16 @@ async fn item_count(ledger: &DynamoLedger) -> usize {
     output.count as usize
 }
 
+/// The retry cases themselves are the ledger contract's (below); here, what DynamoDB holds.
 #[tokio::test]
-async fn a_transaction_is_stored_once_whatever_a_retry_carries() {
+async fn a_cancelled_transaction_writes_nothing_and_an_unmarked_item_counts_as_stored() {
     let ledger = ledger().await;
     let eur = Currency::from_code("EUR").unwrap();
     let first = purchase("t-1", "acc-1", 1250, eur);
-    assert_eq!(
-        ledger.put_transaction(&first, "fp-1").await.unwrap(),
-        TransactionWrite::Stored
-    );
-    assert_eq!(
-        ledger.put_transaction(&first, "fp-1").await.unwrap(),
-        TransactionWrite::AlreadyStored {
-            fingerprint: "fp-1".into()
-        },
-        "a retry finds the marker with its own fingerprint"
-    );
+    ledger.put_transaction(&first, "fp-1").await.unwrap();
     let mut later = first.clone();
     later.booked_at += Duration::seconds(3);
-    assert_eq!(
-        ledger.put_transaction(&later, "fp-2").await.unwrap(),
-        TransactionWrite::AlreadyStored {
-            fingerprint: "fp-1".into()
-        },
-        "another booked_at makes another sort key, but the marker holds the id"
-    );
+    ledger.put_transaction(&later, "fp-2").await.unwrap();
     assert_eq!(item_count(&ledger).await, 2, "one transaction item and one marker");
 
     // A transaction written straight into the table by another system has no marker.
