@@ -252,6 +252,7 @@ pub fn compose(
     kind: EmailKind,
     content: Content<'_>,
     account: &Account,
+    event_id: &str,
 ) -> Result<Email, ComposeError> {
     let to = recipient(account).map_err(ComposeError::Address)?;
     let rendered = match content {
@@ -269,6 +270,11 @@ pub fn compose(
         Tag {
             name: "detail_type".into(),
             value: kind.detail_type_tag().into(),
+        },
+        // Ties the message to its event (SES event publishing, the outbox index).
+        Tag {
+            name: "event_id".into(),
+            value: event_id.into(),
         },
         Tag {
             name: "template".into(),

@@ -202,18 +202,8 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
             (Notice::Statement(statement), _) => Content::Statement(statement),
             _ => Content::Welcome,
         };
-        let email = match compose(self.templates, &self.config.from, kind, content, account) {
-            Ok(mut email) => {
-                // Ties the message to its event (SES event publishing, the outbox index).
-                email.tags.insert(
-                    1,
-                    crate::domain::email::Tag {
-                        name: "event_id".into(),
-                        value: event_id.to_string(),
-                    },
-                );
-                email
-            }
+        let email = match compose(self.templates, &self.config.from, kind, content, account, event_id) {
+            Ok(email) => email,
             Err(ComposeError::Address(error)) => {
                 stats.rejected += 1;
                 tracing::warn!(event_id, account_id = %account.account_id, error = %error, "the profile's email address is unusable; no email");
