@@ -50,8 +50,9 @@ impl Progress for Bar {
     fn wrote(&self, done: u64) {
         self.0.set_position(done);
     }
-    fn draining(&self) {
-        self.0.set_message("draining the queues");
+    fn draining(&self, left: u64) {
+        self.0
+            .set_message(format!("draining: {left} stream records and queue messages left"));
     }
 }
 

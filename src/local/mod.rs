@@ -1,9 +1,12 @@
-//! The embedded runtime's adapters. For now: in-memory ledger and bus, used by
-//! `txn-notify invoke`, the unit tests of the use cases and the benches.
+//! The embedded runtime: in-memory adapters (`invoke`, unit tests, benches), the durable
+//! store, the stream poller, the bus and queues, the outbox, fault injection, and the
+//! runtime that wires them for `simulate`, `dev` and `replay`.
 
 pub mod bus;
+pub mod faults;
 pub mod memory;
 pub mod outbox;
 pub mod poller;
+pub mod runtime;
 pub mod simulate;
 pub mod store;

@@ -14,11 +14,10 @@
 //! expected audit item or email that is not there. Duplicated: an email sent twice for one
 //! event (audit items cannot be, their key is the event id).
 
-pub mod faults;
 pub mod report;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,30 +26,22 @@ use serde_json::Value;
 use crate::clock::SkippingClock;
 use crate::domain::email::Mailbox;
 use crate::domain::item::LedgerItem;
-use crate::lambda::handlers;
 use crate::local::bus::EmbeddedBus;
-use crate::local::bus::queue_runner::deliver;
-use crate::local::bus::routes::Routes;
-use crate::local::memory::{MemoryBus, MemorySecrets};
-use crate::local::outbox::OutboxMailer;
-use crate::local::poller::{PollerConfig, StreamPoller};
+use crate::local::faults::Faults;
+use crate::local::memory::MemoryBus;
+use crate::local::runtime::{Runtime, RuntimeParts, Tally, Ticked};
 use crate::local::store::EmbeddedStore;
-use crate::pipeline::audit::{AuditConfig, Auditor};
-use crate::pipeline::ingest::{Ingest, IngestConfig, Written};
+use crate::pipeline::ingest::Written;
 use crate::pipeline::notify::notice::Notice;
 use crate::pipeline::notify::policy::decide;
-use crate::pipeline::notify::{Notifier, NotifyConfig};
 use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use crate::ports::{Clock, Ledger};
 use crate::rules::Rules;
-use crate::telemetry::emf::Invocation;
 use crate::workload::{LedgerWrite, WorkloadSpec, generate};
-use faults::{Faults, Faulty};
 pub use report::Report;
 
 type Clk = Arc<SkippingClock>;
 type Store = Arc<EmbeddedStore<Clk>>;
-type FaultyStore = Faulty<Store, Clk>;
 
 #[derive(Debug, Clone)]
 pub struct SimulateOptions {
@@ -60,14 +51,15 @@ pub struct SimulateOptions {
     /// Share of port attempts that fail, in [0, 1].
     pub faults: f64,
     pub crash_after: Option<u64>,
-    pub data_dir: PathBuf,
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What the caller sees while it runs.
 pub trait Progress {
     fn writes(&self, total: u64);
     fn wrote(&self, done: u64);
-    fn draining(&self);
+    /// Stream records and queue messages still to handle.
+    fn draining(&self, left: u64);
 }
 
 /// No progress shown.
@@ -76,68 +68,12 @@ pub struct Quiet;
 impl Progress for Quiet {
     fn writes(&self, _: u64) {}
     fn wrote(&self, _: u64) {}
-    fn draining(&self) {}
+    fn draining(&self, _: u64) {}
 }
 
-/// The runtime that a crash throws away: everything but the store on disk.
-struct Runtime {
-    store: Store,
-    processor: Processor<FaultyStore, Faulty<Arc<EmbeddedBus<Clk>>, Clk>, Clk>,
-    notifier: Notifier<FaultyStore, Faulty<OutboxMailer<Clk>, Clk>, FaultyStore, Clk>,
-    auditor: Auditor<FaultyStore, Clk>,
-    ingest: Ingest<FaultyStore, MemorySecrets, Clk>,
-    routes: Routes,
-    outbox: OutboxMailer<Clk>,
-}
-
-impl Runtime {
-    fn open(dir: &Path, clock: &Clk, faults: &Arc<Faults>, rules: &Arc<Rules>) -> Result<Runtime, String> {
-        let store: Store = Arc::new(EmbeddedStore::open(dir, Arc::clone(clock))?);
-        let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(faults), Arc::clone(clock));
-        let routes = Routes::builtin();
-        let bus = Arc::new(EmbeddedBus::new(Arc::clone(&store), routes.clone()));
-        let sender = Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender");
-        Ok(Runtime {
-            processor: Processor::new(
-                faulty(),
-                Faulty::new(bus, Arc::clone(faults), Arc::clone(clock)),
-                Arc::clone(clock),
-                Arc::clone(rules),
-                ProcessorConfig::new("txn-notify"),
-            ),
-            notifier: Notifier::new(
-                faulty(),
-                Faulty::new(
-                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
-                    Arc::clone(faults),
-                    Arc::clone(clock),
-                ),
-                faulty(),
-                Arc::clone(clock),
-                NotifyConfig::new(sender),
-            ),
-            auditor: Auditor::new(faulty(), Arc::clone(clock), AuditConfig::default()),
-            ingest: Ingest::new(
-                faulty(),
-                MemorySecrets::local(),
-                Arc::clone(clock),
-                IngestConfig::default(),
-            ),
-            outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
-            routes,
-            store,
-        })
-    }
-}
-
-/// Counters the run keeps as it goes.
+/// What went into the ledger, and when.
 #[derive(Default)]
-struct Tally {
-    processor_batches: u64,
-    stream_retried: u64,
-    stream_discarded: u64,
-    messages_retried: u64,
-    crashes: u64,
+struct Intake {
     transactions_in: u64,
     accounts_in: u64,
     malformed_written: u64,
@@ -155,66 +91,44 @@ fn reset(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-fn append_metrics(dir: &Path, metrics: &Invocation) {
-    use std::io::Write;
-    let mut lines = String::new();
-    for document in metrics.documents() {
-        lines.push_str(&document.to_string());
-        lines.push('\n');
-    }
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("metrics.emf"))
-    {
-        let _ = file.write_all(lines.as_bytes());
-    }
-}
-
 pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Result<Report, String> {
     let started = Instant::now();
     let dir = options.data_dir.clone();
     reset(&dir)?;
     let clock: Clk = Arc::new(SkippingClock::new());
-    let faults = Faults::new(options.faults, options.seed);
-    let rules = Arc::new(Rules::builtin());
-    let mut runtime = Runtime::open(&dir, &clock, &faults, &rules)?;
+    let mut parts = RuntimeParts::local(Arc::clone(&clock));
+    parts.faults = Faults::new(options.faults, options.seed);
+    let mut runtime = Runtime::open(&dir, &parts)?;
+    let mut intake = Intake::default();
     let mut tally = Tally::default();
+    let crash_after = options.crash_after;
+    let crash_here =
+        move |tally: &Tally| crash_after.is_some_and(|k| tally.crashes == 0 && tally.processor_batches + 1 == k);
 
     let mut spec = WorkloadSpec::new(options.accounts, options.transactions, options.seed);
     spec.day = clock.now() - chrono::Duration::hours(24);
     let writes = generate(&spec);
     progress.writes(writes.len() as u64);
-    let poller_config = PollerConfig::like_template(dir.join("on-failure"));
 
     for (n, write) in writes.iter().enumerate() {
-        ingest_write(&runtime, write, &mut tally).await?;
+        ingest_write(&runtime, write, &mut intake).await?;
         if (n + 1) % 100 == 0 {
             progress.wrote((n + 1) as u64);
-            let crash = tick(&runtime, &dir, &poller_config, options.crash_after, &mut tally, false).await?;
-            if crash {
-                runtime = restart(runtime, &dir, &clock, &faults, &rules)?;
+            if runtime.tick(false, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
+                runtime = restart(runtime, &dir, &parts)?;
             }
         }
     }
     progress.wrote(writes.len() as u64);
-    progress.draining();
     let mut idle_rounds = 0;
     loop {
-        let crash = tick(&runtime, &dir, &poller_config, options.crash_after, &mut tally, true).await?;
-        if crash {
-            runtime = restart(runtime, &dir, &clock, &faults, &rules)?;
+        if runtime.tick(true, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
+            runtime = restart(runtime, &dir, &parts)?;
             continue;
         }
-        let lag = StreamPoller::new(&runtime.store, poller_config.clone())
-            .lag()
-            .map_err(|e| e.message)?;
-        let in_flight = ["NotifyQueue", "AuditQueue"]
-            .iter()
-            .map(|q| runtime.store.queue_depth(q).map(|d| d.visible + d.in_flight))
-            .sum::<Result<u64, _>>()
-            .map_err(|e| e.message)?;
-        if lag == 0 && in_flight == 0 {
+        let backlog = runtime.backlog().map_err(|e| e.message)?;
+        progress.draining(backlog.stream + backlog.queued);
+        if backlog.is_empty() {
             break;
         }
         // Nothing visible yet: skip ahead to when the next message reappears.
@@ -231,18 +145,18 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     }
     runtime.outbox.write_index()?;
     let wall = started.elapsed();
-    report::build(&runtime.store, &rules, &tally, &faults, wall, &dir, &clock).await
+    report::build(&runtime.store, &parts.rules, &intake, &tally, &parts.faults, wall, &dir).await
 }
 
 /// Throws the runtime away (closing the store) and opens a new one on the same folder.
-fn restart(old: Runtime, dir: &Path, clock: &Clk, faults: &Arc<Faults>, rules: &Arc<Rules>) -> Result<Runtime, String> {
+fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<Runtime<Clk>, String> {
     drop(old);
-    Runtime::open(dir, clock, faults, rules)
+    Runtime::open(dir, parts)
 }
 
 /// Puts one workload write into the ledger: accounts and transactions through the ingest
 /// use case (a client retries a 503), the rest straight into the table.
-async fn ingest_write(runtime: &Runtime, write: &LedgerWrite, tally: &mut Tally) -> Result<(), String> {
+async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut Intake) -> Result<(), String> {
     let store = &runtime.store;
     match write {
         LedgerWrite::Insert { item, .. } => match LedgerItem::decode(item) {
@@ -303,94 +217,6 @@ async fn ingest_write(runtime: &Runtime, write: &LedgerWrite, tally: &mut Tally)
             store.write_item(&key("pk"), &key("sk"), None).map_err(|e| e.message)?;
         }
     }
-    Ok(())
-}
-
-/// Runs what is ready: the stream in batches, then the two queues. Returns true when it
-/// crashed (the caller starts a new runtime on the same store).
-async fn tick(
-    runtime: &Runtime,
-    dir: &Path,
-    poller_config: &PollerConfig,
-    crash_after: Option<u64>,
-    tally: &mut Tally,
-    drain: bool,
-) -> Result<bool, String> {
-    let mut poller = StreamPoller::new(&runtime.store, poller_config.clone());
-    loop {
-        let crash_now = crash_after.is_some_and(|k| tally.crashes == 0 && tally.processor_batches + 1 == k);
-        let handler = |event: Value| async {
-            let mut metrics = Invocation::new("processor", runtime.store.clock().now());
-            let reply = handlers::processor(&runtime.processor, event, &mut metrics).await;
-            append_metrics(dir, &metrics);
-            reply
-        };
-        let step = if crash_now {
-            poller.step_then_crash(handler).await
-        } else {
-            poller.step(drain, handler).await
-        }
-        .map_err(|e| e.message)?;
-        if step.invoked > 0 {
-            tally.processor_batches += 1;
-        }
-        tally.stream_retried += step.retried as u64;
-        tally.stream_discarded += step.discarded as u64;
-        if crash_now {
-            crash_mid_delivery(runtime).await?;
-            tally.crashes += 1;
-            return Ok(true);
-        }
-        if step.invoked == 0 && step.discarded == 0 {
-            break;
-        }
-        if step.function_error.is_none() && step.retried > 0 {
-            // A partial failure: try the rest right away, as the mapping does.
-            continue;
-        }
-    }
-    for (queue, batch_size) in [("NotifyQueue", 10), ("AuditQueue", 100)] {
-        let settings = runtime.routes.queues[queue].clone();
-        loop {
-            let delivered = deliver(&runtime.store, queue, &settings, batch_size, |event| async {
-                let mut metrics = Invocation::new(
-                    if queue == "NotifyQueue" { "notifier" } else { "auditor" },
-                    runtime.store.clock().now(),
-                );
-                let reply = if queue == "NotifyQueue" {
-                    handlers::notifier(&runtime.notifier, event, &mut metrics).await
-                } else {
-                    handlers::auditor(&runtime.auditor, event, &mut metrics).await
-                };
-                append_metrics(dir, &metrics);
-                reply
-            })
-            .await
-            .map_err(|e| e.message)?;
-            tally.messages_retried += delivered.failed as u64;
-            if delivered.received == 0 {
-                break;
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// The process dies with a notifier batch in flight: received, emailed, not deleted.
-async fn crash_mid_delivery(runtime: &Runtime) -> Result<(), String> {
-    let settings = runtime.routes.queues["NotifyQueue"].clone();
-    let messages = runtime
-        .store
-        .receive("NotifyQueue", &settings, 10)
-        .map_err(|e| e.message)?;
-    if !messages.is_empty() {
-        let event = crate::local::bus::queue_runner::sqs_event("NotifyQueue", &messages);
-        let _ = runtime.notifier.handle(event).await;
-    }
-    tracing::warn!(
-        in_flight = messages.len(),
-        "simulated crash: the runtime stops here and starts again from the store"
-    );
     Ok(())
 }
 
@@ -471,10 +297,7 @@ pub async fn replay(
             dir.display()
         ));
     }
-    let clock: Clk = Arc::new(SkippingClock::new());
-    let faults = Faults::new(0.0, 0);
-    let rules = Arc::new(Rules::builtin());
-    let runtime = Runtime::open(dir, &clock, &faults, &rules)?;
+    let runtime = Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new())))?;
     for rule in rules_named {
         if !runtime.routes.rules.iter().any(|r| &r.name == rule) {
             let known: Vec<&str> = runtime.routes.rules.iter().map(|r| r.name.as_str()).collect();
@@ -488,9 +311,7 @@ pub async fn replay(
     let audit_before = runtime.store.audit_records().map_err(|e| e.message)?.len() as u64;
     let bus = EmbeddedBus::new(Arc::clone(&runtime.store), runtime.routes.clone());
     let deliveries = bus.replay(name, from, to, rules_named).map_err(|e| e.message)?;
-    let mut tally = Tally::default();
-    let poller_config = PollerConfig::like_template(dir.join("on-failure"));
-    tick(&runtime, dir, &poller_config, None, &mut tally, true).await?;
+    runtime.tick(true, &mut Tally::default(), None).await?;
     runtime.outbox.write_index()?;
     Ok(ReplayReport {
         replay_name: name.to_string(),

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::faults::Faults;
-use super::{Clk, Store, Tally, expected_effects};
+use super::{Intake, Store, expected_effects};
+use crate::local::faults::Faults;
+use crate::local::runtime::Tally;
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,11 +109,11 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 pub(super) async fn build(
     store: &Store,
     rules: &Arc<Rules>,
+    intake: &Intake,
     tally: &Tally,
     faults: &Faults,
     wall: Duration,
     dir: &Path,
-    _clock: &Clk,
 ) -> Result<Report, String> {
     let (expected, expected_emails) = expected_effects(store, rules).await?;
     let audited: Vec<serde_json::Value> = store.audit_records().map_err(|e| e.message)?;
@@ -137,7 +138,7 @@ pub(super) async fn build(
                 return None;
             }
             let transaction_id = detail["transaction"]["transaction_id"].as_str()?;
-            let inserted = tally.insert_ms.get(transaction_id)?;
+            let inserted = intake.insert_ms.get(transaction_id)?;
             Some(entry.sent_ms - inserted)
         })
         .collect();
@@ -156,15 +157,15 @@ pub(super) async fn build(
         .map_err(|e| e.message)?;
     let seconds = wall.as_secs_f64();
     Ok(Report {
-        accounts: tally.accounts_in,
-        transactions_in: tally.transactions_in,
-        malformed_written: tally.malformed_written,
+        accounts: intake.accounts_in,
+        transactions_in: intake.transactions_in,
+        malformed_written: intake.malformed_written,
         events_by_detail_type,
         emails_sent: outbox.len() as u64,
         audit_items: audited.len() as u64,
         rejected_records,
         retries: tally.stream_retried + tally.messages_retried,
-        requests_retried: tally.requests_retried,
+        requests_retried: intake.requests_retried,
         dlq_messages,
         stream_records_given_up: tally.stream_discarded,
         lost,
@@ -176,7 +177,7 @@ pub(super) async fn build(
         processor_batches: tally.processor_batches,
         seconds,
         transactions_per_second: if seconds > 0.0 {
-            tally.transactions_in as f64 / seconds
+            intake.transactions_in as f64 / seconds
         } else {
             0.0
         },

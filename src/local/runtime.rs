@@ -1,0 +1,270 @@
+//! The embedded runtime: the five use cases wired to the embedded adapters on one store
+//! folder, and one `tick` that runs what is ready — the stream in batches through the
+//! processor, then the notifier's and the auditor's queues — with the same handlers as the
+//! Lambda functions. `simulate`, `dev` and `replay` drive it; a crash throws a `Runtime`
+//! away and opens a new one on the same folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::domain::email::Mailbox;
+use crate::lambda::handlers;
+use crate::local::bus::EmbeddedBus;
+use crate::local::bus::queue_runner::{deliver, sqs_event};
+use crate::local::bus::routes::Routes;
+use crate::local::faults::{Faults, Faulty};
+use crate::local::memory::MemorySecrets;
+use crate::local::outbox::OutboxMailer;
+use crate::local::poller::{PollerConfig, StreamPoller};
+use crate::local::store::EmbeddedStore;
+use crate::pipeline::audit::{AuditConfig, Auditor};
+use crate::pipeline::ingest::{Ingest, IngestConfig};
+use crate::pipeline::notify::{Notifier, NotifyConfig};
+use crate::pipeline::{Processor, ProcessorConfig};
+use crate::ports::{Clock, PortError};
+use crate::rules::Rules;
+use crate::telemetry::emf::Invocation;
+
+/// The queues in front of the consumers, with the batch size of their event source.
+pub const CONSUMER_QUEUES: [(&str, usize); 2] = [("NotifyQueue", 10), ("AuditQueue", 100)];
+
+/// The bus name put on every event.
+pub const EVENT_BUS: &str = "txn-notify";
+
+/// What the runtime is built from besides its folder.
+#[derive(Clone)]
+pub struct RuntimeParts<C> {
+    pub clock: C,
+    pub faults: Arc<Faults>,
+    pub rules: Arc<Rules>,
+    pub sender: Mailbox,
+    /// Ingest's signing secret.
+    pub signing_secret: Vec<u8>,
+}
+
+impl<C> RuntimeParts<C> {
+    /// No faults, the built-in rules, the local sender and the local signing secret.
+    pub fn local(clock: C) -> Self {
+        RuntimeParts {
+            clock,
+            faults: Faults::new(0.0, 0),
+            rules: Arc::new(Rules::builtin()),
+            sender: Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender"),
+            signing_secret: crate::local::memory::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
+        }
+    }
+}
+
+type Store<C> = Arc<EmbeddedStore<C>>;
+type FaultyStore<C> = Faulty<Store<C>, C>;
+
+/// Everything but the store on disk.
+pub struct Runtime<C> {
+    pub store: Store<C>,
+    pub processor: Processor<FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, C>,
+    pub notifier: Notifier<FaultyStore<C>, Faulty<OutboxMailer<C>, C>, FaultyStore<C>, C>,
+    pub auditor: Auditor<FaultyStore<C>, C>,
+    pub ingest: Ingest<FaultyStore<C>, MemorySecrets, C>,
+    pub routes: Routes,
+    pub outbox: OutboxMailer<C>,
+    pub dir: PathBuf,
+}
+
+impl<C: Clock + Clone> Runtime<C> {
+    pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, String> {
+        let clock = &parts.clock;
+        let store: Store<C> = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
+        let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(&parts.faults), clock.clone());
+        let routes = Routes::builtin();
+        let bus = Arc::new(EmbeddedBus::new(Arc::clone(&store), routes.clone()));
+        Ok(Runtime {
+            processor: Processor::new(
+                faulty(),
+                Faulty::new(bus, Arc::clone(&parts.faults), clock.clone()),
+                clock.clone(),
+                Arc::clone(&parts.rules),
+                ProcessorConfig::new(EVENT_BUS),
+            ),
+            notifier: Notifier::new(
+                faulty(),
+                Faulty::new(
+                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+                    Arc::clone(&parts.faults),
+                    clock.clone(),
+                ),
+                faulty(),
+                clock.clone(),
+                NotifyConfig::new(parts.sender.clone()),
+            ),
+            auditor: Auditor::new(faulty(), clock.clone(), AuditConfig::default()),
+            ingest: Ingest::new(
+                faulty(),
+                MemorySecrets::new(&parts.signing_secret),
+                clock.clone(),
+                IngestConfig::default(),
+            ),
+            outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+            routes,
+            store,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn poller_config(&self) -> PollerConfig {
+        PollerConfig::like_template(self.dir.join("on-failure"))
+    }
+
+    /// Stream records not yet handled, and queue messages not yet deleted.
+    pub fn backlog(&self) -> Result<Backlog, PortError> {
+        let stream = StreamPoller::new(&self.store, self.poller_config()).lag()? as u64;
+        let mut queued = 0;
+        for (queue, _) in CONSUMER_QUEUES {
+            let depth = self.store.queue_depth(queue)?;
+            queued += depth.visible + depth.in_flight;
+        }
+        Ok(Backlog { stream, queued })
+    }
+
+    /// Appends one invocation's EMF documents to `metrics.emf`, as the Lambda functions
+    /// write them to their logs.
+    fn append_metrics(&self, metrics: &Invocation) {
+        use std::io::Write;
+        let mut lines = String::new();
+        for document in metrics.documents() {
+            lines.push_str(&document.to_string());
+            lines.push('\n');
+        }
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("metrics.emf"))
+        {
+            let _ = file.write_all(lines.as_bytes());
+        }
+    }
+
+    async fn invoke_processor(&self, event: Value) -> Result<Value, String> {
+        let mut metrics = Invocation::new("processor", self.store.clock().now());
+        let reply = handlers::processor(&self.processor, event, &mut metrics).await;
+        self.append_metrics(&metrics);
+        reply
+    }
+
+    async fn invoke_consumer(&self, queue: &str, event: Value) -> Result<Value, String> {
+        let notify = queue == "NotifyQueue";
+        let mut metrics = Invocation::new(if notify { "notifier" } else { "auditor" }, self.store.clock().now());
+        let reply = if notify {
+            handlers::notifier(&self.notifier, event, &mut metrics).await
+        } else {
+            handlers::auditor(&self.auditor, event, &mut metrics).await
+        };
+        self.append_metrics(&metrics);
+        reply
+    }
+
+    /// Runs what is ready: the stream in batches (all of it when `drain`, else only the
+    /// batches the batching window lets go), then the two queues until nothing is visible.
+    /// With `crash`, the runtime dies on the batch it says, between the batch's effects and
+    /// its checkpoint, with a notifier batch in flight; the caller must then open a new one.
+    pub async fn tick(
+        &self,
+        drain: bool,
+        tally: &mut Tally,
+        crash: Option<&dyn Fn(&Tally) -> bool>,
+    ) -> Result<Ticked, String> {
+        let mut poller = StreamPoller::new(&self.store, self.poller_config());
+        loop {
+            let crash_now = crash.is_some_and(|crash_here| crash_here(tally));
+            let handler = |event: Value| self.invoke_processor(event);
+            let step = if crash_now {
+                poller.step_then_crash(handler).await
+            } else {
+                poller.step(drain, handler).await
+            }
+            .map_err(|e| e.message)?;
+            if step.invoked > 0 {
+                tally.processor_batches += 1;
+            }
+            tally.stream_retried += step.retried as u64;
+            tally.stream_discarded += step.discarded as u64;
+            if crash_now {
+                self.crash_mid_delivery().await?;
+                tally.crashes += 1;
+                return Ok(Ticked::Crashed);
+            }
+            if step.invoked == 0 && step.discarded == 0 {
+                break;
+            }
+            if step.function_error.is_none() && step.retried > 0 {
+                // A partial failure: try the rest right away, as the mapping does.
+                continue;
+            }
+        }
+        for (queue, batch_size) in CONSUMER_QUEUES {
+            let settings = self.routes.queues[queue].clone();
+            loop {
+                let delivered = deliver(&self.store, queue, &settings, batch_size, |event| {
+                    self.invoke_consumer(queue, event)
+                })
+                .await
+                .map_err(|e| e.message)?;
+                tally.messages_retried += delivered.failed as u64;
+                tally.messages_delivered += delivered.received as u64;
+                if delivered.received == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(Ticked::Ran)
+    }
+
+    /// The process dies with a notifier batch in flight: received, emailed, not deleted.
+    async fn crash_mid_delivery(&self) -> Result<(), String> {
+        let settings = self.routes.queues["NotifyQueue"].clone();
+        let messages = self
+            .store
+            .receive("NotifyQueue", &settings, 10)
+            .map_err(|e| e.message)?;
+        if !messages.is_empty() {
+            let _ = self.notifier.handle(sqs_event("NotifyQueue", &messages)).await;
+        }
+        tracing::warn!(
+            in_flight = messages.len(),
+            "simulated crash: the runtime stops here and starts again from the store"
+        );
+        Ok(())
+    }
+}
+
+/// What is left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    pub stream: u64,
+    pub queued: u64,
+}
+
+impl Backlog {
+    pub fn is_empty(&self) -> bool {
+        self.stream == 0 && self.queued == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ticked {
+    Ran,
+    /// The runtime is gone: open a new one on the same folder.
+    Crashed,
+}
+
+/// Counters kept across ticks (and across crashes).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub processor_batches: u64,
+    pub stream_retried: u64,
+    pub stream_discarded: u64,
+    pub messages_delivered: u64,
+    pub messages_retried: u64,
+    pub crashes: u64,
+}
