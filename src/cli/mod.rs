@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
 mod consumers;
+mod dev;
 mod generate;
 mod invoke;
 mod pattern;
@@ -29,6 +30,11 @@ enum Command {
     /// Run the whole pipeline on this machine (embedded store, stream poller, bus, queues,
     /// outbox) on a realistic workload, and report what happened against what must.
     Simulate(simulate::SimulateArgs),
+    /// Serve the ingest API on 127.0.0.1 and run the pipeline behind it continuously, with
+    /// the outbox at /outbox/, until Ctrl-C.
+    Dev(dev::DevArgs),
+    /// Print the X-Signature header value of an ingest request (for curl).
+    Sign(dev::SignArgs),
     /// Replay archived events of an embedded run (its --data-dir) with replay-name, and let
     /// the consumers drain them.
     Replay(replay::ReplayArgs),
@@ -96,6 +102,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
+        Command::Dev(args) => dev::run(args),
+        Command::Sign(args) => dev::sign(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),

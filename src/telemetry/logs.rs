@@ -20,3 +20,16 @@ pub fn init_json_logs() {
         .with_writer(std::io::stdout)
         .try_init();
 }
+
+/// Logs for a person at a terminal (`txn-notify dev`): one compact line per event on
+/// stderr, so stdout keeps the banner and the summary. Same filter variable.
+pub fn init_terminal_logs() {
+    let filter = EnvFilter::try_from_env("TXN_NOTIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -134,7 +134,13 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
-            .map_err(|e| format!("cannot prepare {}: {e}", path.display()))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(
+                    "{} is in use by another txn-notify process (dev, simulate, replay or invoke --data-dir); one process owns a store at a time",
+                    path.display()
+                ),
+                _ => format!("cannot prepare {}: {e}", path.display()),
+            })?;
         Ok(EmbeddedStore {
             connection: Mutex::new(connection),
             path,

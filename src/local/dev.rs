@@ -1,0 +1,252 @@
+//! `txn-notify dev`: the embedded runtime as a long-running local service. The ingest API
+//! (the same use case, routes, signatures and problem+json as the Lambda function) on a
+//! loopback address, the pipeline running continuously behind it on the wall clock, and
+//! the outbox served at `/outbox/`. Shutdown (Ctrl-C) stops taking requests, lets those
+//! in flight finish, ends the pipeline's current tick and closes the store: the stream
+//! position and the queues are on disk, and the next start goes on from there.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::clock::SystemClock;
+use crate::local::runtime::{Runtime, RuntimeParts, Tally};
+use crate::pipeline::ingest::problem::Problem;
+use crate::pipeline::ingest::routes::problem_response;
+
+/// Bodies past this size are refused before they reach ingest (API Gateway's own limit is
+/// far larger; ingest refuses past 64 KiB with its 413).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+pub struct DevOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub signing_secret: Vec<u8>,
+    /// How often the pipeline looks for work.
+    pub tick: Duration,
+}
+
+/// What a dev session did, printed when it stops.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DevSummary {
+    pub requests: u64,
+    pub processor_batches: u64,
+    pub messages_delivered: u64,
+    pub emails: u64,
+    pub audit_items: u64,
+    /// Stream records and queue messages left for the next start.
+    pub left_for_next_start: u64,
+}
+
+struct Shared {
+    runtime: Runtime<SystemClock>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+type App = Arc<Shared>;
+
+/// Opens the store in `data_dir`, binds `listen`, calls `ready` with the bound address, and
+/// serves until `shutdown` completes.
+pub async fn serve(
+    options: DevOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<DevSummary, String> {
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", options.data_dir.display()))?;
+    let mut parts = RuntimeParts::local(SystemClock);
+    parts.signing_secret = options.signing_secret.clone();
+    let runtime = Runtime::open(&options.data_dir, &parts)?;
+    runtime.outbox.write_index()?;
+    let app: App = Arc::new(Shared {
+        runtime,
+        requests: Default::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    ready(address);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let server = {
+        let mut stop = stop_rx.clone();
+        let router = router(Arc::clone(&app));
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                })
+                .await
+                .map_err(|e| format!("the HTTP server failed: {e}"))
+        }
+    };
+    let pipeline = run_pipeline(Arc::clone(&app), options.tick, stop_rx);
+    let (served, tally) = tokio::join!(server, pipeline);
+    served?;
+
+    let runtime = &app.runtime;
+    runtime.outbox.write_index()?;
+    let backlog = runtime.backlog().map_err(|e| e.message)?;
+    Ok(DevSummary {
+        requests: app.requests.load(std::sync::atomic::Ordering::SeqCst),
+        processor_batches: tally.processor_batches,
+        messages_delivered: tally.messages_delivered,
+        emails: runtime.store.outbox().map_err(|e| e.message)?.len() as u64,
+        audit_items: runtime.store.audit_records().map_err(|e| e.message)?.len() as u64,
+        left_for_next_start: backlog.stream + backlog.queued,
+    })
+}
+
+/// Ticks the runtime until told to stop; a tick that fails is logged and tried again on
+/// the next one (its work stays in the stream or the queue).
+async fn run_pipeline(app: App, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) -> Tally {
+    let mut tally = Tally::default();
+    let mut emails_indexed = None;
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = app.runtime.tick(false, &mut tally, None).await {
+            tracing::error!(error = %error, "pipeline tick failed; it runs again on the next tick");
+        }
+        let emails = app.runtime.store.outbox().map(|o| o.len()).ok();
+        if emails != emails_indexed {
+            if let Err(error) = app.runtime.outbox.write_index() {
+                tracing::warn!(error = %error, "the outbox index could not be written");
+            }
+            emails_indexed = emails;
+        }
+    }
+    tally
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/outbox", get(|| async { redirect("/outbox/") }))
+        .route("/outbox/", get(outbox_index))
+        .route("/outbox/{file}", get(outbox_file))
+        .route("/status", get(status))
+        .fallback(ingest)
+        .with_state(app)
+}
+
+fn redirect(to: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static(to));
+    response
+}
+
+fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response<Body> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn not_found() -> Response<Body> {
+    with_type(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
+}
+
+/// Every request that is not the outbox or the status goes to ingest, which answers
+/// exactly as behind API Gateway (404 problem+json for unknown paths).
+async fn ingest(State(app): State<App>, request: Request<Body>) -> Response<Body> {
+    app.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(_) => return problem_response(&Problem::too_large(MAX_REQUEST_BYTES)).map(Body::from),
+    };
+    let response = app.runtime.ingest.handle(Request::from_parts(parts, body)).await;
+    response.map(Body::from)
+}
+
+async fn outbox_index(State(app): State<App>) -> Response<Body> {
+    match app
+        .runtime
+        .outbox
+        .write_index()
+        .and_then(|path| std::fs::read(&path).map_err(|e| e.to_string()))
+    {
+        Ok(html) => with_type(StatusCode::OK, "text/html; charset=utf-8", html),
+        Err(error) => with_type(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("the outbox index could not be written: {error}\n"),
+        ),
+    }
+}
+
+/// One `.eml` file, shown as text. Only the outbox's own names (`000123.eml`) are served.
+async fn outbox_file(State(app): State<App>, UrlPath(file): UrlPath<String>) -> Response<Body> {
+    let is_eml_name = file.len() == 10 && file.ends_with(".eml") && file[..6].bytes().all(|b| b.is_ascii_digit());
+    if !is_eml_name {
+        return not_found();
+    }
+    match std::fs::read(app.runtime.outbox.folder().join(&file)) {
+        Ok(bytes) => with_type(StatusCode::OK, "text/plain; charset=utf-8", bytes),
+        Err(_) => not_found(),
+    }
+}
+
+#[derive(Serialize)]
+struct Status {
+    stream_records_waiting: u64,
+    queue_messages_waiting: u64,
+    emails: u64,
+    audit_items: u64,
+    dead_letters: u64,
+}
+
+/// What the pipeline holds right now, as JSON.
+async fn status(State(app): State<App>) -> Response<Body> {
+    let read = || -> Result<Status, crate::ports::PortError> {
+        let store = &app.runtime.store;
+        let backlog = app.runtime.backlog()?;
+        let mut dead_letters = 0;
+        for queue in ["NotifyDLQ", "AuditDLQ"] {
+            let depth = store.queue_depth(queue)?;
+            dead_letters += depth.visible + depth.in_flight;
+        }
+        Ok(Status {
+            stream_records_waiting: backlog.stream,
+            queue_messages_waiting: backlog.queued,
+            emails: store.outbox()?.len() as u64,
+            audit_items: store.audit_records()?.len() as u64,
+            dead_letters,
+        })
+    };
+    match read() {
+        Ok(status) => with_type(
+            StatusCode::OK,
+            "application/json",
+            serde_json::to_vec(&status).expect("a status serializes"),
+        ),
+        Err(error) => with_type(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            format!("the store could not be read: {}\n", error.message),
+        ),
+    }
+}

@@ -1,0 +1,277 @@
+//! `txn-notify dev` as a user runs it: the compiled binary on a free loopback port, signed
+//! requests over HTTP, emails appearing in /outbox/, Ctrl-C (SIGINT to its PID), and a
+//! restart on the same folder that goes on from where it stopped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use txn_notify::local::memory::LOCAL_SIGNING_SECRET;
+use txn_notify::pipeline::ingest::auth::sign;
+
+const BIN: &str = env!("CARGO_BIN_EXE_txn-notify");
+
+struct Dev {
+    child: Child,
+    address: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(BIN)
+            .args(["dev", "--port", "0", "--tick-ms", "50", "--data-dir"])
+            .arg(dir)
+            .env_remove("TXN_NOTIFY_SIGNING_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("txn-notify dev starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        let address = loop {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "dev ended early: {banner}");
+            banner.push_str(&line);
+            if let Some(rest) = line.trim().strip_prefix("txn-notify dev: listening on http://") {
+                break rest.to_string();
+            }
+        };
+        assert!(address.starts_with("127.0.0.1:"), "{address}");
+        let mut rest = String::new();
+        while !rest.contains("Ctrl-C stops") {
+            assert!(stdout.read_line(&mut rest).unwrap() > 0);
+        }
+        assert!(
+            rest.contains(&format!("signing secret: {LOCAL_SIGNING_SECRET}")),
+            "the banner shows the signing secret: {rest}"
+        );
+        Dev { child, address, stdout }
+    }
+
+    /// Ctrl-C, then the exit status and what it printed last.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "dev did not stop within 15 s of SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut tail = String::new();
+        self.stdout.read_to_string(&mut tail).unwrap();
+        (exit, tail)
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &str) -> Response {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        Response {
+            status,
+            head: head.to_ascii_lowercase(),
+            body: String::from_utf8_lossy(&raw[split + 4..]).to_string(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[], "")
+    }
+
+    /// A request signed with the local secret, as a client of the API signs it.
+    fn signed(&self, method: &str, path: &str, body: &Value) -> Response {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let now = chrono::Utc::now().timestamp();
+        let signature = sign(LOCAL_SIGNING_SECRET.as_bytes(), now, method, path, body.as_bytes());
+        self.request(
+            method,
+            path,
+            &[
+                ("X-Signature", signature),
+                ("Content-Type", "application/json".to_string()),
+            ],
+            &body,
+        )
+    }
+
+    fn status(&self) -> Value {
+        let response = self.get("/status");
+        assert_eq!(response.status, 200, "{}", response.body);
+        serde_json::from_str(&response.body).unwrap()
+    }
+
+    /// Waits until the pipeline has nothing left and returns the status.
+    fn settled(&self, emails: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.status();
+            if status["emails"] == emails
+                && status["stream_records_waiting"] == 0
+                && status["queue_messages_waiting"] == 0
+            {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the pipeline did not settle: {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn account() -> Value {
+    json!({
+        "account_id": "acc-dev-001",
+        "holder": {"first_name": "Camille", "last_name": "Martin"},
+        "email": "camille.martin@example.com",
+        "locale": "fr", "country": "FR", "currency": "EUR", "time_zone": "Europe/Paris",
+        "thresholds": {"large_amount_minor": 80000}
+    })
+}
+
+fn large_purchase() -> Value {
+    json!({
+        "transaction_id": "t-dev-1", "account_id": "acc-dev-001",
+        "kind": "card_purchase", "status": "approved",
+        "amount_minor": 150_000, "currency": "EUR", "balance_after_minor": 231_000,
+        "channel": "ecommerce",
+        "merchant": {"name": "SNCF Connect", "mcc": "4112", "country": "FR", "city": "Paris"},
+        "card_last4": "4242",
+        "booked_at": txn_notify::domain::transaction::format_rfc3339(&chrono::Utc::now())
+    })
+}
+
+#[test]
+fn dev_serves_signed_ingest_runs_the_pipeline_and_stops_cleanly_on_ctrl_c() {
+    let dir = tempdir("dev-flow");
+    let dev = Dev::start(&dir);
+    let purchase = large_purchase();
+
+    // The `sign` command's header is accepted as is, as the banner says to use it.
+    let body = account().to_string();
+    let header = Command::new(BIN)
+        .args(["sign", "POST", "/v1/accounts", &body])
+        .env_remove("TXN_NOTIFY_SIGNING_SECRET")
+        .output()
+        .unwrap();
+    let header = String::from_utf8(header.stdout).unwrap().trim().to_string();
+    let created = dev.request(
+        "POST",
+        "/v1/accounts",
+        &[("X-Signature", header), ("Content-Type", "application/json".into())],
+        &body,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    let unsigned = dev.request(
+        "POST",
+        "/v1/transactions",
+        &[("Content-Type", "application/json".into())],
+        &purchase.to_string(),
+    );
+    assert_eq!(unsigned.status, 401);
+    assert!(
+        unsigned.head.contains("content-type: application/problem+json"),
+        "{}",
+        unsigned.head
+    );
+    let unknown = dev.signed("GET", "/v2/nothing", &Value::Null);
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.head.contains("application/problem+json"));
+
+    let stored = dev.signed("POST", "/v1/transactions", &purchase);
+    assert_eq!(stored.status, 201, "{}", stored.body);
+
+    // The welcome email and the large-amount alert; three events audited.
+    let status = dev.settled(2);
+    assert_eq!(status["audit_items"], 3, "{status}");
+    assert_eq!(status["dead_letters"], 0);
+
+    let index = dev.get("/outbox/");
+    assert_eq!(index.status, 200);
+    assert!(index.head.contains("text/html"));
+    assert!(index.body.contains("Outbox: 2 emails"), "{}", index.body);
+    assert!(index.body.contains("SNCF Connect"), "{}", index.body);
+    let redirect = dev.get("/outbox");
+    assert_eq!(redirect.status, 308);
+    let eml = dev.get("/outbox/000001.eml");
+    assert_eq!(eml.status, 200);
+    assert!(eml.body.contains("multipart/alternative"), "{}", eml.body);
+    assert!(eml.body.contains("X-Tag-event_id: "), "{}", eml.body);
+    // Only the outbox's own files are served.
+    assert_eq!(dev.get("/outbox/..%2Ftxn-notify.db").status, 404);
+    assert_eq!(dev.get("/outbox/000099.eml").status, 404);
+
+    let (exit, tail) = dev.interrupt();
+    assert!(exit.success(), "{exit:?}");
+    assert!(tail.contains("stopped: 4 ingest requests"), "{tail}");
+    assert!(tail.contains("the store holds 2 emails and 3 audit items"), "{tail}");
+
+    // A restart goes on with the same store: the history is there, a resent transaction is
+    // a duplicate, and nothing is sent again.
+    let dev = Dev::start(&dir);
+    let history = dev.signed("GET", "/v1/accounts/acc-dev-001/transactions", &Value::Null);
+    assert_eq!(history.status, 200, "{}", history.body);
+    assert!(history.body.contains("t-dev-1"), "{}", history.body);
+    let again = dev.signed("POST", "/v1/transactions", &purchase);
+    assert_eq!(again.status, 200, "a resent transaction is a duplicate: {}", again.body);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = dev.settled(2);
+    assert_eq!(status["audit_items"], 3, "{status}");
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+}
+
+#[test]
+fn a_second_process_on_the_same_folder_is_refused_with_a_clear_error() {
+    let dir = tempdir("dev-owned");
+    let dev = Dev::start(&dir);
+    let second = Command::new(BIN)
+        .args(["dev", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains("is in use by another txn-notify process"), "{message}");
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("txn-notify-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
