@@ -573,3 +573,115 @@ fn simulate_then_replay_its_archive_from_the_command_line() {
     ]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+/// An API Gateway request for POST /v1/accounts that opens `account_id`, signed with the
+/// local secret at the samples' time.
+fn signed_account_request(account_id: &str) -> PathBuf {
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("api/post-account.json")).unwrap()).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["account_id"] = account_id.into();
+    body["preferences"]["muted_categories"] = serde_json::json!([]);
+    let body = body.to_string();
+    let signature = txn_notify::pipeline::ingest::auth::sign(
+        txn_notify::local::memory::LOCAL_SIGNING_SECRET.as_bytes(),
+        1_795_197_600,
+        "POST",
+        "/v1/accounts",
+        body.as_bytes(),
+    );
+    event["body"] = body.into();
+    event["headers"]["x-signature"] = signature.into();
+    let path = temp_file(&format!("open-{account_id}.json"));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn invoke_with_a_data_dir_keeps_state_in_the_embedded_store_between_processes() {
+    let dir = temp_file("data-dir-store");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.to_str().unwrap();
+    let open = signed_account_request("acc-fr-001");
+    let ingest = [
+        "invoke",
+        "ingest",
+        "--data-dir",
+        dir_arg,
+        "--event",
+        open.to_str().unwrap(),
+        "--now",
+        "2026-11-20T18:00:10Z",
+        "--json",
+    ];
+    assert_eq!(stdout_json(&txn_notify(&ingest))["statusCode"], 201);
+    assert_eq!(
+        stdout_json(&txn_notify(&ingest))["statusCode"],
+        200,
+        "the second process finds the account the first one wrote"
+    );
+
+    // The notifier reads the profile from the store and sends into its outbox; a second
+    // delivery of the same messages finds the idempotency records and sends nothing.
+    let deliveries = events_dir().join("consumers/sqs-every-detail-type.json");
+    let notify = [
+        "invoke",
+        "notifier",
+        "--data-dir",
+        dir_arg,
+        "--event",
+        deliveries.to_str().unwrap(),
+        "--json",
+    ];
+    let first = stdout_json(&txn_notify(&notify));
+    let sent = first["stats"]["sent"].as_u64().unwrap();
+    assert!(sent >= 1, "{first}");
+    assert_eq!(first["emails"].as_array().unwrap().len() as u64, sent);
+    for email in first["emails"].as_array().unwrap() {
+        let file = email["file"].as_str().unwrap();
+        assert!(
+            file.starts_with(dir_arg) && std::path::Path::new(file).exists(),
+            "{file}"
+        );
+    }
+    assert!(dir.join("outbox/index.html").exists());
+    let second = stdout_json(&txn_notify(&notify));
+    assert_eq!(second["stats"]["sent"], 0, "{second}");
+    assert_eq!(second["stats"]["duplicates"].as_u64().unwrap(), sent, "{second}");
+
+    // The auditor writes into the store's audit items, once.
+    let audit = [
+        "invoke",
+        "auditor",
+        "--data-dir",
+        dir_arg,
+        "--event",
+        deliveries.to_str().unwrap(),
+        "--json",
+    ];
+    assert_eq!(stdout_json(&txn_notify(&audit))["audit"]["written"], 12);
+    let again = stdout_json(&txn_notify(&audit));
+    assert_eq!(
+        (again["audit"]["written"].clone(), again["audit"]["duplicates"].clone()),
+        (0.into(), 12.into())
+    );
+
+    // The processor publishes onto the store's bus: template.yaml's AuditRule takes every
+    // event, so the audit queue holds one message per published event.
+    let stream = events_dir().join("mixed-batch.json");
+    let output = txn_notify(&[
+        "invoke",
+        "processor",
+        "--data-dir",
+        dir_arg,
+        "--event",
+        stream.to_str().unwrap(),
+        "--json",
+    ]);
+    let value = stdout_json(&output);
+    let published = value["published"].as_array().unwrap().len() as u64;
+    assert!(published > 0, "{value}");
+    let store = txn_notify::local::store::EmbeddedStore::open(&dir, txn_notify::clock::SystemClock).unwrap();
+    let depth = store.queue_depth("AuditQueue").unwrap();
+    assert_eq!(depth.visible, published);
+}

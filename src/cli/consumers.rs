@@ -10,13 +10,18 @@ use serde_json::{Value, json};
 
 use super::invoke::InvokeArgs;
 use crate::clock::FrozenClock;
+use crate::clock::SystemClock;
 use crate::domain::email::Mailbox;
+use crate::local::bus::EmbeddedBus;
+use crate::local::bus::routes::Routes;
 use crate::local::memory::{LOCAL_SIGNING_SECRET, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
-use crate::local::outbox::MemoryMailer;
+use crate::local::outbox::{MemoryMailer, OutboxMailer};
+use crate::local::store::EmbeddedStore;
 use crate::pipeline::consumer::Reply;
 use crate::pipeline::digest::{Digest, DigestConfig, DigestRequest};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
+use crate::ports::{BusEntry, EntryResult, EventBus, Ledger, PortError};
 
 pub fn read_json(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -28,6 +33,43 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .enable_time()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// The embedded store of a folder (`dev`, `simulate`), created when there is none.
+pub fn open_store(dir: &Path) -> Result<Arc<EmbeddedStore<SystemClock>>, String> {
+    EmbeddedStore::open(dir, SystemClock).map(Arc::new)
+}
+
+/// A bus that keeps a copy of each entry the bus behind it accepted, for the report.
+pub(super) struct Recorded<B> {
+    inner: B,
+    accepted: std::sync::Mutex<Vec<BusEntry>>,
+}
+
+impl<B> Recorded<B> {
+    pub(super) fn new(inner: B) -> Self {
+        Recorded {
+            inner,
+            accepted: Default::default(),
+        }
+    }
+
+    pub(super) fn accepted(&self) -> Vec<BusEntry> {
+        self.accepted.lock().expect("recorded lock").clone()
+    }
+}
+
+impl<B: EventBus> EventBus for Recorded<B> {
+    async fn put_events(&self, entries: &[&BusEntry]) -> Result<Vec<EntryResult>, PortError> {
+        let results = self.inner.put_events(entries).await?;
+        let mut accepted = self.accepted.lock().expect("recorded lock");
+        for (entry, result) in entries.iter().zip(&results) {
+            if matches!(result, EntryResult::Accepted { .. }) {
+                accepted.push((*entry).clone());
+            }
+        }
+        Ok(results)
+    }
 }
 
 pub const DEFAULT_LEDGER_SEED: &str = "events/ledger/sample.json";
@@ -72,33 +114,66 @@ fn now_of(args: &InvokeArgs) -> DateTime<Utc> {
     args.now.unwrap_or_else(Utc::now)
 }
 
-/// The notifier: sends through an in-memory mailer that writes `.eml` files to `--outbox`.
+/// One email the notifier sent, for the report.
+struct Sent {
+    to: Option<String>,
+    subject: String,
+    file: Option<String>,
+}
+
+/// The notifier: sends through an in-memory mailer that writes `.eml` files to `--outbox`,
+/// or into the outbox of `--data-dir`.
 pub fn run_notifier(args: &InvokeArgs) -> Result<ExitCode, String> {
     let payload = read_json(&args.event)?;
-    let ledger = seeded_ledger(args.ledger.as_ref())?;
     let from = Mailbox::new(Some("txn-notify"), &args.sender).map_err(|e| format!("--sender: {e}"))?;
-    let mailer = match &args.outbox {
-        Some(folder) => MemoryMailer::writing_to(folder.clone()),
-        None => MemoryMailer::new(),
+    let config = NotifyConfig::new(from);
+    let clock = FrozenClock::at(now_of(args));
+    let runtime = runtime()?;
+    let (reply, stats, sent) = match &args.data_dir {
+        Some(dir) => {
+            let store = open_store(dir)?;
+            let before = store.outbox().map_err(|e| e.message)?.len();
+            let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
+            let notifier = Notifier::new(Arc::clone(&store), mailer, Arc::clone(&store), clock, config);
+            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            notifier.mailer.write_index()?;
+            let sent: Vec<Sent> = store
+                .outbox()
+                .map_err(|e| e.message)?
+                .into_iter()
+                .skip(before)
+                .map(|entry| Sent {
+                    to: None,
+                    subject: entry.subject,
+                    file: Some(entry.file),
+                })
+                .collect();
+            (reply, stats, sent)
+        }
+        None => {
+            let ledger = seeded_ledger(args.ledger.as_ref())?;
+            let mailer = match &args.outbox {
+                Some(folder) => MemoryMailer::writing_to(folder.clone()),
+                None => MemoryMailer::new(),
+            };
+            let notifier = Notifier::new(ledger, mailer, MemoryIdempotency::new(), clock, config);
+            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            let sent = notifier
+                .mailer
+                .sent()
+                .into_iter()
+                .map(|s| Sent {
+                    to: Some(s.email.to.address.expose().clone()),
+                    subject: s.email.subject.as_str().to_string(),
+                    file: s.file.map(|f| f.display().to_string()),
+                })
+                .collect();
+            (reply, stats, sent)
+        }
     };
-    let notifier = Notifier::new(
-        ledger,
-        mailer,
-        MemoryIdempotency::new(),
-        FrozenClock::at(now_of(args)),
-        NotifyConfig::new(from),
-    );
-    let (reply, stats) = runtime()?.block_on(notifier.handle(payload))?;
-    let sent = notifier.mailer.sent();
     let emails: Vec<Value> = sent
         .iter()
-        .map(|s| {
-            json!({
-                "to": s.email.to.address.expose(),
-                "subject": s.email.subject.as_str(),
-                "file": s.file.as_ref().map(|f| f.display().to_string()),
-            })
-        })
+        .map(|s| json!({ "to": s.to, "subject": s.subject, "file": s.file }))
         .collect();
     if args.json {
         println!(
@@ -118,37 +193,44 @@ pub fn run_notifier(args: &InvokeArgs) -> Result<ExitCode, String> {
             stats.malformed
         );
         if stats.no_profile > 0 {
-            println!(
-                "{} message(s) for accounts with no profile (seed one with --ledger)",
-                stats.no_profile
-            );
+            let hint = if args.data_dir.is_some() {
+                ""
+            } else {
+                " (seed one with --ledger)"
+            };
+            println!("{} message(s) for accounts with no profile{hint}", stats.no_profile);
         }
         for s in &sent {
-            let file = s
-                .file
-                .as_ref()
-                .map(|f| format!("  → {}", f.display()))
-                .unwrap_or_default();
-            println!("  {}{file}", s.email.subject.as_str());
+            let file = s.file.as_ref().map(|f| format!("  → {f}")).unwrap_or_default();
+            println!("  {}{file}", s.subject);
         }
         println!("response: {}", reply_json(&reply));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+type Request = http::Request<Vec<u8>>;
+type Response = http::Response<Vec<u8>>;
+
 /// Ingest on an API Gateway HTTP API (v2) request; prints the v2 response.
 pub fn run_ingest(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
     let request = crate::lambda::apigw::request_from_v2(&event)?;
-    let ledger = seeded_ledger(args.ledger.as_ref())?;
     let secret = std::env::var("TXN_NOTIFY_SIGNING_SECRET").unwrap_or_else(|_| LOCAL_SIGNING_SECRET.to_string());
-    let ingest = Ingest::new(
-        ledger,
-        MemorySecrets::new(secret.as_bytes()),
-        FrozenClock::at(now_of(args)),
-        IngestConfig::default(),
-    );
-    let response = runtime()?.block_on(ingest.handle(request));
+    async fn respond(ledger: impl Ledger, secret: &str, now: DateTime<Utc>, request: Request) -> Response {
+        let ingest = Ingest::new(
+            ledger,
+            MemorySecrets::new(secret.as_bytes()),
+            FrozenClock::at(now),
+            IngestConfig::default(),
+        );
+        ingest.handle(request).await
+    }
+    let now = now_of(args);
+    let response = match &args.data_dir {
+        Some(dir) => runtime()?.block_on(respond(open_store(dir)?, &secret, now, request)),
+        None => runtime()?.block_on(respond(seeded_ledger(args.ledger.as_ref())?, &secret, now, request)),
+    };
     let v2 = crate::lambda::apigw::response_to_v2(&response);
     if args.json {
         println!("{v2}");
@@ -164,17 +246,36 @@ pub fn run_digest(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
     let (request, fired_at) = DigestRequest::from_event(&event)?;
     let now = args.now.or(fired_at).unwrap_or_else(Utc::now);
-    let ledger = seeded_ledger(args.ledger.as_ref())?;
     let rules = args.rules.load()?;
-    let digest = Digest::new(
-        ledger,
-        MemoryBus::new(),
-        FrozenClock::at(now),
-        Arc::clone(&rules),
-        DigestConfig::new(args.bus.clone()),
-    );
-    let report = runtime()?.block_on(digest.run(&request, now))?;
-    let published = digest.bus.published();
+    async fn run(
+        ledger: impl Ledger,
+        bus: impl EventBus,
+        now: DateTime<Utc>,
+        rules: Arc<crate::rules::Rules>,
+        config: DigestConfig,
+        request: &DigestRequest,
+    ) -> Result<(crate::pipeline::digest::DigestReport, Vec<BusEntry>), String> {
+        let bus = Arc::new(Recorded::new(bus));
+        let digest = Digest::new(ledger, Arc::clone(&bus), FrozenClock::at(now), rules, config);
+        let report = digest.run(request, now).await?;
+        Ok((report, bus.accepted()))
+    }
+    let config = DigestConfig::new(args.bus.clone());
+    let (report, published) = match &args.data_dir {
+        Some(dir) => {
+            let store = open_store(dir)?;
+            let bus = EmbeddedBus::new(Arc::clone(&store), Routes::builtin());
+            runtime()?.block_on(run(store, bus, now, rules, config, &request))?
+        }
+        None => runtime()?.block_on(run(
+            seeded_ledger(args.ledger.as_ref())?,
+            MemoryBus::new(),
+            now,
+            rules,
+            config,
+            &request,
+        ))?,
+    };
     if args.json {
         let events: Vec<Value> = published
             .iter()

@@ -5,11 +5,15 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::consumers::Recorded;
 use super::{Function, RulesSource};
 use crate::clock::{FrozenClock, SystemClock};
+use crate::local::bus::EmbeddedBus;
+use crate::local::bus::routes::Routes;
 use crate::local::memory::{MemoryBus, MemoryLedger};
 use crate::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
-use crate::ports::{BusEntry, Clock};
+use crate::ports::{BusEntry, EventBus, Ledger};
+use std::sync::Arc;
 
 /// Human output lists at most this many events; `--json` lists them all.
 const EVENTS_SHOWN: usize = 25;
@@ -45,6 +49,13 @@ pub struct InvokeArgs {
     /// notifier: the sender address.
     #[arg(long, env = "TXN_NOTIFY_SENDER", default_value = "alerts@txn-notify.example")]
     pub(crate) sender: String,
+    /// Run against the embedded store in this folder (as `dev` and `simulate` keep it)
+    /// instead of in-memory adapters: the processor reads profiles from its ledger and
+    /// publishes onto its bus (archive and queues); the notifier sends into its outbox under
+    /// its idempotency records; the auditor writes its audit items; ingest and the digest
+    /// read and write its ledger. `--ledger` does not apply.
+    #[arg(long, value_name = "DIR", conflicts_with = "ledger")]
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 pub fn run(args: InvokeArgs) -> ExitCode {
@@ -82,16 +93,26 @@ pub fn run(args: InvokeArgs) -> ExitCode {
         Ok(rules) => rules,
         Err(message) => return super::fail(args.json, &message),
     };
-    let ledger = MemoryLedger::new();
-    ledger.load_stream_images(&value);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,
         Err(e) => return super::fail(args.json, &format!("cannot start the runtime: {e}")),
     };
     let config = ProcessorConfig::new(args.bus.clone());
-    let (outcome, published) = match args.now {
-        Some(now) => runtime.block_on(run_processor(ledger, FrozenClock::at(now), rules, config, batch)),
-        None => runtime.block_on(run_processor(ledger, SystemClock, rules, config, batch)),
+    let clock = args.now.map(FrozenClock::at);
+    let (outcome, published) = match &args.data_dir {
+        Some(dir) => {
+            let store = match super::consumers::open_store(dir) {
+                Ok(store) => store,
+                Err(message) => return super::fail(args.json, &message),
+            };
+            let bus = EmbeddedBus::new(Arc::clone(&store), Routes::builtin());
+            runtime.block_on(run_processor(store, bus, clock, rules, config, batch))
+        }
+        None => {
+            let ledger = MemoryLedger::new();
+            ledger.load_stream_images(&value);
+            runtime.block_on(run_processor(ledger, MemoryBus::new(), clock, rules, config, batch))
+        }
     };
     if args.json {
         let output = json!({
@@ -105,16 +126,28 @@ pub fn run(args: InvokeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run_processor<C: Clock>(
-    ledger: MemoryLedger,
-    clock: C,
-    rules: std::sync::Arc<crate::rules::Rules>,
+async fn run_processor<L: Ledger, B: EventBus>(
+    ledger: L,
+    bus: B,
+    frozen: Option<FrozenClock>,
+    rules: Arc<crate::rules::Rules>,
     config: ProcessorConfig,
     batch: StreamBatch,
 ) -> (BatchOutcome, Vec<BusEntry>) {
-    let processor = Processor::new(ledger, MemoryBus::new(), clock, rules, config);
-    let outcome = processor.process_batch(batch).await;
-    (outcome, processor.bus.published())
+    let bus = Arc::new(Recorded::new(bus));
+    let outcome = match frozen {
+        Some(clock) => {
+            Processor::new(ledger, Arc::clone(&bus), clock, rules, config)
+                .process_batch(batch)
+                .await
+        }
+        None => {
+            Processor::new(ledger, Arc::clone(&bus), SystemClock, rules, config)
+                .process_batch(batch)
+                .await
+        }
+    };
+    (outcome, bus.accepted())
 }
 
 fn entry_json(entry: &BusEntry) -> Value {
@@ -222,8 +255,28 @@ fn run_auditor(args: &InvokeArgs) -> ExitCode {
         Err(e) => return super::fail(args.json, &format!("cannot start the runtime: {e}")),
     };
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
-    let (reply, stats) = match runtime.block_on(auditor.handle(payload)) {
+    let handled = match &args.data_dir {
+        Some(dir) => super::consumers::open_store(dir).and_then(|store| {
+            let before = store.audit_records().map_err(|e| e.message)?.len();
+            let auditor = Auditor::new(Arc::clone(&store), FrozenClock::at(now), AuditConfig::default());
+            let (reply, stats) = runtime.block_on(auditor.handle(payload))?;
+            let records: Vec<Value> = store.audit_records().map_err(|e| e.message)?.split_off(before);
+            Ok((reply, stats, records))
+        }),
+        None => {
+            let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
+            runtime.block_on(auditor.handle(payload)).map(|(reply, stats)| {
+                let records = auditor
+                    .log
+                    .records()
+                    .iter()
+                    .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                    .collect();
+                (reply, stats, records)
+            })
+        }
+    };
+    let (reply, stats, records) = match handled {
         Ok(done) => done,
         Err(message) => return super::fail(args.json, &message),
     };
@@ -232,7 +285,6 @@ fn run_auditor(args: &InvokeArgs) -> ExitCode {
         Reply::Single(Ok(())) => Value::Null,
         Reply::Single(Err(error)) => json!({ "errorMessage": error }),
     };
-    let records = auditor.log.records();
     if args.json {
         println!(
             "{}",
@@ -244,11 +296,12 @@ fn run_auditor(args: &InvokeArgs) -> ExitCode {
             stats.received, stats.written, stats.duplicates, stats.replays, stats.retried, stats.malformed
         );
         for record in &records {
+            let text = |field: &str| record[field].as_str().unwrap_or("-").to_string();
             println!(
                 "  {:<22} {:<18} {}",
-                record.detail_type,
-                record.account_id.as_deref().unwrap_or("-"),
-                record.event_id
+                text("detail_type"),
+                text("account_id"),
+                text("event_id")
             );
         }
         println!("response: {response}");
