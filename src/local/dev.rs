@@ -108,7 +108,7 @@ pub async fn serve(
         processor_batches: tally.processor_batches,
         messages_delivered: tally.messages_delivered,
         emails: runtime.store.outbox().map_err(|e| e.message)?.len() as u64,
-        audit_items: runtime.store.audit_records().map_err(|e| e.message)?.len() as u64,
+        audit_items: runtime.store.audit_count().map_err(|e| e.message)?,
         left_for_next_start: backlog.stream + backlog.queued,
     })
 }
@@ -233,7 +233,7 @@ async fn status(State(app): State<App>) -> Response<Body> {
             stream_records_waiting: backlog.stream,
             queue_messages_waiting: backlog.queued,
             emails: store.outbox()?.len() as u64,
-            audit_items: store.audit_records()?.len() as u64,
+            audit_items: store.audit_count()?,
             dead_letters,
         })
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Intake, Store, expected_effects};
+use super::{Expected, Intake, Store, expected_effects};
 use crate::local::faults::Faults;
 use crate::local::runtime::Tally;
 use crate::rules::Rules;
@@ -59,15 +59,14 @@ pub struct Verdict {
 }
 
 /// Compares the audit items and the outbox with the expected events and emails.
-pub fn judge(
-    expected: &BTreeMap<String, (String, serde_json::Value)>,
-    expected_emails: &BTreeMap<String, String>,
-    audited: &[serde_json::Value],
+pub fn judge<'a>(
+    expected: &Expected,
+    audited_ids: impl IntoIterator<Item = &'a str>,
     outbox: &[crate::local::store::OutboxEntry],
 ) -> Verdict {
     let mut verdict = Verdict::default();
-    let audited_ids: std::collections::BTreeSet<&str> = audited.iter().filter_map(|r| r["event_id"].as_str()).collect();
-    for id in expected.keys() {
+    let audited_ids: std::collections::BTreeSet<&str> = audited_ids.into_iter().collect();
+    for id in expected.events.keys() {
         if !audited_ids.contains(id.as_str()) {
             verdict.lost += 1;
             verdict.examples.push(format!("no audit item for {id}"));
@@ -79,14 +78,14 @@ pub fn judge(
             *emailed.entry(id).or_default() += 1;
         }
     }
-    for id in expected_emails.keys() {
+    for id in expected.emails.keys() {
         if !emailed.contains_key(id.as_str()) {
             verdict.lost += 1;
             verdict.examples.push(format!("no email for {id}"));
         }
     }
     for (id, count) in &emailed {
-        if !expected_emails.contains_key(*id) {
+        if !expected.emails.contains_key(*id) {
             verdict.duplicated += count;
             verdict.examples.push(format!("an email nobody expected for {id}"));
         } else if *count > 1 {
@@ -115,30 +114,28 @@ pub(super) async fn build(
     wall: Duration,
     dir: &Path,
 ) -> Result<Report, String> {
-    let (expected, expected_emails) = expected_effects(store, rules).await?;
-    let audited: Vec<serde_json::Value> = store.audit_records().map_err(|e| e.message)?;
+    let expected = expected_effects(store, rules).await?;
+    let audited = store.audited_events().map_err(|e| e.message)?;
     let outbox = store.outbox().map_err(|e| e.message)?;
-    let verdict = judge(&expected, &expected_emails, &audited, &outbox);
+    let verdict = judge(&expected, audited.iter().map(|(id, _)| id.as_str()), &outbox);
     let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
 
     let mut events_by_detail_type = BTreeMap::new();
-    for record in &audited {
-        if let Some(detail_type) = record["detail_type"].as_str() {
-            *events_by_detail_type.entry(detail_type.to_string()).or_default() += 1;
-        }
+    for (_, detail_type) in &audited {
+        *events_by_detail_type.entry(detail_type.clone()).or_default() += 1;
     }
     let rejected_records = events_by_detail_type.get("Record Rejected").copied().unwrap_or(0);
 
-    // Insert → email, for transaction emails.
+    // Insert → email, for the emails of transactions as they were stored (a reversal's
+    // email comes from a later write).
     let mut latencies: Vec<i64> = outbox
         .iter()
         .filter_map(|entry| {
-            let (detail_type, detail) = expected.get(entry.event_id.as_deref()?)?;
-            if detail_type != "Transaction Recorded" {
+            let event = expected.events.get(entry.event_id.as_deref()?)?;
+            if event.detail_type != "Transaction Recorded" || event.reversal {
                 return None;
             }
-            let transaction_id = detail["transaction"]["transaction_id"].as_str()?;
-            let inserted = intake.insert_ms.get(transaction_id)?;
+            let inserted = intake.insert_ms.get(event.transaction_id.as_deref()?)?;
             Some(entry.sent_ms - inserted)
         })
         .collect();

@@ -23,6 +23,33 @@ impl<C: Clock> EmbeddedStore<C> {
     }
 }
 
+impl<C: Clock> EmbeddedStore<C> {
+    pub fn audit_count(&self) -> Result<u64, PortError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached("SELECT COUNT(*) FROM audit")?
+                .query_row([], |row| row.get::<_, i64>(0))
+        })
+        .map(|n| n as u64)
+    }
+
+    /// (event_id, detail_type) of every audit record, in event_id order.
+    pub fn audited_events(&self) -> Result<Vec<(String, String)>, PortError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT event_id, json_extract(record, '$.detail_type') FROM audit ORDER BY event_id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+}
+
 impl<C: Clock> AuditLog for EmbeddedStore<C> {
     async fn put_if_absent(&self, record: &AuditRecord) -> Result<PutOutcome, PortError> {
         let text = serde_json::to_string(record).map_err(|e| PortError::permanent(e.to_string()))?;
