@@ -24,16 +24,9 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
         let cold_start = !WARM.swap(true, Ordering::SeqCst);
         let request_id = event.context.request_id.clone();
         let span = tracing::info_span!("invocation", function, request_id = %request_id, cold_start);
-        let started = Instant::now();
-        let mut metrics = Invocation::new(function, chrono::Utc::now());
-        metrics.property("requestId", request_id.as_str());
-        let reply = use_case
-            .invoke(event.payload, &mut metrics)
+        let (reply, metrics) = invoke_measured(function, use_case, event.payload, &request_id, cold_start)
             .instrument(span.clone())
             .await;
-        metrics
-            .count("ColdStart", u64::from(cold_start))
-            .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);
         metrics.flush();
         reply.map_err(|message| {
             span.in_scope(|| tracing::error!(error = %message, "invocation failed"));
@@ -41,6 +34,26 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
         })
     }))
     .await
+}
+
+/// One invocation with its metrics, as every function records them: what the use case
+/// counts, then ColdStart and ProcessingLatency, and the request id as a property. Lambda
+/// and the embedded runtime both go through here, so their EMF carries the same names.
+pub async fn invoke_measured(
+    function: &'static str,
+    use_case: &impl Invoke,
+    payload: Value,
+    request_id: &str,
+    cold_start: bool,
+) -> (Result<Value, String>, Invocation) {
+    let started = Instant::now();
+    let mut metrics = Invocation::new(function, chrono::Utc::now());
+    metrics.property("requestId", request_id);
+    let reply = use_case.invoke(payload, &mut metrics).await;
+    metrics
+        .count("ColdStart", u64::from(cold_start))
+        .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);
+    (reply, metrics)
 }
 
 /// Reads the function's settings from the environment, with messages that name the variable.

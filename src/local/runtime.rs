@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::domain::email::Mailbox;
-use crate::lambda::handlers;
+use crate::lambda::runtime::invoke_measured;
 use crate::local::bus::EmbeddedBus;
 use crate::local::bus::queue_runner::{deliver, sqs_event};
 use crate::local::bus::routes::Routes;
@@ -70,6 +70,8 @@ pub struct Runtime<C> {
     pub routes: Routes,
     pub outbox: OutboxMailer<C>,
     pub dir: PathBuf,
+    warm: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    invocations: std::sync::atomic::AtomicU64,
 }
 
 impl<C: Clock + Clone> Runtime<C> {
@@ -109,6 +111,8 @@ impl<C: Clock + Clone> Runtime<C> {
             routes,
             store,
             dir: dir.to_path_buf(),
+            warm: Default::default(),
+            invocations: Default::default(),
         })
     }
 
@@ -145,20 +149,30 @@ impl<C: Clock + Clone> Runtime<C> {
         }
     }
 
+    /// A cold start is each function's first invocation since the runtime opened.
+    fn cold_start(&self, function: &'static str) -> bool {
+        self.warm.lock().expect("warm lock").insert(function)
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.invocations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("local-{n:08}")
+    }
+
     async fn invoke_processor(&self, event: Value) -> Result<Value, String> {
-        let mut metrics = Invocation::new("processor", self.store.clock().now());
-        let reply = handlers::processor(&self.processor, event, &mut metrics).await;
+        let cold = self.cold_start("processor");
+        let (reply, metrics) = invoke_measured("processor", &self.processor, event, &self.request_id(), cold).await;
         self.append_metrics(&metrics);
         reply
     }
 
     async fn invoke_consumer(&self, queue: &str, event: Value) -> Result<Value, String> {
-        let notify = queue == "NotifyQueue";
-        let mut metrics = Invocation::new(if notify { "notifier" } else { "auditor" }, self.store.clock().now());
-        let reply = if notify {
-            handlers::notifier(&self.notifier, event, &mut metrics).await
+        let (reply, metrics) = if queue == "NotifyQueue" {
+            let cold = self.cold_start("notifier");
+            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold).await
         } else {
-            handlers::auditor(&self.auditor, event, &mut metrics).await
+            let cold = self.cold_start("auditor");
+            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold).await
         };
         self.append_metrics(&metrics);
         reply

@@ -1,0 +1,350 @@
+//! The EMF our functions write, checked against the CloudWatch Embedded Metric Format
+//! specification: the document structure (`tests/data/emf.schema.json`), the rules that
+//! tie members together (every metric and dimension names a root member of the right type,
+//! at most 100 values per metric, namespace and name rules, a timestamp in epoch
+//! milliseconds that CloudWatch accepts), and ours on top (latencies at 1-second
+//! resolution, one ColdStart per invocation). Every function runs through the same
+//! `invoke_measured` as in Lambda, on its sample events, a 1,000-record batch included.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use txn_notify::clock::FrozenClock;
+use txn_notify::domain::email::Mailbox;
+use txn_notify::lambda::handlers::Invoke;
+use txn_notify::lambda::runtime::invoke_measured;
+use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
+use txn_notify::local::outbox::MemoryMailer;
+use txn_notify::pipeline::audit::{AuditConfig, Auditor};
+use txn_notify::pipeline::digest::{Digest, DigestConfig};
+use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
+use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+use txn_notify::pipeline::{Processor, ProcessorConfig};
+use txn_notify::rules::Rules;
+
+/// A CloudWatch Logs event is at most 256 KiB in the Lambda log path.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+const MAX_VALUES_PER_METRIC: usize = 100;
+
+fn events(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(path)
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn sample_ledger() -> MemoryLedger {
+    let ledger = MemoryLedger::new();
+    for item in read(&events("ledger/sample.json"))["Items"].as_array().unwrap() {
+        ledger.put(serde_json::from_value(item.clone()).unwrap());
+    }
+    ledger
+}
+
+fn schema() -> jsonschema::Validator {
+    let schema = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/emf.schema.json"));
+    jsonschema::draft7::new(&schema).unwrap()
+}
+
+/// Every way the document breaks the specification (or our rules), empty when it holds.
+fn violations(document: &Value, validator: &jsonschema::Validator, now: DateTime<Utc>) -> Vec<String> {
+    let mut found: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if !found.is_empty() {
+        return found;
+    }
+    if document.to_string().len() > MAX_DOCUMENT_BYTES {
+        found.push("the document is larger than a log event".into());
+    }
+    let timestamp = document["_aws"]["Timestamp"].as_i64().unwrap();
+    let age_ms = now.timestamp_millis() - timestamp;
+    if !(-2 * 3_600_000..=14 * 86_400_000).contains(&age_ms) {
+        found.push(format!(
+            "Timestamp {timestamp} is not epoch milliseconds within 14 days before and 2 hours after now"
+        ));
+    }
+    for directive in document["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+        let namespace = directive["Namespace"].as_str().unwrap();
+        if namespace.starts_with("AWS/") {
+            found.push(format!("namespace {namespace} is reserved for AWS"));
+        }
+        for set in directive["Dimensions"].as_array().unwrap() {
+            for key in set.as_array().unwrap() {
+                let key = key.as_str().unwrap();
+                match document.get(key) {
+                    Some(Value::String(value)) if !value.is_empty() && value.len() <= 1024 => {}
+                    other => found.push(format!("dimension {key} must be a root string member, found {other:?}")),
+                }
+            }
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            match document.get(name) {
+                Some(Value::Number(_)) => {}
+                Some(Value::Array(values)) if values.iter().all(Value::is_number) => {
+                    if values.len() > MAX_VALUES_PER_METRIC {
+                        found.push(format!("{name} has {} values, at most 100", values.len()));
+                    }
+                }
+                other => found.push(format!(
+                    "metric {name} must be a root number or array of numbers, found {other:?}"
+                )),
+            }
+            if metric["Unit"] == "Milliseconds" && metric["StorageResolution"] != 1 {
+                found.push(format!("latency {name} must have StorageResolution 1"));
+            }
+        }
+    }
+    found
+}
+
+/// Runs a use case as Lambda would (a warm invocation unless `cold`) and returns its
+/// EMF documents.
+async fn documents_of(function: &'static str, use_case: &impl Invoke, payload: Value, cold: bool) -> Vec<Value> {
+    let (_, metrics) = invoke_measured(function, use_case, payload, "req-emf-1", cold).await;
+    metrics.documents()
+}
+
+/// Every function on its sample events: (function, the documents of one invocation).
+async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
+    let now = Utc::now();
+    let rules = Arc::new(Rules::builtin());
+    let sender = Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").unwrap();
+    let mut invocations = Vec::new();
+
+    let processor = Processor::new(
+        sample_ledger(),
+        MemoryBus::new(),
+        FrozenClock::at(now),
+        Arc::clone(&rules),
+        ProcessorConfig::new("txn-notify"),
+    );
+    for (file, cold) in [("batch-1000.json", true), ("mixed-batch.json", false)] {
+        invocations.push((
+            "processor",
+            documents_of("processor", &processor, read(&events(file)), cold).await,
+        ));
+    }
+    let deliveries = read(&events("consumers/sqs-every-detail-type.json"));
+    let notifier = Notifier::new(
+        sample_ledger(),
+        MemoryMailer::new(),
+        MemoryIdempotency::new(),
+        FrozenClock::at(now),
+        NotifyConfig::new(sender),
+    );
+    invocations.push((
+        "notifier",
+        documents_of("notifier", &notifier, deliveries.clone(), true).await,
+    ));
+    let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
+    invocations.push(("auditor", documents_of("auditor", &auditor, deliveries, true).await));
+    let digest = Digest::new(
+        sample_ledger(),
+        MemoryBus::new(),
+        FrozenClock::at(now),
+        Arc::clone(&rules),
+        DigestConfig::new("txn-notify"),
+    );
+    let schedule = read(&events("scheduled/weekly-digest.json"));
+    invocations.push(("digest", documents_of("digest", &digest, schedule, true).await));
+    let signed_at = "2026-11-20T18:00:10Z".parse().unwrap();
+    let ingest = Ingest::new(
+        sample_ledger(),
+        MemorySecrets::local(),
+        FrozenClock::at(signed_at),
+        IngestConfig::default(),
+    );
+    invocations.push((
+        "ingest",
+        documents_of("ingest", &ingest, read(&events("api/post-transaction.json")), true).await,
+    ));
+    invocations
+}
+
+#[tokio::test]
+async fn every_function_writes_emf_that_meets_the_specification() {
+    let validator = schema();
+    let now = Utc::now();
+    for (function, documents) in every_invocation().await {
+        assert!(!documents.is_empty(), "{function} wrote no metrics");
+        for document in &documents {
+            let problems = violations(document, &validator, now);
+            assert!(problems.is_empty(), "{function}: {problems:?}\n{document}");
+            assert_eq!(document["Function"], function);
+            assert_eq!(document["requestId"], "req-emf-1", "the request id is searchable");
+            assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Namespace"], "TxnNotify");
+        }
+        let cold_starts: Vec<&Value> = documents.iter().filter_map(|d| d.get("ColdStart")).collect();
+        assert_eq!(cold_starts.len(), 1, "{function}: one ColdStart per invocation");
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_record_batch_splits_its_latencies_into_documents_of_at_most_100_values() {
+    let invocations = every_invocation().await;
+    let (_, documents) = &invocations[0];
+    let mut values: BTreeMap<String, usize> = BTreeMap::new();
+    for document in documents {
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            if let Some(list) = document[name].as_array() {
+                assert!(list.len() <= MAX_VALUES_PER_METRIC);
+                *values.entry(name.to_string()).or_default() += list.len();
+            }
+        }
+    }
+    let received: u64 = documents.iter().filter_map(|d| d["RecordsReceived"].as_u64()).sum();
+    assert_eq!(received, 1000);
+    assert_eq!(
+        values.get("StreamLag"),
+        Some(&1000),
+        "one stream lag per record, none dropped: {values:?}"
+    );
+    assert!(values["EndToEndLatency"] > 100, "{values:?}");
+    assert!(documents.len() >= 10, "{} documents", documents.len());
+}
+
+#[test]
+fn the_checks_catch_documents_that_break_the_specification() {
+    let validator = schema();
+    let now = Utc::now();
+    let good = json!({
+        "Function": "processor",
+        "RecordsReceived": 3,
+        "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
+            "Namespace": "TxnNotify", "Dimensions": [["Function"]],
+            "Metrics": [{"Name": "RecordsReceived", "Unit": "Count"}]}]}
+    });
+    assert!(violations(&good, &validator, now).is_empty());
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut document = good.clone();
+        edit(&mut document);
+        violations(&document, &validator, now)
+    };
+    let too_many_metrics: Vec<Value> = (0..101).map(|i| json!({"Name": format!("M{i}")})).collect();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        (
+            "101 metrics",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"] = json!(too_many_metrics)),
+        ),
+        (
+            "31 dimensions",
+            broken(&|d| {
+                let keys: Vec<String> = (0..31).map(|i| format!("D{i}")).collect();
+                for key in &keys {
+                    d[key] = json!("x");
+                }
+                d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([keys]);
+            }),
+        ),
+        (
+            "a unit CloudWatch does not know",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("ms")),
+        ),
+        (
+            "seconds, not milliseconds",
+            broken(&|d| d["_aws"]["Timestamp"] = json!(now.timestamp())),
+        ),
+        (
+            "a missing metric member",
+            broken(&|d| {
+                d.as_object_mut().unwrap().remove("RecordsReceived");
+            }),
+        ),
+        ("a numeric dimension", broken(&|d| d["Function"] = json!(7))),
+        (
+            "101 values",
+            broken(&|d| d["RecordsReceived"] = json!((0..101).collect::<Vec<i32>>())),
+        ),
+        (
+            "an AWS namespace",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] = json!("AWS/Lambda")),
+        ),
+        (
+            "a namespace with a comma",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] = json!("Txn,Notify")),
+        ),
+        (
+            "StorageResolution 5",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["StorageResolution"] = json!(5)),
+        ),
+        (
+            "a latency at 60-second resolution",
+            broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Milliseconds")),
+        ),
+    ];
+    for (case, problems) in cases {
+        assert!(!problems.is_empty(), "{case} was not caught");
+    }
+}
+
+#[test]
+fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
+    let dir = std::env::temp_dir().join(format!("txn-notify-emf-{}", std::process::id()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_txn-notify"))
+        .args([
+            "simulate",
+            "--accounts",
+            "10",
+            "--transactions",
+            "300",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let validator = schema();
+    let now = Utc::now();
+    let text = std::fs::read_to_string(dir.join("metrics.emf")).unwrap();
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let document: Value = serde_json::from_str(line).unwrap();
+        let problems = violations(&document, &validator, now);
+        assert!(problems.is_empty(), "{problems:?}\n{document}");
+        let function = document["Function"].as_str().unwrap().to_string();
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            names
+                .entry(function.clone())
+                .or_default()
+                .insert(metric["Name"].as_str().unwrap().to_string());
+        }
+    }
+    let expected = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        names.keys().cloned().collect::<Vec<_>>(),
+        ["auditor", "notifier", "processor"]
+    );
+    for (function, must) in [
+        (
+            "processor",
+            expected(&[
+                "ColdStart",
+                "ProcessingLatency",
+                "RecordsReceived",
+                "EventsPublished",
+                "StreamLag",
+                "EndToEndLatency",
+            ]),
+        ),
+        (
+            "notifier",
+            expected(&["ColdStart", "ProcessingLatency", "EmailsSent", "DuplicatesSkipped"]),
+        ),
+        (
+            "auditor",
+            expected(&["ColdStart", "ProcessingLatency", "AuditItemsWritten"]),
+        ),
+    ] {
+        assert!(names[function].is_superset(&must), "{function}: {:?}", names[function]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
