@@ -1,10 +1,12 @@
-//! The EMF our functions write, checked against the CloudWatch Embedded Metric Format
-//! specification: the document structure (`tests/data/emf.schema.json`), the rules that
+//! The metrics, end to end. The EMF our functions write, checked against the CloudWatch
+//! Embedded Metric Format specification: the document structure (`tests/data/emf.schema.json`), the rules that
 //! tie members together (every metric and dimension names a root member of the right type,
 //! at most 100 values per metric, namespace and name rules, a timestamp in epoch
 //! milliseconds that CloudWatch accepts), and ours on top (latencies at 1-second
 //! resolution, one ColdStart per invocation). Every function runs through the same
 //! `invoke_measured` as in Lambda, on its sample events, a 1,000-record batch included.
+//! Then template.yaml's dashboard and alarms against what those invocations wrote: the
+//! dashboard names every TxnNotify metric the code writes and no other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -347,4 +349,255 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
         assert!(names[function].is_superset(&must), "{function}: {:?}", names[function]);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ------------------------------------------------------------------ dashboard and alarms
+
+fn template() -> serde_yaml_ng::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The `!Sub` string of a property.
+fn sub_string(value: &serde_yaml_ng::Value) -> String {
+    match value {
+        serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "!Sub" => tagged.value.as_str().unwrap().to_string(),
+        other => panic!("expected a !Sub string, found {other:?}"),
+    }
+}
+
+/// The dashboard body with every `${...}` replaced by its name, as CloudFormation would
+/// put a value there; also returns the names it referred to.
+fn dashboard() -> (Value, BTreeSet<String>) {
+    let template = template();
+    let body = sub_string(&template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]);
+    let mut references = BTreeSet::new();
+    let mut resolved = String::new();
+    let mut rest = body.as_str();
+    while let Some(start) = rest.find("${") {
+        resolved.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        let name = &rest[start + 2..end];
+        references.insert(name.to_string());
+        resolved.push_str(&name.replace(['.', ':'], "-"));
+        rest = &rest[end + 1..];
+    }
+    resolved.push_str(rest);
+    let body: Value = serde_json::from_str(&resolved).unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}"));
+    (body, references)
+}
+
+/// What the code writes: (Function, MetricName), and the names written per DetailType.
+async fn written_by_the_code() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    let mut by_function = BTreeSet::new();
+    let mut by_detail_type = BTreeSet::new();
+    for (function, documents) in every_invocation().await {
+        for document in documents {
+            let directive = &document["_aws"]["CloudWatchMetrics"][0];
+            let per_detail_type = directive["Dimensions"][0]
+                .as_array()
+                .unwrap()
+                .contains(&json!("DetailType"));
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap().to_string();
+                if per_detail_type {
+                    by_detail_type.insert(name);
+                } else {
+                    by_function.insert((function.to_string(), name));
+                }
+            }
+        }
+    }
+    (by_function, by_detail_type)
+}
+
+/// What the dashboard shows of TxnNotify: (Function, MetricName), and the names its
+/// SEARCH expressions take per DetailType.
+fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+    let mut by_function = BTreeSet::new();
+    let mut by_detail_type = BTreeSet::new();
+    for widget in body["widgets"].as_array().unwrap() {
+        let Some(metrics) = widget["properties"]["metrics"].as_array() else {
+            continue;
+        };
+        for metric in metrics {
+            if let Some(expression) = metric["expression"].as_str() {
+                assert!(expression.contains("{TxnNotify,DetailType,Function}"), "{expression}");
+                let name = expression
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                by_detail_type.insert(name.to_string());
+                continue;
+            }
+            let parts = metric.as_array().unwrap();
+            assert!(
+                parts.iter().all(|p| p != "."),
+                "no '.' shorthand, so each line stands alone: {metric}"
+            );
+            if parts[0] == "TxnNotify" {
+                assert_eq!(parts[2], "Function", "{metric}");
+                by_function.insert((
+                    parts[3].as_str().unwrap().to_string(),
+                    parts[1].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    (by_function, by_detail_type)
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_every_metric_the_code_writes_and_no_other() {
+    let (body, _) = dashboard();
+    let (shown, shown_by_detail_type) = on_the_dashboard(&body);
+    let (written, written_by_detail_type) = written_by_the_code().await;
+    let missing: Vec<_> = written.difference(&shown).collect();
+    let unknown: Vec<_> = shown.difference(&written).collect();
+    assert!(missing.is_empty(), "written but not on the dashboard: {missing:?}");
+    assert!(unknown.is_empty(), "on the dashboard but never written: {unknown:?}");
+    assert_eq!(shown_by_detail_type, written_by_detail_type);
+}
+
+#[test]
+fn the_dashboard_covers_the_design_catalog_and_every_function() {
+    let (body, references) = dashboard();
+    let (shown, by_detail_type) = on_the_dashboard(&body);
+    let names: BTreeSet<&str> = shown.iter().map(|(_, name)| name.as_str()).collect();
+    // DESIGN §8, plus EmailsRejected (README, "Extensions to the data contract").
+    for name in [
+        "RecordsReceived",
+        "RecordsProcessed",
+        "RecordsRejected",
+        "RecordsRetried",
+        "EventsPublished",
+        "PutEventsFailedEntries",
+        "BatchSize",
+        "ProcessingLatency",
+        "EndToEndLatency",
+        "StreamLag",
+        "EmailsSent",
+        "EmailsSuppressed",
+        "DuplicatesSkipped",
+        "SesThrottled",
+        "AuditItemsWritten",
+        "ColdStart",
+        "EmailsRejected",
+    ] {
+        assert!(names.contains(name), "{name} is not on the dashboard");
+    }
+    assert!(by_detail_type.contains("EventsPublished"));
+    let text = body.to_string();
+    for aws in [
+        "IteratorAge",
+        "Errors",
+        "Throttles",
+        "Duration",
+        "ApproximateNumberOfMessagesVisible",
+    ] {
+        assert!(text.contains(&format!("\"{aws}\"")), "{aws} is not on the dashboard");
+    }
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    for reference in &references {
+        let resource = reference.split('.').next().unwrap();
+        assert!(
+            resource.starts_with("AWS::") || resources.contains_key(resource),
+            "the dashboard refers to ${{{reference}}}, which is not a resource"
+        );
+    }
+    for function in [
+        "ProcessorFunction",
+        "NotifierFunction",
+        "AuditorFunction",
+        "DigestFunction",
+        "IngestFunction",
+    ] {
+        assert!(references.contains(function), "no Lambda metrics for {function}");
+    }
+    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ"] {
+        assert!(
+            references.contains(&format!("{queue}.QueueName")),
+            "no depth for {queue}"
+        );
+    }
+}
+
+/// The alarms: (logical id, namespace, metric, the dimension value, statistic, threshold).
+fn alarms() -> Vec<(String, String, String, String, String, f64)> {
+    let template = template();
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(id, alarm)| {
+            let p = &alarm["Properties"];
+            let id = id.as_str().unwrap().to_string();
+            for actions in ["AlarmActions", "OKActions"] {
+                let action = format!("{:?}", p[actions][0]);
+                assert!(
+                    action.contains("AlarmTopic"),
+                    "{id} {actions} do not go to AlarmTopic: {action}"
+                );
+            }
+            assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+            let dimension = match &p["Dimensions"][0]["Value"] {
+                serde_yaml_ng::Value::String(value) => value.clone(),
+                serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_string(),
+                other => panic!("{id}: {other:?}"),
+            };
+            (
+                id,
+                p["Namespace"].as_str().unwrap().to_string(),
+                p["MetricName"].as_str().unwrap().to_string(),
+                dimension,
+                p["Statistic"].as_str().unwrap().to_string(),
+                p["Threshold"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_digest() {
+    let alarms = alarms();
+    let has = |namespace: &str, metric: &str, dimension: &str, threshold: f64| {
+        alarms.iter().any(|(_, ns, name, dim, _, t)| {
+            ns == namespace && name == metric && dim.starts_with(dimension) && (*t - threshold).abs() < f64::EPSILON
+        })
+    };
+    assert!(
+        has("AWS/Lambda", "Errors", "ProcessorFunction", 0.0),
+        "processor errors"
+    );
+    assert!(
+        has("AWS/Lambda", "IteratorAge", "ProcessorFunction", 60_000.0),
+        "stream lag over 60 s"
+    );
+    assert!(
+        has("TxnNotify", "RecordsRejected", "processor", 0.0),
+        "any Record Rejected"
+    );
+    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ"] {
+        assert!(
+            has("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, 0.0),
+            "{queue} depth above 0"
+        );
+    }
+    assert!(has("TxnNotify", "SesThrottled", "notifier", 0.0), "SES throttling");
+    assert!(has("AWS/Lambda", "Errors", "DigestFunction", 0.0), "digest failure");
+    // An alarm on our namespace watches a metric the code writes for that function.
+    let (written, _) = written_by_the_code().await;
+    for (id, namespace, metric, function, _, _) in &alarms {
+        if namespace == "TxnNotify" {
+            assert!(
+                written.contains(&(function.clone(), metric.clone())),
+                "{id} watches {function}/{metric}, never written"
+            );
+        }
+    }
 }
