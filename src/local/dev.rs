@@ -143,6 +143,7 @@ fn router(app: App) -> Router {
         .route("/outbox/", get(outbox_index))
         .route("/outbox/{file}", get(outbox_file))
         .route("/status", get(status))
+        .route("/dashboard", get(dashboard))
         .fallback(ingest)
         .with_state(app)
 }
@@ -207,6 +208,14 @@ async fn outbox_file(State(app): State<App>, UrlPath(file): UrlPath<String>) -> 
     match std::fs::read(app.runtime.outbox.folder().join(&file)) {
         Ok(bytes) => with_type(StatusCode::OK, "text/plain; charset=utf-8", bytes),
         Err(_) => not_found(),
+    }
+}
+
+/// The dashboard, drawn from what this run has written to metrics.emf so far.
+async fn dashboard(State(app): State<App>) -> Response<Body> {
+    match crate::local::dashboard::render_folder(&app.runtime.dir) {
+        Ok(html) => with_type(StatusCode::OK, "text/html; charset=utf-8", html),
+        Err(error) => with_type(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", format!("{error}\n")),
     }
 }
 

@@ -3,6 +3,7 @@
 //! runtime that wires them for `simulate`, `dev` and `replay`.
 
 pub mod bus;
+pub mod dashboard;
 pub mod dev;
 pub mod faults;
 pub mod memory;
