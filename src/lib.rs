@@ -18,6 +18,7 @@ pub mod clock;
 pub mod domain;
 pub mod lambda;
 pub mod local;
+pub mod ops;
 pub mod pattern;
 pub mod pipeline;
 pub mod ports;

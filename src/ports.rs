@@ -385,3 +385,93 @@ impl<T: Idempotency> Idempotency for std::sync::Arc<T> {
         (**self).release(key)
     }
 }
+
+/// An EventBridge archive, as DescribeArchive tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveInfo {
+    pub name: String,
+    pub arn: String,
+    /// The bus whose events it keeps (where a replay sends them back).
+    pub event_bus_arn: String,
+    /// ENABLED, DISABLED, CREATING, UPDATING, CREATE_FAILED, UPDATE_FAILED.
+    pub state: String,
+    pub retention_days: Option<u32>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub event_count: Option<i64>,
+}
+
+/// What StartReplay is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayRequest {
+    pub name: String,
+    pub description: String,
+    pub archive_arn: String,
+    pub event_bus_arn: String,
+    /// The rules to replay to; empty: every rule of the bus.
+    pub rule_arns: Vec<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayState {
+    Starting,
+    Running,
+    Cancelling,
+    Completed,
+    Cancelled,
+    Failed,
+    Other(String),
+}
+
+impl ReplayState {
+    pub fn parse(text: &str) -> ReplayState {
+        match text {
+            "STARTING" => ReplayState::Starting,
+            "RUNNING" => ReplayState::Running,
+            "CANCELLING" => ReplayState::Cancelling,
+            "COMPLETED" => ReplayState::Completed,
+            "CANCELLED" => ReplayState::Cancelled,
+            "FAILED" => ReplayState::Failed,
+            other => ReplayState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReplayState::Starting => "STARTING",
+            ReplayState::Running => "RUNNING",
+            ReplayState::Cancelling => "CANCELLING",
+            ReplayState::Completed => "COMPLETED",
+            ReplayState::Cancelled => "CANCELLED",
+            ReplayState::Failed => "FAILED",
+            ReplayState::Other(text) => text,
+        }
+    }
+
+    /// No further change will come.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            ReplayState::Completed | ReplayState::Cancelled | ReplayState::Failed
+        )
+    }
+}
+
+/// A replay, as StartReplay or DescribeReplay tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStatus {
+    pub state: ReplayState,
+    pub reason: Option<String>,
+    /// How far into the window it has got (replays go minute by minute).
+    pub last_replayed: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// An event bus's archives and their replays (EventBridge, for operators).
+pub trait ArchiveReplays: Send + Sync {
+    fn describe_archive(&self, name: &str) -> impl Future<Output = Result<ArchiveInfo, PortError>> + Send;
+    fn start_replay(&self, request: &ReplayRequest) -> impl Future<Output = Result<ReplayStatus, PortError>> + Send;
+    fn describe_replay(&self, name: &str) -> impl Future<Output = Result<ReplayStatus, PortError>> + Send;
+}

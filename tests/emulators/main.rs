@@ -9,6 +9,7 @@ mod common;
 mod dynamodb;
 mod end_to_end;
 mod moto_services;
+mod replay;
 mod runtime;
 mod stand_in;
 mod stand_ins;

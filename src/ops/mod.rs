@@ -1,0 +1,4 @@
+//! What operators run, beside the pipeline: replaying an archive after an incident, and
+//! the cost model.
+
+pub mod replay;
