@@ -685,3 +685,47 @@ fn invoke_with_a_data_dir_keeps_state_in_the_embedded_store_between_processes() 
     let depth = store.queue_depth("AuditQueue").unwrap();
     assert_eq!(depth.visible, published);
 }
+
+#[test]
+fn cost_prints_every_line_and_the_figures_of_docs_cost_md_are_the_commands() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost.md")).unwrap();
+    let usd = |picodollars: u64| {
+        let cents = (u128::from(picodollars) + 5_000_000_000) / 10_000_000_000;
+        let whole = (cents / 100).to_string();
+        let mut grouped = String::new();
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        format!("${grouped}.{:02}", cents % 100)
+    };
+    for per_day in ["10000", "100000", "1000000"] {
+        let output = txn_notify(&["cost", "--transactions-per-day", per_day, "--json"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let value = stdout_json(&output);
+        for design in ["lambda", "pipes"] {
+            let estimate = &value[design];
+            let lines = estimate["lines"].as_array().unwrap();
+            let sum: u64 = lines.iter().map(|l| l["picodollars"].as_u64().unwrap()).sum();
+            assert_eq!(sum, estimate["total_picodollars"].as_u64().unwrap());
+            let total = usd(sum);
+            assert!(
+                doc.contains(&total),
+                "docs/cost.md lacks {design} {per_day}/day: {total}"
+            );
+        }
+        let services: std::collections::BTreeSet<&str> = value["lambda"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["service"].as_str().unwrap())
+            .collect();
+        for service in ["Lambda", "DynamoDB", "EventBridge", "SQS", "SES", "CloudWatch"] {
+            assert!(services.contains(service), "{service}");
+        }
+    }
+    let bad = txn_notify(&["cost", "--transactions-per-day", "1000", "--alert-rate", "-1"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

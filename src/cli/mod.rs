@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
 mod consumers;
+mod cost;
 mod dashboard;
 mod dev;
 mod generate;
@@ -37,6 +38,9 @@ enum Command {
     /// Draw template.yaml's CloudWatch dashboard as a local HTML page from the EMF of a
     /// `simulate` or `dev` run.
     Dashboard(dashboard::DashboardArgs),
+    /// The monthly AWS cost of a workload, line by line, for template.yaml's design and on
+    /// EventBridge Pipes.
+    Cost(cost::CostArgs),
     /// Print the X-Signature header value of an ingest request (for curl).
     Sign(dev::SignArgs),
     /// Replay archived events of an embedded run (its --data-dir) with replay-name, and let
@@ -109,6 +113,7 @@ pub fn run() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         Command::Sign(args) => dev::sign(args),
         Command::Dashboard(args) => dashboard::run(args),
+        Command::Cost(args) => cost::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),
