@@ -229,6 +229,11 @@ fn dev_serves_signed_ingest_runs_the_pipeline_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(eml.status, 200);
     assert!(eml.body.contains("multipart/alternative"), "{}", eml.body);
     assert!(eml.body.contains("X-Tag-event_id: "), "{}", eml.body);
+    // The dashboard, drawn from what this run wrote to metrics.emf.
+    let dashboard = dev.get("/dashboard");
+    assert_eq!(dashboard.status, 200);
+    assert!(dashboard.head.contains("text/html"));
+    assert!(dashboard.body.contains("txn-notify dashboard") && dashboard.body.contains("\"label\":\"sent\""));
     // Only the outbox's own files are served.
     assert_eq!(dev.get("/outbox/..%2Ftxn-notify.db").status, 404);
     assert_eq!(dev.get("/outbox/000099.eml").status, 404);
