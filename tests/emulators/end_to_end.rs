@@ -26,7 +26,9 @@ use txn_notify::rules::Rules;
 
 use crate::common::{account, purchase};
 use crate::moto_services::{sent_emails, verified_sender};
-use crate::support::{Queue, REGION, create_table, dynamodb, dynamodb_url, moto, resource_properties, route, unique};
+use crate::support::{
+    Queue, REGION, bus_with_archive, create_table, dynamodb, dynamodb_url, moto, resource_properties, route, unique,
+};
 
 /// DynamoDB JSON of a stream attribute value, as Lambda writes it into the event.
 fn attribute_json(value: &StreamValue) -> Value {
@@ -212,26 +214,8 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     let moto_config = moto().await;
     let events = aws_sdk_eventbridge::Client::new(&moto_config);
     let sqs = aws_sdk_sqs::Client::new(&moto_config);
-    let bus = unique("txn-notify");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .unwrap()
-        .event_bus_arn
-        .unwrap();
     let archive_pattern = serde_json::to_value(resource_properties("EventArchive")["EventPattern"].clone()).unwrap();
-    let archive_arn = events
-        .create_archive()
-        .archive_name(unique("archive"))
-        .event_source_arn(&bus_arn)
-        .event_pattern(archive_pattern.to_string())
-        .send()
-        .await
-        .unwrap()
-        .archive_arn
-        .unwrap();
+    let (bus, bus_arn, _, archive_arn) = bus_with_archive(&events, Some(&archive_pattern)).await;
     let notify_queue = route(&events, &sqs, &bus, "NotifyRule").await;
     let audit_queue = route(&events, &sqs, &bus, "AuditRule").await;
     let sender = verified_sender().await;

@@ -16,7 +16,7 @@ use txn_notify::ops::replay::{ReplayPlan, ReplayProgress, replay_archive};
 use txn_notify::ports::ReplayState;
 
 use crate::stand_in::{Canned, StandIn};
-use crate::support::{REGION, config_for, moto, moto_url, route, unique};
+use crate::support::{REGION, bus_with_archive, config_for, moto, moto_url, route};
 
 fn rfc3339(time: DateTime<Utc>) -> String {
     txn_notify::domain::transaction::format_rfc3339(&time)
@@ -52,23 +52,7 @@ async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
     let config = moto().await;
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let bus = unique("replay-bus");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .unwrap()
-        .event_bus_arn
-        .unwrap();
-    let archive = unique("replay-archive");
-    events
-        .create_archive()
-        .archive_name(&archive)
-        .event_source_arn(&bus_arn)
-        .send()
-        .await
-        .unwrap();
+    let (bus, bus_arn, archive, _) = bus_with_archive(&events, None).await;
     let queue = route(&events, &sqs, &bus, "AuditRule").await;
     let detail = json!({"event_id": "e-replay-1", "account_id": "acc-fr-001"});
     events
@@ -107,42 +91,25 @@ async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
         rfc3339(now - chrono::Duration::hours(1)),
         rfc3339(now - chrono::Duration::milliseconds(200)),
     );
+    let replay = |archive: &str, extra: &[&str]| {
+        let mut args = vec!["replay", "--aws", "--archive", archive, "--from", &from, "--to", &to];
+        args.extend_from_slice(extra);
+        txn_notify(&args)
+    };
     // A window that ends now: refused before anything starts.
     let before = replays_on_moto(&events).await;
-    let refused = txn_notify(&["replay", "--aws", "--archive", &archive, "--from", &from, "--to", &to]);
+    let refused = replay(&archive, &[]);
     assert_eq!(refused.status.code(), Some(2));
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("within the last 10 minutes"), "{message}");
     assert_eq!(replays_on_moto(&events).await, before, "no replay was started");
     // No such archive.
-    let missing = txn_notify(&[
-        "replay",
-        "--aws",
-        "--archive",
-        "no-such-archive",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--allow-recent",
-    ]);
+    let missing = replay("no-such-archive", &["--allow-recent"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-archive"));
 
-    let output = txn_notify(&[
-        "replay",
-        "--aws",
-        "--archive",
-        &archive,
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--allow-recent",
-        "--json",
-        "--poll-seconds",
-        "1",
-    ]);
+    let following = ["--allow-recent", "--json", "--poll-seconds", "1"];
+    let output = replay(&archive, &following);
     let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
         output.status.success(),
@@ -182,28 +149,9 @@ async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
         .rules
         .unwrap();
     let rule = rules[0].name.clone().unwrap();
-    let output = txn_notify(&[
-        "replay",
-        "--aws",
-        "--archive",
-        &archive,
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--allow-recent",
-        "--json",
-        "--poll-seconds",
-        "1",
-        "--rule",
-        &rule,
-    ]);
+    let output = replay(&archive, &[&following[..], &["--rule", &rule]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let outcome: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{outcome} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert_eq!(outcome["rule_arns"], json!([rules[0].arn.clone().unwrap()]));
 }
 

@@ -258,3 +258,32 @@ pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Clie
         .unwrap();
     Queue { url, arn }
 }
+
+/// A new bus and an archive of it (of every event, or of those `pattern` matches):
+/// (bus name, bus ARN, archive name, archive ARN).
+pub async fn bus_with_archive(
+    events: &aws_sdk_eventbridge::Client,
+    pattern: Option<&Value>,
+) -> (String, String, String, String) {
+    let bus = unique("bus");
+    let bus_arn = events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap()
+        .event_bus_arn
+        .unwrap();
+    let archive = unique("archive");
+    let archive_arn = events
+        .create_archive()
+        .archive_name(&archive)
+        .event_source_arn(&bus_arn)
+        .set_event_pattern(pattern.map(Value::to_string))
+        .send()
+        .await
+        .unwrap()
+        .archive_arn
+        .unwrap();
+    (bus, bus_arn, archive, archive_arn)
+}
