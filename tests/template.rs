@@ -145,3 +145,20 @@ fn no_role_grants_a_wildcard_action_or_resource() {
     }
     assert_eq!(roles, 5, "one role per function");
 }
+
+#[test]
+fn no_replay_can_reach_past_what_the_notifier_remembers() {
+    let template = template();
+    let retention = &template["Parameters"]["ArchiveRetentionDays"];
+    let longest = retention["MaxValue"]
+        .as_i64()
+        .expect("ArchiveRetentionDays has a MaxValue");
+    let remembered = txn_notify::pipeline::idempotency::IdempotencyConfig::default()
+        .completed_ttl
+        .num_days();
+    assert!(
+        longest <= remembered,
+        "the archive may keep {longest} days but sent emails are remembered {remembered} days"
+    );
+    assert!(retention["Default"].as_i64().unwrap() <= longest);
+}
