@@ -22,8 +22,9 @@ pub struct ReplayArgs {
     /// --aws: the archive's name (the stack's EventArchiveName output).
     #[arg(long, value_name = "NAME", required_if_eq("aws", "true"))]
     archive: Option<String>,
-    /// The folder of a `simulate` or `dev` run (its --data-dir), without --aws.
-    #[arg(long, value_name = "DIR", conflicts_with = "aws", required_unless_present = "aws")]
+    /// The folder of a `simulate` or `dev` run (its --data-dir), without --aws. Default:
+    /// `dev`'s folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "aws")]
     data_dir: Option<PathBuf>,
     /// Events archived at or after this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
@@ -60,7 +61,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     if args.aws {
         return runtime.block_on(run_on_aws(&args));
     }
-    let data_dir = args.data_dir.clone().expect("clap requires --data-dir without --aws");
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(".txn-notify"));
     let name = args.name.clone().unwrap_or_else(|| "txn-notify-replay".into());
     let result = runtime.block_on(crate::local::simulate::replay(
         &data_dir,

@@ -320,7 +320,7 @@ pub async fn replay(
 ) -> Result<ReplayReport, String> {
     if !dir.join("txn-notify.db").exists() {
         return Err(format!(
-            "{} holds no store (run simulate --data-dir there first)",
+            "{} holds no store (run `simulate --data-dir` or `dev --data-dir` there first)",
             dir.display()
         ));
     }
