@@ -43,10 +43,11 @@ enum Command {
     Cost(cost::CostArgs),
     /// Print the X-Signature header value of an ingest request (for curl).
     Sign(dev::SignArgs),
-    /// Replay archived events of an embedded run (its --data-dir) with replay-name, and let
-    /// the consumers drain them.
+    /// Replay archived events with replay-name: an embedded run's archive (its --data-dir),
+    /// letting the consumers drain them, or an EventBridge archive (--aws), followed to its end.
     Replay(replay::ReplayArgs),
-    /// Run one handler on a Lambda event file with in-memory adapters.
+    /// Run one handler on a Lambda event file, with in-memory adapters or on the embedded
+    /// store of a folder (--data-dir).
     Invoke(invoke::InvokeArgs),
     /// Say whether an event matches an EventBridge event pattern, like
     /// `aws events test-event-pattern`: exit 0 match, 1 no match, 2 invalid input.
