@@ -144,6 +144,16 @@ impl Dev {
     }
 }
 
+/// A test that fails half-way still ends the process it started.
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 struct Response {
     status: u16,
     head: String,
