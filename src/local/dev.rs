@@ -107,7 +107,7 @@ pub async fn serve(
         requests: app.requests.load(std::sync::atomic::Ordering::SeqCst),
         processor_batches: tally.processor_batches,
         messages_delivered: tally.messages_delivered,
-        emails: runtime.store.outbox().map_err(|e| e.message)?.len() as u64,
+        emails: runtime.store.outbox_count().map_err(|e| e.message)?,
         audit_items: runtime.store.audit_count().map_err(|e| e.message)?,
         left_for_next_start: backlog.stream + backlog.queued,
     })
@@ -126,7 +126,7 @@ async fn run_pipeline(app: App, every: Duration, mut stop: tokio::sync::watch::R
         if let Err(error) = app.runtime.tick(false, &mut tally, None).await {
             tracing::error!(error = %error, "pipeline tick failed; it runs again on the next tick");
         }
-        let emails = app.runtime.store.outbox().map(|o| o.len()).ok();
+        let emails = app.runtime.store.outbox_count().ok();
         if emails != emails_indexed {
             if let Err(error) = app.runtime.outbox.write_index() {
                 tracing::warn!(error = %error, "the outbox index could not be written");
@@ -241,7 +241,7 @@ async fn status(State(app): State<App>) -> Response<Body> {
         Ok(Status {
             stream_records_waiting: backlog.stream,
             queue_messages_waiting: backlog.queued,
-            emails: store.outbox()?.len() as u64,
+            emails: store.outbox_count()?,
             audit_items: store.audit_count()?,
             dead_letters,
         })

@@ -47,6 +47,18 @@ async fn replays_on_moto(events: &aws_sdk_eventbridge::Client) -> usize {
         .len()
 }
 
+/// What one long poll of the queue gives.
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
     let config = moto().await;
@@ -68,14 +80,7 @@ async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
         .send()
         .await
         .unwrap();
-    let first = sqs
-        .receive_message()
-        .queue_url(&queue.url)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .unwrap();
-    for message in first.messages.unwrap_or_default() {
+    for message in receive(&sqs, &queue.url).await {
         sqs.delete_message()
             .queue_url(&queue.url)
             .receipt_handle(message.receipt_handle.unwrap())
@@ -122,16 +127,8 @@ async fn replay_aws_replays_the_archive_to_the_bus_and_follows_it_to_the_end() {
     assert!(name.starts_with("txn-notify-"), "{name}");
 
     // The event is back on the bus, through the rule, marked with the replay's name.
-    let again = sqs
-        .receive_message()
-        .queue_url(&queue.url)
-        .wait_time_seconds(2)
-        .send()
+    let bodies: Vec<Value> = receive(&sqs, &queue.url)
         .await
-        .unwrap();
-    let bodies: Vec<Value> = again
-        .messages
-        .unwrap_or_default()
         .iter()
         .map(|m| serde_json::from_str(m.body.as_deref().unwrap()).unwrap())
         .collect();

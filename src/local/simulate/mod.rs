@@ -334,7 +334,7 @@ pub async fn replay(
             ));
         }
     }
-    let emails_before = runtime.store.outbox().map_err(|e| e.message)?.len() as u64;
+    let emails_before = runtime.store.outbox_count().map_err(|e| e.message)?;
     let audit_before = runtime.store.audit_count().map_err(|e| e.message)?;
     let bus = EmbeddedBus::new(Arc::clone(&runtime.store), runtime.routes.clone());
     let deliveries = bus.replay(name, from, to, rules_named).map_err(|e| e.message)?;
@@ -343,7 +343,7 @@ pub async fn replay(
     Ok(ReplayReport {
         replay_name: name.to_string(),
         deliveries,
-        new_emails: runtime.store.outbox().map_err(|e| e.message)?.len() as u64 - emails_before,
+        new_emails: runtime.store.outbox_count().map_err(|e| e.message)? - emails_before,
         new_audit_items: runtime.store.audit_count().map_err(|e| e.message)? - audit_before,
     })
 }

@@ -216,6 +216,16 @@ impl<C: Clock> EmbeddedStore<C> {
         })
     }
 
+    /// Emails in the outbox, without reading them.
+    pub fn outbox_count(&self) -> Result<u64, PortError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached("SELECT COUNT(*) FROM outbox")?
+                .query_row([], |row| row.get::<_, i64>(0))
+        })
+        .map(|n| n as u64)
+    }
+
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PortError> {
         self.with(|connection| {
             let mut statement = connection
