@@ -237,19 +237,19 @@ fn statement(account: &Account, lines: usize, count: u64) -> Value {
         totals_by_category: vec![
             CategoryTotal {
                 category: Category::Groceries,
-                total: Money::new(-4599, currency),
+                total: Money::new(-4599, currency).into(),
             },
             CategoryTotal {
                 category: Category::Restaurants,
-                total: Money::new(-3250, currency),
+                total: Money::new(-3250, currency).into(),
             },
             CategoryTotal {
                 category: Category::Transfers,
-                total: Money::new(250_000, currency),
+                total: Money::new(250_000, currency).into(),
             },
         ],
-        money_in: vec![Money::new(250_000, currency)],
-        money_out: vec![Money::new(7849, currency)],
+        money_in: vec![Money::new(250_000, currency).into()],
+        money_out: vec![Money::new(7849, currency).into()],
         transaction_count: count,
         transactions: (0..lines).map(line).collect(),
         truncated: (lines as u64) < count,

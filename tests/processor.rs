@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use common::*;
 use serde_json::json;
+use txn_notify::domain::metadata::Metadata;
 use txn_notify::domain::transaction::TransactionStatus;
 use txn_notify::domain::{Currency, DetailType};
 use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger};
@@ -142,7 +143,7 @@ async fn calls_hold_at_most_ten_entries() {
 /// A purchase whose metadata makes its Transaction Recorded entry about `bytes` long.
 fn bulky_purchase(i: usize, bytes: usize) -> LedgerWrite {
     let mut t = purchase(&format!("t-{i}"), &format!("acc-{i}"), 1000, Currency::EUR);
-    t.metadata = Some(json!({ "blob": "x".repeat(bytes) }));
+    t.metadata = Metadata::from_json(&json!({ "blob": "x".repeat(bytes) }));
     insert_txn(&t)
 }
 
@@ -455,7 +456,7 @@ async fn modifies_and_removes_are_ignored_except_reversals() {
     let mut reversed = original.clone();
     reversed.status = TransactionStatus::Reversed;
     let mut annotated = original.clone();
-    annotated.metadata = Some(json!({"note": "x"}));
+    annotated.metadata = Metadata::from_json(&json!({"note": "x"}));
     let at = chrono::Utc::now();
     let account_item = account("acc-1", "FR", Currency::EUR).to_item();
     let mut account_changed = account_item.clone();

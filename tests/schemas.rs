@@ -124,10 +124,10 @@ fn a_weekly_statement_validates_against_its_schema() {
         },
         totals_by_category: vec![CategoryTotal {
             category: txn_notify::domain::Category::Groceries,
-            total: Money::new(4599, Currency::EUR),
+            total: Money::new(4599, Currency::EUR).into(),
         }],
-        money_in: vec![Money::new(20000, Currency::EUR)],
-        money_out: vec![Money::new(4599, Currency::EUR)],
+        money_in: vec![Money::new(20000, Currency::EUR).into()],
+        money_out: vec![Money::new(4599, Currency::EUR).into()],
         transaction_count: 1,
         transactions: vec![StatementLine {
             transaction_id: "t-1".into(),

@@ -25,11 +25,14 @@ pub fn http_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// The longest one SDK call may take, its own retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(20))
+        .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 

@@ -79,15 +79,7 @@ pub fn run(args: InvokeArgs) -> ExitCode {
     };
     let batch = match StreamBatch::from_json(&text) {
         Ok(batch) => batch,
-        Err(e) => {
-            return super::fail(
-                args.json,
-                &format!(
-                    "{} is not a DynamoDB stream event ({{\"Records\": [...]}}): {e}",
-                    args.event.display()
-                ),
-            );
-        }
+        Err(e) => return super::fail(args.json, &format!("{}: {e}", args.event.display())),
     };
     let rules = match args.rules.load() {
         Ok(rules) => rules,

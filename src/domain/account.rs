@@ -107,9 +107,9 @@ impl Account {
         let thresholds = match f.opt_map("thresholds")? {
             None => AccountThresholds::default(),
             Some(t) => AccountThresholds {
-                large_amount_minor: t.opt_integer("large_amount_minor")?,
-                low_balance_minor: t.opt_integer("low_balance_minor")?,
-                cash_withdrawal_minor: t.opt_integer("cash_withdrawal_minor")?,
+                large_amount_minor: t.opt_amount("large_amount_minor")?,
+                low_balance_minor: t.opt_amount("low_balance_minor")?,
+                cash_withdrawal_minor: t.opt_amount("cash_withdrawal_minor")?,
             },
         };
         let preferences = match f.opt_map("preferences")? {
@@ -117,7 +117,7 @@ impl Account {
             Some(p) => Preferences {
                 email_enabled: p.opt_bool("email_enabled")?.unwrap_or(true),
                 muted_categories: p.string_list("muted_categories")?,
-                min_amount_minor: p.opt_integer("min_amount_minor")?,
+                min_amount_minor: p.opt_amount("min_amount_minor")?,
             },
         };
         let locale = match f.opt_string("locale")? {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::account::{Account, Locale};
 use super::category::Category;
 use super::item::CountryCode;
-use super::money::{Currency, Money};
+use super::money::{Currency, Money, MoneySum};
 use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus, rfc3339_utc};
 
 pub const EVENT_SOURCE: &str = "txn-notify";
@@ -233,7 +233,7 @@ pub struct StatementWeek {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CategoryTotal {
     pub category: Category,
-    pub total: Money,
+    pub total: MoneySum,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -257,8 +257,8 @@ pub struct WeeklyStatement {
     /// Net flow per category and currency over approved transactions: in positive, out negative.
     pub totals_by_category: Vec<CategoryTotal>,
     /// Approved incoming transactions, one sum per currency; `money_out` likewise (positive).
-    pub money_in: Vec<Money>,
-    pub money_out: Vec<Money>,
+    pub money_in: Vec<MoneySum>,
+    pub money_out: Vec<MoneySum>,
     pub transaction_count: u64,
     /// At most 200, oldest first.
     pub transactions: Vec<StatementLine>,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_dynamo::AttributeValue;
 
 use super::account::Account;
-use super::money::{Currency, CurrencyError};
+use super::money::{Currency, CurrencyError, MAX_AMOUNT_MINOR};
 use super::transaction::Transaction;
 
 pub type Attributes = HashMap<String, AttributeValue>;
@@ -29,8 +29,10 @@ pub enum DecodeError {
     Empty { field: String },
     #[error("field `{field}` is not an integer")]
     NotAnInteger { field: String },
-    #[error("field `{field}` is beyond the 64-bit integer range")]
+    #[error("field `{field}` is beyond ±(10^15 − 1) minor units")]
     OutOfRange { field: String },
+    #[error("field `{field}` is not a number")]
+    NotANumber { field: String },
     #[error("field `{field}` must be greater than zero")]
     NotPositive { field: String },
     #[error("field `{field}`: {error}")]
@@ -62,6 +64,7 @@ impl DecodeError {
             DecodeError::Empty { .. } => "empty_field",
             DecodeError::NotAnInteger { .. } => "not_an_integer",
             DecodeError::OutOfRange { .. } => "integer_out_of_range",
+            DecodeError::NotANumber { .. } => "not_a_number",
             DecodeError::NotPositive { .. } => "amount_not_positive",
             DecodeError::Currency { .. } => "bad_currency",
             DecodeError::UnknownValue { .. } => "unknown_value",
@@ -174,20 +177,22 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn opt_integer(&self, name: &str) -> Result<Option<i64>, DecodeError> {
+    /// An amount in minor units: an integer within ±(10^15 − 1) (`MAX_AMOUNT_MINOR`).
+    pub fn opt_amount(&self, name: &str) -> Result<Option<i64>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
-            Some(AttributeValue::N(n)) => parse_integer(n).map(Some).map_err(|e| match e {
-                IntegerError::NotAnInteger => DecodeError::NotAnInteger { field: self.path(name) },
-                IntegerError::OutOfRange => DecodeError::OutOfRange { field: self.path(name) },
-            }),
+            Some(AttributeValue::N(n)) => match parse_integer(n) {
+                Ok(value) if value.unsigned_abs() <= MAX_AMOUNT_MINOR as u64 => Ok(Some(value)),
+                Ok(_) | Err(IntegerError::OutOfRange) => Err(DecodeError::OutOfRange { field: self.path(name) }),
+                Err(IntegerError::NotAnInteger) => Err(DecodeError::NotAnInteger { field: self.path(name) }),
+            },
             Some(other) => Err(self.wrong_type(name, "N", other)),
         }
     }
 
-    pub fn integer(&self, name: &str) -> Result<i64, DecodeError> {
+    pub fn amount(&self, name: &str) -> Result<i64, DecodeError> {
         self.required(name)?;
-        self.opt_integer(name).map(|n| n.unwrap_or_default())
+        self.opt_amount(name).map(|n| n.unwrap_or_default())
     }
 
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, DecodeError> {

@@ -52,14 +52,16 @@ pub mod email;
 pub mod event_id;
 pub mod events;
 pub mod item;
+pub mod metadata;
 pub mod money;
 pub mod money_display;
 pub mod pii;
+pub mod text;
 pub mod transaction;
 
 pub use account::Account;
 pub use category::Category;
 pub use events::{BusEvent, DetailType, Severity};
 pub use item::{DecodeError, LedgerItem};
-pub use money::{Currency, Money};
+pub use money::{Currency, Money, MoneySum};
 pub use transaction::Transaction;

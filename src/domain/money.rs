@@ -88,6 +88,11 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The largest magnitude of any amount, in minor units: 15 digits, more than any card
+/// scheme or ISO 20022 amount carries (docs/data-contract.md). Sums of amounts are exact
+/// in i128 (`MoneySum`), which cannot overflow for any count of such amounts that exists.
+pub const MAX_AMOUNT_MINOR: i64 = 999_999_999_999_999;
+
 /// An amount of money in minor units of its currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -113,19 +118,59 @@ impl Money {
     /// The amount in major units with exactly `exponent` decimals and a '.' separator,
     /// e.g. "-1234.56" for EUR, "650000" for XAF, "1.250" for KWD.
     pub fn decimal_string(self) -> String {
-        let exponent = self.currency.exponent();
-        let sign = if self.amount_minor < 0 { "-" } else { "" };
-        let magnitude = self.amount_minor.unsigned_abs();
-        if exponent == 0 {
-            return format!("{sign}{magnitude}");
+        decimal_text(i128::from(self.amount_minor), self.currency)
+    }
+}
+
+fn decimal_text(amount_minor: i128, currency: Currency) -> String {
+    let exponent = currency.exponent();
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let magnitude = amount_minor.unsigned_abs();
+    if exponent == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let scale = 10u128.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$}",
+        magnitude / scale,
+        magnitude % scale,
+        width = exponent as usize
+    )
+}
+
+/// A sum of amounts of one currency (a statement's totals), exact in i128 minor units: of
+/// amounts within ±MAX_AMOUNT_MINOR it would take 1.7 × 10^23 of them to overflow, so a
+/// sum never wraps or saturates. Same JSON shape as `Money`; the number may exceed 2^53.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MoneySum {
+    pub amount_minor: i128,
+    pub currency: Currency,
+}
+
+impl MoneySum {
+    pub fn zero(currency: Currency) -> Self {
+        MoneySum {
+            amount_minor: 0,
+            currency,
         }
-        let scale = 10u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale,
-            width = exponent as usize
-        )
+    }
+
+    /// Adds an amount of the sum's currency (minor units, either sign).
+    pub fn add(&mut self, amount_minor: i64) {
+        self.amount_minor += i128::from(amount_minor);
+    }
+
+    pub fn decimal_string(self) -> String {
+        decimal_text(self.amount_minor, self.currency)
+    }
+}
+
+impl From<Money> for MoneySum {
+    fn from(money: Money) -> Self {
+        MoneySum {
+            amount_minor: i128::from(money.amount_minor),
+            currency: money.currency,
+        }
     }
 }
 
@@ -179,6 +224,20 @@ mod tests {
             "-9223372036854775808"
         );
         assert_eq!(Money::new(100000, Currency::EUR).to_string(), "1000.00 EUR");
+    }
+
+    #[test]
+    fn sums_stay_exact_far_past_i64() {
+        let mut sum = MoneySum::zero(Currency::EUR);
+        for _ in 0..20_000 {
+            sum.add(MAX_AMOUNT_MINOR);
+        }
+        assert_eq!(sum.amount_minor, 20_000 * i128::from(MAX_AMOUNT_MINOR));
+        assert!(sum.amount_minor > i128::from(i64::MAX));
+        assert_eq!(sum.decimal_string(), "199999999999999800.00");
+        let json = serde_json::to_string(&sum).unwrap();
+        assert_eq!(json, r#"{"amount_minor":19999999999999980000,"currency":"EUR"}"#);
+        assert_eq!(serde_json::from_str::<MoneySum>(&json).unwrap(), sum);
     }
 
     #[test]

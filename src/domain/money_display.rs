@@ -3,7 +3,7 @@
 //! exponent decides the decimals: `650 000 FCFA`, `1,250 KWD` (fr) / `KWD 1.250` (en).
 
 use super::account::Locale;
-use super::money::{Currency, Money};
+use super::money::{Currency, Money, MoneySum};
 
 const NARROW_NO_BREAK_SPACE: char = '\u{202F}';
 const NO_BREAK_SPACE: char = '\u{00A0}';
@@ -34,14 +34,22 @@ fn group(digits: &str, separator: char) -> String {
 
 /// The amount formatted for the locale, with its currency.
 pub fn format_money(money: Money, locale: Locale) -> String {
-    let plain = money.decimal_string();
+    format_decimal(&money.decimal_string(), money.currency, locale)
+}
+
+/// A sum (a statement total), however large, formatted like an amount.
+pub fn format_sum(sum: MoneySum, locale: Locale) -> String {
+    format_decimal(&sum.decimal_string(), sum.currency, locale)
+}
+
+fn format_decimal(plain: &str, currency: Currency, locale: Locale) -> String {
     let (negative, unsigned) = match plain.strip_prefix('-') {
         Some(rest) => (true, rest),
-        None => (false, plain.as_str()),
+        None => (false, plain),
     };
     let (whole, fraction) = unsigned.split_once('.').map_or((unsigned, None), |(w, f)| (w, Some(f)));
     let sign = if negative { "-" } else { "" };
-    let (symbol, attached) = symbol(money.currency);
+    let (symbol, attached) = symbol(currency);
     match locale {
         Locale::Fr => {
             let number = match fraction {
@@ -90,6 +98,15 @@ mod tests {
         assert_eq!(en(99, "GBP"), "£0.99");
         assert_eq!(en(-123456, "USD"), "-$1,234.56");
         assert_eq!(en(123456, "CHF"), "CHF\u{A0}1,234.56");
+    }
+
+    #[test]
+    fn sums_past_i64_are_written_in_full() {
+        let sum = MoneySum {
+            amount_minor: 19_999_999_999_999_980_000,
+            currency: Currency::EUR,
+        };
+        assert_eq!(format_sum(sum, Locale::En), "€199,999,999,999,999,800.00");
     }
 
     #[test]

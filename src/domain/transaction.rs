@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_dynamo::Item;
 
 use super::item::{Attributes, CountryCode, DecodeError, Fields};
+use super::metadata::{Metadata, MetadataError};
 use super::money::{Currency, Money};
 
 string_enum! {
@@ -129,9 +130,9 @@ pub struct Transaction {
     pub card_last4: Option<String>,
     #[serde(serialize_with = "rfc3339_utc")]
     pub booked_at: DateTime<Utc>,
-    /// Free form, carried through untouched.
+    /// Free form, carried through untouched, every DynamoDB type and every digit.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
 }
 
 pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -168,7 +169,7 @@ impl Transaction {
         {
             return Err(DecodeError::KeyMismatch);
         }
-        let amount_minor = f.integer("amount_minor")?;
+        let amount_minor = f.amount("amount_minor")?;
         if amount_minor <= 0 {
             return Err(DecodeError::NotPositive {
                 field: "amount_minor".into(),
@@ -194,15 +195,14 @@ impl Transaction {
         };
         let metadata = match f.get("metadata") {
             None => None,
-            Some(value) => Some(
-                serde_dynamo::from_attribute_value::<_, serde_json::Value>(value.clone()).map_err(|_| {
-                    DecodeError::WrongType {
-                        field: "metadata".into(),
-                        expected: "M",
-                        found: super::item::type_name(value),
-                    }
-                })?,
-            ),
+            Some(value) => Metadata::from_attribute(value).map_err(|error| match error {
+                MetadataError::NotANumber { path } => DecodeError::NotANumber { field: path },
+                _ => DecodeError::WrongType {
+                    field: "metadata".into(),
+                    expected: "M",
+                    found: super::item::type_name(value),
+                },
+            })?,
         };
         Ok(Transaction {
             transaction_id: f.string("transaction_id")?.to_string(),
@@ -210,7 +210,7 @@ impl Transaction {
             status: f.enumerated("status", TransactionStatus::parse, TransactionStatus::NAMES)?,
             decline_reason: f.opt_enumerated("decline_reason", DeclineReason::parse, DeclineReason::NAMES)?,
             amount: Money::new(amount_minor, f.currency("currency")?),
-            balance_after_minor: f.opt_integer("balance_after_minor")?,
+            balance_after_minor: f.opt_amount("balance_after_minor")?,
             channel: f.enumerated("channel", Channel::parse, Channel::NAMES)?,
             merchant,
             card_last4,
@@ -243,13 +243,18 @@ impl Transaction {
             #[serde(flatten)]
             transaction: &'a Transaction,
         }
-        serde_dynamo::to_item(Keys {
+        let mut item: Attributes = serde_dynamo::to_item(Keys {
             pk: account_pk(&self.account_id),
             sk: self.sort_key(),
             item_type: "TXN",
             transaction: self,
         })
-        .expect("a transaction always serializes to an item")
+        .expect("a transaction always serializes to an item");
+        // Metadata keeps its numbers' digits only through its own conversion.
+        if let Some(metadata) = &self.metadata {
+            item.insert("metadata".into(), metadata.to_attribute());
+        }
+        item.into()
     }
 
     /// The sort key of the uniqueness marker that keeps a transaction_id stored once per
@@ -390,6 +395,36 @@ pub(crate) mod tests {
             ),
             (
                 Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("1000000000000000".into()));
+                }),
+                "integer_out_of_range",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("amount_minor".into(), A::N("9223372036854775807".into()));
+                }),
+                "integer_out_of_range",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("balance_after_minor".into(), A::N("-1000000000000000".into()));
+                }),
+                "integer_out_of_range",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("metadata".into(), A::M([("n".to_string(), A::N("x1".into()))].into()));
+                }),
+                "not_a_number",
+            ),
+            (
+                Box::new(|i| {
+                    i.insert("metadata".into(), A::S("free text".into()));
+                }),
+                "wrong_type",
+            ),
+            (
+                Box::new(|i| {
                     i.insert("currency".into(), A::S("EURO".into()));
                 }),
                 "bad_currency",
@@ -516,7 +551,46 @@ pub(crate) mod tests {
         })
         .unwrap();
         assert_eq!(txn.decline_reason, None);
-        assert_eq!(txn.metadata, Some(serde_json::json!({"ref": "abc"})));
+        assert_eq!(
+            txn.metadata.map(|m| m.to_json()),
+            Some(serde_json::json!({"ref": "abc"}))
+        );
+    }
+
+    #[test]
+    fn the_largest_amounts_decode() {
+        let txn = decode_with(|i| {
+            i.insert("amount_minor".into(), A::N("999999999999999".into()));
+            i.insert("balance_after_minor".into(), A::N("-999999999999999".into()));
+        })
+        .unwrap();
+        assert_eq!(txn.amount.amount_minor, 999_999_999_999_999);
+        assert_eq!(txn.balance_after_minor, Some(-999_999_999_999_999));
+    }
+
+    #[test]
+    fn binary_values_and_sets_in_metadata_are_carried_not_rejected() {
+        let txn = decode_with(|i| {
+            i.insert(
+                "metadata".into(),
+                A::M(
+                    [
+                        ("receipt".to_string(), A::B(b"%PDF".to_vec())),
+                        ("tags".to_string(), A::Bs(vec![b"x".to_vec()])),
+                        ("ids".to_string(), A::L(vec![A::B(vec![1])])),
+                        ("amount".to_string(), A::N("12.50".into())),
+                    ]
+                    .into(),
+                ),
+            );
+        })
+        .unwrap();
+        let detail = serde_json::to_string(&txn).unwrap();
+        assert!(
+            detail.contains(r#""metadata":{"amount":12.50,"ids":["AQ=="],"receipt":"JVBERg==","tags":["eA=="]}"#),
+            "{detail}"
+        );
+        assert_eq!(Transaction::decode(&txn.to_item()).unwrap(), txn, "round trip");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::pipeline::StreamBatch;
@@ -18,35 +19,67 @@ use crate::telemetry::emf::Invocation;
 
 /// A use case that a Lambda function runs on each event.
 pub trait Invoke {
-    fn invoke(&self, payload: Value, metrics: &mut Invocation) -> impl Future<Output = Result<Value, String>>;
+    /// `deadline`: when Lambda ends the invocation (None locally). Use cases that retry
+    /// stop in time to answer.
+    fn invoke(
+        &self,
+        payload: Value,
+        deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> impl Future<Output = Result<Value, String>>;
 }
 
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
-    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
-        processor(self, payload, metrics).await
+    async fn invoke(
+        &self,
+        payload: Value,
+        deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, String> {
+        processor(self, payload, deadline, metrics).await
     }
 }
 
 impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Invoke for Notifier<L, M, I, C> {
-    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, String> {
         notifier(self, payload, metrics).await
     }
 }
 
 impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
-    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, String> {
         auditor(self, payload, metrics).await
     }
 }
 
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for Digest<L, B, C> {
-    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, String> {
         digest(self, payload, metrics).await
     }
 }
 
 impl<L: Ledger, S: Secrets, C: Clock> Invoke for Ingest<L, S, C> {
-    async fn invoke(&self, payload: Value, metrics: &mut Invocation) -> Result<Value, String> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, String> {
         ingest(self, payload, metrics).await
     }
 }
@@ -56,14 +89,11 @@ impl<L: Ledger, S: Secrets, C: Clock> Invoke for Ingest<L, S, C> {
 pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
     processor: &Processor<L, B, C>,
     payload: Value,
+    deadline: Option<DateTime<Utc>>,
     metrics: &mut Invocation,
 ) -> Result<Value, String> {
-    if !payload.get("Records").is_some_and(Value::is_array) {
-        return Err("not a DynamoDB stream event ({\"Records\": [...]}): no Records list".into());
-    }
-    let batch = StreamBatch::from_json(&payload.to_string())
-        .map_err(|e| format!("not a DynamoDB stream event ({{\"Records\": [...]}}): {e}"))?;
-    let outcome = processor.process_batch(batch).await;
+    let batch = StreamBatch::from_json(&payload.to_string()).map_err(|e| e.to_string())?;
+    let outcome = processor.process_batch_until(batch, deadline).await;
     let s = &outcome.stats;
     metrics
         .count("RecordsReceived", s.records_received)

@@ -24,7 +24,11 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
         let cold_start = !WARM.swap(true, Ordering::SeqCst);
         let request_id = event.context.request_id.clone();
         let span = tracing::info_span!("invocation", function, request_id = %request_id, cold_start);
-        let (reply, metrics) = invoke_measured(function, use_case, event.payload, &request_id, cold_start)
+        // Lambda's deadline, in epoch milliseconds.
+        let deadline = i64::try_from(event.context.deadline)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        let (reply, metrics) = invoke_measured(function, use_case, event.payload, &request_id, cold_start, deadline)
             .instrument(span.clone())
             .await;
         metrics.flush();
@@ -45,11 +49,12 @@ pub async fn invoke_measured(
     payload: Value,
     request_id: &str,
     cold_start: bool,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (Result<Value, String>, Invocation) {
     let started = Instant::now();
     let mut metrics = Invocation::new(function, chrono::Utc::now());
     metrics.property("requestId", request_id);
-    let reply = use_case.invoke(payload, &mut metrics).await;
+    let reply = use_case.invoke(payload, deadline, &mut metrics).await;
     metrics
         .count("ColdStart", u64::from(cold_start))
         .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);

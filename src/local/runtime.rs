@@ -161,7 +161,8 @@ impl<C: Clock + Clone> Runtime<C> {
 
     async fn invoke_processor(&self, event: Value) -> Result<Value, String> {
         let cold = self.cold_start("processor");
-        let (reply, metrics) = invoke_measured("processor", &self.processor, event, &self.request_id(), cold).await;
+        let (reply, metrics) =
+            invoke_measured("processor", &self.processor, event, &self.request_id(), cold, None).await;
         self.append_metrics(&metrics);
         reply
     }
@@ -169,10 +170,10 @@ impl<C: Clock + Clone> Runtime<C> {
     async fn invoke_consumer(&self, queue: &str, event: Value) -> Result<Value, String> {
         let (reply, metrics) = if queue == "NotifyQueue" {
             let cold = self.cold_start("notifier");
-            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold).await
+            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
         } else {
             let cold = self.cold_start("auditor");
-            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold).await
+            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
         };
         self.append_metrics(&metrics);
         reply

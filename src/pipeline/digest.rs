@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::domain::event_id;
 use crate::domain::events::{BusEvent, CategoryTotal, Header, Severity, StatementLine, StatementWeek, WeeklyStatement};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, Money, MoneySum};
 use crate::domain::transaction::TransactionStatus;
 use crate::domain::{Account, Category, Transaction};
 use crate::ports::{Clock, EventBus, Ledger, PortError, ScanSegment, TransactionQuery};
@@ -166,9 +166,9 @@ struct StatementBuilder {
     count: u64,
     lines: Vec<StatementLine>,
     max_listed: usize,
-    totals: BTreeMap<(Category, Currency), i64>,
-    money_in: BTreeMap<Currency, i64>,
-    money_out: BTreeMap<Currency, i64>,
+    totals: BTreeMap<(Category, Currency), MoneySum>,
+    money_in: BTreeMap<Currency, MoneySum>,
+    money_out: BTreeMap<Currency, MoneySum>,
 }
 
 impl StatementBuilder {
@@ -200,16 +200,19 @@ impl StatementBuilder {
             return;
         }
         let Money { amount_minor, currency } = transaction.amount;
-        // Sums saturate: a week of i64::MAX amounts is not a real account, and must not panic.
+        // Sums are exact (i128): they never wrap or saturate.
         let (side, signed) = if transaction.kind.is_incoming() {
             (&mut self.money_in, amount_minor)
         } else {
             (&mut self.money_out, -amount_minor)
         };
-        let sum = side.entry(currency).or_default();
-        *sum = sum.saturating_add(amount_minor);
-        let total = self.totals.entry((category, currency)).or_default();
-        *total = total.saturating_add(signed);
+        side.entry(currency)
+            .or_insert_with(|| MoneySum::zero(currency))
+            .add(amount_minor);
+        self.totals
+            .entry((category, currency))
+            .or_insert_with(|| MoneySum::zero(currency))
+            .add(signed);
     }
 
     fn finish(mut self, account: &Account, week: &Week) -> Option<WeeklyStatement> {
@@ -220,7 +223,7 @@ impl StatementBuilder {
         // "…00Z"); the lines are listed by the instant itself.
         self.lines.sort_by_key(|line| line.booked_at);
         let week_start = week.start.to_string();
-        let money = |sums: BTreeMap<Currency, i64>| sums.into_iter().map(|(c, m)| Money::new(m, c)).collect();
+        let money = |sums: BTreeMap<Currency, MoneySum>| sums.into_values().collect();
         Some(WeeklyStatement {
             header: Header::new(
                 event_id::for_weekly_statement(&account.account_id, &week_start),
@@ -235,10 +238,7 @@ impl StatementBuilder {
             totals_by_category: self
                 .totals
                 .into_iter()
-                .map(|((category, currency), total)| CategoryTotal {
-                    category,
-                    total: Money::new(total, currency),
-                })
+                .map(|((category, _), total)| CategoryTotal { category, total })
                 .collect(),
             money_in: money(self.money_in),
             money_out: money(self.money_out),

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -27,20 +28,28 @@ use crate::domain::events::{BusEvent, RecordRejected, SCHEMA_VERSION, Severity, 
 use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
-use super::profiles::load_profiles;
-use super::publish::{EntryGroup, PublishLimits, entry_for, publish};
-use super::retry::RetryPolicy;
-use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_card_numbers};
+use super::profiles::load_profiles_until;
+use super::publish::{EntryGroup, PublishLimits, entry_for, publish_until};
+use super::retry::{Deadline, RetryPolicy};
+use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_personal_data};
 use super::transaction_events::{account_opened, events_for_transaction};
 
 /// A raw record larger than this is left out of its Record Rejected event (keys stay).
 pub const MAX_RAW_RECORD_BYTES: usize = 64 * 1024;
+
+/// Latencies of records older than the stream keeps them (24 h) are not latencies of this
+/// pipeline (a back-filled transaction, a wrong clock): they are left out of the metrics.
+pub const MAX_MEASURED_LATENCY_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
     pub event_bus_name: String,
     pub retry: RetryPolicy,
     pub limits: PublishLimits,
+    /// How long before the invocation's deadline the last call may start: the longest one
+    /// call may take, plus the time to answer. The Lambda binary sets the SDK's operation
+    /// timeout plus a second.
+    pub deadline_reserve: Duration,
 }
 
 impl ProcessorConfig {
@@ -49,8 +58,14 @@ impl ProcessorConfig {
             event_bus_name: event_bus_name.into(),
             retry: RetryPolicy::default(),
             limits: PublishLimits::default(),
+            deadline_reserve: Duration::from_secs(1),
         }
     }
+}
+
+/// A latency worth recording: within [0, 24 h].
+fn measured(ms: i64) -> Option<i64> {
+    (0..=MAX_MEASURED_LATENCY_MS).contains(&ms).then_some(ms)
 }
 
 /// What one batch did, for metrics and reports. Only acknowledged records are counted as
@@ -120,16 +135,27 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
     /// The typed Lambda event. A record that does not fit its shape fails the whole
     /// deserialization before this is called: the Lambda glue uses `process_batch`.
     pub async fn process_event(&self, event: Event) -> BatchOutcome {
-        self.process(Incoming::all_from_event(event)).await
+        self.process(Incoming::all_from_event(event), &Deadline::none()).await
     }
 
     /// The batch with every record kept raw: a malformed record is rejected on its own.
     pub async fn process_batch(&self, batch: StreamBatch) -> BatchOutcome {
-        self.process(batch.records.into_iter().map(Incoming::from_raw).collect())
+        self.process_batch_until(batch, None).await
+    }
+
+    /// `process_batch` within an invocation that must answer by `deadline` (Lambda's): no
+    /// lookup or PutEvents call starts without `deadline_reserve` left, and the records not
+    /// published by then are reported in batchItemFailures, as after any transient failure.
+    pub async fn process_batch_until(&self, batch: StreamBatch, deadline: Option<DateTime<Utc>>) -> BatchOutcome {
+        let deadline = match deadline {
+            Some(at) => Deadline::at(at, self.config.deadline_reserve),
+            None => Deadline::none(),
+        };
+        self.process(batch.records.into_iter().map(Incoming::from_raw).collect(), &deadline)
             .await
     }
 
-    async fn process(&self, records: Vec<Incoming>) -> BatchOutcome {
+    async fn process(&self, records: Vec<Incoming>, deadline: &Deadline) -> BatchOutcome {
         let now = self.clock.now();
         let mut stats = BatchStats {
             records_received: records.len() as u64,
@@ -138,7 +164,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         let plans: Vec<Plan> = records.iter().map(Plan::of).collect();
 
         let wanted = profiles_wanted(&plans);
-        let load = load_profiles(&self.ledger, &self.clock, &self.config.retry, &wanted).await;
+        let load = load_profiles_until(&self.ledger, &self.clock, &self.config.retry, &wanted, deadline).await;
         stats.profile_lookups = load.lookups;
         if load.last_error.is_some() {
             stats.last_error = load.last_error;
@@ -157,18 +183,26 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             .count() as u64;
 
         let buildable = profile_cut.unwrap_or(records.len());
-        let results: Vec<RecordResult> = records[..buildable]
+        let mut results: Vec<RecordResult> = records[..buildable]
             .iter()
             .zip(&plans)
             .map(|(incoming, plan)| self.record_result(incoming, plan, &profiles, now))
             .collect();
         let groups: Vec<EntryGroup> = results
-            .iter()
+            .iter_mut()
             .zip(&records)
             .map(|(result, incoming)| self.entry_group(result, incoming, now))
             .collect();
 
-        let published = publish(&self.bus, &self.clock, &self.config.retry, &self.config.limits, &groups).await;
+        let published = publish_until(
+            &self.bus,
+            &self.clock,
+            &self.config.retry,
+            &self.config.limits,
+            &groups,
+            deadline,
+        )
+        .await;
         stats.put_events_calls = published.calls;
         stats.put_events_failed_entries = published.failed_entries as u64;
         if published.last_error.is_some() {
@@ -197,16 +231,18 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                     crate::domain::DetailType::parse(&entry.detail_type).map_or("unknown", |d| d.as_str());
                 *stats.events_by_detail_type.entry(detail_type).or_default() += 1;
             }
-            if let Some(created) = incoming.approximate_creation() {
-                stats.stream_lag_ms.push((now - created).num_milliseconds());
+            if let Some(lag) = incoming
+                .approximate_creation()
+                .and_then(|created| measured((now - created).num_milliseconds()))
+            {
+                stats.stream_lag_ms.push(lag);
             }
             for event in &result.events {
                 if let BusEvent::TransactionRecorded(recorded) = event
                     && recorded.change == TransactionChange::Inserted
+                    && let Some(latency) = measured((now - recorded.transaction.booked_at).num_milliseconds())
                 {
-                    stats
-                        .end_to_end_latency_ms
-                        .push((now - recorded.transaction.booked_at).num_milliseconds());
+                    stats.end_to_end_latency_ms.push(latency);
                 }
             }
         }
@@ -276,7 +312,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
 
     fn rejected(&self, incoming: &Incoming, rejection: &Rejection, now: DateTime<Utc>) -> RecordResult {
         let mut raw_record = incoming.raw_json();
-        mask_card_numbers(&mut raw_record);
+        mask_personal_data(&mut raw_record);
         let too_large = serde_json::to_vec(&raw_record).map_or(true, |bytes| bytes.len() > MAX_RAW_RECORD_BYTES);
         let sequence_number = incoming.sequence_number();
         let stream_event_id = incoming.stream_event_id();
@@ -315,8 +351,9 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
     }
 
     /// Serializes a record's events. An event too large for PutEvents can never be sent:
-    /// the record is rejected instead (without its raw record, which is larger still).
-    fn entry_group(&self, result: &RecordResult, incoming: &Incoming, now: DateTime<Utc>) -> EntryGroup {
+    /// the record is rejected instead (without its raw record, which is larger still), and
+    /// counted as rejected.
+    fn entry_group(&self, result: &mut RecordResult, incoming: &Incoming, now: DateTime<Utc>) -> EntryGroup {
         let entries: Vec<BusEntry> = result
             .events
             .iter()
@@ -341,9 +378,10 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             event.raw_record = serde_json::Value::Null;
             event.raw_record_truncated = true;
         }
+        *result = rejected;
         EntryGroup {
-            account: rejected.account.clone(),
-            entries: rejected
+            account: result.account.clone(),
+            entries: result
                 .events
                 .iter()
                 .map(|e| entry_for(e, &self.config.event_bus_name))

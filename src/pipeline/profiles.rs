@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::Account;
 use crate::ports::{Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET};
 
-use super::retry::RetryPolicy;
+use super::retry::{Deadline, RetryPolicy};
 
 #[derive(Debug, Default)]
 pub struct ProfileLoad {
@@ -25,11 +25,31 @@ pub async fn load_profiles<L: Ledger, C: Clock>(
     retry: &RetryPolicy,
     wanted: &[String],
 ) -> ProfileLoad {
+    load_profiles_until(ledger, clock, retry, wanted, &Deadline::none()).await
+}
+
+/// `load_profiles`, starting no round of lookups the deadline leaves no time for: what was
+/// not read is `unread`.
+pub async fn load_profiles_until<L: Ledger, C: Clock>(
+    ledger: &L,
+    clock: &C,
+    retry: &RetryPolicy,
+    wanted: &[String],
+    deadline: &Deadline,
+) -> ProfileLoad {
     let mut load = ProfileLoad::default();
     let mut pending: Vec<String> = wanted.to_vec();
     let mut rng = fastrand::Rng::new();
     let mut attempt = 0;
+    let mut wait = std::time::Duration::ZERO;
     while !pending.is_empty() {
+        if !deadline.allows_call(clock.now(), wait) {
+            load.last_error = Some("profile lookup: stopped before the invocation's deadline".into());
+            break;
+        }
+        if !wait.is_zero() {
+            clock.sleep(wait).await;
+        }
         attempt += 1;
         let mut again = Vec::new();
         let mut permanent = false;
@@ -53,7 +73,7 @@ pub async fn load_profiles<L: Ledger, C: Clock>(
         if pending.is_empty() || permanent || attempt >= retry.max_attempts {
             break;
         }
-        clock.sleep(retry.delay(attempt, &mut rng)).await;
+        wait = retry.delay(attempt, &mut rng);
     }
     load.unread = pending.into_iter().collect();
     load

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use crate::domain::events::{BusEvent, EVENT_SOURCE};
 use crate::ports::{BusEntry, Clock, EntryResult, EventBus, FailureKind};
 
-use super::retry::RetryPolicy;
+use std::time::Duration;
+
+use super::retry::{Deadline, RetryPolicy};
 
 /// EventBridge's PutEvents quotas.
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
@@ -68,6 +70,8 @@ pub struct PublishOutcome {
     /// Sends of entries that had failed before.
     pub resent_entries: usize,
     pub last_error: Option<String>,
+    /// Calls were left unmade because the invocation's deadline was near.
+    pub stopped_by_deadline: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +87,19 @@ pub async fn publish<B: EventBus, C: Clock>(
     policy: &RetryPolicy,
     limits: &PublishLimits,
     groups: &[EntryGroup],
+) -> PublishOutcome {
+    publish_until(bus, clock, policy, limits, groups, &Deadline::none()).await
+}
+
+/// `publish`, starting no call (first sends and resends alike) that the deadline leaves no
+/// time for: the groups not yet published are reported as the first unpublished onwards.
+pub async fn publish_until<B: EventBus, C: Clock>(
+    bus: &B,
+    clock: &C,
+    policy: &RetryPolicy,
+    limits: &PublishLimits,
+    groups: &[EntryGroup],
+    deadline: &Deadline,
 ) -> PublishOutcome {
     let mut outcome = PublishOutcome::default();
     let mut queue: VecDeque<Pending> = groups
@@ -102,6 +119,10 @@ pub async fn publish<B: EventBus, C: Clock>(
     let entry = |p: &Pending| &groups[p.group].entries[p.entry];
 
     while !queue.is_empty() {
+        if !deadline.allows_call(clock.now(), Duration::ZERO) {
+            stop_for_deadline(&mut outcome, &mut cut, &queue);
+            break;
+        }
         let window: Vec<Pending> = queue.drain(..queue.len().min(LOOKAHEAD)).collect();
         let chosen = pack_call(groups, &window, limits);
         let call: Vec<&BusEntry> = chosen.iter().map(|&i| entry(&window[i])).collect();
@@ -182,7 +203,12 @@ pub async fn publish<B: EventBus, C: Clock>(
             );
             consecutive_failures += 1;
             if !queue.is_empty() {
-                clock.sleep(policy.delay(consecutive_failures, &mut rng)).await;
+                let delay = policy.delay(consecutive_failures, &mut rng);
+                if !deadline.allows_call(clock.now(), delay) {
+                    stop_for_deadline(&mut outcome, &mut cut, &queue);
+                    break;
+                }
+                clock.sleep(delay).await;
             }
         } else {
             consecutive_failures = 0;
@@ -190,6 +216,21 @@ pub async fn publish<B: EventBus, C: Clock>(
     }
     outcome.first_unpublished = cut;
     outcome
+}
+
+fn stop_for_deadline(outcome: &mut PublishOutcome, cut: &mut Option<usize>, queue: &VecDeque<Pending>) {
+    if let Some(first) = queue.iter().map(|p| p.group).min() {
+        *cut = Some(cut.map_or(first, |c| c.min(first)));
+    }
+    outcome.stopped_by_deadline = true;
+    outcome.last_error = Some(format!(
+        "stopped before the invocation's deadline{}",
+        outcome
+            .last_error
+            .as_deref()
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default()
+    ));
 }
 
 /// Picks the entries of the next call from the head of the queue: in queue order, within

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::ports::{Clock, PortError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,34 @@ impl RetryPolicy {
     }
 }
 
+/// When the invocation must have answered (Lambda's deadline), and how long before it the
+/// last call may start: a call started later could still be running when Lambda kills the
+/// invocation, and a killed invocation reports nothing, so its whole batch comes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Deadline {
+    pub at: Option<DateTime<Utc>>,
+    /// The longest one call may take (the SDK's operation timeout) plus the time to answer.
+    pub reserve: Duration,
+}
+
+impl Deadline {
+    /// No deadline: local runs, tests, ingest.
+    pub fn none() -> Deadline {
+        Deadline::default()
+    }
+
+    pub fn at(at: DateTime<Utc>, reserve: Duration) -> Deadline {
+        Deadline { at: Some(at), reserve }
+    }
+
+    /// Whether a call may start after waiting `wait` from `now`.
+    pub fn allows_call(&self, now: DateTime<Utc>, wait: Duration) -> bool {
+        let Some(at) = self.at else { return true };
+        let needed = chrono::Duration::from_std(wait.saturating_add(self.reserve)).unwrap_or(chrono::Duration::MAX);
+        now.checked_add_signed(needed).is_some_and(|end| end <= at)
+    }
+}
+
 /// Calls `call` until it succeeds, fails permanently, or has been tried `max_attempts` times,
 /// sleeping a jittered backoff between tries. For calls that are safe to repeat (reads,
 /// conditional writes).
@@ -73,6 +103,19 @@ mod tests {
         let ceilings: Vec<u64> = (1..=8).map(|n| policy.ceiling(n).as_millis() as u64).collect();
         assert_eq!(ceilings, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
         assert_eq!(policy.ceiling(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_deadline_allows_a_call_only_with_its_reserve_left() {
+        let now = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let deadline = Deadline::at(now + chrono::Duration::seconds(30), Duration::from_secs(21));
+        assert!(deadline.allows_call(now, Duration::ZERO));
+        assert!(deadline.allows_call(now, Duration::from_secs(9)));
+        assert!(!deadline.allows_call(now, Duration::from_millis(9_001)));
+        assert!(!deadline.allows_call(now + chrono::Duration::seconds(40), Duration::ZERO));
+        assert!(Deadline::none().allows_call(now, Duration::MAX));
     }
 
     #[test]

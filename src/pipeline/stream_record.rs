@@ -15,13 +15,43 @@ use crate::domain::{Account, Transaction};
 /// A DynamoDB stream batch as Lambda delivers it, every record kept as raw JSON.
 #[derive(Debug, Deserialize)]
 pub struct StreamBatch {
-    #[serde(rename = "Records", default)]
+    #[serde(rename = "Records")]
     pub records: Vec<Box<RawValue>>,
 }
 
+/// Why a payload is not a DynamoDB stream event at all (as opposed to a bad record in one,
+/// which becomes a Record Rejected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAStreamEvent {
+    #[error("not a DynamoDB stream event: it is not JSON ({0})")]
+    NotJson(String),
+    #[error("not a DynamoDB stream event: it is not a JSON object")]
+    NotAnObject,
+    #[error("not a DynamoDB stream event: it has no \"Records\" list")]
+    NoRecords,
+    #[error("not a DynamoDB stream event: \"Records\" is not a list")]
+    RecordsNotAList,
+}
+
 impl StreamBatch {
-    pub fn from_json(text: &str) -> Result<StreamBatch, serde_json::Error> {
-        serde_json::from_str(text)
+    /// `{"Records": [...]}`, each record kept raw; anything else is refused, never read as
+    /// an empty batch.
+    pub fn from_json(text: &str) -> Result<StreamBatch, NotAStreamEvent> {
+        #[derive(Deserialize)]
+        struct Shape<'a> {
+            #[serde(rename = "Records", borrow)]
+            records: Option<&'a RawValue>,
+        }
+        // Read once; only a payload that fails is read again, to say why.
+        let shape: Shape = serde_json::from_str(text).map_err(|e| match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(_)) => NotAStreamEvent::RecordsNotAList,
+            Ok(_) => NotAStreamEvent::NotAnObject,
+            Err(_) => NotAStreamEvent::NotJson(e.to_string()),
+        })?;
+        let records = shape.records.ok_or(NotAStreamEvent::NoRecords)?;
+        let records: Vec<Box<RawValue>> =
+            serde_json::from_str(records.get()).map_err(|_| NotAStreamEvent::RecordsNotAList)?;
+        Ok(StreamBatch { records })
     }
 }
 
@@ -226,6 +256,15 @@ fn plan_modify(record: &EventRecord) -> Plan {
         Err(error) => return Plan::Reject(error.into()),
     };
     let old_image: &Attributes = &record.change.old_image;
+    if transaction.status == TransactionStatus::Reversed && old_image.is_empty() {
+        // Without the image before, a reversal cannot be told from a replay of one (or
+        // from any later change of a reversed transaction): it would be emailed again.
+        return Plan::Reject(Rejection {
+            code: "missing_old_image",
+            reason: "MODIFY record of a reversed transaction has no OldImage (the stream view type must be NEW_AND_OLD_IMAGES)"
+                .into(),
+        });
+    }
     let was_reversed =
         Fields::root(old_image).opt_string("status").ok().flatten() == Some(TransactionStatus::Reversed.as_str());
     if transaction.status == TransactionStatus::Reversed && !was_reversed {
@@ -257,22 +296,55 @@ pub fn account_of(incoming: &Incoming) -> Option<String> {
     from_keys.or_else(from_image).map(str::to_string)
 }
 
-/// Replaces, anywhere in a raw record, a string that looks like a full card number
-/// (13 to 19 digits passing the Luhn check, spaces and dashes allowed) and any
-/// `card_last4` that is not exactly four digits.
-pub fn mask_card_numbers(value: &mut Value) {
+/// Attributes that hold a person's name, address or phone number, wherever they appear
+/// (an account item's `holder`, `email`, `previous_email`; anything a writer adds so named).
+const PERSONAL_ATTRIBUTES: &[&str] = &[
+    "holder",
+    "first_name",
+    "last_name",
+    "email",
+    "previous_email",
+    "phone",
+    "phone_number",
+    "mobile",
+];
+
+const MASKED: &str = "<masked>";
+
+/// Makes a raw record fit for the bus, the archive and the audit trail (a Record Rejected
+/// carries it): every string under a personal attribute (PERSONAL_ATTRIBUTES, at any depth,
+/// of any item type) becomes `<masked>`, the DynamoDB type tags kept; any other string that
+/// holds an email address has it replaced; a string that looks like a full card number
+/// (13 to 19 digits passing the Luhn check, spaces and dashes allowed) and any `card_last4`
+/// that is not exactly four digits are masked too.
+pub fn mask_personal_data(value: &mut Value) {
     match value {
         Value::String(text) if looks_like_card_number(text) => *text = "<masked card number>".into(),
-        Value::Array(items) => items.iter_mut().for_each(mask_card_numbers),
+        Value::String(text) if text.contains('@') => {
+            let redacted = crate::domain::pii::redact_addresses(text);
+            *text = redacted;
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_personal_data),
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
                 if key == "card_last4" {
                     mask_card_last4(item);
+                } else if PERSONAL_ATTRIBUTES.contains(&key.as_str()) {
+                    mask_every_string(item);
                 } else {
-                    mask_card_numbers(item);
+                    mask_personal_data(item);
                 }
             }
         }
+        _ => {}
+    }
+}
+
+fn mask_every_string(value: &mut Value) {
+    match value {
+        Value::String(text) => *text = MASKED.into(),
+        Value::Array(items) => items.iter_mut().for_each(mask_every_string),
+        Value::Object(map) => map.values_mut().for_each(mask_every_string),
         _ => {}
     }
 }
@@ -289,7 +361,7 @@ fn mask_card_last4(value: &mut Value) {
     match text {
         Some(text) if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) => {}
         Some(text) => *text = "<masked>".into(),
-        None => mask_card_numbers(value),
+        None => mask_personal_data(value),
     }
 }
 
@@ -339,7 +411,7 @@ mod tests {
                 "SequenceNumber": "4421584500000000017450439091"
             }
         });
-        mask_card_numbers(&mut raw);
+        mask_personal_data(&mut raw);
         let text = raw.to_string();
         assert!(!text.contains("4111") && !text.contains("4242 4242"), "{text}");
         assert!(
@@ -354,8 +426,59 @@ mod tests {
         let mut raw =
             json!({"card_last4": {"S": "4242"}, "amount_minor": {"N": "1234567890123"}, "id": "1234567890123"});
         let before = raw.clone();
-        mask_card_numbers(&mut raw);
+        mask_personal_data(&mut raw);
         assert_eq!(raw, before, "1234567890123 fails the Luhn check and is kept");
+    }
+
+    #[test]
+    fn names_addresses_and_phones_are_masked_in_every_item_type_and_image() {
+        let mut raw = json!({
+            "dynamodb": {
+                "Keys": {"pk": {"S": "ACCOUNT#acc-1"}, "sk": {"S": "PROFILE"}},
+                "NewImage": {
+                    "type": {"S": "ACCOUNT"},
+                    "account_id": {"S": "acc-1"},
+                    "holder": {"M": {"first_name": {"S": "Marie"}, "last_name": {"S": "Curie-Sklodowska"}}},
+                    "email": {"S": "marie.curie@example.com"},
+                    "previous_email": {"S": "mc@old.example"},
+                    "currency": {"N": "12"}
+                },
+                "OldImage": {
+                    "type": {"S": "SOMETHING_ELSE"},
+                    "contact": {"M": {"phone": {"S": "+33 6 12 34 56 78"}, "note": {"S": "write to bob@example.org"}}},
+                    "first_name": {"S": "Bob"}
+                }
+            },
+            "eventID": "e-1"
+        });
+        mask_personal_data(&mut raw);
+        let text = raw.to_string();
+        for personal in [
+            "Marie",
+            "Curie",
+            "marie.curie",
+            "mc@old",
+            "12 34 56",
+            "bob@example.org",
+            "Bob",
+        ] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+        assert_eq!(
+            raw["dynamodb"]["NewImage"]["holder"]["M"]["first_name"],
+            json!({"S": "<masked>"})
+        );
+        assert_eq!(raw["dynamodb"]["NewImage"]["email"], json!({"S": "<masked>"}));
+        assert_eq!(
+            raw["dynamodb"]["OldImage"]["contact"]["M"]["note"],
+            json!({"S": "write to <address>"})
+        );
+        assert_eq!(
+            raw["dynamodb"]["NewImage"]["account_id"],
+            json!({"S": "acc-1"}),
+            "ids stay"
+        );
+        assert_eq!(raw["dynamodb"]["NewImage"]["currency"], json!({"N": "12"}));
     }
 
     #[test]

@@ -211,7 +211,8 @@ impl Generator {
             10..=19 if !self.approved_purchases.is_empty() => {
                 let original = self.approved_purchases[self.rng.usize(..self.approved_purchases.len())].clone();
                 let mut annotated = original.clone();
-                annotated.metadata = Some(serde_json::json!({"note": "receipt attached"}));
+                annotated.metadata =
+                    crate::domain::metadata::Metadata::from_json(&serde_json::json!({"note": "receipt attached"}));
                 self.writes.push(LedgerWrite::Modify {
                     old: original.to_item(),
                     new: annotated.to_item(),
@@ -324,7 +325,8 @@ impl Generator {
             card_last4: card.then(|| self.card_last4[&account.account_id].clone()),
             booked_at,
             metadata: (self.rng.u8(..10) == 0)
-                .then(|| serde_json::json!({"terminal_id": format!("T{:06}", self.rng.u32(..1_000_000))})),
+                .then(|| serde_json::json!({"terminal_id": format!("T{:06}", self.rng.u32(..1_000_000))}))
+                .and_then(|m| crate::domain::metadata::Metadata::from_json(&m)),
         }
     }
 

@@ -32,6 +32,7 @@ use crate::local::memory::MemoryBus;
 use crate::local::runtime::{Runtime, RuntimeParts, Tally, Ticked};
 use crate::local::store::EmbeddedStore;
 use crate::pipeline::ingest::Written;
+use crate::pipeline::ingest::json_body::JsonBody;
 use crate::pipeline::notify::notice::Notice;
 use crate::pipeline::notify::policy::decide;
 use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
@@ -177,10 +178,10 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
                 tally.accounts_in += 1;
             }
             Ok(LedgerItem::Transaction(transaction)) => {
-                let body = serde_json::to_value(&*transaction).map_err(|e| e.to_string())?;
-                let object = body.as_object().expect("a transaction is an object").clone();
+                let text = serde_json::to_string(&*transaction).map_err(|e| e.to_string())?;
+                let body = JsonBody::parse(text.as_bytes()).map_err(|e| e.to_string())?;
                 for attempt in 0..20 {
-                    match runtime.ingest.create_transaction(&object).await {
+                    match runtime.ingest.create_transaction(&body).await {
                         Ok(Written::Created(_)) => {
                             tally.transactions_in += 1;
                             tally.insert_ms.insert(

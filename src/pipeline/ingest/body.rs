@@ -7,11 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
 use crate::domain::item::{CountryCode, parse_timestamp};
-use crate::domain::money::{Currency, Money};
+use crate::domain::metadata::{MAX_METADATA_DEPTH, Metadata};
+use crate::domain::money::{Currency, MAX_AMOUNT_MINOR, Money};
 use crate::domain::pii::Pii;
 use crate::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use crate::domain::{Account, Category, Transaction};
 
+use super::json_body::JsonBody;
 use super::problem::FieldError;
 
 pub type Object = Map<String, Value>;
@@ -41,7 +43,19 @@ fn check_name(text: &str) -> Result<(), String> {
     if text.chars().any(char::is_control) {
         return Err("no line breaks or control characters".into());
     }
-    Ok(())
+    refuse_invisible_format(text)
+}
+
+/// Bidi controls and invisible format characters would make an email read otherwise than
+/// the text is (crate::domain::text).
+fn refuse_invisible_format(text: &str) -> Result<(), String> {
+    match crate::domain::text::first_invisible_format(text) {
+        Some(c) => Err(format!(
+            "no bidirectional control or invisible format character (U+{:04X} found)",
+            c as u32
+        )),
+        None => Ok(()),
+    }
 }
 
 fn any_text(_: &str) -> Result<(), String> {
@@ -111,15 +125,16 @@ impl Reader {
         }
     }
 
+    /// An amount in minor units: an integer within ±(10^15 − 1).
     pub fn integer(&mut self, object: &Object, prefix: &str, name: &str, required: bool) -> Option<i64> {
         let value = self.field(object, prefix, name, required)?;
         match value.as_i64() {
-            Some(n) => Some(n),
-            None => {
+            Some(n) if n.unsigned_abs() <= MAX_AMOUNT_MINOR as u64 => Some(n),
+            _ => {
                 let message = if value.is_number() {
-                    "must be an integer (minor units) between -2^63 and 2^63-1"
+                    format!("must be an integer (minor units) from -{MAX_AMOUNT_MINOR} to {MAX_AMOUNT_MINOR}")
                 } else {
-                    "must be an integer"
+                    "must be an integer".to_string()
                 };
                 self.error(path(prefix, name), message);
                 None
@@ -223,8 +238,62 @@ pub const TRANSACTION_FIELDS: &[&str] = &[
     "metadata",
 ];
 
+/// The earliest `booked_at` taken: older back-fills are taken, nothing from before 2000.
+pub const EARLIEST_BOOKED_AT: &str = "2000-01-01T00:00:00Z";
+/// How far past the server's clock a `booked_at` may be (clocks of card processors drift,
+/// and some book at the end of the local day); more is a wrong date, not a transaction.
+pub const MAX_BOOKED_AHEAD_HOURS: i64 = 24;
+
+fn booked_at_in_window(booked_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    let earliest = parse_timestamp(EARLIEST_BOOKED_AT).expect("a valid timestamp");
+    if booked_at < earliest {
+        return Err(format!("must be {EARLIEST_BOOKED_AT} or later"));
+    }
+    if booked_at > now + chrono::Duration::hours(MAX_BOOKED_AHEAD_HOURS) {
+        return Err(format!(
+            "must be at most {MAX_BOOKED_AHEAD_HOURS} hours after the server's clock"
+        ));
+    }
+    Ok(())
+}
+
+/// `metadata`, read from the body's text so that every number keeps its digits.
+fn metadata(r: &mut Reader, body: &JsonBody) -> Option<Metadata> {
+    #[derive(serde::Deserialize)]
+    struct Field<'a> {
+        #[serde(borrow, default)]
+        metadata: Option<&'a serde_json::value::RawValue>,
+    }
+    let raw = match serde_json::from_str::<Field>(&body.text) {
+        Ok(Field { metadata: Some(raw) }) => raw,
+        Ok(Field { metadata: None }) => return None,
+        Err(_) => {
+            r.error("metadata".into(), "must be an object");
+            return None;
+        }
+    };
+    match Metadata::from_json_text(raw.get()) {
+        Ok(metadata) if metadata.depth() > MAX_METADATA_DEPTH => {
+            r.error(
+                "metadata".into(),
+                format!(
+                    "nests {} levels deep; DynamoDB stores at most {MAX_METADATA_DEPTH}",
+                    metadata.depth()
+                ),
+            );
+            None
+        }
+        Ok(metadata) => Some(metadata),
+        Err(_) => {
+            r.error("metadata".into(), "must be an object");
+            None
+        }
+    }
+}
+
 /// A POST /v1/transactions body. `booked_at` defaults to `now`.
-pub fn transaction(body: &Object, now: DateTime<Utc>) -> Result<Transaction, Vec<FieldError>> {
+pub fn transaction(request: &JsonBody, now: DateTime<Utc>) -> Result<Transaction, Vec<FieldError>> {
+    let body = &request.object;
     let mut r = Reader::default();
     r.refuse_unknown(body, "", TRANSACTION_FIELDS);
     let transaction_id = r.string(body, "", "transaction_id", true, check_id);
@@ -292,16 +361,17 @@ pub fn transaction(body: &Object, now: DateTime<Utc>) -> Result<Transaction, Vec
     });
     let booked_at = match body.get("booked_at") {
         None | Some(Value::Null) => Some(now),
-        Some(_) => r.parsed(body, "", "booked_at", true, parse_timestamp, "an RFC 3339 timestamp"),
+        Some(_) => r
+            .parsed(body, "", "booked_at", true, parse_timestamp, "an RFC 3339 timestamp")
+            .and_then(|at| match booked_at_in_window(at, now) {
+                Ok(()) => Some(at),
+                Err(message) => {
+                    r.error("booked_at".into(), message);
+                    None
+                }
+            }),
     };
-    let metadata = match body.get("metadata") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(Value::Object(m.clone())),
-        Some(_) => {
-            r.error("metadata".into(), "must be an object");
-            None
-        }
-    };
+    let metadata = metadata(&mut r, request);
     let transaction = (|| {
         Some(Transaction {
             transaction_id: transaction_id?,
@@ -336,7 +406,8 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
 fn check_email(text: &str) -> Result<(), String> {
     crate::domain::email::Mailbox::new(None, text)
         .map(|_| ())
-        .map_err(|_| "not an email address".to_string())
+        .map_err(|_| "not an email address".to_string())?;
+    refuse_invisible_format(text)
 }
 
 fn check_time_zone(text: &str) -> Result<(), String> {

@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod json_body;
 pub mod problem;
 pub mod routes;
 
@@ -37,6 +38,7 @@ use super::profiles::load_profiles;
 use super::retry::{RetryPolicy, retry_transient};
 use auth::SecretCache;
 use body::Object;
+use json_body::JsonBody;
 use problem::{FieldError, Problem};
 
 #[derive(Debug, Clone)]
@@ -125,7 +127,7 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
     }
 
     /// POST /v1/transactions
-    pub async fn create_transaction(&self, request: &Object) -> Result<Written, Problem> {
+    pub async fn create_transaction(&self, request: &JsonBody) -> Result<Written, Problem> {
         let transaction = body::transaction(request, self.clock.now()).map_err(Problem::validation)?;
         if self.account(&transaction.account_id).await?.is_none() {
             return Err(Problem::unknown_account(&transaction.account_id));
@@ -134,8 +136,12 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             "transaction_id": transaction.transaction_id,
             "account_id": transaction.account_id,
         });
-        self.store(&transaction, &fingerprint(&Value::Object(request.clone())), response)
-            .await
+        self.store(
+            &transaction,
+            &fingerprint(&Value::Object(request.object.clone())),
+            response,
+        )
+        .await
     }
 
     /// POST /v1/accounts
@@ -193,7 +199,7 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             merchant: None,
             card_last4: None,
             booked_at: self.clock.now(),
-            metadata: Some(json!({
+            metadata: crate::domain::metadata::Metadata::from_json(&json!({
                 "top_up": {
                     "gross_amount_minor": gross,
                     "fee_minor": fee,

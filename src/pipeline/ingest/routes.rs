@@ -7,13 +7,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use http::{Method, Request, Response, StatusCode, header};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::domain::item::parse_timestamp;
 use crate::ports::{Clock, Ledger, Secrets};
 
 use super::auth::{SIGNATURE_HEADER, verify};
-use super::body::{Object, check_id};
+use super::body::check_id;
+use super::json_body::{BodyError, JsonBody};
 use super::problem::{self, FieldError, Problem};
 use super::{Ingest, PageRequest, Written};
 
@@ -153,14 +154,17 @@ fn is_json(request: &Request<Vec<u8>>) -> Result<(), Problem> {
     }
 }
 
-/// The body of a POST: JSON (415 otherwise), and an object (400 otherwise).
-fn json_body(request: &Request<Vec<u8>>) -> Result<Object, Problem> {
+/// The body of a POST: JSON (415 otherwise), an object that names each member once (400
+/// otherwise).
+fn json_body(request: &Request<Vec<u8>>) -> Result<JsonBody, Problem> {
     is_json(request)?;
-    match serde_json::from_slice::<Value>(request.body()) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(Problem::malformed("the body must be a JSON object")),
-        Err(e) => Err(Problem::malformed(format!("the body is not JSON: {e}"))),
-    }
+    JsonBody::parse(request.body()).map_err(|error| match error {
+        BodyError::DuplicateKey { path } => Problem::validation(vec![FieldError::new(
+            path,
+            "given more than once; each member may be named once, at any depth",
+        )]),
+        other => Problem::malformed(other.to_string()),
+    })
 }
 
 impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
@@ -230,15 +234,15 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
                 }
             }
             Route::CreateTransaction => match json_body(request) {
-                Ok(object) => written(self.create_transaction(&object).await),
+                Ok(body) => written(self.create_transaction(&body).await),
                 Err(problem) => problem_response(&problem),
             },
             Route::CreateAccount => match json_body(request) {
-                Ok(object) => written(self.create_account(&object).await),
+                Ok(body) => written(self.create_account(&body.object).await),
                 Err(problem) => problem_response(&problem),
             },
             Route::TopUp(id) => match json_body(request) {
-                Ok(object) => written(self.top_up(id, &object).await),
+                Ok(body) => written(self.top_up(id, &body.object).await),
                 Err(problem) => problem_response(&problem),
             },
         }

@@ -6,8 +6,9 @@ use serde::Serialize;
 use crate::domain::Account;
 use crate::domain::account::Locale;
 use crate::domain::email::{Email, HeaderError, HeaderText, Mailbox, Tag};
-use crate::domain::money::Money;
-use crate::domain::money_display::format_money;
+use crate::domain::money::{Money, MoneySum};
+use crate::domain::money_display::{format_money, format_sum};
+use crate::domain::text::strip_invisible_format;
 use crate::domain::transaction::TransactionStatus;
 
 use super::labels;
@@ -139,8 +140,9 @@ pub struct StatementContext<'a> {
 }
 
 /// "+2 500,00 €" for money in, "-45,99 €" for money out.
-fn signed(money: Money, locale: Locale) -> String {
-    let text = format_money(money, locale);
+fn signed(money: impl Into<MoneySum>, locale: Locale) -> String {
+    let money = money.into();
+    let text = format_sum(money, locale);
     if money.amount_minor > 0 {
         format!("+{text}")
     } else {
@@ -200,8 +202,8 @@ pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) 
                 amount: signed(t.total, locale),
             })
             .collect(),
-        money_in: notice.money_in.iter().map(|m| format_money(*m, locale)).collect(),
-        money_out: notice.money_out.iter().map(|m| format_money(*m, locale)).collect(),
+        money_in: notice.money_in.iter().map(|m| format_sum(*m, locale)).collect(),
+        money_out: notice.money_out.iter().map(|m| format_sum(*m, locale)).collect(),
     }
 }
 
@@ -232,6 +234,7 @@ pub fn recipient(account: &Account) -> Result<Mailbox, HeaderError> {
         account.holder.first_name.expose(),
         account.holder.last_name.expose()
     );
+    let name = strip_invisible_format(&name);
     let address = account.email.expose();
     match Mailbox::new(Some(name.trim()), address) {
         Ok(mailbox) => Ok(mailbox),
@@ -291,12 +294,18 @@ pub fn compose(
             value: shape.as_str().into(),
         });
     }
+    // Names and merchants that reached the ledger without ingest's checks may hold bidi
+    // controls or invisible characters: none of them reaches the reader.
+    let clean = |text: String| match strip_invisible_format(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(stripped) => stripped,
+    };
     Ok(Email {
         from: from.clone(),
         to,
-        subject: HeaderText::new(rendered.subject).map_err(ComposeError::Subject)?,
-        html: rendered.html,
-        text: rendered.text,
+        subject: HeaderText::new(clean(rendered.subject)).map_err(ComposeError::Subject)?,
+        html: clean(rendered.html),
+        text: clean(rendered.text),
         tags,
     })
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::domain::category::Category;
 use crate::domain::events::{DetailType, Severity, TransactionChange};
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::{Currency, Money, MoneySum};
 use crate::domain::transaction::{DeclineReason, TransactionKind, TransactionStatus};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -91,7 +91,7 @@ pub struct WeekView {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CategoryTotalView {
     pub category: Category,
-    pub total: Money,
+    pub total: MoneySum,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -112,8 +112,8 @@ pub struct StatementNotice {
     pub account_id: String,
     pub week: WeekView,
     pub totals_by_category: Vec<CategoryTotalView>,
-    pub money_in: Vec<Money>,
-    pub money_out: Vec<Money>,
+    pub money_in: Vec<MoneySum>,
+    pub money_out: Vec<MoneySum>,
     pub transaction_count: u64,
     pub transactions: Vec<StatementLineView>,
     pub truncated: bool,

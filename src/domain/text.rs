@@ -1,0 +1,71 @@
+//! Text that people read in an email: what may not be in it. Bidirectional controls
+//! (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C), zero-width and other invisible
+//! format characters (Unicode category Cf, U+FEFF among them) and the line and paragraph
+//! separators (Zl, Zp) let a name or a merchant read differently from what it is:
+//! "Shop\u{202E}gnp.exe" shows as "Shopexe.png". Ingest refuses them; the notifier strips
+//! them from whatever reached the ledger another way.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+fn invisible() -> &'static Regex {
+    static PATTERN: OnceLock<Regex> = OnceLock::new();
+    PATTERN.get_or_init(|| Regex::new(r"[\p{Cf}\p{Zl}\p{Zp}]").expect("a valid pattern"))
+}
+
+/// The first invisible format character of the text, if any.
+pub fn first_invisible_format(text: &str) -> Option<char> {
+    invisible().find(text).and_then(|m| m.as_str().chars().next())
+}
+
+/// The text without its invisible format characters.
+pub fn strip_invisible_format(text: &str) -> Cow<'_, str> {
+    invisible().replace_all(text, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bidi_control_and_invisible_format_character_is_found() {
+        let named = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+            '\u{200E}', '\u{200F}', '\u{061C}', '\u{2028}', '\u{2029}', '\u{FEFF}',
+        ];
+        // Other Cf characters: soft hyphen, zero width space/joiners, word joiner, Arabic
+        // number sign, interlinear annotation, a language tag.
+        let others = [
+            '\u{00AD}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{0600}',
+            '\u{FFF9}',
+            '\u{E0041}',
+        ];
+        for c in named.into_iter().chain(others) {
+            let text = format!("Shop{c}gnp.exe");
+            assert_eq!(first_invisible_format(&text), Some(c), "U+{:04X}", c as u32);
+            assert_eq!(strip_invisible_format(&text), "Shopgnp.exe");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_of_any_script_is_left_alone() {
+        for text in [
+            "Café de l'Été",
+            "Zoë O'Brien-Łukasz",
+            "محمد",
+            "東京駅",
+            "Ünal Göçer",
+            "tab\there",
+        ] {
+            assert_eq!(first_invisible_format(text), None, "{text}");
+            assert!(matches!(strip_invisible_format(text), Cow::Borrowed(_)));
+        }
+    }
+}
