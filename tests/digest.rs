@@ -437,3 +437,34 @@ async fn statements_validate_against_their_schema() {
         "a statement happens when its week ends"
     );
 }
+
+#[tokio::test]
+async fn totals_are_exact_however_large_and_never_saturate() {
+    let max = txn_notify::domain::money::MAX_AMOUNT_MINOR;
+    let account = paris("acc-fr-001");
+    let ledger = common::ledger_with(std::slice::from_ref(&account));
+    // Ten thousand of the largest purchases in a week: the sum is past i64::MAX.
+    let count: i64 = 10_000;
+    for i in 0..count {
+        let booked = at("2026-11-16T09:00:00Z") + Duration::seconds(i * 30);
+        let mut txn = txn_at(&format!("t-{i:05}"), &account, "2026-11-16T09:00:00Z", max);
+        txn.booked_at = booked;
+        ledger.insert_transaction(&txn);
+    }
+    let digest = digest(ledger);
+    let report = run_week(&digest, "2026-11-16").await;
+    assert!(report.complete());
+    let text = digest.bus.published()[0].detail.clone();
+    let exact = i128::from(max) * i128::from(count);
+    assert!(exact > i128::from(i64::MAX));
+    assert!(
+        text.contains(&format!(r#""money_out":[{{"amount_minor":{exact},"currency":"EUR"}}]"#)),
+        "{}",
+        &text[..text.len().min(600)]
+    );
+    assert!(text.contains(&format!(r#""total":{{"amount_minor":-{exact},"currency":"EUR"}}"#)));
+    // The notifier reads the statement back with the same digits.
+    let notice: txn_notify::pipeline::notify::notice::StatementNotice = serde_json::from_str(&text).unwrap();
+    assert_eq!(notice.money_out[0].amount_minor, exact);
+    assert_eq!(notice.totals_by_category[0].total.amount_minor, -exact);
+}

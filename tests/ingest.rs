@@ -523,3 +523,222 @@ async fn every_documented_route_is_served() {
         );
     }
 }
+
+fn stored_transaction(ingest: &TestIngest, sort_key: &str) -> Option<txn_notify::domain::Transaction> {
+    let item: txn_notify::domain::item::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-001", sort_key)?.into();
+    match txn_notify::domain::LedgerItem::decode(&item) {
+        Ok(txn_notify::domain::LedgerItem::Transaction(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+fn post_text(path: &str, body: &str) -> Request<Vec<u8>> {
+    signed_with(SECRET, common::now().timestamp(), "POST", path, body.as_bytes())
+}
+
+#[tokio::test]
+async fn a_key_given_twice_at_any_depth_is_refused_and_nothing_is_stored() {
+    let ingest = ingest();
+    let text = purchase().to_string();
+    let cases = [
+        (
+            text.replacen("\"amount_minor\":4599", "\"amount_minor\":1234,\"amount_minor\":5", 1),
+            "amount_minor",
+        ),
+        (
+            text.replacen(
+                "\"name\":\"Carrefour City\"",
+                "\"name\":\"Carrefour City\",\"name\":\"Evil\"",
+                1,
+            ),
+            "merchant.name",
+        ),
+        (
+            text.replacen(
+                "\"terminal\":\"T-88\"",
+                "\"terminal\":\"T-88\",\"x\":[{\"k\":1,\"k\":2}]",
+                1,
+            ),
+            "metadata.x[0].k",
+        ),
+        // The same key spelled with an escape is the same key.
+        (
+            text.replacen(
+                "\"kind\":\"card_purchase\"",
+                "\"kind\":\"card_purchase\",\"\\u006bind\":\"refund\"",
+                1,
+            ),
+            "kind",
+        ),
+    ];
+    for (body, field) in cases {
+        assert_ne!(body, text, "the case edits the body");
+        let (status, problem) = call(&ingest, post_text("/v1/transactions", &body)).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(fields(&problem), [field], "{problem}");
+    }
+    let account = r#"{"account_id":"acc-dup","holder":{"first_name":"A","last_name":"B"},"email":"a@example.com","email":"b@example.com","country":"FR","currency":"EUR"}"#;
+    let (status, problem) = call(&ingest, post_text("/v1/accounts", account)).await;
+    assert_eq!((status, fields(&problem)), (400, vec!["email".to_string()]));
+    let top_up = r#"{"top_up_id":"tu-1","amount_minor":100,"amount_minor":100000,"currency":"EUR","payment_method":"card","fee_rate":0}"#;
+    let (status, _) = call(&ingest, post_text("/v1/accounts/acc-fr-001/top-ups", top_up)).await;
+    assert_eq!(status, 400);
+    assert_eq!(ingest.ledger.len(), 1, "only the seeded profile");
+}
+
+#[tokio::test]
+async fn bidi_controls_and_invisible_characters_are_refused_in_every_text_an_email_shows() {
+    let ingest = ingest();
+    for c in [
+        '\u{202E}', '\u{2066}', '\u{200F}', '\u{061C}', '\u{2028}', '\u{2029}', '\u{FEFF}', '\u{200B}', '\u{00AD}',
+    ] {
+        let tainted = format!("Shop{c}gnp.exe");
+        let mut body = purchase();
+        body["merchant"]["name"] = json!(tainted);
+        body["merchant"]["city"] = json!(format!("Ly{c}on"));
+        let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+        assert_eq!(status, 400, "U+{:04X}: {problem}", c as u32);
+        assert_eq!(fields(&problem), ["merchant.name", "merchant.city"]);
+        let account = json!({
+            "account_id": "acc-bidi",
+            "holder": {"first_name": format!("Ma{c}rie"), "last_name": "Dupont"},
+            "email": format!("marie{c}@example.com"),
+            "country": "FR",
+            "currency": "EUR"
+        });
+        let (status, problem) = call(&ingest, post("/v1/accounts", &account)).await;
+        assert_eq!(status, 400);
+        let mut got = fields(&problem);
+        got.sort();
+        assert_eq!(got, ["email", "holder.first_name"], "U+{:04X}", c as u32);
+    }
+    // Metadata is shown nowhere: it is carried as it is.
+    let mut body = purchase();
+    body["metadata"] = json!({"note": "\u{202E}reversed"});
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
+    // Any script without them is welcome.
+    let mut body = purchase();
+    body["transaction_id"] = json!("t-intl");
+    body["merchant"]["name"] = json!("محل القهوة 東京 Ünal");
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
+}
+
+#[tokio::test]
+async fn booked_at_before_2000_or_more_than_a_day_ahead_is_refused() {
+    let ingest = ingest();
+    let now = common::now();
+    let cases = [
+        ("1999-12-31T23:59:59Z", 400),
+        ("0001-01-01T00:00:00Z", 400),
+        ("2000-01-01T00:00:00Z", 201),
+        ("2024-03-01T12:00:00Z", 201),
+        (
+            &*txn_notify::domain::transaction::format_rfc3339(&(now + Duration::hours(24))),
+            201,
+        ),
+        (
+            &*txn_notify::domain::transaction::format_rfc3339(&(now + Duration::hours(24) + Duration::seconds(1))),
+            400,
+        ),
+        ("9999-12-31T23:59:59Z", 400),
+    ];
+    for (i, (booked_at, expected)) in cases.iter().enumerate() {
+        let mut body = purchase();
+        body["transaction_id"] = json!(format!("t-when-{i}"));
+        body["booked_at"] = json!(booked_at);
+        let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+        assert_eq!(status, *expected, "{booked_at}: {problem}");
+        if status == 400 {
+            assert_eq!(fields(&problem), ["booked_at"]);
+        }
+    }
+}
+
+fn nested(levels: usize) -> Value {
+    let mut value = json!("leaf");
+    for _ in 0..levels {
+        value = json!({ "a": value });
+    }
+    value
+}
+
+#[tokio::test]
+async fn metadata_nests_as_deep_as_dynamodb_stores_and_no_deeper() {
+    let ingest = ingest();
+    let mut body = purchase();
+    body["metadata"] = nested(txn_notify::domain::metadata::MAX_METADATA_DEPTH);
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
+    let mut body = purchase();
+    body["transaction_id"] = json!("t-deeper");
+    body["metadata"] = nested(txn_notify::domain::metadata::MAX_METADATA_DEPTH + 1);
+    let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+    assert_eq!(
+        (status, fields(&problem)),
+        (400, vec!["metadata".to_string()]),
+        "{problem}"
+    );
+    // Arrays count as levels too.
+    let mut body = purchase();
+    body["transaction_id"] = json!("t-lists");
+    let mut value = json!([]);
+    for _ in 0..txn_notify::domain::metadata::MAX_METADATA_DEPTH {
+        value = json!([value]);
+    }
+    body["metadata"] = json!({ "l": value });
+    assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 400);
+}
+
+#[tokio::test]
+async fn amounts_have_fifteen_digits_at_most() {
+    let ingest = ingest();
+    let max = txn_notify::domain::money::MAX_AMOUNT_MINOR;
+    let cases = [
+        ("amount_minor", json!(max), 201),
+        ("amount_minor", json!(max + 1), 400),
+        ("amount_minor", json!(i64::MAX), 400),
+        ("amount_minor", json!(u64::MAX), 400),
+        ("balance_after_minor", json!(-max), 201),
+        ("balance_after_minor", json!(-max - 1), 400),
+    ];
+    for (i, (field, value, expected)) in cases.iter().enumerate() {
+        let mut body = purchase();
+        body["transaction_id"] = json!(format!("t-amount-{i}"));
+        body[*field] = value.clone();
+        let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
+        assert_eq!(status, *expected, "{field} = {value}: {problem}");
+        if status == 400 {
+            assert_eq!(fields(&problem), [*field]);
+        }
+    }
+    let top_up = json!({"top_up_id": "tu-big", "amount_minor": max + 1, "currency": "EUR", "payment_method": "card", "fee_rate": 0});
+    assert_eq!(
+        call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &top_up)).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn metadata_is_stored_with_every_digit_it_was_sent_with() {
+    let ingest = ingest();
+    let body = purchase().to_string().replacen(
+        "\"terminal\":\"T-88\"",
+        "\"rate\":0.10,\"ref\":123456789012345678901234567890",
+        1,
+    );
+    assert_eq!(call(&ingest, post_text("/v1/transactions", &body)).await.0, 201);
+    let stored = ingest
+        .ledger
+        .get("ACCOUNT#acc-fr-001", "TXN#2026-11-20T08:15:00Z#t-1001")
+        .unwrap();
+    let metadata = match stored.get("metadata") {
+        Some(serde_dynamo::AttributeValue::M(m)) => m.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(metadata["rate"], serde_dynamo::AttributeValue::N("0.10".into()));
+    assert_eq!(
+        metadata["ref"],
+        serde_dynamo::AttributeValue::N("123456789012345678901234567890".into())
+    );
+    let transaction = stored_transaction(&ingest, "TXN#2026-11-20T08:15:00Z#t-1001").unwrap();
+    assert!(serde_json::to_string(&transaction).unwrap().contains("\"rate\":0.10"));
+}

@@ -453,6 +453,33 @@ async fn line_breaks_in_names_never_reach_a_header() {
     assert!(!headers.lines().any(|l| l.starts_with("Bcc")), "{headers}");
 }
 
+#[tokio::test]
+async fn bidi_controls_from_items_written_past_ingest_never_reach_the_reader() {
+    // An item written straight into the table (not through ingest, which refuses them).
+    let mut account = french();
+    account.holder.first_name = Pii("Ma\u{202E}rie\u{200B}".into());
+    let (mut txn, change) = transaction_for("plain", &account);
+    txn.merchant = merchant("Shop\u{202E}gnp.exe", "5411", "FR", Some("Ly\u{2066}on\u{2028}"));
+    let (sent, stats) = send_one(&account, recorded(&account, &txn, change)).await;
+    assert_eq!(stats.sent, 1, "the holder still gets the alert");
+    let email = &sent[0].email;
+    for (part, text) in [
+        ("subject", email.subject.as_str()),
+        ("text", email.text.as_str()),
+        ("html", email.html.as_str()),
+    ] {
+        assert_eq!(
+            txn_notify::domain::text::first_invisible_format(text),
+            None,
+            "{part}: {text:?}"
+        );
+    }
+    assert!(email.subject.as_str().contains("Shopgnp.exe"), "{:?}", email.subject);
+    assert!(email.text.contains("Marie") && email.text.contains("Lyon"));
+    let display = email.to.display_name.as_ref().unwrap().expose().as_str().to_string();
+    assert_eq!(txn_notify::domain::text::first_invisible_format(&display), None);
+}
+
 // ---- preferences -------------------------------------------------------------------------
 
 async fn outcome_for(account: &Account, shape: &str, edit: impl FnOnce(&mut Transaction)) -> NotifyStats {

@@ -303,7 +303,7 @@ fn raw_insert(sequence_number: &str, image: serde_json::Value) -> serde_json::Va
         "eventSource": "aws:dynamodb",
         "awsRegion": "eu-west-3",
         "dynamodb": {
-            "ApproximateCreationDateTime": 1763632800,
+            "ApproximateCreationDateTime": 1795168800,
             "Keys": {"pk": image["pk"].clone(), "sk": image["sk"].clone()},
             "NewImage": image,
             "SequenceNumber": sequence_number,
@@ -633,4 +633,297 @@ async fn transaction_recorded_lists_its_findings_with_their_event_ids() {
         json!({"id": "large_transaction", "threshold": {"amount_minor": 100000, "currency": "EUR"}, "threshold_source": "currency"})
     );
     assert!(DetailType::ALL.iter().any(|d| d.as_str() == published[1].detail_type));
+}
+
+/// A transaction item whose metadata holds this DynamoDB value under `key`.
+fn with_metadata(id: &str, metadata: serde_json::Value) -> serde_json::Value {
+    let mut image = valid_image();
+    image["transaction_id"] = json!({"S": id});
+    image["sk"] = json!({"S": format!("TXN#2026-11-20T10:00:00Z#{id}")});
+    image["metadata"] = metadata;
+    image
+}
+
+#[tokio::test]
+async fn metadata_of_every_dynamodb_type_reaches_the_events_as_plain_json() {
+    // Binary values as DynamoDB Streams deliver them: base64 text in the record.
+    let cases = [
+        (
+            "t-b",
+            json!({"M": {"receipt": {"B": "JVBERi0xLjQ="}}}),
+            json!({"receipt": "JVBERi0xLjQ="}),
+        ),
+        (
+            "t-bs",
+            json!({"M": {"scans": {"BS": ["AQID", "BAU="]}}}),
+            json!({"scans": ["AQID", "BAU="]}),
+        ),
+        (
+            "t-list",
+            json!({"M": {"parts": {"L": [{"B": "/w=="}, {"M": {"deep": {"BS": ["AA=="]}}}, {"NULL": true}]}}}),
+            json!({"parts": ["/w==", {"deep": ["AA=="]}, null]}),
+        ),
+        (
+            "t-sets",
+            json!({"M": {"tags": {"SS": ["a", "b"]}, "codes": {"NS": ["1", "2.50"]}, "ok": {"BOOL": true}}}),
+            json!({"tags": ["a", "b"], "codes": [1, 2.50], "ok": true}),
+        ),
+    ];
+    let records: Vec<serde_json::Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (id, metadata, _))| raw_insert(&format!("{}", 100 + i), with_metadata(id, metadata.clone())))
+        .collect();
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &json!({ "Records": records })).await;
+    assert_eq!(
+        outcome.stats.records_rejected, 0,
+        "{:?}",
+        outcome.stats.rejected_by_reason
+    );
+    assert_eq!(outcome.stats.records_processed, cases.len() as u64);
+    let published = processor.bus.published();
+    for (id, _, expected) in &cases {
+        let recorded = published
+            .iter()
+            .find(|e| e.detail_type == "Transaction Recorded" && transaction_id(e).as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no Transaction Recorded for {id}"));
+        assert_eq!(&detail(recorded)["transaction"]["metadata"], expected, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn metadata_numbers_keep_every_digit_in_the_event_text() {
+    let image = with_metadata(
+        "t-n",
+        json!({"M": {"rate": {"N": "0.10"}, "ref": {"N": "123456789012345678901234567890"}, "tiny": {"N": "1E-130"}}}),
+    );
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    run(&processor, &json!({ "Records": [raw_insert("100", image)] })).await;
+    let text = processor.bus.published()[0].detail.clone();
+    assert!(
+        text.contains(r#""metadata":{"rate":0.10,"ref":123456789012345678901234567890,"tiny":1e-130}"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_record_of_any_item_type_carries_no_name_address_or_phone() {
+    let mut account = serde_json::to_value(account("acc-pii", "FR", Currency::EUR).to_item()).unwrap();
+    account["holder"]["M"]["first_name"] = json!({"S": "Hortense"});
+    account["holder"]["M"]["last_name"] = json!({"S": "Valjean-Thénardier"});
+    account["email"] = json!({"S": "hortense.valjean@example.org"});
+    account["currency"] = json!({"S": "EURO"});
+    let mut transaction = valid_image();
+    transaction["amount_minor"] = json!({"S": "oops"});
+    transaction["metadata"] = json!({"M": {"payer": {"M": {"first_name": {"S": "Hortense"}, "email": {"S": "h@example.org"}}},
+        "note": {"S": "ask hortense.valjean@example.org"}, "phone": {"S": "+33612345678"}}});
+    let mut modify = raw_insert("103", valid_image());
+    modify["eventName"] = json!("MODIFY");
+    modify["dynamodb"]["NewImage"] = json!({"type": {"S": "TXN"}, "first_name": {"S": "Hortense"}});
+    modify["dynamodb"]["OldImage"] = json!({"type": {"S": "TXN"}, "email": {"S": "hortense.valjean@example.org"}});
+    let records = vec![
+        raw_insert("100", account),
+        raw_insert("101", transaction),
+        json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "102", "NewImage": {"email": "hortense.valjean@example.org", "holder": {"first_name": "Hortense"}}}}),
+        modify,
+    ];
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &json!({ "Records": records })).await;
+    assert_eq!(
+        outcome.stats.records_rejected, 4,
+        "{:?}",
+        outcome.stats.rejected_by_reason
+    );
+    for entry in processor.bus.published() {
+        assert_eq!(entry.detail_type, "Record Rejected");
+        let text = &entry.detail;
+        for personal in [
+            "Hortense",
+            "hortense",
+            "Valjean",
+            "Thénardier",
+            "example.org",
+            "+33612345678",
+        ] {
+            assert!(!text.contains(personal), "{personal} reached the bus: {text}");
+        }
+        assert!(!detail(&entry)["raw_record"].is_null(), "the record is kept, masked");
+    }
+}
+
+#[tokio::test]
+async fn amounts_past_fifteen_digits_are_rejected_and_the_largest_pass() {
+    let amount = |id: &str, field: &str, n: &str| {
+        let mut image = with_metadata(id, json!({"NULL": true}));
+        image[field] = json!({ "N": n });
+        image
+    };
+    let records = vec![
+        raw_insert("100", amount("t-max", "amount_minor", "999999999999999")),
+        raw_insert("101", amount("t-over", "amount_minor", "1000000000000000")),
+        raw_insert("102", amount("t-i64", "amount_minor", "9223372036854775807")),
+        raw_insert("103", amount("t-low", "balance_after_minor", "-1000000000000000")),
+        raw_insert("104", amount("t-low-ok", "balance_after_minor", "-999999999999999")),
+    ];
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &json!({ "Records": records })).await;
+    assert_eq!(outcome.stats.rejected_by_reason.get("integer_out_of_range"), Some(&3));
+    assert_eq!(outcome.stats.records_processed, 2);
+    let published = processor.bus.published();
+    let recorded: Vec<String> = published
+        .iter()
+        .filter(|e| e.detail_type == "Transaction Recorded")
+        .filter_map(transaction_id)
+        .collect();
+    assert_eq!(recorded, ["t-max", "t-low-ok"]);
+}
+
+#[tokio::test]
+async fn an_event_too_large_is_counted_as_rejected_everywhere() {
+    let event = stream_event(&[bulky_purchase(0, 10), bulky_purchase(1, MAX_REQUEST_BYTES)]);
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &event).await;
+    let s = &outcome.stats;
+    assert_eq!((s.records_processed, s.records_rejected), (1, 1));
+    assert_eq!(s.rejected_by_reason.get("event_too_large"), Some(&1));
+    assert_eq!(s.end_to_end_latency_ms.len(), 1, "the rejected record has no latency");
+    let mut metrics = txn_notify::telemetry::emf::Invocation::new("processor", chrono::Utc::now());
+    txn_notify::lambda::handlers::processor(&processor, event.clone(), None, &mut metrics)
+        .await
+        .unwrap();
+    let documents = metrics.documents();
+    let rejected: u64 = documents.iter().filter_map(|d| d["RecordsRejected"].as_u64()).sum();
+    assert_eq!(rejected, 1, "RecordsRejected (and its alarm) sees it");
+}
+
+#[tokio::test]
+async fn a_reversal_without_its_old_image_is_rejected_not_emailed_again() {
+    let original = purchase("t-1", "acc-1", 1000, Currency::EUR);
+    let mut reversed = original.clone();
+    reversed.status = TransactionStatus::Reversed;
+    let mut event = stream_event(&[LedgerWrite::Modify {
+        old: original.to_item(),
+        new: reversed.to_item(),
+        at: now(),
+    }]);
+    event["Records"][0]["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("OldImage");
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &event).await;
+    assert_eq!(outcome.stats.rejected_by_reason.get("missing_old_image"), Some(&1));
+    assert_eq!(detail_types(&processor.bus.published()), ["Record Rejected"]);
+    // With its old image, the same change is the reversal it is.
+    let with_old = stream_event(&[LedgerWrite::Modify {
+        old: original.to_item(),
+        new: reversed.to_item(),
+        at: now(),
+    }]);
+    let processor = common::processor(MemoryLedger::new(), MemoryBus::new());
+    run(&processor, &with_old).await;
+    assert_eq!(detail_types(&processor.bus.published()), ["Transaction Recorded"]);
+}
+
+#[tokio::test]
+async fn latencies_of_records_older_than_the_stream_keeps_are_left_out() {
+    let mut old = purchase("t-old", "acc-1", 1000, Currency::EUR);
+    old.booked_at = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .unwrap()
+        .into();
+    let fresh = purchase("t-fresh", "acc-1", 1000, Currency::EUR);
+    let mut event = stream_event(&[insert_txn(&old), insert_txn(&fresh)]);
+    // The first record was written two days before the processor reads it.
+    event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"] =
+        json!((now() - chrono::Duration::days(2)).timestamp());
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &event).await;
+    assert_eq!(outcome.stats.records_processed, 2);
+    let day_ms = 24 * 3600 * 1000;
+    assert_eq!(
+        outcome.stats.end_to_end_latency_ms,
+        [(now() - fresh.booked_at).num_milliseconds()]
+    );
+    assert_eq!(
+        outcome.stats.stream_lag_ms.len(),
+        1,
+        "{:?}",
+        outcome.stats.stream_lag_ms
+    );
+    assert!(outcome.stats.stream_lag_ms.iter().all(|ms| (0..=day_ms).contains(ms)));
+}
+
+/// A bus whose every call takes `seconds` on the clock and then fails, as a throttled or
+/// far-away EventBridge would.
+struct SlowFailingBus {
+    clock: std::sync::Arc<txn_notify::clock::SkippingClock>,
+    seconds: u64,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+impl txn_notify::ports::EventBus for SlowFailingBus {
+    async fn put_events(
+        &self,
+        _: &[&txn_notify::ports::BusEntry],
+    ) -> Result<Vec<txn_notify::ports::EntryResult>, PortError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.clock.advance(std::time::Duration::from_secs(self.seconds));
+        Err(PortError::transient("ThrottlingException: slow down"))
+    }
+}
+
+async fn run_against_a_slow_bus(deadline_after: Option<i64>) -> (txn_notify::pipeline::BatchOutcome, i64, u32) {
+    use std::sync::Arc;
+    let clock = Arc::new(txn_notify::clock::SkippingClock::new());
+    let bus = SlowFailingBus {
+        clock: Arc::clone(&clock),
+        seconds: 8,
+        calls: Default::default(),
+    };
+    let mut config = txn_notify::pipeline::ProcessorConfig::new("txn-notify");
+    config.deadline_reserve = std::time::Duration::from_secs(9);
+    let processor = txn_notify::pipeline::Processor::new(
+        MemoryLedger::new(),
+        bus,
+        Arc::clone(&clock),
+        Arc::new(txn_notify::rules::Rules::builtin()),
+        config,
+    );
+    use txn_notify::ports::Clock;
+    let started = clock.now();
+    let deadline = deadline_after.map(|s| started + chrono::Duration::seconds(s));
+    let event = stream_event(&purchases(5, 5));
+    let outcome = processor.process_batch_until(batch_of(&event), deadline).await;
+    let elapsed = (clock.now() - started).num_seconds();
+    (
+        outcome,
+        elapsed,
+        processor.bus.calls.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn retries_stop_in_time_to_answer_before_the_lambda_deadline() {
+    // Without a deadline the six sends take 48 s on the slow bus, past a 30 s invocation.
+    let (_, unbounded, calls) = run_against_a_slow_bus(None).await;
+    assert_eq!(calls, 6);
+    assert!(unbounded > 30, "{unbounded} s");
+    let (outcome, elapsed, calls) = run_against_a_slow_bus(Some(30)).await;
+    assert!(elapsed <= 30, "answered after {elapsed} s");
+    assert!(calls < 6 && calls >= 1, "{calls} calls");
+    assert_eq!(outcome.stats.records_retried, 5, "every unpublished record is reported");
+    assert_eq!(outcome.response.batch_item_failures.len(), 5);
+    assert!(
+        outcome.stats.last_error.as_deref().unwrap_or("").contains("deadline"),
+        "{:?}",
+        outcome.stats.last_error
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_too_close_for_any_call_reports_the_whole_batch_at_once() {
+    let (outcome, elapsed, calls) = run_against_a_slow_bus(Some(5)).await;
+    assert_eq!((calls, elapsed), (0, 0));
+    assert_eq!(outcome.stats.records_retried, 5);
 }
