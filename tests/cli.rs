@@ -157,6 +157,43 @@ fn invoke_rejects_files_that_are_not_stream_events() {
     std::fs::write(&not_json, "{ nope").unwrap();
     let not_stream = temp_file("not-stream.json");
     std::fs::write(&not_stream, "[1, 2, 3]").unwrap();
+    let mut shapes = Vec::new();
+    for (name, text, says) in [
+        ("empty-object.json", "{}", "no \"Records\" list"),
+        (
+            "records-string.json",
+            r#"{"Records": "x"}"#,
+            "\"Records\" is not a list",
+        ),
+        (
+            "records-object.json",
+            r#"{"Records": {"a": 1}}"#,
+            "\"Records\" is not a list",
+        ),
+        ("records-null.json", r#"{"Records": null}"#, "no \"Records\" list"),
+        ("sqs.json", r#"{"records": []}"#, "no \"Records\" list"),
+    ] {
+        let path = temp_file(name);
+        std::fs::write(&path, text).unwrap();
+        let output = txn_notify(&["invoke", "processor", "--event", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("not a DynamoDB stream event") && stderr.contains(says),
+            "{text}: {stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("0 records"), "{text}");
+        shapes.push(path);
+    }
+    // An empty list is a batch with nothing to do.
+    let empty = temp_file("empty-batch.json");
+    std::fs::write(&empty, r#"{"Records": []}"#).unwrap();
+    assert_eq!(
+        txn_notify(&["invoke", "processor", "--event", empty.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     for path in [
         not_json.to_str().unwrap(),
         not_stream.to_str().unwrap(),
@@ -728,4 +765,45 @@ fn cost_prints_every_line_and_the_figures_of_docs_cost_md_are_the_commands() {
     }
     let bad = txn_notify(&["cost", "--transactions-per-day", "1000", "--alert-rate", "-1"]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let batch = events_dir().join("batch-1000.json");
+    // Far more than a pipe holds, so the command writes after its reader is gone.
+    for args in [
+        vec!["invoke", "processor", "--event", batch.to_str().unwrap(), "--json"],
+        vec![
+            "events",
+            "generate",
+            "--accounts",
+            "50",
+            "--transactions",
+            "3000",
+            "--seed",
+            "1",
+        ],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_txn-notify"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.is_empty(), "{args:?} printed: {stderr}");
+        assert!(
+            output.status.success() || output.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            output.status
+        );
+    }
 }

@@ -18,14 +18,32 @@ struct Dev {
     child: Child,
     address: String,
     stdout: BufReader<std::process::ChildStdout>,
+    secret: String,
+    banner: String,
 }
 
 impl Dev {
     fn start(dir: &Path) -> Dev {
-        let mut child = Command::new(BIN)
+        let dev = Dev::start_with(dir, None);
+        assert!(
+            dev.banner.contains(&format!("signing secret: {LOCAL_SIGNING_SECRET}")),
+            "the banner shows the built-in test secret: {}",
+            dev.banner
+        );
+        dev
+    }
+
+    /// `secret`: TXN_NOTIFY_SIGNING_SECRET, None for the built-in local test secret.
+    fn start_with(dir: &Path, secret: Option<&str>) -> Dev {
+        let mut command = Command::new(BIN);
+        command
             .args(["dev", "--port", "0", "--tick-ms", "50", "--data-dir"])
             .arg(dir)
-            .env_remove("TXN_NOTIFY_SIGNING_SECRET")
+            .env_remove("TXN_NOTIFY_SIGNING_SECRET");
+        if let Some(secret) = secret {
+            command.env("TXN_NOTIFY_SIGNING_SECRET", secret);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -41,15 +59,16 @@ impl Dev {
             }
         };
         assert!(address.starts_with("127.0.0.1:"), "{address}");
-        let mut rest = String::new();
-        while !rest.contains("Ctrl-C stops") {
-            assert!(stdout.read_line(&mut rest).unwrap() > 0);
+        while !banner.contains("Ctrl-C stops") {
+            assert!(stdout.read_line(&mut banner).unwrap() > 0);
         }
-        assert!(
-            rest.contains(&format!("signing secret: {LOCAL_SIGNING_SECRET}")),
-            "the banner shows the signing secret: {rest}"
-        );
-        Dev { child, address, stdout }
+        Dev {
+            child,
+            address,
+            stdout,
+            secret: secret.unwrap_or(LOCAL_SIGNING_SECRET).to_string(),
+            banner,
+        }
     }
 
     /// Ctrl-C, then the exit status and what it printed last.
@@ -109,7 +128,7 @@ impl Dev {
             body.to_string()
         };
         let now = chrono::Utc::now().timestamp();
-        let signature = sign(LOCAL_SIGNING_SECRET.as_bytes(), now, method, path, body.as_bytes());
+        let signature = sign(self.secret.as_bytes(), now, method, path, body.as_bytes());
         self.request(
             method,
             path,
@@ -289,4 +308,120 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn a_secret_of_ones_own_is_never_printed_and_is_the_one_that_signs() {
+    let dir = tempdir("dev-secret");
+    let secret = "bank-own-secret-3f9a1c";
+    let dev = Dev::start_with(&dir, Some(secret));
+    assert!(!dev.banner.contains(secret), "{}", dev.banner);
+    assert!(!dev.banner.contains(LOCAL_SIGNING_SECRET), "{}", dev.banner);
+    assert!(
+        dev.banner
+            .contains("signing secret: from TXN_NOTIFY_SIGNING_SECRET (not shown)")
+    );
+    let account = json!({
+        "account_id": "acc-own-001",
+        "holder": {"first_name": "Ada", "last_name": "Lovelace"},
+        "email": "ada@example.com",
+        "country": "GB",
+        "currency": "GBP"
+    });
+    assert_eq!(dev.signed("POST", "/v1/accounts", &account).status, 201);
+    // The built-in test secret opens nothing here.
+    let body = account.to_string();
+    let now = chrono::Utc::now().timestamp();
+    let local = sign(
+        LOCAL_SIGNING_SECRET.as_bytes(),
+        now,
+        "POST",
+        "/v1/accounts",
+        body.as_bytes(),
+    );
+    let refused = dev.request(
+        "POST",
+        "/v1/accounts",
+        &[("X-Signature", local), ("Content-Type", "application/json".into())],
+        &body,
+    );
+    assert_eq!(refused.status, 401);
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+}
+
+#[test]
+fn one_body_limit_and_clear_media_type_errors_whatever_the_path_in() {
+    let dir = tempdir("dev-limits");
+    let dev = Dev::start(&dir);
+    let limit = txn_notify::pipeline::ingest::MAX_BODY_BYTES;
+    let mut details = Vec::new();
+    for size in [limit + 1, 2 * 1024 * 1024] {
+        let body = format!("{{\"metadata\":\"{}\"}}", "x".repeat(size));
+        let now = chrono::Utc::now().timestamp();
+        let signature = sign(
+            LOCAL_SIGNING_SECRET.as_bytes(),
+            now,
+            "POST",
+            "/v1/transactions",
+            body.as_bytes(),
+        );
+        let response = dev.request(
+            "POST",
+            "/v1/transactions",
+            &[("X-Signature", signature), ("Content-Type", "application/json".into())],
+            &body,
+        );
+        assert_eq!(response.status, 413, "{size}: {}", response.body);
+        assert!(response.head.contains("application/problem+json"), "{}", response.head);
+        let problem: Value = serde_json::from_str(&response.body).unwrap();
+        details.push(problem["detail"].as_str().unwrap().to_string());
+    }
+    assert_eq!(details[0], details[1], "one limit, one message");
+    assert_eq!(details[0], "the body may hold at most 64 KiB (65536 bytes)");
+    // A body just at the limit is read (and answered on its merits).
+    let body = format!("{{\"x\":\"{}\"}}", "x".repeat(limit - 8));
+    assert_eq!(body.len(), limit);
+    let now = chrono::Utc::now().timestamp();
+    let signature = sign(
+        LOCAL_SIGNING_SECRET.as_bytes(),
+        now,
+        "POST",
+        "/v1/transactions",
+        body.as_bytes(),
+    );
+    let response = dev.request(
+        "POST",
+        "/v1/transactions",
+        &[("X-Signature", signature), ("Content-Type", "application/json".into())],
+        &body,
+    );
+    assert_eq!(response.status, 400, "{}", response.body);
+    for content_type in [None, Some(""), Some("text/plain")] {
+        let body = "{}";
+        let now = chrono::Utc::now().timestamp();
+        let signature = sign(
+            LOCAL_SIGNING_SECRET.as_bytes(),
+            now,
+            "POST",
+            "/v1/accounts",
+            body.as_bytes(),
+        );
+        let mut headers = vec![("X-Signature", signature)];
+        if let Some(t) = content_type {
+            headers.push(("Content-Type", t.to_string()));
+        }
+        let response = dev.request("POST", "/v1/accounts", &headers, body);
+        assert_eq!(response.status, 415, "{content_type:?}");
+        let problem: Value = serde_json::from_str(&response.body).unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("Content-Type: application/json"), "{detail}");
+        if content_type == Some("text/plain") {
+            assert!(detail.contains("\"text/plain\""), "{detail}");
+        } else {
+            assert!(detail.contains("no Content-Type was given"), "{detail}");
+        }
+    }
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
 }

@@ -911,7 +911,7 @@ async fn retries_stop_in_time_to_answer_before_the_lambda_deadline() {
     assert!(unbounded > 30, "{unbounded} s");
     let (outcome, elapsed, calls) = run_against_a_slow_bus(Some(30)).await;
     assert!(elapsed <= 30, "answered after {elapsed} s");
-    assert!(calls < 6 && calls >= 1, "{calls} calls");
+    assert!((1..6).contains(&calls), "{calls} calls");
     assert_eq!(outcome.stats.records_retried, 5, "every unpublished record is reported");
     assert_eq!(outcome.response.batch_item_failures.len(), 5);
     assert!(
@@ -926,4 +926,22 @@ async fn a_deadline_too_close_for_any_call_reports_the_whole_batch_at_once() {
     let (outcome, elapsed, calls) = run_against_a_slow_bus(Some(5)).await;
     assert_eq!((calls, elapsed), (0, 0));
     assert_eq!(outcome.stats.records_retried, 5);
+}
+
+#[tokio::test]
+async fn the_lambda_handler_answers_an_error_for_what_is_not_a_stream_event() {
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    for payload in [
+        json!({}),
+        json!({"Records": "x"}),
+        json!({"Records": null}),
+        json!([1]),
+        json!("text"),
+    ] {
+        let mut metrics = txn_notify::telemetry::emf::Invocation::new("processor", chrono::Utc::now());
+        let reply = txn_notify::lambda::handlers::processor(&processor, payload.clone(), None, &mut metrics).await;
+        let error = reply.expect_err(&payload.to_string());
+        assert!(error.starts_with("not a DynamoDB stream event"), "{payload}: {error}");
+    }
+    assert_eq!(processor.bus.call_count(), 0);
 }

@@ -59,7 +59,14 @@ pub fn run(args: DevArgs) -> ExitCode {
         for (method, path) in ROUTES {
             println!("  {method:<4} {base}{path}");
         }
-        println!("signing secret: {secret}");
+        // A secret of the user's own is theirs to keep: only the built-in one is shown.
+        if secret == LOCAL_SIGNING_SECRET {
+            println!(
+                "signing secret: {secret} (the built-in local test secret; TXN_NOTIFY_SIGNING_SECRET sets another)"
+            );
+        } else {
+            println!("signing secret: from TXN_NOTIFY_SIGNING_SECRET (not shown)");
+        }
         println!("  X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.METHOD.path.body\">");
         println!("  or: curl -H \"X-Signature: $(txn-notify sign POST /v1/accounts \"$body\")\" …");
         println!("outbox: {base}/outbox/   status: {base}/status");

@@ -107,6 +107,18 @@ impl RulesSource {
     }
 }
 
+/// `txn-notify cost --json | head -1`: when the reader goes away, end as Unix tools do, by
+/// SIGPIPE, without a panic and its backtrace. Rust ignores SIGPIPE so that writes return
+/// an error, and `println!` turns that error into a panic; the default action ends the
+/// process quietly instead. Sockets are unaffected: they write with MSG_NOSIGNAL.
+pub fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

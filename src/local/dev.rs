@@ -23,10 +23,6 @@ use crate::local::runtime::{Runtime, RuntimeParts, Tally};
 use crate::pipeline::ingest::problem::Problem;
 use crate::pipeline::ingest::routes::problem_response;
 
-/// Bodies past this size are refused before they reach ingest (API Gateway's own limit is
-/// far larger; ingest refuses past 64 KiB with its 413).
-const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-
 pub struct DevOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -175,9 +171,11 @@ fn not_found() -> Response<Body> {
 async fn ingest(State(app): State<App>, request: Request<Body>) -> Response<Body> {
     app.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+    // Read no more than ingest takes: a larger body gets ingest's own 413, whatever its size.
+    let limit = app.runtime.ingest.config.max_body_bytes;
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes.to_vec(),
-        Err(_) => return problem_response(&Problem::too_large(MAX_REQUEST_BYTES)).map(Body::from),
+        Err(_) => return problem_response(&Problem::too_large(limit)).map(Body::from),
     };
     let response = app.runtime.ingest.handle(Request::from_parts(parts, body)).await;
     response.map(Body::from)

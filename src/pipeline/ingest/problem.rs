@@ -87,7 +87,7 @@ impl Problem {
             "payload-too-large",
             "The body is too large",
             413,
-            format!("the body may hold at most {limit} bytes"),
+            format!("the body may hold at most {} KiB ({limit} bytes)", limit / 1024),
         )
     }
 
@@ -96,9 +96,12 @@ impl Problem {
             "unsupported-media-type",
             "Unsupported media type",
             415,
-            match found {
-                Some(found) => format!("the body must be application/json, not {found}"),
-                None => "the body must be application/json (no Content-Type was sent)".to_string(),
+            match found.map(str::trim) {
+                Some(found) if !found.is_empty() => {
+                    format!("the body must be sent as Content-Type: application/json, not {found:?}")
+                }
+                _ => "the body must be sent with Content-Type: application/json, and no Content-Type was given"
+                    .to_string(),
             },
         )
     }

@@ -146,7 +146,7 @@ fn is_json(request: &Request<Vec<u8>>) -> Result<(), Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("(not text)"));
+        .map(|v| v.to_str().unwrap_or("(a value that is not text)"));
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     match essence.as_deref() {
         Some("application/json") => Ok(()),
