@@ -807,3 +807,41 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
         );
     }
 }
+
+/// A sample's ApproximateCreationDateTime is when DynamoDB wrote the item: at or just after
+/// the item's own date (booked_at, created_at), never a year away from it.
+#[test]
+fn sample_stream_records_were_written_when_their_items_say() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(events_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for record in event["Records"].as_array().into_iter().flatten() {
+            let dynamodb = &record["dynamodb"];
+            let Some(written) = dynamodb["ApproximateCreationDateTime"].as_i64() else {
+                continue;
+            };
+            let image = if dynamodb["NewImage"].is_object() {
+                &dynamodb["NewImage"]
+            } else {
+                &dynamodb["OldImage"]
+            };
+            let date = ["booked_at", "created_at"]
+                .iter()
+                .find_map(|field| image[field]["S"].as_str())
+                .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok());
+            let Some(date) = date else { continue };
+            let after = written - date.timestamp();
+            assert!(
+                (-300..=3 * 86_400).contains(&after),
+                "{}: written {after} s after its item's date",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}

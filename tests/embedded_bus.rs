@@ -188,3 +188,42 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
     assert_eq!(done.deleted, 1);
     assert_eq!(store.queue_depth("AuditQueue").unwrap(), Default::default());
 }
+
+/// Each SQS sample holds what template.yaml's rules route to the queue its records name
+/// (`arn:…:<stack>-<QueueLogicalId>-<suffix>`, as CloudFormation names queues).
+#[test]
+fn the_sqs_samples_hold_exactly_what_the_rules_send_to_their_queue() {
+    let routes = txn_notify::local::bus::routes::Routes::builtin();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/consumers");
+    for (file, queue) in [
+        ("sqs-notify-queue.json", "NotifyQueue"),
+        ("sqs-every-detail-type.json", "AuditQueue"),
+    ] {
+        let sample: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let records = sample["Records"].as_array().unwrap();
+        assert!(!records.is_empty());
+        for record in records {
+            let arn = record["eventSourceARN"].as_str().unwrap();
+            assert!(arn.contains(&format!("-{queue}-")), "{file}: {arn}");
+            let event: serde_json::Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+            let queues: Vec<&str> = routes.matching(&event).map(|r| r.queue.as_str()).collect();
+            assert!(
+                queues.contains(&queue),
+                "{file}: {} goes to {queues:?}",
+                event["detail-type"]
+            );
+            let sent = record["attributes"]["SentTimestamp"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap();
+            let time = chrono::DateTime::parse_from_rfc3339(event["time"].as_str().unwrap()).unwrap();
+            let lag = sent - time.timestamp_millis();
+            assert!(
+                (0..60_000).contains(&lag),
+                "{file}: sent {lag} ms after the event's time"
+            );
+        }
+    }
+}

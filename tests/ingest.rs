@@ -742,3 +742,52 @@ async fn metadata_is_stored_with_every_digit_it_was_sent_with() {
     let transaction = stored_transaction(&ingest, "TXN#2026-11-20T08:15:00Z#t-1001").unwrap();
     assert!(serde_json::to_string(&transaction).unwrap().contains("\"rate\":0.10"));
 }
+
+/// An HTTP API (v2) event for this request, as API Gateway sends it to the function.
+fn api_gateway_event(route_key: &str, raw_path: &str, account_id: Option<&str>, body: &str) -> Value {
+    let method = route_key
+        .split(' ')
+        .next()
+        .filter(|m| *m != "$default")
+        .unwrap_or("POST");
+    let signature = sign(SECRET, common::now().timestamp(), method, raw_path, body.as_bytes());
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-signature": signature},
+        "requestContext": {"http": {"method": method, "path": raw_path}, "routeKey": route_key, "stage": "$default"},
+        "isBase64Encoded": false,
+        "body": body
+    });
+    if let Some(id) = account_id {
+        event["pathParameters"] = json!({ "account_id": id });
+    }
+    event
+}
+
+#[tokio::test]
+async fn behind_api_gateway_the_route_key_and_path_parameters_route_the_request() {
+    let ingest = ingest();
+    let top_up = r#"{"top_up_id":"tu-1","amount_minor":10000,"currency":"EUR","payment_method":"card","fee_rate":0}"#;
+    // The client sent the id percent-encoded; API Gateway decodes it into pathParameters.
+    let event = api_gateway_event(
+        "POST /v1/accounts/{account_id}/top-ups",
+        "/v1/accounts/acc%2Dfr%2D001/top-ups",
+        Some("acc-fr-001"),
+        top_up,
+    );
+    let request = txn_notify::lambda::apigw::request_from_v2(&event).unwrap();
+    let (status, body) = call(&ingest, request).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["account_id"], "acc-fr-001");
+    // A route key this API does not have is not served, whatever the path says.
+    let event = api_gateway_event("POST /v1/other", "/v1/transactions", None, &purchase().to_string());
+    let request = txn_notify::lambda::apigw::request_from_v2(&event).unwrap();
+    assert_eq!(call(&ingest, request).await.0, 404);
+    // A catch-all route routes on the path.
+    let event = api_gateway_event("$default", "/v1/transactions", None, &purchase().to_string());
+    let request = txn_notify::lambda::apigw::request_from_v2(&event).unwrap();
+    assert_eq!(call(&ingest, request).await.0, 201);
+}

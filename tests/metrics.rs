@@ -148,7 +148,8 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
             documents_of("processor", &processor, read(&events(file)), cold).await,
         ));
     }
-    let deliveries = read(&events("consumers/sqs-every-detail-type.json"));
+    let deliveries = read(&events("consumers/sqs-notify-queue.json"));
+    let audited = read(&events("consumers/sqs-every-detail-type.json"));
     let notifier = Notifier::new(
         sample_ledger(),
         MemoryMailer::new(),
@@ -156,12 +157,9 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
         FrozenClock::at(now),
         NotifyConfig::new(sender),
     );
-    invocations.push((
-        "notifier",
-        documents_of("notifier", &notifier, deliveries.clone(), true).await,
-    ));
+    invocations.push(("notifier", documents_of("notifier", &notifier, deliveries, true).await));
     let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
-    invocations.push(("auditor", documents_of("auditor", &auditor, deliveries, true).await));
+    invocations.push(("auditor", documents_of("auditor", &auditor, audited, true).await));
     let digest = Digest::new(
         sample_ledger(),
         MemoryBus::new(),

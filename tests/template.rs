@@ -162,3 +162,95 @@ fn no_replay_can_reach_past_what_the_notifier_remembers() {
     );
     assert!(retention["Default"].as_i64().unwrap() <= longest);
 }
+
+#[test]
+fn every_data_store_outlives_a_delete_or_a_replacement_of_the_stack() {
+    let template = template();
+    let stores: Vec<(String, &Value)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| {
+            matches!(
+                r["Type"].as_str(),
+                Some("AWS::DynamoDB::Table" | "AWS::SecretsManager::Secret" | "AWS::S3::Bucket")
+            )
+        })
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r))
+        .collect();
+    let mut names: Vec<&str> = stores.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "AuditTable",
+            "FailedBatchesBucket",
+            "IdempotencyTable",
+            "LedgerTable",
+            "SigningSecret"
+        ]
+    );
+    for (name, resource) in stores {
+        assert_eq!(resource["DeletionPolicy"], "Retain", "{name}");
+        assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{name}");
+    }
+}
+
+#[test]
+fn the_http_api_routes_are_the_ones_ingest_serves_with_the_same_parameter_names() {
+    let template = template();
+    let mut routes: Vec<(String, String)> = template["Resources"]["IngestFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|event| event["Type"] == "HttpApi")
+        .map(|event| {
+            (
+                event["Properties"]["Method"].as_str().unwrap().to_string(),
+                event["Properties"]["Path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    routes.sort();
+    let mut served: Vec<(String, String)> = txn_notify::pipeline::ingest::routes::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    served.sort();
+    assert_eq!(routes, served);
+}
+
+#[test]
+fn the_api_samples_carry_route_keys_and_path_parameters_as_api_gateway_sends_them() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/api");
+    let routes: Vec<String> = txn_notify::pipeline::ingest::routes::ROUTES
+        .iter()
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let key = event["routeKey"].as_str().unwrap();
+        assert!(routes.iter().any(|r| r == key), "{}: {key}", path.display());
+        assert_eq!(event["requestContext"]["routeKey"], key);
+        let raw_path = event["rawPath"].as_str().unwrap();
+        if key.contains("{account_id}") {
+            let id = event["pathParameters"]["account_id"].as_str().unwrap();
+            let template_path = key.split(' ').nth(1).unwrap();
+            assert_eq!(
+                template_path.replace("{account_id}", id),
+                raw_path,
+                "{}",
+                path.display()
+            );
+        } else {
+            assert!(event.get("pathParameters").is_none(), "{}", path.display());
+        }
+        seen.push(key.to_string());
+    }
+    seen.sort();
+    let mut expected = routes.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "one sample per route");
+}

@@ -3,6 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{Request, Response};
+
+use crate::pipeline::ingest::routes::MatchedRoute;
 use serde_json::{Map, Value, json};
 
 /// The request an HTTP API hands to Lambda, as an `http::Request`.
@@ -30,7 +32,26 @@ pub fn request_from_v2(event: &Value) -> Result<Request<Vec<u8>>, String> {
             .map_err(|e| format!("the body is not base64: {e}"))?,
         Some(body) => body.as_bytes().to_vec(),
     };
-    builder.body(body).map_err(|e| format!("not a valid HTTP request: {e}"))
+    let route = text("/routeKey").map(|key| MatchedRoute {
+        key: key.to_string(),
+        path_parameters: event
+            .get("pathParameters")
+            .and_then(Value::as_object)
+            .map(|params| {
+                params
+                    .iter()
+                    .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    });
+    let mut request = builder
+        .body(body)
+        .map_err(|e| format!("not a valid HTTP request: {e}"))?;
+    if let Some(route) = route {
+        request.extensions_mut().insert(route);
+    }
+    Ok(request)
 }
 
 /// The response as an HTTP API (v2) integration returns it.

@@ -33,6 +33,33 @@ enum Route<'a> {
     ListTransactions(&'a str),
 }
 
+/// The route API Gateway matched (`routeKey`, e.g. `POST /v1/accounts/{account_id}/top-ups`)
+/// with its path parameters, decoded as API Gateway decodes them. Requests that come another
+/// way (`dev`) are routed on their path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRoute {
+    pub key: String,
+    pub path_parameters: std::collections::BTreeMap<String, String>,
+}
+
+/// The route of an API Gateway route key; `$default` (a catch-all route) routes on the path.
+fn route_of_key(matched: &MatchedRoute) -> Option<Option<(Route<'_>, Method)>> {
+    if matched.key == "$default" {
+        return None;
+    }
+    let (method, template) = matched.key.split_once(' ')?;
+    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    let account = || matched.path_parameters.get("account_id").map(String::as_str);
+    let route = match template {
+        "/v1/transactions" => Some(Route::CreateTransaction),
+        "/v1/accounts" => Some(Route::CreateAccount),
+        "/v1/accounts/{account_id}/top-ups" => account().map(Route::TopUp),
+        "/v1/accounts/{account_id}/transactions" => account().map(Route::ListTransactions),
+        _ => None,
+    };
+    Some(route.map(|route| (route, method)))
+}
+
 /// The route a path names, and the methods it allows.
 fn route(path: &str) -> Option<(Route<'_>, Method)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -205,7 +232,11 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             tracing::warn!(path, reason = %error, "unauthenticated request refused");
             return problem_response(&Problem::unauthorized(error.to_string()));
         }
-        let Some((route, allowed)) = route(path) else {
+        let matched = match request.extensions().get::<MatchedRoute>().and_then(route_of_key) {
+            Some(from_key) => from_key,
+            None => route(path),
+        };
+        let Some((route, allowed)) = matched else {
             return problem_response(&Problem::not_found(format!("no route {path}")));
         };
         if request.method() != allowed {
