@@ -4,6 +4,7 @@
 
 mod common;
 
+use base64::Engine;
 use chrono::Duration;
 use http::{Request, Response};
 use serde_json::{Value, json};
@@ -439,7 +440,6 @@ async fn a_top_up_is_stored_net_of_its_fee() {
         (json!({"fee_rate": -0.1}), "fee_rate"),
         (json!({"fee_rate": "0.1"}), "fee_rate"),
         (json!({"fee_rate": 1}), "fee_rate"),
-        (json!({"currency": "USD"}), "currency"),
         (json!({"amount_minor": 0}), "amount_minor"),
         (json!({"payment_method": "Card!"}), "payment_method"),
         (json!({"tip": 1}), "tip"),
@@ -452,6 +452,14 @@ async fn a_top_up_is_stored_net_of_its_fee() {
         let (status, problem) = call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &bad)).await;
         assert_eq!((status, fields(&problem)), (400, vec![field.to_string()]), "{edit}");
     }
+    // A well-formed top-up in another currency than the account's conflicts with the account.
+    let mut other = body.clone();
+    other["top_up_id"] = json!("tu-usd");
+    other["currency"] = json!("USD");
+    let (status, problem) = call(&ingest, post("/v1/accounts/acc-fr-001/top-ups", &other)).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:txn-notify:problem:currency-mismatch");
+    assert!(problem["detail"].as_str().unwrap().contains("EUR"), "{problem}");
     assert_eq!(
         call(&ingest, post("/v1/accounts/acc-nobody/top-ups", &body)).await.0,
         404
@@ -499,14 +507,45 @@ async fn history_is_newest_first_in_pages_with_an_opaque_cursor() {
         "limit=101",
         "limit=x",
         "from=yesterday",
-        "cursor=bm90LWEtY3Vyc29y",
+        "cursor=",
+        "cursor=a",
+        "cursor=not%20base64",
         "sort=asc",
-        "from=2026-11-12T00:00:00Z&to=2026-11-11T00:00:00Z",
         "limit=1&limit=2",
     ] {
         let (status, problem) = call(&ingest, get(&format!("/v1/accounts/acc-fr-001/transactions?{query}"))).await;
         assert_eq!(status, 400, "{query}: {problem}");
     }
+    // Any base64url text is a position; the window clamps it. "AAA" sorts before every
+    // transaction key, so nothing comes after it; "not-a-cursor" and a key past the window's
+    // end sort after them all, so the page starts at the newest; an empty window is empty.
+    let page_of = |query: &str| get(&format!("/v1/accounts/acc-fr-001/transactions?{query}"));
+    let (status, page) = call(&ingest, page_of("cursor=QUFB")).await;
+    assert_eq!(
+        (status, page["transactions"].as_array().unwrap().len()),
+        (200, 0),
+        "{page}"
+    );
+    assert_eq!(page["next_cursor"], Value::Null);
+    let (status, page) = call(&ingest, page_of("cursor=bm90LWEtY3Vyc29y")).await;
+    assert_eq!(
+        (status, page["transactions"].as_array().unwrap().len()),
+        (200, 7),
+        "{page}"
+    );
+    let beyond = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("TXN#9999-12-31T23:59:59Z#zzz");
+    let (status, page) = call(&ingest, page_of(&format!("limit=3&cursor={beyond}"))).await;
+    assert_eq!(
+        (status, page["transactions"].as_array().unwrap().len()),
+        (200, 3),
+        "{page}"
+    );
+    let (status, page) = call(&ingest, page_of("from=2026-11-12T00:00:00Z&to=2026-11-11T00:00:00Z")).await;
+    assert_eq!(
+        (status, page["transactions"].as_array().unwrap().len()),
+        (200, 0),
+        "{page}"
+    );
 }
 
 #[tokio::test]

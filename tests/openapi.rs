@@ -121,3 +121,30 @@ fn sample_bodies_validate_and_bad_ones_do_not() {
     bad["fee_rate"] = json!(1.5);
     assert!(!top_up.is_valid(&bad));
 }
+
+#[test]
+fn the_currencies_the_spec_lists_are_exactly_those_the_server_takes() {
+    let spec = spec();
+    let listed: Vec<String> = schema(&spec, "Currency")["enum"]
+        .as_array()
+        .map(|codes| codes.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let taken: Vec<String> = txn_notify::domain::Currency::all()
+        .iter()
+        .map(|c| c.code().to_string())
+        .collect();
+    assert!(taken.len() > 100, "{}", taken.len());
+    assert_eq!(listed, taken, "enum: [{}]", taken.join(", "));
+}
+
+#[test]
+fn the_time_zones_the_spec_lists_are_exactly_those_the_server_takes() {
+    let spec = spec();
+    let listed: Vec<String> = schema(&spec, "TimeZone")["enum"]
+        .as_array()
+        .map(|zones| zones.iter().map(|z| z.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let mut taken: Vec<String> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name().to_string()).collect();
+    taken.sort();
+    assert_eq!(listed, taken, "enum: [{}]", taken.join(", "));
+}

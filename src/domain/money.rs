@@ -51,6 +51,17 @@ impl Currency {
         self.0.code()
     }
 
+    /// Every currency `from_code` takes, in code order (every three-letter code, asked).
+    pub fn all() -> Vec<Currency> {
+        let letters = b'A'..=b'Z';
+        letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| (a, b)))
+            .flat_map(|(a, b)| (b'A'..=b'Z').map(move |c| [a, b, c]))
+            .filter_map(|code| Currency::from_code(std::str::from_utf8(&code).ok()?).ok())
+            .collect()
+    }
+
     /// Number of decimal places of the minor unit: JPY 0, EUR 2, KWD 3.
     pub fn exponent(self) -> u32 {
         // from_code admits only currencies with an exponent.

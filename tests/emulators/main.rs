@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_contract;
 mod dynamodb;
 mod end_to_end;
 mod moto_services;

@@ -128,7 +128,15 @@ impl Reader {
     /// An amount in minor units: an integer within ±(10^15 − 1).
     pub fn integer(&mut self, object: &Object, prefix: &str, name: &str, required: bool) -> Option<i64> {
         let value = self.field(object, prefix, name, required)?;
-        match value.as_i64() {
+        // JSON has one number type: 73378.0 is the integer 73378 (as JSON Schema reads it).
+        // Every integer within the bound is exact in an f64, so none is rounded.
+        let integral = value.as_i64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_AMOUNT_MINOR as f64)
+                .map(|f| f as i64)
+        });
+        match integral {
             Some(n) if n.unsigned_abs() <= MAX_AMOUNT_MINOR as u64 => Some(n),
             _ => {
                 let message = if value.is_number() {
@@ -403,10 +411,23 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
     "preferences",
 ];
 
+/// The longest address SMTP carries (RFC 5321's path limit, less its angle brackets).
+const MAX_EMAIL_LEN: usize = 254;
+
+/// `local@domain`, with none of what would need quoting or could hide in a header:
+/// whitespace, `<>,;"`, a second `@`, control or invisible format characters.
 fn check_email(text: &str) -> Result<(), String> {
-    crate::domain::email::Mailbox::new(None, text)
-        .map(|_| ())
-        .map_err(|_| "not an email address".to_string())?;
+    let refused = |c: char| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c);
+    let plain = text.len() <= MAX_EMAIL_LEN
+        && !text.chars().any(refused)
+        && text
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if !plain || crate::domain::email::Mailbox::new(None, text).is_err() {
+        return Err(format!(
+            "not an email address (local@domain, at most {MAX_EMAIL_LEN} characters, no spaces, quotes, <>,;)"
+        ));
+    }
     refuse_invisible_format(text)
 }
 
@@ -524,19 +545,40 @@ pub struct Rate {
 pub const MAX_RATE_DECIMALS: u32 = 9;
 
 impl Rate {
-    /// From the JSON number's shortest decimal spelling (`0.025`, `1`, `0`).
+    /// From a JSON number's spelling (`0.025`, `1`, `0`, `1e-9`, `2.5E-2`): exact, in [0, 1],
+    /// with at most 9 decimals.
     pub fn parse(text: &str) -> Option<Rate> {
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let (mantissa, exponent) = match text.find(['e', 'E']) {
+            Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+            None => (text, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
             return None;
         }
-        let fraction = fraction.trim_end_matches('0');
-        let scale = fraction.len() as u32;
-        if scale > MAX_RATE_DECIMALS {
+        // value = digits × 10^(exponent − decimals)
+        let digits = format!("{whole}{fraction}");
+        let digits = digits.trim_start_matches('0');
+        let mut scale = i64::from(exponent.checked_neg()?) + fraction.len() as i64;
+        let mut digits = if digits.is_empty() {
+            "0".to_string()
+        } else {
+            digits.to_string()
+        };
+        while scale > 0 && digits.len() > 1 && digits.ends_with('0') {
+            digits.pop();
+            scale -= 1;
+        }
+        if digits == "0" {
+            return Some(Rate { numerator: 0, scale: 0 });
+        }
+        if scale < 0 {
+            // A whole number: only 1 (or 0) is a rate.
             return None;
         }
-        let numerator: u64 = format!("{whole}{fraction}").parse().ok()?;
+        let scale = u32::try_from(scale).ok().filter(|s| *s <= MAX_RATE_DECIMALS)?;
+        let numerator: u64 = digits.parse().ok()?;
         let rate = Rate { numerator, scale };
         (numerator <= 10u64.pow(scale)).then_some(rate)
     }
@@ -629,7 +671,24 @@ mod tests {
         assert_eq!(rate("1").as_deref(), Some("1"));
         assert_eq!(rate("1.0").as_deref(), Some("1"));
         assert_eq!(rate("0.000000001").as_deref(), Some("0.000000001"));
-        for bad in ["1.01", "2", "-0.1", "0.0000000001", "1e-2", "", ".5", "0.5.1"] {
+        assert_eq!(rate("1e-9").as_deref(), Some("0.000000001"));
+        assert_eq!(rate("1E-09").as_deref(), Some("0.000000001"));
+        assert_eq!(rate("2.5e-2").as_deref(), Some("0.025"));
+        assert_eq!(rate("1e0").as_deref(), Some("1"));
+        assert_eq!(rate("0.0e5").as_deref(), Some("0"));
+        for bad in [
+            "1.01",
+            "2",
+            "-0.1",
+            "0.0000000001",
+            "1e-10",
+            "1e1",
+            "",
+            ".5",
+            "0.5.1",
+            "1e",
+            "1e+",
+        ] {
             assert_eq!(rate(bad), None, "{bad}");
         }
     }

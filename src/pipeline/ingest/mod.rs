@@ -177,10 +177,7 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             return Err(Problem::unknown_account(account_id));
         };
         if top_up.amount.currency != account.currency {
-            return Err(Problem::validation(vec![FieldError::new(
-                "currency",
-                format!("must be the account's currency, {}", account.currency),
-            )]));
+            return Err(Problem::currency_mismatch(top_up.amount.currency, account.currency));
         }
         let gross = top_up.amount.amount_minor;
         let fee = top_up.fee_rate.fee_of(gross);
@@ -229,13 +226,30 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
         if self.account(account_id).await?.is_none() {
             return Err(Problem::unknown_account(account_id));
         }
+        let empty = || TransactionList {
+            account_id: account_id.to_string(),
+            transactions: Vec::new(),
+            next_cursor: None,
+        };
+        if page.from >= page.to {
+            return Ok(empty());
+        }
+        // The cursor is a position in the window's key range (newest first: the page holds
+        // what sorts before it). One past the window's end starts at the end; one before its
+        // start has nothing after it. DynamoDB refuses a start key outside the key condition.
+        let (low, high) = crate::domain::transaction::transaction_range(page.from, page.to);
+        let after = match page.after.as_deref() {
+            Some(position) if position <= low.as_str() => return Ok(empty()),
+            Some(position) if position >= high.as_str() => None,
+            other => other,
+        };
         let query = TransactionQuery {
             account_id,
             from: page.from,
             to: page.to,
             newest_first: true,
             limit: page.limit,
-            after: page.after.as_deref(),
+            after,
         };
         let result = retry_transient(&self.clock, &self.config.retry, || {
             self.ledger.query_transactions(&query)

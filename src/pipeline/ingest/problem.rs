@@ -82,6 +82,17 @@ impl Problem {
         Problem::new("conflict", "Conflicting request", 409, detail)
     }
 
+    /// A well-formed top-up in another currency than the account's: the request conflicts
+    /// with the account (409), it is not malformed.
+    pub fn currency_mismatch(requested: impl std::fmt::Display, account: impl std::fmt::Display) -> Self {
+        Problem::new(
+            "currency-mismatch",
+            "The account holds another currency",
+            409,
+            format!("the account holds {account}; a top-up in {requested} cannot be credited to it"),
+        )
+    }
+
     pub fn too_large(limit: usize) -> Self {
         Problem::new(
             "payload-too-large",

@@ -122,10 +122,31 @@ pub fn encode_cursor(sort_key: &str) -> String {
     URL_SAFE_NO_PAD.encode(sort_key)
 }
 
+/// A cursor is the base64url text of a position in the account's history; the page goes on
+/// after it. Any base64url text is a position (schemas/openapi.yaml says which texts those
+/// are): one this API did not hand out is clamped to the page's window, never refused.
 fn decode_cursor(cursor: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok().filter(|key| key.starts_with("TXN#"))
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
+        return None;
+    }
+    let bytes = LENIENT.decode(cursor).ok()?;
+    let mut position = String::from_utf8_lossy(&bytes).into_owned();
+    // A DynamoDB key holds at most 1024 bytes; only a forged cursor is longer.
+    while position.len() > MAX_POSITION_BYTES {
+        position.pop();
+    }
+    Some(position)
 }
+
+/// The longest cursor taken: the base64url of a 1024-byte sort key.
+pub const MAX_CURSOR_CHARS: usize = 1366;
+const MAX_POSITION_BYTES: usize = 1024;
 
 /// `from`, `to`, `limit`, `cursor`; anything else is refused.
 fn page_request(query: Option<&str>, default_limit: u32, max_limit: u32) -> Result<PageRequest, Vec<FieldError>> {
@@ -158,14 +179,15 @@ fn page_request(query: Option<&str>, default_limit: u32, max_limit: u32) -> Resu
             },
             "cursor" => match decode_cursor(&value) {
                 Some(key) => page.after = Some(key),
-                None => errors.push(FieldError::new("cursor", "not a cursor this API returned")),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    format!("must be base64url text of at most {MAX_CURSOR_CHARS} characters, as next_cursor gives it"),
+                )),
             },
             other => errors.push(FieldError::new(other, "unknown query parameter")),
         }
     }
-    if errors.is_empty() && page.from >= page.to {
-        errors.push(FieldError::new("from", "must be before `to`"));
-    }
+    // `from` at or after `to` is an empty window: an empty page.
     if errors.is_empty() { Ok(page) } else { Err(errors) }
 }
 
