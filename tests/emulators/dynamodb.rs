@@ -285,3 +285,58 @@ async fn idempotency_records_follow_the_claim_complete_release_states() {
 async fn the_dynamodb_ledger_keeps_the_ledger_contract() {
     crate::common::ledger_contract::ledger_contract(&ledger().await).await;
 }
+
+/// `metadata` nested `levels` deep (its own map included), with an exact number at the bottom.
+fn nested_metadata(levels: usize) -> txn_notify::domain::metadata::Metadata {
+    let mut text = r#"{"rate": 0.10, "ref": 123456789012345678901234567890}"#.to_string();
+    for _ in 1..levels {
+        text = format!(r#"{{"a": {text}}}"#);
+    }
+    let metadata = txn_notify::domain::metadata::Metadata::from_json_text(&text).unwrap();
+    assert_eq!(metadata.depth(), levels);
+    metadata
+}
+
+/// Ingest's bound on `metadata` nesting is DynamoDB's own: the deepest it takes is stored,
+/// one level more is refused by DynamoDB itself; numbers keep every digit through the table.
+#[tokio::test]
+async fn metadata_as_deep_as_ingest_takes_is_stored_exactly_and_one_level_more_is_not() {
+    use txn_notify::domain::metadata::MAX_METADATA_DEPTH;
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    let mut deepest = purchase("t-deep", "acc-1", 1250, eur);
+    deepest.metadata = Some(nested_metadata(MAX_METADATA_DEPTH));
+    assert_eq!(
+        ledger.put_transaction(&deepest, "fp").await.unwrap(),
+        TransactionWrite::Stored
+    );
+    let page = ledger
+        .query_transactions(&txn_notify::ports::TransactionQuery {
+            account_id: "acc-1",
+            from: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+            newest_first: true,
+            limit: 10,
+            after: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.transactions,
+        [deepest.clone()],
+        "read back as written, every digit"
+    );
+
+    let mut deeper = purchase("t-deeper", "acc-1", 1250, eur);
+    deeper.metadata = Some(nested_metadata(MAX_METADATA_DEPTH + 1));
+    let client = dynamodb().await;
+    let refused = client
+        .put_item()
+        .table_name(ledger.table())
+        .set_item(Some(to_sdk(deeper.to_item())))
+        .send()
+        .await
+        .unwrap_err();
+    let message = format!("{:?}", refused.into_service_error());
+    assert!(message.contains("Nesting Levels"), "{message}");
+}

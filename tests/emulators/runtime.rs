@@ -97,7 +97,16 @@ struct Run {
 
 fn binary(name: &str) -> PathBuf {
     match std::env::var_os("TXN_NOTIFY_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir).join(name),
+        Some(dir) => {
+            let path = PathBuf::from(dir).join(name);
+            assert!(
+                path.exists(),
+                "TXN_NOTIFY_BIN_DIR has no {name} binary ({}): build the release binaries first, \
+                 `cargo build --release --bin processor --bin notifier`",
+                path.display()
+            );
+            path
+        }
         None => match name {
             "processor" => PathBuf::from(env!("CARGO_BIN_EXE_processor")),
             "notifier" => PathBuf::from(env!("CARGO_BIN_EXE_notifier")),
