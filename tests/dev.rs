@@ -140,6 +140,19 @@ impl Dev {
         )
     }
 
+    /// A POST of this exact text, signed with `secret`, with this Content-Type (None: none).
+    fn post_text(&self, secret: &str, path: &str, body: &str, content_type: Option<&str>) -> Response {
+        let now = chrono::Utc::now().timestamp();
+        let mut headers = vec![(
+            "X-Signature",
+            sign(secret.as_bytes(), now, "POST", path, body.as_bytes()),
+        )];
+        if let Some(t) = content_type {
+            headers.push(("Content-Type", t.to_string()));
+        }
+        self.request("POST", path, &headers, body)
+    }
+
     fn status(&self) -> Value {
         let response = self.get("/status");
         assert_eq!(response.status, 200, "{}", response.body);
@@ -330,20 +343,11 @@ fn a_secret_of_ones_own_is_never_printed_and_is_the_one_that_signs() {
     });
     assert_eq!(dev.signed("POST", "/v1/accounts", &account).status, 201);
     // The built-in test secret opens nothing here.
-    let body = account.to_string();
-    let now = chrono::Utc::now().timestamp();
-    let local = sign(
-        LOCAL_SIGNING_SECRET.as_bytes(),
-        now,
-        "POST",
+    let refused = dev.post_text(
+        LOCAL_SIGNING_SECRET,
         "/v1/accounts",
-        body.as_bytes(),
-    );
-    let refused = dev.request(
-        "POST",
-        "/v1/accounts",
-        &[("X-Signature", local), ("Content-Type", "application/json".into())],
-        &body,
+        &account.to_string(),
+        Some("application/json"),
     );
     assert_eq!(refused.status, 401);
     let (exit, _) = dev.interrupt();
@@ -358,19 +362,11 @@ fn one_body_limit_and_clear_media_type_errors_whatever_the_path_in() {
     let mut details = Vec::new();
     for size in [limit + 1, 2 * 1024 * 1024] {
         let body = format!("{{\"metadata\":\"{}\"}}", "x".repeat(size));
-        let now = chrono::Utc::now().timestamp();
-        let signature = sign(
-            LOCAL_SIGNING_SECRET.as_bytes(),
-            now,
-            "POST",
+        let response = dev.post_text(
+            LOCAL_SIGNING_SECRET,
             "/v1/transactions",
-            body.as_bytes(),
-        );
-        let response = dev.request(
-            "POST",
-            "/v1/transactions",
-            &[("X-Signature", signature), ("Content-Type", "application/json".into())],
             &body,
+            Some("application/json"),
         );
         assert_eq!(response.status, 413, "{size}: {}", response.body);
         assert!(response.head.contains("application/problem+json"), "{}", response.head);
@@ -382,36 +378,15 @@ fn one_body_limit_and_clear_media_type_errors_whatever_the_path_in() {
     // A body just at the limit is read (and answered on its merits).
     let body = format!("{{\"x\":\"{}\"}}", "x".repeat(limit - 8));
     assert_eq!(body.len(), limit);
-    let now = chrono::Utc::now().timestamp();
-    let signature = sign(
-        LOCAL_SIGNING_SECRET.as_bytes(),
-        now,
-        "POST",
+    let response = dev.post_text(
+        LOCAL_SIGNING_SECRET,
         "/v1/transactions",
-        body.as_bytes(),
-    );
-    let response = dev.request(
-        "POST",
-        "/v1/transactions",
-        &[("X-Signature", signature), ("Content-Type", "application/json".into())],
         &body,
+        Some("application/json"),
     );
     assert_eq!(response.status, 400, "{}", response.body);
     for content_type in [None, Some(""), Some("text/plain")] {
-        let body = "{}";
-        let now = chrono::Utc::now().timestamp();
-        let signature = sign(
-            LOCAL_SIGNING_SECRET.as_bytes(),
-            now,
-            "POST",
-            "/v1/accounts",
-            body.as_bytes(),
-        );
-        let mut headers = vec![("X-Signature", signature)];
-        if let Some(t) = content_type {
-            headers.push(("Content-Type", t.to_string()));
-        }
-        let response = dev.request("POST", "/v1/accounts", &headers, body);
+        let response = dev.post_text(LOCAL_SIGNING_SECRET, "/v1/accounts", "{}", content_type);
         assert_eq!(response.status, 415, "{content_type:?}");
         let problem: Value = serde_json::from_str(&response.body).unwrap();
         let detail = problem["detail"].as_str().unwrap();
