@@ -71,7 +71,7 @@ impl BusEntry {
             "detail-type": self.detail_type,
             "source": self.source,
             "account": account,
-            "time": crate::domain::transaction::format_rfc3339(&self.time.unwrap_or(time)),
+            "time": crate::domain::time::format_rfc3339(&self.time.unwrap_or(time)),
             "region": region,
             "resources": self.resources,
             "detail": serde_json::from_str::<serde_json::Value>(&self.detail).unwrap_or(serde_json::Value::Null),
@@ -123,6 +123,15 @@ impl ScanSegment {
     pub const fn whole() -> Self {
         ScanSegment { index: 0, total: 1 }
     }
+
+    /// Whether the item of this partition key falls in the segment. DynamoDB spreads items
+    /// by a hash of their key it does not publish; the embedded adapters use this one.
+    pub fn holds(&self, pk: &str) -> bool {
+        let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        (hash % u64::from(self.total.max(1))) as u32 == self.index
+    }
 }
 
 /// One page of a Scan of account profiles.
@@ -159,7 +168,7 @@ impl TransactionPage {
     /// Takes one item the Query read: a transaction booked in [from, to) is listed (the key
     /// range is only to the second), another item is passed over, one that does not decode
     /// is counted.
-    pub fn take(&mut self, item: &crate::domain::item::Attributes, query: &TransactionQuery<'_>) {
+    pub fn take(&mut self, item: &crate::domain::fields::Attributes, query: &TransactionQuery<'_>) {
         match crate::domain::LedgerItem::decode(item) {
             Ok(crate::domain::LedgerItem::Transaction(txn))
                 if txn.booked_at >= query.from && txn.booked_at < query.to =>
@@ -240,7 +249,7 @@ pub enum PutOutcome {
 pub trait AuditLog: Send + Sync {
     fn put_if_absent(
         &self,
-        record: &crate::pipeline::audit::AuditRecord,
+        record: &crate::domain::audit::AuditRecord,
     ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send;
 }
 
@@ -361,7 +370,7 @@ pub trait Secrets: Send + Sync {
 impl<T: AuditLog> AuditLog for std::sync::Arc<T> {
     fn put_if_absent(
         &self,
-        record: &crate::pipeline::audit::AuditRecord,
+        record: &crate::domain::audit::AuditRecord,
     ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send {
         (**self).put_if_absent(record)
     }

@@ -222,7 +222,7 @@ fn large_purchase() -> Value {
         "channel": "ecommerce",
         "merchant": {"name": "SNCF Connect", "mcc": "4112", "country": "FR", "city": "Paris"},
         "card_last4": "4242",
-        "booked_at": txn_notify::domain::transaction::format_rfc3339(&chrono::Utc::now())
+        "booked_at": txn_notify::domain::time::format_rfc3339(&chrono::Utc::now())
     })
 }
 

@@ -10,10 +10,11 @@ use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::domain::transaction::{TransactionStatus, account_pk};
+use txn_notify::domain::audit::AuditRecord;
+use txn_notify::domain::keys::account_pk;
+use txn_notify::domain::transaction::TransactionStatus;
 use txn_notify::local::memory::{MemoryBus, MemoryLedger};
 use txn_notify::local::store::EmbeddedStore;
-use txn_notify::pipeline::audit::AuditRecord;
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::{AuditLog, Claim, Idempotency, Ledger, PutOutcome};
 use txn_notify::rules::Rules;

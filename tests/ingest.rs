@@ -564,7 +564,7 @@ async fn every_documented_route_is_served() {
 }
 
 fn stored_transaction(ingest: &TestIngest, sort_key: &str) -> Option<txn_notify::domain::Transaction> {
-    let item: txn_notify::domain::item::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-001", sort_key)?.into();
+    let item: txn_notify::domain::fields::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-001", sort_key)?.into();
     match txn_notify::domain::LedgerItem::decode(&item) {
         Ok(txn_notify::domain::LedgerItem::Transaction(t)) => Some(*t),
         _ => None,
@@ -672,11 +672,11 @@ async fn booked_at_before_2000_or_more_than_a_day_ahead_is_refused() {
         ("2000-01-01T00:00:00Z", 201),
         ("2024-03-01T12:00:00Z", 201),
         (
-            &*txn_notify::domain::transaction::format_rfc3339(&(now + Duration::hours(24))),
+            &*txn_notify::domain::time::format_rfc3339(&(now + Duration::hours(24))),
             201,
         ),
         (
-            &*txn_notify::domain::transaction::format_rfc3339(&(now + Duration::hours(24) + Duration::seconds(1))),
+            &*txn_notify::domain::time::format_rfc3339(&(now + Duration::hours(24) + Duration::seconds(1))),
             400,
         ),
         ("9999-12-31T23:59:59Z", 400),

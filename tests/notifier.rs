@@ -17,7 +17,7 @@ use txn_notify::domain::event_id;
 use txn_notify::domain::events::{
     BusEvent, CategoryTotal, Header, Severity, StatementLine, StatementWeek, TransactionChange, WeeklyStatement,
 };
-use txn_notify::domain::item::CountryCode;
+use txn_notify::domain::fields::CountryCode;
 use txn_notify::domain::pii::Pii;
 use txn_notify::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::domain::{Account, Currency, Money, Transaction};

@@ -6,7 +6,7 @@ mod common;
 
 use common::{account, now, purchase};
 use txn_notify::domain::events::{DetailType, ForeignReason, Severity, ThresholdSource};
-use txn_notify::domain::item::CountryCode;
+use txn_notify::domain::fields::CountryCode;
 use txn_notify::domain::transaction::{DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::domain::{Account, Category, Currency, Money, Transaction};
 use txn_notify::rules::{Alert, Rules, assess};

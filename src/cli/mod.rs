@@ -1,7 +1,6 @@
 //! The `txn-notify` command line. Output for people by default, `--json` for machines.
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
-mod consumers;
 mod cost;
 mod dashboard;
 mod dev;
@@ -146,7 +145,7 @@ pub fn run() -> ExitCode {
 }
 
 /// A usage or input error: the message on stderr (or as JSON on stdout), exit code 2.
-fn fail(json: bool, message: &str) -> ExitCode {
+pub(crate) fn fail(json: bool, message: &str) -> ExitCode {
     if json {
         println!("{}", serde_json::json!({ "error": message }));
     } else {

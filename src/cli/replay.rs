@@ -132,7 +132,7 @@ async fn run_on_aws(args: &ReplayArgs) -> ExitCode {
     } else {
         let time = |t: &Option<DateTime<Utc>>| {
             t.as_ref()
-                .map(crate::domain::transaction::format_rfc3339)
+                .map(crate::domain::time::format_rfc3339)
                 .unwrap_or_else(|| "-".into())
         };
         println!(

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_dynamo::Item;
 
-use super::item::{Attributes, CountryCode, DecodeError, Fields};
+use super::fields::{Attributes, CountryCode, DecodeError, Fields};
+use super::keys::{self, account_pk};
 use super::money::Currency;
 use super::pii::Pii;
-use super::transaction::{account_pk, rfc3339_utc};
+use super::time::rfc3339_utc;
 
 string_enum! {
     Locale {
@@ -154,8 +155,8 @@ impl Account {
         }
         serde_dynamo::to_item(Keys {
             pk: account_pk(&self.account_id),
-            sk: "PROFILE",
-            item_type: "ACCOUNT",
+            sk: keys::PROFILE_SK,
+            item_type: keys::ACCOUNT_TYPE,
             account: self,
         })
         .expect("an account always serializes to an item")

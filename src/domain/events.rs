@@ -6,9 +6,10 @@ use serde::Serialize;
 
 use super::account::{Account, Locale};
 use super::category::Category;
-use super::item::CountryCode;
+use super::fields::CountryCode;
 use super::money::{Currency, Money, MoneySum};
-use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus, rfc3339_utc};
+use super::time::rfc3339_utc;
+use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus};
 
 pub const EVENT_SOURCE: &str = "txn-notify";
 pub const SCHEMA_VERSION: u32 = 1;

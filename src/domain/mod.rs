@@ -47,21 +47,26 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 pub mod account;
+pub mod audit;
 pub mod category;
 pub mod email;
 pub mod event_id;
 pub mod events;
+pub mod fields;
 pub mod item;
+pub mod keys;
 pub mod metadata;
 pub mod money;
 pub mod money_display;
 pub mod pii;
 pub mod text;
+pub mod time;
 pub mod transaction;
 
 pub use account::Account;
 pub use category::Category;
 pub use events::{BusEvent, DetailType, Severity};
-pub use item::{DecodeError, LedgerItem};
+pub use fields::DecodeError;
+pub use item::LedgerItem;
 pub use money::{Currency, Money, MoneySum};
 pub use transaction::Transaction;

@@ -1,13 +1,15 @@
 //! The transaction item of the ledger (DESIGN §2): decoded with typed errors, encoded
 //! with serde_dynamo, and carried in events as a snapshot with the same field names.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_dynamo::Item;
 
-use super::item::{Attributes, CountryCode, DecodeError, Fields};
+use super::fields::{Attributes, CountryCode, DecodeError, Fields};
+use super::keys::{self, account_pk};
 use super::metadata::{Metadata, MetadataError};
 use super::money::{Currency, Money};
+use super::time::rfc3339_utc;
 
 string_enum! {
     TransactionKind {
@@ -135,31 +137,6 @@ pub struct Transaction {
     pub metadata: Option<Metadata>,
 }
 
-pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&format_rfc3339(time))
-}
-
-pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-pub fn account_pk(account_id: &str) -> String {
-    format!("ACCOUNT#{account_id}")
-}
-
-/// Sort keys of the transactions booked in [from, to), as a Query's key condition:
-/// `sk >= TXN#<from, to the second>` and `sk < TXN#<to, to the second>`. Truncating to the
-/// second keeps every spelling of the fraction inside the range; the caller filters exactly.
-pub fn transaction_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (String, String) {
-    let second = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let to_second = if to.timestamp_subsec_nanos() > 0 {
-        to + chrono::Duration::seconds(1)
-    } else {
-        to
-    };
-    (format!("TXN#{}", second(from)), format!("TXN#{}", second(to_second)))
-}
-
 impl Transaction {
     pub fn decode(attributes: &Attributes) -> Result<Transaction, DecodeError> {
         let f = Fields::root(attributes);
@@ -200,7 +177,7 @@ impl Transaction {
                 _ => DecodeError::WrongType {
                     field: "metadata".into(),
                     expected: "M",
-                    found: super::item::type_name(value),
+                    found: super::fields::type_name(value),
                 },
             })?,
         };
@@ -229,7 +206,7 @@ impl Transaction {
     }
 
     pub fn sort_key(&self) -> String {
-        format!("TXN#{}#{}", format_rfc3339(&self.booked_at), self.transaction_id)
+        keys::transaction_sk(&self.booked_at, &self.transaction_id)
     }
 
     /// The ledger item, keys and `type` included.
@@ -246,7 +223,7 @@ impl Transaction {
         let mut item: Attributes = serde_dynamo::to_item(Keys {
             pk: account_pk(&self.account_id),
             sk: self.sort_key(),
-            item_type: "TXN",
+            item_type: keys::TRANSACTION_TYPE,
             transaction: self,
         })
         .expect("a transaction always serializes to an item");
@@ -255,12 +232,6 @@ impl Transaction {
             item.insert("metadata".into(), metadata.to_attribute());
         }
         item.into()
-    }
-
-    /// The sort key of the uniqueness marker that keeps a transaction_id stored once per
-    /// account (it sorts outside the `TXN#` range, so history queries never see it).
-    pub fn marker_sort_key(transaction_id: &str) -> String {
-        format!("TXNID#{transaction_id}")
     }
 
     /// The uniqueness marker item (`type = "TXN_ID"`): written in the same transaction as
@@ -280,8 +251,8 @@ impl Transaction {
         }
         serde_dynamo::to_item(Marker {
             pk: account_pk(&self.account_id),
-            sk: Transaction::marker_sort_key(&self.transaction_id),
-            item_type: MARKER_TYPE,
+            sk: keys::marker_sk(&self.transaction_id),
+            item_type: keys::MARKER_TYPE,
             account_id: &self.account_id,
             transaction_id: &self.transaction_id,
             transaction_sk: self.sort_key(),
@@ -291,12 +262,10 @@ impl Transaction {
     }
 }
 
-/// The `type` of uniqueness markers; the processor ignores them.
-pub const MARKER_TYPE: &str = "TXN_ID";
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::domain::time::format_rfc3339;
     use serde_dynamo::AttributeValue as A;
 
     pub fn valid_item() -> Attributes {

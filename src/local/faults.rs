@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::audit::AuditRecord;
 use crate::domain::email::Email;
-use crate::pipeline::audit::AuditRecord;
 use crate::ports::{
     AccountBatch, AccountPage, AccountWrite, AuditLog, BusEntry, Claim, Clock, EntryResult, EventBus, Idempotency,
     Ledger, MailError, Mailer, PortError, PutOutcome, ScanSegment, TransactionPage, TransactionQuery, TransactionWrite,

@@ -7,10 +7,10 @@ use std::sync::{Mutex, RwLock};
 use serde_dynamo::Item;
 use serde_json::Value;
 
+use crate::domain::audit::AuditRecord;
 use crate::domain::item::LedgerItem;
-use crate::domain::transaction::{account_pk, transaction_range};
+use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
-use crate::pipeline::audit::AuditRecord;
 use crate::ports::{
     AccountBatch, AccountPage, AccountWrite, AuditLog, BusEntry, Claim, EntryResult, EventBus, Idempotency, Ledger,
     MAX_ACCOUNTS_PER_BATCH_GET, PortError, PutOutcome, ScanSegment, TransactionPage, TransactionQuery,
@@ -162,7 +162,7 @@ impl Ledger for MemoryLedger {
             Bound::Excluded((pk.to_string(), PROFILE_SK.to_string()))
         });
         for ((pk, sk), item) in items.range((start, Bound::Unbounded)) {
-            if sk != PROFILE_SK || segment_of(pk, segment.total) != segment.index {
+            if sk != PROFILE_SK || !segment.holds(pk) {
                 continue;
             }
             match LedgerItem::decode(item) {
@@ -219,7 +219,7 @@ impl Ledger for MemoryLedger {
     ) -> Result<TransactionWrite, PortError> {
         self.fault()?;
         let pk = account_pk(&transaction.account_id);
-        let marker_key = (pk.clone(), Transaction::marker_sort_key(&transaction.transaction_id));
+        let marker_key = (pk.clone(), keys::marker_sk(&transaction.transaction_id));
         let mut items = self.items.write().expect("ledger lock");
         if let Some(marker) = items.get(&marker_key) {
             let fingerprint = match marker.get("fingerprint") {
@@ -253,16 +253,6 @@ impl Ledger for MemoryLedger {
         items.insert(key, account.to_item());
         Ok(AccountWrite::Created)
     }
-}
-
-const PROFILE_SK: &str = "PROFILE";
-
-/// The Scan segment an item falls in (DynamoDB spreads items by the hash of their key).
-pub(crate) fn segment_of(pk: &str, total: u32) -> u32 {
-    let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (hash % u64::from(total.max(1))) as u32
 }
 
 type EntryFault = Box<dyn Fn(u32, &BusEntry) -> Option<String> + Send + Sync>;

@@ -136,7 +136,7 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
                     "subject": e.subject,
                     "event_id": e.event_id,
                     "file": std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
-                    "sent_at": chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::transaction::format_rfc3339(&t)),
+                    "sent_at": chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::time::format_rfc3339(&t)),
                 })
             })
             .collect();

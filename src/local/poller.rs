@@ -252,11 +252,11 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
             return Ok(());
         };
         let sequence_number = |e: &StreamEntry| e.record.pointer("/dynamodb/SequenceNumber").cloned();
-        let arrival = |e: &StreamEntry| created_at(e).map(|t| crate::domain::transaction::format_rfc3339(&t));
+        let arrival = |e: &StreamEntry| created_at(e).map(|t| crate::domain::time::format_rfc3339(&t));
         let payload = json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
         let document = json!({
             "version": "1.0",
-            "timestamp": crate::domain::transaction::format_rfc3339(&self.store.clock().now()),
+            "timestamp": crate::domain::time::format_rfc3339(&self.store.clock().now()),
             "requestContext": {
                 "requestId": format!("{}-{}", first.sequence, last.sequence),
                 "functionArn": format!("arn:aws:lambda:local:000000000000:function:{}", self.config.name),

@@ -81,7 +81,7 @@ pub fn check_window(
     allow_recent: bool,
     archive: Option<&ArchiveInfo>,
 ) -> Result<Vec<String>, String> {
-    let time = crate::domain::transaction::format_rfc3339;
+    let time = crate::domain::time::format_rfc3339;
     if from >= to {
         return Err(format!("--from ({}) must be before --to ({})", time(&from), time(&to)));
     }
@@ -201,8 +201,8 @@ pub async fn replay_archive(
         name: name.clone(),
         description: format!(
             "txn-notify replay of {} to {}",
-            crate::domain::transaction::format_rfc3339(&plan.from),
-            crate::domain::transaction::format_rfc3339(&plan.to)
+            crate::domain::time::format_rfc3339(&plan.from),
+            crate::domain::time::format_rfc3339(&plan.to)
         ),
         archive_arn: archive.arn.clone(),
         event_bus_arn: archive.event_bus_arn.clone(),

@@ -42,7 +42,7 @@ impl Delivery {
         self.detail
             .get("occurred_at")
             .and_then(Value::as_str)
-            .and_then(crate::domain::item::parse_timestamp)
+            .and_then(crate::domain::time::parse_timestamp)
     }
 }
 

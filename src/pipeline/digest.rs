@@ -84,7 +84,7 @@ impl DigestRequest {
         let time = match event.get("time") {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => Some(
-                crate::domain::item::parse_timestamp(text)
+                crate::domain::time::parse_timestamp(text)
                     .ok_or_else(|| format!("`time` is not an RFC 3339 timestamp: {text:?}"))?,
             ),
             Some(_) => return Err("`time` must be a string".into()),

@@ -8,7 +8,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::domain::events::TransactionChange;
-use crate::domain::item::{Attributes, DecodeError, Fields, LedgerItem};
+use crate::domain::fields::{Attributes, DecodeError, Fields};
+use crate::domain::item::LedgerItem;
+use crate::domain::keys;
 use crate::domain::transaction::TransactionStatus;
 use crate::domain::{Account, Transaction};
 
@@ -247,7 +249,7 @@ fn plan_modify(record: &EventRecord) -> Plan {
         });
     }
     match Fields::root(new_image).string("type") {
-        Ok("TXN") => {}
+        Ok(keys::TRANSACTION_TYPE) => {}
         Ok(_) => return Plan::Ignore(IgnoreReason::Modified),
         Err(error) => return Plan::Reject(error.into()),
     }
@@ -284,7 +286,7 @@ pub fn account_of(incoming: &Incoming) -> Option<String> {
         .opt_string("pk")
         .ok()
         .flatten()
-        .and_then(|pk| pk.strip_prefix("ACCOUNT#"))
+        .and_then(keys::account_id_of)
         .filter(|id| !id.is_empty());
     let from_image = || {
         Fields::root(&record.change.new_image)

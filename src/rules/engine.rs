@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Rules, Thresholds};
 use crate::domain::account::{Account, AccountThresholds};
 use crate::domain::events::{DetailType, ForeignReason, RuleFired, Severity, ThresholdSource};
-use crate::domain::item::CountryCode;
+use crate::domain::fields::CountryCode;
 use crate::domain::string_enum;
 use crate::domain::transaction::{DeclineReason, Mcc, Transaction, TransactionStatus};
 use crate::domain::{Category, Currency, Money};

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_dynamo::{AttributeValue, Item};
 
 use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
-use crate::domain::item::CountryCode;
+use crate::domain::fields::CountryCode;
 use crate::domain::pii::Pii;
 use crate::domain::transaction::{Channel, DeclineReason, Merchant, TransactionKind, TransactionStatus};
 use crate::domain::{Account, Currency, Money, Transaction};
@@ -188,13 +188,13 @@ impl Generator {
             if transaction.status == TransactionStatus::Approved && transaction.kind == TransactionKind::CardPurchase {
                 self.approved_purchases.push(transaction.clone());
             }
-            self.maybe_follow_up(at);
+            self.maybe_follow_up(&transaction, at);
         }
     }
 
     /// Now and then: a reversal of an earlier purchase, a MODIFY that is not one, a
     /// uniqueness marker, or a marker expiring by TTL.
-    fn maybe_follow_up(&mut self, at: DateTime<Utc>) {
+    fn maybe_follow_up(&mut self, transaction: &Transaction, at: DateTime<Utc>) {
         let later = at + Duration::milliseconds(self.rng.i64(1..500));
         match self.rng.u16(..1000) {
             0..=9 if !self.approved_purchases.is_empty() => {
@@ -220,14 +220,14 @@ impl Generator {
                 });
             }
             20..=29 => {
-                let marker = uniqueness_marker(&format!("txn-{:x}", self.rng.u64(..)));
+                let marker = transaction.uniqueness_marker(WORKLOAD_FINGERPRINT);
                 self.writes.push(LedgerWrite::Insert {
                     item: marker,
                     at: later,
                 });
             }
             30..=34 => {
-                let marker = uniqueness_marker(&format!("txn-{:x}", self.rng.u64(..)));
+                let marker = transaction.uniqueness_marker(WORKLOAD_FINGERPRINT);
                 self.writes.push(LedgerWrite::Remove {
                     old: marker,
                     at: later,
@@ -418,14 +418,9 @@ fn ascii_lower(name: &str) -> String {
         .collect()
 }
 
-fn uniqueness_marker(transaction_id: &str) -> Item {
-    let mut item = Item::default();
-    item.insert("pk".into(), AttributeValue::S(format!("TXNID#{transaction_id}")));
-    item.insert("sk".into(), AttributeValue::S("TXNID".into()));
-    item.insert("type".into(), AttributeValue::S("TXN_ID".into()));
-    item.insert("expires_at".into(), AttributeValue::N("1764000000".into()));
-    item
-}
+/// The fingerprint the workload's own uniqueness markers carry (ingest's are a digest of
+/// the request that stored the transaction).
+const WORKLOAD_FINGERPRINT: &str = "workload";
 
 /// A transaction item written wrong in one way, as another system might.
 fn malformed(mut item: Item, kind: &str) -> Item {

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::account::{AccountThresholds, Holder, Locale, Preferences};
-use txn_notify::domain::item::CountryCode;
+use txn_notify::domain::fields::CountryCode;
 use txn_notify::domain::pii::Pii;
 use txn_notify::domain::transaction::{Channel, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::domain::{Account, Currency, Money, Transaction};

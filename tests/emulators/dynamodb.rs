@@ -6,7 +6,7 @@ use serde_json::json;
 use txn_notify::aws::dynamodb::item::to_sdk;
 use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
 use txn_notify::domain::Currency;
-use txn_notify::pipeline::audit::AuditRecord;
+use txn_notify::domain::audit::AuditRecord;
 use txn_notify::ports::{
     AccountWrite, AuditLog, Claim, Idempotency, Ledger, PutOutcome, ScanSegment, TransactionWrite,
 };
@@ -68,7 +68,7 @@ async fn an_account_is_created_once_and_the_existing_one_comes_back() {
     let marie = account("acc-fr", "FR", Currency::from_code("EUR").unwrap());
     assert_eq!(ledger.put_account(&marie).await.unwrap(), AccountWrite::Created);
     let mut other = marie.clone();
-    other.country = txn_notify::domain::item::CountryCode::parse("BE").unwrap();
+    other.country = txn_notify::domain::fields::CountryCode::parse("BE").unwrap();
     match ledger.put_account(&other).await.unwrap() {
         AccountWrite::AlreadyExists(existing) => assert_eq!(*existing, marie),
         created => panic!("expected AlreadyExists, got {created:?}"),

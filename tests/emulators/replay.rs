@@ -19,7 +19,7 @@ use crate::stand_in::{Canned, StandIn};
 use crate::support::{REGION, bus_with_archive, config_for, moto, moto_url, route};
 
 fn rfc3339(time: DateTime<Utc>) -> String {
-    txn_notify::domain::transaction::format_rfc3339(&time)
+    txn_notify::domain::time::format_rfc3339(&time)
 }
 
 /// The command, with the standard AWS settings pointed at moto.

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::item::to_sdk;
 use crate::aws::failure::classify;
-use crate::domain::transaction::format_rfc3339;
-use crate::pipeline::audit::AuditRecord;
+use crate::domain::audit::AuditRecord;
+use crate::domain::time::format_rfc3339;
 use crate::ports::{AuditLog, PortError, PutOutcome};
 
 #[derive(Clone)]

@@ -21,15 +21,13 @@ use serde::{Deserialize, Serialize};
 use super::item::{SdkItem, from_sdk, s, string, to_sdk};
 use crate::aws::failure::{classify, service_code};
 use crate::domain::item::LedgerItem;
-use crate::domain::transaction::account_pk;
-use crate::domain::transaction::transaction_range;
+use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
     AccountBatch, AccountPage, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
-const PROFILE_SK: &str = "PROFILE";
 const ONLY_IF_NEW: &str = "attribute_not_exists(pk)";
 
 #[derive(Clone)]
@@ -122,7 +120,7 @@ impl Ledger for DynamoLedger {
             batch.unprocessed = unprocessed
                 .keys
                 .iter()
-                .filter_map(|key| string(key, "pk")?.strip_prefix("ACCOUNT#").map(str::to_string))
+                .filter_map(|key| keys::account_id_of(string(key, "pk")?).map(str::to_string))
                 .collect();
         }
         Ok(batch)
@@ -151,7 +149,7 @@ impl Ledger for DynamoLedger {
             .table_name(&self.table)
             .filter_expression("#type = :account")
             .expression_attribute_names("#type", "type")
-            .expression_attribute_values(":account", s("ACCOUNT"))
+            .expression_attribute_values(":account", s(keys::ACCOUNT_TYPE))
             .limit(limit.clamp(1, i32::MAX as u32) as i32)
             .set_exclusive_start_key(start);
         if segment.total > 1 {
@@ -262,7 +260,7 @@ impl Ledger for DynamoLedger {
                 None => self
                     .get(
                         account_pk(&transaction.account_id),
-                        Transaction::marker_sort_key(&transaction.transaction_id),
+                        keys::marker_sk(&transaction.transaction_id),
                     )
                     .await?
                     .unwrap_or_default(),

@@ -26,6 +26,7 @@ use serde_json::Value;
 use crate::clock::SkippingClock;
 use crate::domain::email::Mailbox;
 use crate::domain::item::LedgerItem;
+use crate::domain::keys;
 use crate::local::bus::EmbeddedBus;
 use crate::local::faults::Faults;
 use crate::local::memory::MemoryBus;
@@ -202,7 +203,7 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
                 }
             }
             // The workload's own uniqueness markers: ingest writes its own.
-            Ok(LedgerItem::Other { item_type }) if item_type == "TXN_ID" => {}
+            Ok(LedgerItem::Other { item_type }) if item_type == keys::MARKER_TYPE => {}
             _ => {
                 store.put_item(item.clone()).map_err(|e| e.message)?;
                 tally.malformed_written += 1;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::EmbeddedStore;
-use crate::pipeline::audit::AuditRecord;
+use crate::domain::audit::AuditRecord;
 use crate::ports::{AuditLog, Claim, Clock, Idempotency, PortError, PutOutcome};
 
 const IN_PROGRESS: &str = "INPROGRESS";

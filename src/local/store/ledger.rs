@@ -4,15 +4,12 @@ use rusqlite::params;
 
 use super::{EmbeddedStore, read_item, write_in};
 use crate::domain::item::LedgerItem;
-use crate::domain::transaction::{account_pk, transaction_range};
+use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
-use crate::local::memory::segment_of;
 use crate::ports::{
     AccountBatch, AccountPage, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
-
-const PROFILE_SK: &str = "PROFILE";
 
 fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
     serde_json::from_str(text).ok()
@@ -60,7 +57,7 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         })?;
         let mut page = AccountPage::default();
         for (pk, text) in rows {
-            if segment_of(&pk, segment.total) != segment.index {
+            if !segment.holds(&pk) {
                 continue;
             }
             match decode_text(&text).map(|item| LedgerItem::decode(&item)) {
@@ -117,7 +114,7 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
     ) -> Result<TransactionWrite, PortError> {
         let now = self.clock.now();
         let pk = account_pk(&transaction.account_id);
-        let marker_sk = Transaction::marker_sort_key(&transaction.transaction_id);
+        let marker_sk = keys::marker_sk(&transaction.transaction_id);
         let item_sk = transaction.sort_key();
         self.with(|connection| {
             let tx = connection.transaction()?;

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
-use crate::domain::item::{CountryCode, parse_timestamp};
+use crate::domain::fields::CountryCode;
 use crate::domain::metadata::{MAX_METADATA_DEPTH, Metadata};
 use crate::domain::money::{Currency, MAX_AMOUNT_MINOR, Money};
 use crate::domain::pii::Pii;
+use crate::domain::time::parse_timestamp;
 use crate::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use crate::domain::{Account, Category, Transaction};
 

@@ -237,7 +237,7 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
         // The cursor is a position in the window's key range (newest first: the page holds
         // what sorts before it). One past the window's end starts at the end; one before its
         // start has nothing after it. DynamoDB refuses a start key outside the key condition.
-        let (low, high) = crate::domain::transaction::transaction_range(page.from, page.to);
+        let (low, high) = crate::domain::keys::transaction_range(page.from, page.to);
         let after = match page.after.as_deref() {
             Some(position) if position <= low.as_str() => return Ok(empty()),
             Some(position) if position >= high.as_str() => None,

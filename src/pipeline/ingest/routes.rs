@@ -9,7 +9,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::item::parse_timestamp;
+use crate::domain::time::parse_timestamp;
 use crate::ports::{Clock, Ledger, Secrets};
 
 use super::auth::{SIGNATURE_HEADER, verify};

@@ -1,0 +1,109 @@
+//! `invoke notifier`: the notifier on an SQS batch of events (or one bare event).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::args::InvokeArgs;
+use super::input::{now_of, open_store, read_json, reply_json, runtime, seeded_ledger};
+use crate::clock::FrozenClock;
+use crate::domain::email::Mailbox;
+use crate::local::memory::MemoryIdempotency;
+use crate::local::outbox::{MemoryMailer, OutboxMailer};
+use crate::pipeline::notify::{Notifier, NotifyConfig};
+
+/// One email the notifier sent, for the report.
+struct Sent {
+    to: Option<String>,
+    subject: String,
+    file: Option<String>,
+}
+
+/// The notifier: sends through an in-memory mailer that writes `.eml` files to `--outbox`,
+/// or into the outbox of `--data-dir`.
+pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
+    let payload = read_json(&args.event)?;
+    let from = Mailbox::new(Some("txn-notify"), &args.sender).map_err(|e| format!("--sender: {e}"))?;
+    let config = NotifyConfig::new(from);
+    let clock = FrozenClock::at(now_of(args));
+    let runtime = runtime()?;
+    let (reply, stats, sent) = match &args.data_dir {
+        Some(dir) => {
+            let store = open_store(dir)?;
+            let before = store.outbox().map_err(|e| e.message)?.len();
+            let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
+            let notifier = Notifier::new(Arc::clone(&store), mailer, Arc::clone(&store), clock, config);
+            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            notifier.mailer.write_index()?;
+            let sent: Vec<Sent> = store
+                .outbox()
+                .map_err(|e| e.message)?
+                .into_iter()
+                .skip(before)
+                .map(|entry| Sent {
+                    to: None,
+                    subject: entry.subject,
+                    file: Some(entry.file),
+                })
+                .collect();
+            (reply, stats, sent)
+        }
+        None => {
+            let ledger = seeded_ledger(args.ledger.as_ref())?;
+            let mailer = match &args.outbox {
+                Some(folder) => MemoryMailer::writing_to(folder.clone()),
+                None => MemoryMailer::new(),
+            };
+            let notifier = Notifier::new(ledger, mailer, MemoryIdempotency::new(), clock, config);
+            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            let sent = notifier
+                .mailer
+                .sent()
+                .into_iter()
+                .map(|s| Sent {
+                    to: Some(s.email.to.address.expose().clone()),
+                    subject: s.email.subject.as_str().to_string(),
+                    file: s.file.map(|f| f.display().to_string()),
+                })
+                .collect();
+            (reply, stats, sent)
+        }
+    };
+    let emails: Vec<Value> = sent
+        .iter()
+        .map(|s| json!({ "to": s.to, "subject": s.subject, "file": s.file }))
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({ "response": reply_json(&reply), "emails": emails, "stats": stats })
+        );
+    } else {
+        println!(
+            "notifier: {} messages: {} sent, {} suppressed, {} not for email, {} duplicates, {} rejected, {} to retry, {} malformed",
+            stats.received,
+            stats.sent,
+            stats.suppressed,
+            stats.not_emailed,
+            stats.duplicates,
+            stats.rejected,
+            stats.retried,
+            stats.malformed
+        );
+        if stats.no_profile > 0 {
+            let hint = if args.data_dir.is_some() {
+                ""
+            } else {
+                " (seed one with --ledger)"
+            };
+            println!("{} message(s) for accounts with no profile{hint}", stats.no_profile);
+        }
+        for s in &sent {
+            let file = s.file.as_ref().map(|f| format!("  → {f}")).unwrap_or_default();
+            println!("  {}{file}", s.subject);
+        }
+        println!("response: {}", reply_json(&reply));
+    }
+    Ok(ExitCode::SUCCESS)
+}
