@@ -296,18 +296,11 @@ impl<T: EventBus> EventBus for std::sync::Arc<T> {
     }
 }
 
-/// The state of an idempotency key, as `Idempotency::claim` found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// The key was free (or its record had expired): the caller now holds it, in progress.
-    Acquired,
-    /// Another delivery holds it and has not timed out: try again later.
-    InProgress,
-    /// The effect was done: skip it.
-    Completed,
-}
+pub use crate::domain::idempotency::Claim;
 
 /// Idempotency records keyed by event_id (Powertools' idempotency utility, for effects).
+/// What each call finds and leaves is the table of `domain::idempotency`; every adapter
+/// passes the same contract test (tests/common/idempotency_contract.rs).
 pub trait Idempotency: Send + Sync {
     /// Takes the key unless another delivery holds it or it is completed; records that have
     /// expired (`in_progress_until` or `expires_at` before `now`) count as absent.
@@ -319,7 +312,8 @@ pub trait Idempotency: Send + Sync {
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
     /// Marks the key completed, kept until `expires_at`.
     fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Frees the key after a failed effect, so that a redelivery can try again.
+    /// Frees the key after a failed effect, so that a redelivery can try again. Only an
+    /// in-progress record is deleted: a completed one stays until it expires.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

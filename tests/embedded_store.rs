@@ -5,20 +5,21 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::domain::audit::AuditRecord;
 use txn_notify::domain::keys::account_pk;
 use txn_notify::domain::transaction::TransactionStatus;
-use txn_notify::local::memory::{MemoryBus, MemoryLedger};
+use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger};
 use txn_notify::local::store::EmbeddedStore;
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
-use txn_notify::ports::{AuditLog, Claim, Idempotency, Ledger, PutOutcome};
+use txn_notify::ports::Ledger;
 use txn_notify::rules::Rules;
 
+use common::audit_contract::audit_contract;
+use common::idempotency_contract::idempotency_contract;
 use common::ledger_contract::ledger_contract;
 use common::{account, now, purchase};
 
@@ -146,48 +147,32 @@ async fn what_was_written_is_there_after_a_reopen() {
 }
 
 #[tokio::test]
-async fn audit_and_idempotency_records_keep_the_dynamodb_conditions() {
-    let store = store("consumers");
-    let at = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
-    let record = AuditRecord {
-        event_id: "ev-1".into(),
-        account_id: Some("acc-1".into()),
-        occurred_at: Some(at),
-        detail_type: "Transaction Recorded".into(),
-        source: "txn-notify".into(),
-        detail: serde_json::json!({"event_id": "ev-1"}),
-        replay_name: None,
-        received_at: at,
-        expires_at: (at + Duration::days(396)).timestamp(),
-    };
-    assert_eq!(store.put_if_absent(&record).await.unwrap(), PutOutcome::Written);
-    assert_eq!(store.put_if_absent(&record).await.unwrap(), PutOutcome::AlreadyPresent);
-    assert_eq!(store.audit_records().unwrap().len(), 1);
+async fn the_embedded_and_in_memory_stores_keep_the_idempotency_contract() {
+    idempotency_contract(&MemoryIdempotency::new(), "memory").await;
+    idempotency_contract(&store("idempotency"), "embedded").await;
+}
 
-    let until = at + Duration::minutes(2);
-    assert_eq!(store.claim("k", at, until).await.unwrap(), Claim::Acquired);
-    assert_eq!(store.claim("k", at, until).await.unwrap(), Claim::InProgress);
-    assert_eq!(
-        store
-            .claim("k", until + Duration::seconds(1), until + Duration::minutes(3))
-            .await
-            .unwrap(),
-        Claim::Acquired
-    );
-    store.complete("k", at + Duration::days(35)).await.unwrap();
-    store.release("k").await.unwrap();
-    assert_eq!(
-        store.claim("k", at + Duration::days(1), until).await.unwrap(),
-        Claim::Completed
-    );
-    assert_eq!(
-        store
-            .claim("k", at + Duration::days(36), at + Duration::days(36))
-            .await
-            .unwrap(),
-        Claim::Acquired
-    );
-    assert_eq!(store.claim("j", at, until).await.unwrap(), Claim::Acquired);
-    store.release("j").await.unwrap();
-    assert_eq!(store.claim("j", at, until).await.unwrap(), Claim::Acquired);
+#[tokio::test]
+async fn the_embedded_and_in_memory_audit_logs_keep_the_audit_contract() {
+    let memory = MemoryAuditLog::new();
+    audit_contract(&memory, "memory", |event_id| {
+        let found = memory
+            .records()
+            .into_iter()
+            .find(|r| r.event_id == event_id)
+            .map(|r| serde_json::to_value(r).unwrap());
+        async move { found }
+    })
+    .await;
+    let embedded = store("audit");
+    audit_contract(&embedded, "embedded", |event_id| {
+        let found = embedded
+            .audit_records()
+            .unwrap()
+            .into_iter()
+            .find(|r| r["event_id"] == event_id.as_str());
+        async move { found }
+    })
+    .await;
+    assert_eq!(embedded.audit_count().unwrap(), 4);
 }

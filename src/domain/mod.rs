@@ -13,7 +13,7 @@ macro_rules! string_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 
@@ -53,6 +53,7 @@ pub mod email;
 pub mod event_id;
 pub mod events;
 pub mod fields;
+pub mod idempotency;
 pub mod item;
 pub mod keys;
 pub mod metadata;

@@ -8,6 +8,7 @@ use serde_dynamo::Item;
 use serde_json::Value;
 
 use crate::domain::audit::AuditRecord;
+use crate::domain::idempotency::KeyRecord;
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
@@ -386,16 +387,10 @@ impl AuditLog for MemoryAuditLog {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyState {
-    InProgress { until: chrono::DateTime<chrono::Utc> },
-    Completed { expires_at: chrono::DateTime<chrono::Utc> },
-}
-
 /// Idempotency records in memory, with the conditional semantics of the DynamoDB store.
 #[derive(Default)]
 pub struct MemoryIdempotency {
-    keys: Mutex<BTreeMap<String, KeyState>>,
+    keys: Mutex<BTreeMap<String, KeyRecord>>,
 }
 
 impl MemoryIdempotency {
@@ -412,31 +407,26 @@ impl Idempotency for MemoryIdempotency {
         in_progress_until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Claim, PortError> {
         let mut keys = self.keys.lock().expect("idempotency lock");
-        match keys.get(key) {
-            Some(KeyState::Completed { expires_at }) if *expires_at > now => Ok(Claim::Completed),
-            Some(KeyState::InProgress { until }) if *until > now => Ok(Claim::InProgress),
-            _ => {
-                keys.insert(
-                    key.to_string(),
-                    KeyState::InProgress {
-                        until: in_progress_until,
-                    },
-                );
-                Ok(Claim::Acquired)
-            }
+        if let Some(found) = keys.get(key).and_then(|record| record.holds_at(now)) {
+            return Ok(found);
         }
+        keys.insert(key.to_string(), KeyRecord::in_progress(in_progress_until));
+        Ok(Claim::Acquired)
     }
 
     async fn complete(&self, key: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<(), PortError> {
         self.keys
             .lock()
             .expect("idempotency lock")
-            .insert(key.to_string(), KeyState::Completed { expires_at });
+            .insert(key.to_string(), KeyRecord::completed(expires_at));
         Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
-        self.keys.lock().expect("idempotency lock").remove(key);
+        let mut keys = self.keys.lock().expect("idempotency lock");
+        if keys.get(key).is_some_and(KeyRecord::is_releasable) {
+            keys.remove(key);
+        }
         Ok(())
     }
 }

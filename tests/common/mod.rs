@@ -2,6 +2,8 @@
 //! processor on in-memory adapters with a frozen clock.
 #![allow(dead_code)]
 
+pub mod audit_contract;
+pub mod idempotency_contract;
 pub mod ledger_contract;
 
 use std::sync::Arc;

@@ -1,16 +1,14 @@
 //! The DynamoDB adapters against DynamoDB Local, on tables made from template.yaml.
 
 use chrono::{Duration, TimeZone, Utc};
-use serde_json::json;
 
 use txn_notify::aws::dynamodb::item::to_sdk;
 use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
 use txn_notify::domain::Currency;
-use txn_notify::domain::audit::AuditRecord;
-use txn_notify::ports::{
-    AccountWrite, AuditLog, Claim, Idempotency, Ledger, PutOutcome, ScanSegment, TransactionWrite,
-};
+use txn_notify::ports::{AccountWrite, AuditLog, Ledger, PutOutcome, ScanSegment, TransactionWrite};
 
+use crate::common::audit_contract::{audit_contract, audit_record};
+use crate::common::idempotency_contract::idempotency_contract;
 use crate::common::{account, purchase};
 use crate::support::{create_table, dynamodb, unique};
 
@@ -156,21 +154,6 @@ async fn scans_page_through_accounts_only_and_segments_split_them() {
     assert!(!error.is_transient());
 }
 
-fn audit_record(event_id: &str, account_id: Option<&str>) -> AuditRecord {
-    let received_at = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 5).unwrap();
-    AuditRecord {
-        event_id: event_id.into(),
-        account_id: account_id.map(str::to_string),
-        occurred_at: account_id.map(|_| Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap()),
-        detail_type: "Transaction Recorded".into(),
-        source: "txn-notify".into(),
-        detail: json!({"event_id": event_id, "amount_minor": 1250, "findings": [], "merchant": {"name": "Café"}}),
-        replay_name: None,
-        received_at,
-        expires_at: (received_at + Duration::days(396)).timestamp(),
-    }
-}
-
 #[tokio::test]
 async fn audit_items_are_written_once_and_the_account_index_finds_them() {
     let client = dynamodb().await;
@@ -219,66 +202,36 @@ async fn audit_items_are_written_once_and_the_account_index_finds_them() {
 }
 
 #[tokio::test]
-async fn idempotency_records_follow_the_claim_complete_release_states() {
+async fn the_dynamodb_idempotency_table_keeps_the_idempotency_contract() {
     let client = dynamodb().await;
     let table = unique("idempotency");
     create_table(&client, "IdempotencyTable", &table).await;
-    let store = DynamoIdempotency::new(client, &table);
-    let now = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
-    let claim_until = now + Duration::minutes(2);
+    idempotency_contract(&DynamoIdempotency::new(client, &table), "dynamodb").await;
+}
 
-    assert_eq!(store.claim("k1", now, claim_until).await.unwrap(), Claim::Acquired);
-    assert_eq!(
-        store
-            .claim("k1", now + Duration::seconds(1), claim_until)
-            .await
-            .unwrap(),
-        Claim::InProgress,
-        "a second delivery while the first is at work"
-    );
-    assert_eq!(
-        store
-            .claim(
-                "k1",
-                claim_until + Duration::seconds(1),
-                claim_until + Duration::minutes(3)
-            )
-            .await
-            .unwrap(),
-        Claim::Acquired,
-        "a claim that timed out (a crashed delivery) is taken over"
-    );
-    store.complete("k1", now + Duration::days(35)).await.unwrap();
-    assert_eq!(
-        store.claim("k1", now + Duration::days(1), claim_until).await.unwrap(),
-        Claim::Completed
-    );
-    store.release("k1").await.unwrap();
-    assert_eq!(
-        store.claim("k1", now + Duration::days(2), claim_until).await.unwrap(),
-        Claim::Completed,
-        "release never frees a completed key"
-    );
-    assert_eq!(
-        store
-            .claim(
-                "k1",
-                now + Duration::days(36),
-                now + Duration::days(36) + Duration::minutes(2)
-            )
-            .await
-            .unwrap(),
-        Claim::Acquired,
-        "an expired completed record counts as absent, TTL or not"
-    );
-
-    assert_eq!(store.claim("k2", now, claim_until).await.unwrap(), Claim::Acquired);
-    store.release("k2").await.unwrap();
-    assert_eq!(
-        store.claim("k2", now, claim_until).await.unwrap(),
-        Claim::Acquired,
-        "a failed effect frees its key for the redelivery"
-    );
+#[tokio::test]
+async fn the_dynamodb_audit_table_keeps_the_audit_contract() {
+    let client = dynamodb().await;
+    let table = unique("audit");
+    create_table(&client, "AuditTable", &table).await;
+    let log = DynamoAuditLog::new(client.clone(), &table);
+    audit_contract(&log, "dynamodb", |event_id| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            let item = client
+                .get_item()
+                .table_name(&table)
+                .key("event_id", aws_sdk_dynamodb::types::AttributeValue::S(event_id))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item?;
+            Some(serde_dynamo::from_item(txn_notify::aws::dynamodb::item::from_sdk(item)).unwrap())
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //!
 //! | port call | DynamoDB |
 //! |---|---|
-//! | `claim` | PutItem INPROGRESS on: no record, or a COMPLETED one whose `expiration` passed, or an INPROGRESS one whose `in_progress_expiration` passed. A failed condition returns the record (ALL_OLD), which says Completed or InProgress |
+//! | `claim` | PutItem INPROGRESS on: no record, or a COMPLETED one whose `expiration` passed, or an INPROGRESS one whose `in_progress_expiration` passed (`domain::idempotency`'s rule, as a condition). A failed condition returns the record (ALL_OLD), which says Completed or InProgress |
 //! | `complete` | UpdateItem: `status = COMPLETED`, `expiration`, `in_progress_expiration` removed |
 //! | `release` | DeleteItem on `status = INPROGRESS` (a completed record is never deleted) |
 //!
@@ -18,13 +18,11 @@ use chrono::{DateTime, Utc};
 
 use super::item::{n, s, string};
 use crate::aws::failure::classify;
+use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::ports::{Claim, Idempotency, PortError};
 
-const IN_PROGRESS: &str = "INPROGRESS";
-const COMPLETED: &str = "COMPLETED";
-/// An in-progress record outlives its claim by this much before TTL may remove it, so that
-/// a crashed delivery's claim is still seen (and taken over) rather than silently gone.
-const IN_PROGRESS_TTL_SECONDS: i64 = 24 * 3600;
+const IN_PROGRESS: &str = KeyStatus::InProgress.as_str();
+const COMPLETED: &str = KeyStatus::Completed.as_str();
 
 #[derive(Clone)]
 pub struct DynamoIdempotency {
@@ -43,14 +41,18 @@ impl DynamoIdempotency {
 
 impl Idempotency for DynamoIdempotency {
     async fn claim(&self, key: &str, now: DateTime<Utc>, in_progress_until: DateTime<Utc>) -> Result<Claim, PortError> {
+        let record = KeyRecord::in_progress(in_progress_until);
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("id", s(key))
             .item("status", s(IN_PROGRESS))
-            .item("in_progress_expiration", n(in_progress_until.timestamp_millis()))
-            .item("expiration", n(in_progress_until.timestamp() + IN_PROGRESS_TTL_SECONDS))
+            .item(
+                "in_progress_expiration",
+                n(record.in_progress_until_ms.unwrap_or_default()),
+            )
+            .item("expiration", n(record.expires_at_s))
             .condition_expression(
                 "attribute_not_exists(id) \
                  OR (#status = :completed AND #expiration < :now_s) \
@@ -89,7 +91,7 @@ impl Idempotency for DynamoIdempotency {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#expiration", "expiration")
             .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":expiration", n(expires_at.timestamp()))
+            .expression_attribute_values(":expiration", n(KeyRecord::completed(expires_at).expires_at_s))
             .send()
             .await
             .map_err(|e| classify("UpdateItem", &e))?;

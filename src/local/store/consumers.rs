@@ -1,15 +1,13 @@
 //! The `AuditLog` and `Idempotency` ports on the embedded store, with the conditions of the
-//! DynamoDB adapters (see `aws::dynamodb::idempotency` for the table of states).
+//! DynamoDB adapters; what a claim finds is `domain::idempotency`'s rule.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::EmbeddedStore;
 use crate::domain::audit::AuditRecord;
+use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::ports::{AuditLog, Claim, Clock, Idempotency, PortError, PutOutcome};
-
-const IN_PROGRESS: &str = "INPROGRESS";
-const COMPLETED: &str = "COMPLETED";
 
 impl<C: Clock> EmbeddedStore<C> {
     /// Every audit record, in event_id order.
@@ -70,57 +68,59 @@ impl<C: Clock> Idempotency for EmbeddedStore<C> {
     async fn claim(&self, key: &str, now: DateTime<Utc>, in_progress_until: DateTime<Utc>) -> Result<Claim, PortError> {
         self.with(|connection| {
             let tx = connection.transaction()?;
-            let current: Option<(String, Option<i64>, i64)> = tx
-                .query_row(
-                    "SELECT status, in_progress_until_ms, expires_at_s FROM idempotency WHERE id = ?1",
-                    [key],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            match current {
-                Some((status, _, expires)) if status == COMPLETED && expires >= now.timestamp() => {
-                    return Ok(Claim::Completed);
-                }
-                Some((status, Some(until), _)) if status == IN_PROGRESS && until >= now.timestamp_millis() => {
-                    return Ok(Claim::InProgress);
-                }
-                _ => {}
+            if let Some(found) = read_key(&tx, key)?.and_then(|record| record.holds_at(now)) {
+                return Ok(found);
             }
-            tx.execute(
-                "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-                     in_progress_until_ms = excluded.in_progress_until_ms, expires_at_s = excluded.expires_at_s",
-                params![
-                    key,
-                    IN_PROGRESS,
-                    in_progress_until.timestamp_millis(),
-                    in_progress_until.timestamp() + 24 * 3600
-                ],
-            )?;
+            write_key(&tx, key, &KeyRecord::in_progress(in_progress_until))?;
             tx.commit()?;
             Ok(Claim::Acquired)
         })
     }
 
     async fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> Result<(), PortError> {
-        self.with(|connection| {
-            connection.execute(
-                "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s) VALUES (?1, ?2, NULL, ?3)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, in_progress_until_ms = NULL,
-                     expires_at_s = excluded.expires_at_s",
-                params![key, COMPLETED, expires_at.timestamp()],
-            )?;
-            Ok(())
-        })
+        self.with(|connection| write_key(connection, key, &KeyRecord::completed(expires_at)))
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
         self.with(|connection| {
             connection.execute(
                 "DELETE FROM idempotency WHERE id = ?1 AND status = ?2",
-                params![key, IN_PROGRESS],
+                params![key, KeyStatus::InProgress.as_str()],
             )?;
             Ok(())
         })
     }
+}
+
+/// A row whose status is neither of ours (written by hand) reads as absent.
+fn read_key(connection: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<KeyRecord>> {
+    let row: Option<(String, Option<i64>, i64)> = connection
+        .query_row(
+            "SELECT status, in_progress_until_ms, expires_at_s FROM idempotency WHERE id = ?1",
+            [key],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(status, in_progress_until_ms, expires_at_s)| {
+        Some(KeyRecord {
+            status: KeyStatus::parse(&status)?,
+            in_progress_until_ms,
+            expires_at_s,
+        })
+    }))
+}
+
+fn write_key(connection: &rusqlite::Connection, key: &str, record: &KeyRecord) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+             in_progress_until_ms = excluded.in_progress_until_ms, expires_at_s = excluded.expires_at_s",
+        params![
+            key,
+            record.status.as_str(),
+            record.in_progress_until_ms,
+            record.expires_at_s
+        ],
+    )?;
+    Ok(())
 }
