@@ -90,6 +90,56 @@ impl BusEntry {
     }
 }
 
+/// EventBridge's PutEvents quotas.
+pub const MAX_ENTRIES_PER_CALL: usize = 10;
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+impl BusEntry {
+    /// Why EventBridge would fail this entry on its own (the rest of the call goes on), with
+    /// its error code and message; None when it would take it. The embedded buses apply it,
+    /// so that they refuse what EventBridge refuses (tests/common/bus_contract.rs).
+    pub fn refusal(&self) -> Option<EntryResult> {
+        let failed = |code: &str, message: &str| {
+            Some(EntryResult::Failed {
+                error_code: code.into(),
+                error_message: message.into(),
+            })
+        };
+        for (name, value) in [
+            ("Source", &self.source),
+            ("DetailType", &self.detail_type),
+            ("Detail", &self.detail),
+        ] {
+            if value.is_empty() {
+                return failed(
+                    "InvalidArgument",
+                    &format!("Parameter {name} is not valid. Reason: {name} is a required argument."),
+                );
+            }
+        }
+        match serde_json::from_str::<serde_json::Value>(&self.detail) {
+            Ok(serde_json::Value::Object(_)) => None,
+            _ => failed("MalformedDetail", "Detail is malformed."),
+        }
+    }
+}
+
+/// What EventBridge refuses as a whole call (ValidationException): more than
+/// `MAX_ENTRIES_PER_CALL` entries, or more than `MAX_REQUEST_BYTES` of entries.
+pub fn check_put_events_call(entries: &[&BusEntry]) -> Result<(), PortError> {
+    if entries.len() > MAX_ENTRIES_PER_CALL {
+        return Err(PortError::permanent(format!(
+            "ValidationException: PutEvents takes at most {MAX_ENTRIES_PER_CALL} entries"
+        )));
+    }
+    if entries.iter().map(|e| e.size()).sum::<usize>() > MAX_REQUEST_BYTES {
+        return Err(PortError::permanent(format!(
+            "ValidationException: the entries of a PutEvents call exceed {MAX_REQUEST_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// The fate of one entry of a PutEvents call, in the order the entries were sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryResult {

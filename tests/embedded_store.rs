@@ -12,15 +12,12 @@ use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
 use txn_notify::domain::keys::account_pk;
 use txn_notify::domain::transaction::TransactionStatus;
-use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger};
+use txn_notify::local::memory::MemoryBus;
 use txn_notify::local::store::EmbeddedStore;
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::Ledger;
 use txn_notify::rules::Rules;
 
-use common::audit_contract::audit_contract;
-use common::idempotency_contract::idempotency_contract;
-use common::ledger_contract::ledger_contract;
 use common::{account, now, purchase};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -35,12 +32,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 
 fn store(name: &str) -> EmbeddedStore<FrozenClock> {
     EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap()
-}
-
-#[tokio::test]
-async fn the_embedded_and_in_memory_ledgers_keep_the_ledger_contract() {
-    ledger_contract(&MemoryLedger::new()).await;
-    ledger_contract(&store("contract")).await;
 }
 
 fn records(store: &EmbeddedStore<FrozenClock>) -> Vec<Value> {
@@ -144,35 +135,4 @@ async fn what_was_written_is_there_after_a_reopen() {
         1,
         "the stream goes on after a reopen"
     );
-}
-
-#[tokio::test]
-async fn the_embedded_and_in_memory_stores_keep_the_idempotency_contract() {
-    idempotency_contract(&MemoryIdempotency::new(), "memory").await;
-    idempotency_contract(&store("idempotency"), "embedded").await;
-}
-
-#[tokio::test]
-async fn the_embedded_and_in_memory_audit_logs_keep_the_audit_contract() {
-    let memory = MemoryAuditLog::new();
-    audit_contract(&memory, "memory", |event_id| {
-        let found = memory
-            .records()
-            .into_iter()
-            .find(|r| r.event_id == event_id)
-            .map(|r| serde_json::to_value(r).unwrap());
-        async move { found }
-    })
-    .await;
-    let embedded = store("audit");
-    audit_contract(&embedded, "embedded", |event_id| {
-        let found = embedded
-            .audit_records()
-            .unwrap()
-            .into_iter()
-            .find(|r| r["event_id"] == event_id.as_str());
-        async move { found }
-    })
-    .await;
-    assert_eq!(embedded.audit_count().unwrap(), 4);
 }

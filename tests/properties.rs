@@ -200,7 +200,8 @@ proptest! {
                 entries: sizes.iter().enumerate().map(|(e, size)| BusEntry {
                     source: "txn-notify".into(),
                     detail_type: "Transaction Recorded".into(),
-                    detail: format!("{g:03}-{e}-{}", "x".repeat(*size)),
+                    // A JSON object, as EventBridge takes; `{"g":"` is 6 bytes, then group-entry.
+                    detail: format!(r#"{{"g":"{g:03}-{e}","pad":"{}"}}"#, "x".repeat(*size)),
                     event_bus_name: "txn-notify".into(),
                     resources: Vec::new(),
                     time: None,
@@ -208,9 +209,9 @@ proptest! {
             })
             .collect();
         // Entries whose (call, position in the whole batch) is listed fail; calls 6 and later all succeed.
-        let order: HashMap<String, usize> = groups.iter().flat_map(|g| g.entries.iter()).enumerate().map(|(i, e)| (e.detail[..5].to_string(), i)).collect();
+        let order: HashMap<String, usize> = groups.iter().flat_map(|g| g.entries.iter()).enumerate().map(|(i, e)| (e.detail[6..11].to_string(), i)).collect();
         let bus = MemoryBus::failing_entries(move |call, entry| {
-            failing.contains(&(call, order[&entry.detail[..5]])).then(|| "ThrottlingException".to_string())
+            failing.contains(&(call, order[&entry.detail[6..11]])).then(|| "ThrottlingException".to_string())
         }).logging_calls();
         let clock = FrozenClock::at(common::now());
         let policy = RetryPolicy { max_attempts: 10, ..RetryPolicy::default() };
@@ -222,7 +223,7 @@ proptest! {
             // One record per account per call.
             let mut by_account: HashMap<usize, &str> = HashMap::new();
             for entry in &call {
-                let group: usize = entry.detail[..3].parse().unwrap();
+                let group: usize = entry.detail[6..9].parse().unwrap();
                 let account = groups[group].account.as_deref().unwrap();
                 for (other, other_account) in &by_account {
                     prop_assert!(*other == group || *other_account != account);
@@ -235,7 +236,7 @@ proptest! {
         // Per account, records are published in batch order.
         let mut last: HashMap<&str, usize> = HashMap::new();
         for entry in &published {
-            let group: usize = entry.detail[..3].parse().unwrap();
+            let group: usize = entry.detail[6..9].parse().unwrap();
             let account = groups[group].account.as_deref().unwrap();
             let previous = last.insert(account, group).unwrap_or(0);
             prop_assert!(previous <= group, "{account}: record {group} after {previous}");

@@ -324,12 +324,16 @@ impl EventBus for MemoryBus {
         if let Some(error) = self.call_fault.as_ref().and_then(|fault| fault(call_index)) {
             return Err(error);
         }
+        crate::ports::check_put_events_call(entries)?;
         let mut published = self.published.lock().expect("bus lock");
         let results = entries
             .iter()
             .enumerate()
-            .map(
-                |(i, entry)| match self.entry_fault.as_ref().and_then(|fault| fault(call_index, entry)) {
+            .map(|(i, entry)| {
+                if let Some(refused) = entry.refusal() {
+                    return refused;
+                }
+                match self.entry_fault.as_ref().and_then(|fault| fault(call_index, entry)) {
                     Some(error_code) => EntryResult::Failed {
                         error_code,
                         error_message: "injected failure".into(),
@@ -340,8 +344,8 @@ impl EventBus for MemoryBus {
                             event_id: format!("{call_index}-{i}"),
                         }
                     }
-                },
-            )
+                }
+            })
             .collect();
         Ok(results)
     }

@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use super::retry::{Deadline, RetryPolicy};
 
-/// EventBridge's PutEvents quotas.
-pub const MAX_ENTRIES_PER_CALL: usize = 10;
-pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+pub use crate::ports::{MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES};
 
 /// How far past the head of the queue a call looks for entries it may take.
 const LOOKAHEAD: usize = 64;

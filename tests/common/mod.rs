@@ -3,8 +3,12 @@
 #![allow(dead_code)]
 
 pub mod audit_contract;
+pub mod bus_contract;
 pub mod idempotency_contract;
 pub mod ledger_contract;
+pub mod mailer_contract;
+pub mod queue_contract;
+pub mod secrets_contract;
 
 use std::sync::Arc;
 

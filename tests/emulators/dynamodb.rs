@@ -3,16 +3,15 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use txn_notify::aws::dynamodb::item::to_sdk;
-use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
+use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoLedger};
 use txn_notify::domain::Currency;
 use txn_notify::ports::{AccountWrite, AuditLog, Ledger, PutOutcome, ScanSegment, TransactionWrite};
 
-use crate::common::audit_contract::{audit_contract, audit_record};
-use crate::common::idempotency_contract::idempotency_contract;
+use crate::common::audit_contract::audit_record;
 use crate::common::{account, purchase};
 use crate::support::{create_table, dynamodb, unique};
 
-async fn ledger() -> DynamoLedger {
+pub async fn ledger() -> DynamoLedger {
     let client = dynamodb().await;
     let table = unique("ledger");
     create_table(&client, "LedgerTable", &table).await;
@@ -199,44 +198,6 @@ async fn audit_items_are_written_once_and_the_account_index_finds_them() {
         .await
         .unwrap();
     assert_eq!(by_account.count, 1);
-}
-
-#[tokio::test]
-async fn the_dynamodb_idempotency_table_keeps_the_idempotency_contract() {
-    let client = dynamodb().await;
-    let table = unique("idempotency");
-    create_table(&client, "IdempotencyTable", &table).await;
-    idempotency_contract(&DynamoIdempotency::new(client, &table), "dynamodb").await;
-}
-
-#[tokio::test]
-async fn the_dynamodb_audit_table_keeps_the_audit_contract() {
-    let client = dynamodb().await;
-    let table = unique("audit");
-    create_table(&client, "AuditTable", &table).await;
-    let log = DynamoAuditLog::new(client.clone(), &table);
-    audit_contract(&log, "dynamodb", |event_id| {
-        let client = client.clone();
-        let table = table.clone();
-        async move {
-            let item = client
-                .get_item()
-                .table_name(&table)
-                .key("event_id", aws_sdk_dynamodb::types::AttributeValue::S(event_id))
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap()
-                .item?;
-            Some(serde_dynamo::from_item(txn_notify::aws::dynamodb::item::from_sdk(item)).unwrap())
-        }
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn the_dynamodb_ledger_keeps_the_ledger_contract() {
-    crate::common::ledger_contract::ledger_contract(&ledger().await).await;
 }
 
 /// `metadata` nested `levels` deep (its own map included), with an exact number at the bottom.

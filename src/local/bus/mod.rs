@@ -87,14 +87,14 @@ impl<C: Clock> EmbeddedBus<C> {
 
 impl<C: Clock> EventBus for EmbeddedBus<C> {
     async fn put_events(&self, entries: &[&BusEntry]) -> Result<Vec<EntryResult>, PortError> {
-        if entries.len() > crate::pipeline::publish::MAX_ENTRIES_PER_CALL {
-            return Err(PortError::permanent(
-                "ValidationException: PutEvents takes at most 10 entries",
-            ));
-        }
+        crate::ports::check_put_events_call(entries)?;
         let now = self.store.clock().now();
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
+            if let Some(refused) = entry.refusal() {
+                results.push(refused);
+                continue;
+            }
             let id = envelope_id();
             let event = entry.envelope(&id, LOCAL_ACCOUNT, LOCAL_REGION, now);
             results.push(match self.route(&event) {

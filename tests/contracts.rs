@@ -1,0 +1,200 @@
+//! Every port that has more than one adapter, through one contract test per port, on the
+//! in-memory adapters and the embedded store (tests/emulators/contracts.rs runs the same
+//! contracts on DynamoDB Local and moto). An adapter that drifts from the others fails here.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
+
+use txn_notify::clock::FrozenClock;
+use txn_notify::local::bus::EmbeddedBus;
+use txn_notify::local::bus::routes::{QueueSettings, Routes};
+use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
+use txn_notify::local::outbox::{MemoryMailer, OutboxMailer};
+use txn_notify::local::store::EmbeddedStore;
+
+use common::audit_contract::audit_contract;
+use common::bus_contract::bus_contract;
+use common::idempotency_contract::idempotency_contract;
+use common::ledger_contract::ledger_contract;
+use common::mailer_contract::mailer_contract;
+use common::queue_contract::{MAX_RECEIVES, QueueUnderTest, Received, VISIBILITY, queue_contract};
+use common::secrets_contract::secrets_contract;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "txn-notify-contract-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn store(name: &str) -> EmbeddedStore<FrozenClock> {
+    EmbeddedStore::open(&temp_dir(name), FrozenClock::at(common::now())).unwrap()
+}
+
+/// Looks at a queue of the store without taking anything off it (a visibility timeout of
+/// zero, as one peeks at an SQS queue).
+fn peek(store: &EmbeddedStore<FrozenClock>, queue: &str) -> Vec<String> {
+    let peek = QueueSettings {
+        visibility_timeout: std::time::Duration::ZERO,
+        max_receive_count: None,
+        dead_letter_queue: None,
+    };
+    store
+        .receive(queue, &peek, 100)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_ledgers_keep_the_ledger_contract() {
+    ledger_contract(&MemoryLedger::new()).await;
+    ledger_contract(&store("ledger")).await;
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_stores_keep_the_idempotency_contract() {
+    idempotency_contract(&MemoryIdempotency::new(), "memory").await;
+    idempotency_contract(&store("idempotency"), "embedded").await;
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_audit_logs_keep_the_audit_contract() {
+    let memory = MemoryAuditLog::new();
+    audit_contract(&memory, "memory", |event_id| {
+        let found = memory
+            .records()
+            .into_iter()
+            .find(|r| r.event_id == event_id)
+            .map(|r| serde_json::to_value(r).unwrap());
+        async move { found }
+    })
+    .await;
+    let embedded = store("audit");
+    audit_contract(&embedded, "embedded", |event_id| {
+        let found = embedded
+            .audit_records()
+            .unwrap()
+            .into_iter()
+            .find(|r| r["event_id"] == event_id.as_str());
+        async move { found }
+    })
+    .await;
+    assert_eq!(embedded.audit_count().unwrap(), 4);
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_buses_keep_the_bus_contract() {
+    let memory = MemoryBus::new();
+    bus_contract(&memory, "txn-notify", || {
+        let types = memory.published().into_iter().map(|e| e.detail_type).collect();
+        async move { types }
+    })
+    .await;
+
+    let embedded = Arc::new(store("bus"));
+    let bus = EmbeddedBus::new(Arc::clone(&embedded), Routes::builtin());
+    bus_contract(&bus, "txn-notify", || {
+        let types = peek(&embedded, "AuditQueue")
+            .iter()
+            .map(|body| {
+                let event: Value = serde_json::from_str(body).unwrap();
+                event["detail-type"].as_str().unwrap().to_string()
+            })
+            .collect();
+        async move { types }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_in_memory_mailer_and_the_outbox_keep_the_mailer_contract() {
+    let memory = MemoryMailer::new();
+    mailer_contract(&memory, "alerts@txn-notify.example", "memory", || {
+        let subjects = memory
+            .sent()
+            .into_iter()
+            .map(|s| s.email.subject.as_str().to_string())
+            .collect();
+        async move { subjects }
+    })
+    .await;
+
+    let dir = temp_dir("outbox");
+    let embedded = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(common::now())).unwrap());
+    let outbox = OutboxMailer::new(Arc::clone(&embedded), dir.join("outbox"));
+    mailer_contract(&outbox, "alerts@txn-notify.example", "outbox", || {
+        let subjects = embedded.outbox().unwrap().into_iter().map(|e| e.subject).collect();
+        async move { subjects }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_in_memory_secrets_keep_the_secrets_contract() {
+    let secrets = MemorySecrets::new(b"first-secret");
+    secrets_contract(&secrets, b"first-secret", |next| {
+        secrets.rotate(next);
+        async {}
+    })
+    .await;
+}
+
+/// A queue of the embedded store, its clock moved on by hand.
+struct EmbeddedQueue {
+    store: EmbeddedStore<FrozenClock>,
+    settings: QueueSettings,
+}
+
+impl QueueUnderTest for EmbeddedQueue {
+    async fn send(&self, body: &str) {
+        self.store.enqueue("Queue", body).unwrap();
+    }
+
+    async fn receive(&self, max: usize) -> Vec<Received> {
+        self.store
+            .receive("Queue", &self.settings, max)
+            .unwrap()
+            .into_iter()
+            .map(|m| Received {
+                receipt: m.receipt,
+                body: m.body,
+                receive_count: m.receive_count,
+            })
+            .collect()
+    }
+
+    async fn delete(&self, receipt: &str) {
+        assert!(self.store.delete_message("Queue", receipt).unwrap());
+    }
+
+    async fn dead_letters(&self) -> BTreeSet<String> {
+        peek(&self.store, "QueueDLQ").into_iter().collect()
+    }
+
+    async fn wait(&self, by: std::time::Duration) {
+        self.store.clock().advance(Duration::from_std(by).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_queues_keep_the_queue_contract() {
+    queue_contract(&EmbeddedQueue {
+        store: store("queues"),
+        settings: QueueSettings {
+            visibility_timeout: VISIBILITY,
+            max_receive_count: Some(MAX_RECEIVES),
+            dead_letter_queue: Some("QueueDLQ".into()),
+        },
+    })
+    .await;
+}
