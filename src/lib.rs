@@ -24,4 +24,5 @@ pub mod pipeline;
 pub mod ports;
 pub mod rules;
 pub mod telemetry;
+pub mod template;
 pub mod workload;

@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::local::bus::EmbeddedBus;
-use txn_notify::local::bus::routes::{QueueSettings, Routes};
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
 use txn_notify::local::outbox::{MemoryMailer, OutboxMailer};
 use txn_notify::local::store::EmbeddedStore;
+use txn_notify::template::{QueueSettings, Routes};
 
 use common::audit_contract::audit_contract;
 use common::bus_contract::bus_contract;

@@ -13,7 +13,6 @@ use txn_notify::domain::Currency;
 use txn_notify::domain::email::Mailbox;
 use txn_notify::local::bus::EmbeddedBus;
 use txn_notify::local::bus::queue_runner::deliver;
-use txn_notify::local::bus::routes::Routes;
 use txn_notify::local::outbox::MemoryMailer;
 use txn_notify::local::poller::{PollerConfig, StreamPoller};
 use txn_notify::local::store::EmbeddedStore;
@@ -22,6 +21,7 @@ use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::Ledger;
 use txn_notify::rules::Rules;
+use txn_notify::template::Routes;
 
 use common::{account, now, purchase};
 
@@ -193,7 +193,7 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
 /// (`arn:…:<stack>-<QueueLogicalId>-<suffix>`, as CloudFormation names queues).
 #[test]
 fn the_sqs_samples_hold_exactly_what_the_rules_send_to_their_queue() {
-    let routes = txn_notify::local::bus::routes::Routes::builtin();
+    let routes = Routes::builtin();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/consumers");
     for (file, queue) in [
         ("sqs-notify-queue.json", "NotifyQueue"),

@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use crate::ops::cost::{Design, Estimate, Workload, dollars, estimate, template_counts};
+use crate::ops::cost::{Deployment, Design, Estimate, Workload, dollars, estimate};
+use crate::template::Template;
 
 #[derive(Debug, clap::Args)]
 pub struct CostArgs {
@@ -35,9 +36,9 @@ fn non_negative(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: CostArgs) -> ExitCode {
-    let (metrics, alarms) = match template_counts() {
-        Ok(counts) => counts,
-        Err(message) => return super::fail(args.json, &message),
+    let deployment = match Deployment::from_template(Template::builtin()) {
+        Ok(deployment) => deployment,
+        Err(error) => return super::fail(args.json, &error.to_string()),
     };
     let workload = Workload {
         transactions_per_day: args.transactions_per_day,
@@ -45,8 +46,8 @@ pub fn run(args: CostArgs) -> ExitCode {
         email_rate: args.email_rate,
         accounts: args.accounts.unwrap_or(args.transactions_per_day / 10).max(1),
     };
-    let lambda = estimate(&workload, Design::Lambda, metrics, alarms);
-    let pipes = estimate(&workload, Design::Pipes, metrics, alarms);
+    let lambda = estimate(&workload, Design::Lambda, &deployment);
+    let pipes = estimate(&workload, Design::Pipes, &deployment);
     if args.json {
         println!("{}", serde_json::json!({ "lambda": lambda, "pipes": pipes }));
         return ExitCode::SUCCESS;

@@ -232,7 +232,7 @@ async fn status(State(app): State<App>) -> Response<Body> {
         let store = &app.runtime.store;
         let backlog = app.runtime.backlog()?;
         let mut dead_letters = 0;
-        for queue in ["NotifyDLQ", "AuditDLQ"] {
+        for queue in app.runtime.routes.dead_letter_queues() {
             let depth = store.queue_depth(queue)?;
             dead_letters += depth.visible + depth.in_flight;
         }

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::store::{EMBEDDED_STREAM, EmbeddedStore, StreamEntry};
 use crate::ports::{Clock, PortError};
+use crate::template::{StreamSource, Template, functions};
 
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
@@ -40,17 +41,25 @@ pub struct PollerConfig {
 }
 
 impl PollerConfig {
-    /// The settings of template.yaml's stream event source.
-    pub fn like_template(on_failure_dir: PathBuf) -> Self {
+    /// The settings of a stream event source.
+    pub fn of_source(name: &str, source: &StreamSource, on_failure_dir: PathBuf) -> Self {
         PollerConfig {
-            name: "processor".into(),
-            batch_size: 100,
-            batching_window: Duration::from_secs(1),
-            max_retry_attempts: 10,
-            max_record_age: Duration::from_secs(3600),
-            bisect_on_error: true,
+            name: name.into(),
+            batch_size: source.batch_size,
+            batching_window: source.batching_window,
+            max_retry_attempts: source.max_retry_attempts,
+            max_record_age: source.max_record_age,
+            bisect_on_error: source.bisect_on_error,
             on_failure_dir,
         }
+    }
+
+    /// The settings of the processor's stream event source in template.yaml.
+    pub fn like_template(on_failure_dir: PathBuf) -> Self {
+        let source = Template::builtin()
+            .stream_source(functions::PROCESSOR)
+            .expect("template.yaml's stream event source is checked by the tests");
+        PollerConfig::of_source("processor", &source, on_failure_dir)
     }
 }
 

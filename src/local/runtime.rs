@@ -13,7 +13,6 @@ use crate::domain::email::Mailbox;
 use crate::lambda::runtime::invoke_measured;
 use crate::local::bus::EmbeddedBus;
 use crate::local::bus::queue_runner::{deliver, sqs_event};
-use crate::local::bus::routes::Routes;
 use crate::local::faults::{Faults, Faulty};
 use crate::local::memory::MemorySecrets;
 use crate::local::outbox::OutboxMailer;
@@ -26,9 +25,7 @@ use crate::pipeline::{Processor, ProcessorConfig};
 use crate::ports::{Clock, PortError};
 use crate::rules::Rules;
 use crate::telemetry::emf::Invocation;
-
-/// The queues in front of the consumers, with the batch size of their event source.
-pub const CONSUMER_QUEUES: [(&str, usize); 2] = [("NotifyQueue", 10), ("AuditQueue", 100)];
+use crate::template::{QueueSource, Routes, Template, functions};
 
 /// The bus name put on every event.
 pub const EVENT_BUS: &str = "txn-notify";
@@ -68,6 +65,8 @@ pub struct Runtime<C> {
     pub auditor: Auditor<FaultyStore<C>, C>,
     pub ingest: Ingest<FaultyStore<C>, MemorySecrets, C>,
     pub routes: Routes,
+    /// The consumers' SQS event sources, as template.yaml sets them.
+    pub consumers: Vec<QueueSource>,
     pub outbox: OutboxMailer<C>,
     pub dir: PathBuf,
     warm: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
@@ -109,6 +108,7 @@ impl<C: Clock + Clone> Runtime<C> {
             ),
             outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
             routes,
+            consumers: Template::builtin().queue_sources().map_err(|e| e.to_string())?,
             store,
             dir: dir.to_path_buf(),
             warm: Default::default(),
@@ -124,8 +124,8 @@ impl<C: Clock + Clone> Runtime<C> {
     pub fn backlog(&self) -> Result<Backlog, PortError> {
         let stream = StreamPoller::new(&self.store, self.poller_config()).lag()? as u64;
         let mut queued = 0;
-        for (queue, _) in CONSUMER_QUEUES {
-            let depth = self.store.queue_depth(queue)?;
+        for source in &self.consumers {
+            let depth = self.store.queue_depth(&source.queue)?;
             queued += depth.visible + depth.in_flight;
         }
         Ok(Backlog { stream, queued })
@@ -167,8 +167,8 @@ impl<C: Clock + Clone> Runtime<C> {
         reply
     }
 
-    async fn invoke_consumer(&self, queue: &str, event: Value) -> Result<Value, String> {
-        let (reply, metrics) = if queue == "NotifyQueue" {
+    async fn invoke_consumer(&self, source: &QueueSource, event: Value) -> Result<Value, String> {
+        let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
             invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
         } else {
@@ -217,11 +217,11 @@ impl<C: Clock + Clone> Runtime<C> {
                 continue;
             }
         }
-        for (queue, batch_size) in CONSUMER_QUEUES {
-            let settings = self.routes.queues[queue].clone();
+        for source in &self.consumers {
+            let settings = self.routes.queues[&source.queue].clone();
             loop {
-                let delivered = deliver(&self.store, queue, &settings, batch_size, |event| {
-                    self.invoke_consumer(queue, event)
+                let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |event| {
+                    self.invoke_consumer(source, event)
                 })
                 .await
                 .map_err(|e| e.message)?;
@@ -237,13 +237,16 @@ impl<C: Clock + Clone> Runtime<C> {
 
     /// The process dies with a notifier batch in flight: received, emailed, not deleted.
     async fn crash_mid_delivery(&self) -> Result<(), String> {
-        let settings = self.routes.queues["NotifyQueue"].clone();
+        let Some(source) = self.consumers.iter().find(|s| s.function == functions::NOTIFIER) else {
+            return Ok(());
+        };
+        let settings = self.routes.queues[&source.queue].clone();
         let messages = self
             .store
-            .receive("NotifyQueue", &settings, 10)
+            .receive(&source.queue, &settings, source.batch_size)
             .map_err(|e| e.message)?;
         if !messages.is_empty() {
-            let _ = self.notifier.handle(sqs_event("NotifyQueue", &messages)).await;
+            let _ = self.notifier.handle(sqs_event(&source.queue, &messages)).await;
         }
         tracing::warn!(
             in_flight = messages.len(),

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use crate::template::{QueueSource, StreamSource, Template, TemplateError, functions};
+
 pub const PRICES_AS_OF: &str = "2026-11";
 
 /// 1 USD in picodollars.
@@ -141,13 +143,11 @@ pub struct Workload {
     pub accounts: u64,
 }
 
-/// How the functions behave, measured or taken from template.yaml. Durations are warm
-/// billed milliseconds on 256 MB arm64, rounded up from the local runs and the SDK's
-/// round trips to DynamoDB, EventBridge and SES in-region.
+/// How the functions behave, measured. Durations are warm billed milliseconds on 256 MB
+/// arm64, rounded up from the local runs and the SDK's round trips to DynamoDB, EventBridge
+/// and SES in-region. What template.yaml sets (memory, batch sizes and windows, the
+/// dashboard, the alarms) is read from it: `Deployment`.
 pub mod model {
-    /// template.yaml's memory size.
-    pub const MEMORY_MB: u64 = 256;
-    pub const DIGEST_MEMORY_MB: u64 = 512;
     /// Ingest: verify, one account read, one TransactWriteItems.
     pub const INGEST_MS: u64 = 12;
     /// Processor: a fixed part, then per record (decode, rules) and per PutEvents call.
@@ -281,10 +281,61 @@ fn wru(bytes: u64) -> u64 {
     bytes.div_ceil(1024)
 }
 
-/// The estimate for a month of this workload, with the number of TxnNotify (function,
-/// metric) pairs and alarms from template.yaml.
-pub fn estimate(workload: &Workload, design: Design, dashboard_metrics: u64, alarms: u64) -> Estimate {
+/// What the cost depends on in template.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// The TxnNotify (function, metric) pairs on the dashboard.
+    pub dashboard_metrics: u64,
+    pub alarms: u64,
+    pub ingest_memory_mb: u64,
+    pub processor_memory_mb: u64,
+    pub notifier_memory_mb: u64,
+    pub auditor_memory_mb: u64,
+    pub digest_memory_mb: u64,
+    /// The processor's stream event source.
+    pub stream: StreamSource,
+    pub notify_queue: QueueSource,
+    pub audit_queue: QueueSource,
+}
+
+impl Deployment {
+    pub fn from_template(template: &Template) -> Result<Deployment, TemplateError> {
+        let body = template.dashboard_body()?;
+        let mut pairs = std::collections::BTreeSet::new();
+        for widget in body["widgets"].as_array().into_iter().flatten() {
+            for line in widget["properties"]["metrics"].as_array().into_iter().flatten() {
+                let Some(parts) = line.as_array() else { continue };
+                if parts.first().and_then(|v| v.as_str()) == Some(crate::telemetry::emf::NAMESPACE) {
+                    pairs.insert((parts[3].to_string(), parts[1].to_string()));
+                }
+            }
+        }
+        let queue = |function: &str| {
+            template
+                .queue_sources()?
+                .into_iter()
+                .find(|source| source.function == function)
+                .ok_or_else(|| TemplateError::Missing(format!("SQS event source on {function}")))
+        };
+        Ok(Deployment {
+            dashboard_metrics: pairs.len() as u64,
+            alarms: template.alarm_count() as u64,
+            ingest_memory_mb: template.memory_mb(functions::INGEST)?,
+            processor_memory_mb: template.memory_mb(functions::PROCESSOR)?,
+            notifier_memory_mb: template.memory_mb(functions::NOTIFIER)?,
+            auditor_memory_mb: template.memory_mb(functions::AUDITOR)?,
+            digest_memory_mb: template.memory_mb(functions::DIGEST)?,
+            stream: template.stream_source(functions::PROCESSOR)?,
+            notify_queue: queue(functions::NOTIFIER)?,
+            audit_queue: queue(functions::AUDITOR)?,
+        })
+    }
+}
+
+/// The estimate for a month of this workload on this deployment.
+pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) -> Estimate {
     use model::*;
+    let window = |source: std::time::Duration| source.as_secs().max(1);
     let per_day = workload.transactions_per_day;
     let transactions = per_day * MONTH_DAYS_X100 / 100;
     let alerts = times(transactions, workload.alert_rate);
@@ -295,7 +346,11 @@ pub fn estimate(workload: &Workload, design: Design, dashboard_metrics: u64, ala
 
     // Lambda.
     let processor_batch = match design {
-        Design::Lambda => batch_size(per_day, 1, 100),
+        Design::Lambda => batch_size(
+            per_day,
+            window(deployment.stream.batching_window),
+            deployment.stream.batch_size as u64,
+        ),
         Design::Pipes => batch_size(per_day, 1, PIPES_RECORDS_PER_BATCH),
     };
     let processor_invocations = transactions.div_ceil(processor_batch);
@@ -308,19 +363,35 @@ pub fn estimate(workload: &Workload, design: Design, dashboard_metrics: u64, ala
             // The pipe puts the events itself.
             Design::Pipes => 0,
         };
-    let notify_batch = batch_size(notify_messages / 30, 1, 10);
+    let notify = &deployment.notify_queue;
+    let notify_batch = batch_size(
+        notify_messages / 30,
+        window(notify.batching_window),
+        notify.batch_size as u64,
+    );
     let notify_invocations = notify_messages.div_ceil(notify_batch);
-    let audit_batch = batch_size(events / 30, 2, 100);
+    let audit = &deployment.audit_queue;
+    let audit_batch = batch_size(events / 30, window(audit.batching_window), audit.batch_size as u64);
     let audit_invocations = events.div_ceil(audit_batch);
     let digest_runs = WEEKS_PER_MONTH_X100.div_ceil(100);
     let invocations = transactions + processor_invocations + notify_invocations + audit_invocations + digest_runs;
-    let mb_ms = u128::from(MEMORY_MB)
-        * (u128::from(transactions * INGEST_MS)
-            + u128::from(processor_invocations * processor_ms_per_batch)
-            + u128::from(notify_invocations * CONSUMER_BASE_MS + emails * NOTIFY_EMAIL_MS)
-            + u128::from(notify_messages.saturating_sub(emails) * NOTIFY_OTHER_MS)
-            + u128::from(audit_invocations * CONSUMER_BASE_MS + events * AUDIT_MS))
-        + u128::from(DIGEST_MEMORY_MB) * u128::from(statements * DIGEST_PER_ACCOUNT_MS);
+    let mb = |memory_mb: u64, ms: u64| u128::from(memory_mb) * u128::from(ms);
+    let mb_ms = mb(deployment.ingest_memory_mb, transactions * INGEST_MS)
+        + mb(
+            deployment.processor_memory_mb,
+            processor_invocations * processor_ms_per_batch,
+        )
+        + mb(
+            deployment.notifier_memory_mb,
+            notify_invocations * CONSUMER_BASE_MS
+                + emails * NOTIFY_EMAIL_MS
+                + notify_messages.saturating_sub(emails) * NOTIFY_OTHER_MS,
+        )
+        + mb(
+            deployment.auditor_memory_mb,
+            audit_invocations * CONSUMER_BASE_MS + events * AUDIT_MS,
+        )
+        + mb(deployment.digest_memory_mb, statements * DIGEST_PER_ACCOUNT_MS);
 
     // DynamoDB. Ingest: a transaction of two items (the marker and the transaction), 2 WRU
     // per KB each; one eventually consistent read of the account (0.5 RRU). Processor: the
@@ -382,9 +453,12 @@ pub fn estimate(workload: &Workload, design: Design, dashboard_metrics: u64, ala
         charge(prices::SECRET_CALLS, secret_calls),
         charge(prices::LOGS_INGESTION, log_gb),
         charge(prices::LOGS_STORAGE, log_stored_gb),
-        charge(prices::CUSTOM_METRICS, dashboard_metrics + METRICS_BY_DETAIL_TYPE),
+        charge(
+            prices::CUSTOM_METRICS,
+            deployment.dashboard_metrics + METRICS_BY_DETAIL_TYPE,
+        ),
         charge(prices::DASHBOARDS, 1),
-        charge(prices::ALARMS, alarms),
+        charge(prices::ALARMS, deployment.alarms),
     ]);
     let total: u128 = lines.iter().map(|l| l.picodollars).sum();
     Estimate {
@@ -402,35 +476,13 @@ pub fn estimate(workload: &Workload, design: Design, dashboard_metrics: u64, ala
     }
 }
 
-/// The TxnNotify (function, metric) pairs on template.yaml's dashboard, and its alarms.
-pub fn template_counts() -> Result<(u64, u64), String> {
-    let body = crate::local::dashboard::dashboard_body()?;
-    let mut pairs = std::collections::BTreeSet::new();
-    for widget in body["widgets"].as_array().into_iter().flatten() {
-        for line in widget["properties"]["metrics"].as_array().into_iter().flatten() {
-            let Some(parts) = line.as_array() else { continue };
-            if parts.first().and_then(|v| v.as_str()) == Some(crate::telemetry::emf::NAMESPACE) {
-                pairs.insert((parts[3].to_string(), parts[1].to_string()));
-            }
-        }
-    }
-    let template: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(crate::local::bus::routes::TEMPLATE).map_err(|e| e.to_string())?;
-    let alarms = template["Resources"]
-        .as_mapping()
-        .map(|resources| {
-            resources
-                .values()
-                .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
-                .count()
-        })
-        .unwrap_or(0);
-    Ok((pairs.len() as u64, alarms as u64))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment() -> Deployment {
+        Deployment::from_template(Template::builtin()).unwrap()
+    }
 
     fn workload(per_day: u64) -> Workload {
         Workload {
@@ -458,7 +510,7 @@ mod tests {
 
     #[test]
     fn a_million_transactions_a_day_costs_what_its_lines_add_up_to() {
-        let estimate = estimate(&workload(1_000_000), Design::Lambda, 41, 10);
+        let estimate = estimate(&workload(1_000_000), Design::Lambda, &deployment());
         assert_eq!(estimate.transactions_per_month, 30_420_000);
         // 30.42 M transactions, 6.08 M alerts, 0.43 M statements.
         assert_eq!(
@@ -467,7 +519,8 @@ mod tests {
         );
         assert_eq!(line(&estimate, "emails").quantity, 28_290_600 + 435_000);
         assert_eq!(line(&estimate, "HTTP API requests").quantity, 30_420_000);
-        assert_eq!(line(&estimate, "custom metrics").quantity, 53);
+        // The dashboard's 40 (function, metric) pairs and 12 EventsPublished by detail-type.
+        assert_eq!(line(&estimate, "custom metrics").quantity, 52);
         let sum: u128 = estimate.lines.iter().map(|l| l.picodollars).sum();
         assert_eq!(sum, estimate.total_picodollars);
         // SES and the API are the big lines at this volume; nothing is negative or absurd.
@@ -482,19 +535,19 @@ mod tests {
 
     #[test]
     fn cost_grows_with_volume_and_alerts() {
-        let small = estimate(&workload(10_000), Design::Lambda, 41, 10);
-        let large = estimate(&workload(1_000_000), Design::Lambda, 41, 10);
+        let small = estimate(&workload(10_000), Design::Lambda, &deployment());
+        let large = estimate(&workload(1_000_000), Design::Lambda, &deployment());
         assert!(large.total_picodollars > 50 * small.total_picodollars);
         let mut alerting = workload(1_000_000);
         alerting.alert_rate = 1.0;
-        let more = estimate(&alerting, Design::Lambda, 41, 10);
+        let more = estimate(&alerting, Design::Lambda, &deployment());
         assert!(more.total_picodollars > large.total_picodollars);
     }
 
     #[test]
     fn pipes_adds_its_requests_and_saves_the_processor_put_events_time() {
-        let lambda = estimate(&workload(1_000_000), Design::Lambda, 41, 10);
-        let pipes = estimate(&workload(1_000_000), Design::Pipes, 41, 10);
+        let lambda = estimate(&workload(1_000_000), Design::Lambda, &deployment());
+        let pipes = estimate(&workload(1_000_000), Design::Pipes, &deployment());
         assert_eq!(
             line(&pipes, "pipe requests (64 KB chunks)").quantity,
             pipes.transactions_per_month
@@ -504,8 +557,24 @@ mod tests {
     }
 
     #[test]
+    fn the_compute_line_follows_the_memory_template_yaml_gives() {
+        let text = crate::template::TEMPLATE_YAML.replacen("    MemorySize: 256\n", "    MemorySize: 1024\n", 1);
+        let larger = Deployment::from_template(&Template::parse(&text).unwrap()).unwrap();
+        assert_eq!((larger.ingest_memory_mb, larger.digest_memory_mb), (1024, 512));
+        let compute = |deployment: &Deployment| {
+            line(
+                &estimate(&workload(1_000_000), Design::Lambda, deployment),
+                "arm64 compute",
+            )
+            .picodollars
+        };
+        assert!(compute(&larger) > 3 * compute(&deployment()));
+    }
+
+    #[test]
     fn the_template_counts_come_from_the_dashboard_and_the_alarms() {
-        let (metrics, alarms) = template_counts().unwrap();
+        let deployment = deployment();
+        let (metrics, alarms) = (deployment.dashboard_metrics, deployment.alarms);
         assert!(metrics >= 40, "{metrics}");
         assert_eq!(alarms, 9);
     }

@@ -10,10 +10,10 @@ use super::args::InvokeArgs;
 use super::input::{Recorded, open_store, read_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
 use crate::local::bus::EmbeddedBus;
-use crate::local::bus::routes::Routes;
 use crate::local::memory::MemoryBus;
 use crate::pipeline::digest::{Digest, DigestConfig, DigestRequest};
 use crate::ports::{BusEntry, EventBus, Ledger};
+use crate::template::Routes;
 
 /// The digest on a scheduled event, over the seeded ledger; prints what it published.
 pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {

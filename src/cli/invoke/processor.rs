@@ -11,10 +11,10 @@ use super::args::InvokeArgs;
 use super::input::{Recorded, open_store, runtime};
 use crate::clock::{FrozenClock, SystemClock};
 use crate::local::bus::EmbeddedBus;
-use crate::local::bus::routes::Routes;
 use crate::local::memory::{MemoryBus, MemoryLedger};
 use crate::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
 use crate::ports::{BusEntry, EventBus, Ledger};
+use crate::template::Routes;
 
 /// Human output lists at most this many events; `--json` lists them all.
 const EVENTS_SHOWN: usize = 25;

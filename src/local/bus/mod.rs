@@ -4,7 +4,6 @@
 //! queues to the consumers as Lambda's SQS event source does.
 
 pub mod queue_runner;
-pub mod routes;
 
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::store::EmbeddedStore;
 use crate::ports::{BusEntry, Clock, EntryResult, EventBus, PortError};
-use routes::Routes;
+use crate::template::Routes;
 
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 pub const LOCAL_REGION: &str = "local";

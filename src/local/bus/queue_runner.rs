@@ -7,10 +7,10 @@ use std::future::Future;
 
 use serde_json::{Value, json};
 
-use super::routes::QueueSettings;
 use super::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::local::store::EmbeddedStore;
 use crate::ports::{Clock, PortError};
+use crate::template::QueueSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivered {

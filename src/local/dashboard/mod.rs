@@ -15,33 +15,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::local::bus::routes::TEMPLATE;
-
-/// The dashboard body of template.yaml, each `${Name}` (or `${Name.Attribute}`) replaced by
-/// `Name` as the page's stand-in for what CloudFormation puts there.
-pub fn dashboard_body() -> Result<Value, String> {
-    let template: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
-    let body = match &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"] {
-        serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().map(str::to_string),
-        other => other.as_str().map(str::to_string),
-    }
-    .ok_or("template.yaml has no Dashboard with a DashboardBody")?;
-    let mut resolved = String::with_capacity(body.len());
-    let mut rest = body.as_str();
-    while let Some(start) = rest.find("${") {
-        resolved.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .map(|i| i + start)
-            .ok_or("an unclosed ${ in the dashboard body")?;
-        let name = &rest[start + 2..end];
-        resolved.push_str(name.split('.').next().unwrap_or(name));
-        rest = &rest[end + 1..];
-    }
-    resolved.push_str(rest);
-    serde_json::from_str(&resolved).map_err(|e| format!("the dashboard body is not JSON: {e}"))
-}
+use crate::template::Template;
 
 /// One metric value list of one EMF document.
 #[derive(Debug, Clone, PartialEq)]
@@ -259,7 +233,10 @@ pub fn render_folder(dir: &Path) -> Result<String, String> {
         )
     })?;
     let (samples, _) = read_samples(&text);
-    let mut page = build(&dashboard_body()?, &samples);
+    let mut page = build(
+        &Template::builtin().dashboard_body().map_err(|e| e.to_string())?,
+        &samples,
+    );
     page.documents = text.lines().filter(|l| !l.trim().is_empty()).count();
     page::html(&page, &dir.display().to_string())
 }
@@ -280,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_template_dashboard_parses_and_names_its_widgets() {
-        let body = dashboard_body().unwrap();
+        let body = Template::builtin().dashboard_body().unwrap();
         let widgets = body["widgets"].as_array().unwrap();
         assert!(widgets.len() >= 10);
         assert!(

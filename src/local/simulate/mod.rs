@@ -135,9 +135,10 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
             break;
         }
         // Nothing visible yet: skip ahead to when the next message reappears.
-        let next = ["NotifyQueue", "AuditQueue"]
+        let next = runtime
+            .consumers
             .iter()
-            .filter_map(|q| runtime.store.next_visible(q).ok().flatten())
+            .filter_map(|source| runtime.store.next_visible(&source.queue).ok().flatten())
             .min()
             .unwrap_or(Duration::from_secs(1));
         clock.advance(next.max(Duration::from_millis(1)));

@@ -147,8 +147,9 @@ pub(super) async fn build(
         max_ms: *latencies.last().expect("not empty"),
     });
 
-    let dlq_messages = ["NotifyDLQ", "AuditDLQ"]
-        .iter()
+    let dlq_messages = crate::template::Routes::builtin()
+        .dead_letter_queues()
+        .into_iter()
         .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
         .sum::<Result<u64, _>>()
         .map_err(|e| e.message)?;

@@ -14,8 +14,8 @@ use rusqlite::params;
 use serde_json::Value;
 
 use super::EmbeddedStore;
-use crate::local::bus::routes::QueueSettings;
 use crate::ports::{Clock, PortError};
+use crate::template::QueueSettings;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {
