@@ -718,7 +718,7 @@ fn invoke_with_a_data_dir_keeps_state_in_the_embedded_store_between_processes() 
     let value = stdout_json(&output);
     let published = value["published"].as_array().unwrap().len() as u64;
     assert!(published > 0, "{value}");
-    let store = txn_notify::local::store::EmbeddedStore::open(&dir, txn_notify::clock::SystemClock).unwrap();
+    let store = txn_notify::local::embedded::store::EmbeddedStore::open(&dir, txn_notify::clock::SystemClock).unwrap();
     let depth = store.queue_depth("AuditQueue").unwrap();
     assert_eq!(depth.visible, published);
 }

@@ -11,10 +11,11 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
-use txn_notify::local::bus::EmbeddedBus;
+use txn_notify::local::embedded::bus::EmbeddedBus;
+use txn_notify::local::embedded::outbox::OutboxMailer;
+use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
-use txn_notify::local::outbox::{MemoryMailer, OutboxMailer};
-use txn_notify::local::store::EmbeddedStore;
 use txn_notify::template::{QueueSettings, Routes};
 
 use common::audit_contract::audit_contract;

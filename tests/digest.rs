@@ -286,7 +286,7 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
     // Both runs' events through one notifier: one statement email per account.
     let notifier = txn_notify::pipeline::notify::Notifier::new(
         ledger.clone(),
-        txn_notify::local::outbox::MemoryMailer::new(),
+        txn_notify::local::memory::MemoryMailer::new(),
         txn_notify::local::memory::MemoryIdempotency::new(),
         FrozenClock::at(common::now()),
         txn_notify::pipeline::notify::NotifyConfig::new(

@@ -22,10 +22,10 @@ use txn_notify::domain::pii::Pii;
 use txn_notify::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::domain::{Account, Currency, Money, Transaction};
 use txn_notify::local::memory::{LedgerFaults, MemoryIdempotency, MemoryLedger};
-use txn_notify::local::outbox::{MemoryMailer, SentEmail};
+use txn_notify::local::memory::{MemoryMailer, SentEmail};
 use txn_notify::pipeline::consumer::Reply;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig, NotifyStats, email_key};
-use txn_notify::pipeline::transaction_events::events_for_transaction;
+use txn_notify::pipeline::process::events_for_transaction;
 use txn_notify::ports::{Claim, Idempotency, MailError};
 use txn_notify::rules::Rules;
 
@@ -448,7 +448,7 @@ async fn line_breaks_in_names_never_reach_a_header() {
         "{:?}",
         email.subject
     );
-    let eml = txn_notify::local::outbox::to_eml(email, "m@test", common::now());
+    let eml = txn_notify::local::eml::to_eml(email, "m@test", common::now());
     let headers = eml.split("\r\n\r\n").next().unwrap();
     assert!(!headers.lines().any(|l| l.starts_with("Bcc")), "{headers}");
 }

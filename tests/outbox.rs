@@ -3,7 +3,8 @@
 
 use mail_parser::MessageParser;
 use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
-use txn_notify::local::outbox::{MemoryMailer, to_eml};
+use txn_notify::local::eml::to_eml;
+use txn_notify::local::memory::MemoryMailer;
 use txn_notify::ports::{MailError, Mailer};
 
 fn email() -> Email {

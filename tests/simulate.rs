@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use txn_notify::clock::SkippingClock;
-use txn_notify::local::simulate::report::judge;
-use txn_notify::local::simulate::{Quiet, SimulateOptions, expected_effects, simulate};
-use txn_notify::local::store::EmbeddedStore;
+use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::tools::simulate::report::judge;
+use txn_notify::local::tools::simulate::{Quiet, SimulateOptions, expected_effects, simulate};
 use txn_notify::rules::Rules;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {

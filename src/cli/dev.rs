@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::local::dev::{DevOptions, serve};
 use crate::local::memory::LOCAL_SIGNING_SECRET;
+use crate::local::tools::dev::{DevOptions, serve};
 use crate::pipeline::ingest::routes::ROUTES;
 
 #[derive(Debug, clap::Args)]

@@ -63,7 +63,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     }
     let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(".txn-notify"));
     let name = args.name.clone().unwrap_or_else(|| "txn-notify-replay".into());
-    let result = runtime.block_on(crate::local::simulate::replay(
+    let result = runtime.block_on(crate::local::tools::simulate::replay(
         &data_dir,
         &name,
         args.from,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::local::simulate::{Progress, Quiet, Report, SimulateOptions, simulate};
+use crate::local::tools::simulate::{Progress, Quiet, Report, SimulateOptions, simulate};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {

@@ -1,14 +1,14 @@
-//! The embedded runtime: in-memory adapters (`invoke`, unit tests, benches), the durable
-//! store, the stream poller, the bus and queues, the outbox, fault injection, and the
-//! runtime that wires them for `simulate`, `dev` and `replay`.
+//! Everything that runs without AWS, in three parts:
+//!
+//! | folder | what | used by |
+//! |---|---|---|
+//! | `memory/` | in-memory adapters of every port: test doubles with faults on demand | unit and integration tests, benches, `invoke` without `--data-dir` |
+//! | `embedded/` | the embedded runtime: the durable store (ledger, stream, queues, archive), the stream poller, the bus, the outbox, fault injection, and the runtime that wires them | `simulate`, `dev`, `replay`, `invoke --data-dir` |
+//! | `tools/` | what a developer runs on top of it: the `dev` server, the `simulate` workload and its report, the local dashboard | the CLI |
+//!
+//! `eml` writes emails as files, for the outbox and the in-memory mailer alike.
 
-pub mod bus;
-pub mod dashboard;
-pub mod dev;
-pub mod faults;
+pub mod embedded;
+pub mod eml;
 pub mod memory;
-pub mod outbox;
-pub mod poller;
-pub mod runtime;
-pub mod simulate;
-pub mod store;
+pub mod tools;

@@ -18,8 +18,6 @@ pub mod process;
 pub mod profiles;
 pub mod publish;
 pub mod retry;
-pub mod stream_record;
-pub mod transaction_events;
 
+pub use process::StreamBatch;
 pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig};
-pub use stream_record::StreamBatch;

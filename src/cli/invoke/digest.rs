@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::args::InvokeArgs;
 use super::input::{Recorded, open_store, read_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
-use crate::local::bus::EmbeddedBus;
+use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::memory::MemoryBus;
 use crate::pipeline::digest::{Digest, DigestConfig, DigestRequest};
 use crate::ports::{BusEntry, EventBus, Ledger};

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::args::InvokeArgs;
 use crate::clock::SystemClock;
+use crate::local::embedded::store::EmbeddedStore;
 use crate::local::memory::MemoryLedger;
-use crate::local::store::EmbeddedStore;
 use crate::pipeline::consumer::Reply;
 use crate::ports::{BusEntry, EntryResult, EventBus, PortError};
 

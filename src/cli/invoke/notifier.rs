@@ -9,8 +9,9 @@ use super::args::InvokeArgs;
 use super::input::{now_of, open_store, read_json, reply_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
 use crate::domain::email::Mailbox;
+use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::memory::MemoryIdempotency;
-use crate::local::outbox::{MemoryMailer, OutboxMailer};
+use crate::local::memory::MemoryMailer;
 use crate::pipeline::notify::{Notifier, NotifyConfig};
 
 /// One email the notifier sent, for the report.

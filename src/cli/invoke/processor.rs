@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::args::InvokeArgs;
 use super::input::{Recorded, open_store, runtime};
 use crate::clock::{FrozenClock, SystemClock};
-use crate::local::bus::EmbeddedBus;
+use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::memory::{MemoryBus, MemoryLedger};
 use crate::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
 use crate::ports::{BusEntry, EventBus, Ledger};

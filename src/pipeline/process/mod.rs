@@ -28,11 +28,17 @@ use crate::domain::events::{BusEvent, RecordRejected, SCHEMA_VERSION, Severity, 
 use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
-use super::profiles::load_profiles_until;
-use super::publish::{EntryGroup, PublishLimits, entry_for, publish_until};
-use super::retry::{Deadline, RetryPolicy};
-use super::stream_record::{Incoming, Plan, Rejection, StreamBatch, account_of, mask_personal_data};
-use super::transaction_events::{account_opened, events_for_transaction};
+mod stream_record;
+mod transaction_events;
+
+pub use stream_record::StreamBatch;
+pub use transaction_events::events_for_transaction;
+
+use crate::pipeline::profiles::load_profiles_until;
+use crate::pipeline::publish::{EntryGroup, PublishLimits, entry_for, publish_until};
+use crate::pipeline::retry::{Deadline, RetryPolicy};
+use stream_record::{Incoming, Plan, Rejection, account_of, mask_personal_data};
+use transaction_events::account_opened;
 
 /// A raw record larger than this is left out of its Record Rejected event (keys stay).
 pub const MAX_RAW_RECORD_BYTES: usize = 64 * 1024;

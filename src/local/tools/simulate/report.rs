@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Expected, Intake, Store, expected_effects};
-use crate::local::faults::Faults;
-use crate::local::runtime::Tally;
+use crate::local::embedded::faults::Faults;
+use crate::local::embedded::runtime::Tally;
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +62,7 @@ pub struct Verdict {
 pub fn judge<'a>(
     expected: &Expected,
     audited_ids: impl IntoIterator<Item = &'a str>,
-    outbox: &[crate::local::store::OutboxEntry],
+    outbox: &[crate::local::embedded::store::OutboxEntry],
 ) -> Verdict {
     let mut verdict = Verdict::default();
     let audited_ids: std::collections::BTreeSet<&str> = audited_ids.into_iter().collect();

@@ -8,7 +8,7 @@ use std::future::Future;
 use serde_json::{Value, json};
 
 use super::{LOCAL_ACCOUNT, LOCAL_REGION};
-use crate::local::store::EmbeddedStore;
+use crate::local::embedded::store::EmbeddedStore;
 use crate::ports::{Clock, PortError};
 use crate::template::QueueSettings;
 
@@ -21,7 +21,7 @@ pub struct Delivered {
 }
 
 /// The SQS event Lambda would hand the consumer for these messages.
-pub fn sqs_event(queue: &str, messages: &[crate::local::store::ReceivedMessage]) -> Value {
+pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::ReceivedMessage]) -> Value {
     let arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{queue}");
     json!({
         "Records": messages.iter().map(|m| json!({

@@ -19,7 +19,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::clock::SystemClock;
-use crate::local::runtime::{Runtime, RuntimeParts, Tally};
+use crate::local::embedded::runtime::{Runtime, RuntimeParts, Tally};
 use crate::pipeline::ingest::problem::Problem;
 use crate::pipeline::ingest::routes::problem_response;
 
@@ -211,7 +211,7 @@ async fn outbox_file(State(app): State<App>, UrlPath(file): UrlPath<String>) -> 
 
 /// The dashboard, drawn from what this run has written to metrics.emf so far.
 async fn dashboard(State(app): State<App>) -> Response<Body> {
-    match crate::local::dashboard::render_folder(&app.runtime.dir) {
+    match crate::local::tools::dashboard::render_folder(&app.runtime.dir) {
         Ok(html) => with_type(StatusCode::OK, "text/html; charset=utf-8", html),
         Err(error) => with_type(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", format!("{error}\n")),
     }
