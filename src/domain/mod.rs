@@ -60,6 +60,7 @@ pub mod metadata;
 pub mod money;
 pub mod money_display;
 pub mod pii;
+pub mod rate;
 pub mod text;
 pub mod time;
 pub mod transaction;
