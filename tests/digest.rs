@@ -405,7 +405,7 @@ fn scheduled_events_are_read_strictly() {
         (json!([1, 2]), "JSON object"),
     ] {
         let error = DigestRequest::from_event(&event).unwrap_err();
-        assert!(error.contains(message), "{event}: {error}");
+        assert!(error.to_string().contains(message), "{event}: {error}");
     }
 }
 

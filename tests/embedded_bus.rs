@@ -42,7 +42,7 @@ fn store(name: &str) -> Store {
 fn reply_json(reply: txn_notify::pipeline::consumer::Reply) -> Result<Value, String> {
     match reply {
         txn_notify::pipeline::consumer::Reply::Batch(response) => Ok(serde_json::to_value(response).unwrap()),
-        txn_notify::pipeline::consumer::Reply::Single(result) => result.map(|_| Value::Null),
+        txn_notify::pipeline::consumer::Reply::Single(result) => result.map(|_| Value::Null).map_err(|e| e.to_string()),
     }
 }
 
@@ -69,7 +69,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
         .step(true, |event| {
             let batch = StreamBatch::from_json(&event.to_string()).unwrap();
             let processor = &processor;
-            async move { Ok(serde_json::to_value(processor.process_batch(batch).await.response).unwrap()) }
+            async move { Ok::<_, String>(serde_json::to_value(processor.process_batch(batch).await.response).unwrap()) }
         })
         .await
         .unwrap();
@@ -158,7 +158,7 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
             .iter()
             .map(|r| json!({"itemIdentifier": r["messageId"]}))
             .collect();
-        async move { Ok(json!({ "batchItemFailures": failures })) }
+        async move { Ok::<_, String>(json!({ "batchItemFailures": failures })) }
     };
     for receive in 1..=5 {
         let delivered = deliver(&store, "NotifyQueue", &settings, 10, fail_all).await.unwrap();
@@ -181,7 +181,7 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
     assert_eq!((failed.failed, failed.function_error.as_deref()), (1, Some("boom")));
     store.clock().advance(Duration::seconds(180));
     let done = deliver(&store, "AuditQueue", &audit, 10, |_| async {
-        Ok(json!({"batchItemFailures": []}))
+        Ok::<_, String>(json!({"batchItemFailures": []}))
     })
     .await
     .unwrap();

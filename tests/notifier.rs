@@ -274,7 +274,7 @@ async fn deliver(notifier: &TestNotifier, payload: Value) -> (Vec<String>, Notif
             .map(|f| f.item_identifier)
             .collect(),
         Reply::Single(Ok(())) => vec![],
-        Reply::Single(Err(reason)) => vec![reason],
+        Reply::Single(Err(reason)) => vec![reason.to_string()],
     };
     (failed, stats)
 }

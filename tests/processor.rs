@@ -941,7 +941,11 @@ async fn the_lambda_handler_answers_an_error_for_what_is_not_a_stream_event() {
         let mut metrics = txn_notify::telemetry::emf::Invocation::new("processor", chrono::Utc::now());
         let reply = txn_notify::lambda::handlers::processor(&processor, payload.clone(), None, &mut metrics).await;
         let error = reply.expect_err(&payload.to_string());
-        assert!(error.starts_with("not a DynamoDB stream event"), "{payload}: {error}");
+        assert_eq!(error.error_type(), "UnexpectedPayload", "{payload}");
+        assert!(
+            error.to_string().starts_with("not a DynamoDB stream event"),
+            "{payload}: {error}"
+        );
     }
     assert_eq!(processor.bus.call_count(), 0);
 }

@@ -105,7 +105,7 @@ async fn a_reported_failure_brings_back_that_record_and_the_rest_only() {
         .step(true, |event| {
             seen.lock().unwrap().push(ids(&event));
             let failed = sequence_of(&event, "t0004");
-            async move { Ok(json!({ "batchItemFailures": [{ "itemIdentifier": failed }] })) }
+            async move { Ok::<_, String>(json!({ "batchItemFailures": [{ "itemIdentifier": failed }] })) }
         })
         .await
         .unwrap();
@@ -168,7 +168,9 @@ async fn records_past_their_maximum_age_are_given_up_without_an_invocation() {
     let mut poller = StreamPoller::new(&store, config);
     store.clock().advance(chrono::Duration::hours(2));
     let step = poller
-        .step(true, |_| async { panic!("records past their age are not handed over") })
+        .step(true, |_| async {
+            panic!("records past their age are not handed over") as Result<Value, String>
+        })
         .await
         .unwrap();
     assert_eq!((step.invoked, step.discarded), (0, 3));

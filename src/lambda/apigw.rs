@@ -8,11 +8,21 @@ use crate::pipeline::ingest::routes::MatchedRoute;
 use serde_json::{Map, Value, json};
 
 /// The request an HTTP API hands to Lambda, as an `http::Request`.
-pub fn request_from_v2(event: &Value) -> Result<Request<Vec<u8>>, String> {
+/// Why an API Gateway event does not make an HTTP request: ingest answers 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("not an HTTP API (v2) request: no {0}")]
+    Missing(&'static str),
+    #[error("the body is not base64: {0}")]
+    BodyNotBase64(String),
+    #[error("not a valid HTTP request: {0}")]
+    NotHttp(String),
+}
+
+pub fn request_from_v2(event: &Value) -> Result<Request<Vec<u8>>, RequestError> {
     let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
-    let method =
-        text("/requestContext/http/method").ok_or("not an HTTP API (v2) request: no requestContext.http.method")?;
-    let path = text("/rawPath").ok_or("not an HTTP API (v2) request: no rawPath")?;
+    let method = text("/requestContext/http/method").ok_or(RequestError::Missing("requestContext.http.method"))?;
+    let path = text("/rawPath").ok_or(RequestError::Missing("rawPath"))?;
     let uri = match text("/rawQueryString") {
         Some(query) if !query.is_empty() => format!("{path}?{query}"),
         _ => path.to_string(),
@@ -29,7 +39,7 @@ pub fn request_from_v2(event: &Value) -> Result<Request<Vec<u8>>, String> {
         None => Vec::new(),
         Some(body) if event.get("isBase64Encoded") == Some(&Value::Bool(true)) => STANDARD
             .decode(body)
-            .map_err(|e| format!("the body is not base64: {e}"))?,
+            .map_err(|e| RequestError::BodyNotBase64(e.to_string()))?,
         Some(body) => body.as_bytes().to_vec(),
     };
     let route = text("/routeKey").map(|key| MatchedRoute {
@@ -45,9 +55,7 @@ pub fn request_from_v2(event: &Value) -> Result<Request<Vec<u8>>, String> {
             })
             .unwrap_or_default(),
     });
-    let mut request = builder
-        .body(body)
-        .map_err(|e| format!("not a valid HTTP request: {e}"))?;
+    let mut request = builder.body(body).map_err(|e| RequestError::NotHttp(e.to_string()))?;
     if let Some(route) = route {
         request.extensions_mut().insert(route);
     }

@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::error::HandlerError;
 use crate::pipeline::StreamBatch;
 use crate::pipeline::audit::Auditor;
 use crate::pipeline::consumer::Reply;
@@ -26,7 +27,7 @@ pub trait Invoke {
         payload: Value,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> impl Future<Output = Result<Value, String>>;
+    ) -> impl Future<Output = Result<Value, HandlerError>>;
 }
 
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
@@ -35,7 +36,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
         payload: Value,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, HandlerError> {
         processor(self, payload, deadline, metrics).await
     }
 }
@@ -46,7 +47,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Invoke for Notifier<L, M, I
         payload: Value,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, HandlerError> {
         notifier(self, payload, metrics).await
     }
 }
@@ -57,7 +58,7 @@ impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
         payload: Value,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, HandlerError> {
         auditor(self, payload, metrics).await
     }
 }
@@ -68,7 +69,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for Digest<L, B, C> {
         payload: Value,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, HandlerError> {
         digest(self, payload, metrics).await
     }
 }
@@ -79,7 +80,7 @@ impl<L: Ledger, S: Secrets, C: Clock> Invoke for Ingest<L, S, C> {
         payload: Value,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, HandlerError> {
         ingest(self, payload, metrics).await
     }
 }
@@ -91,8 +92,9 @@ pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
     payload: Value,
     deadline: Option<DateTime<Utc>>,
     metrics: &mut Invocation,
-) -> Result<Value, String> {
-    let batch = StreamBatch::from_json(&payload.to_string()).map_err(|e| e.to_string())?;
+) -> Result<Value, HandlerError> {
+    let batch =
+        StreamBatch::from_json(&payload.to_string()).map_err(|e| HandlerError::UnexpectedPayload(e.to_string()))?;
     let outcome = processor.process_batch_until(batch, deadline).await;
     let s = &outcome.stats;
     metrics
@@ -117,16 +119,21 @@ pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
         published = s.events_published,
         "batch done"
     );
-    serde_json::to_value(&outcome.response).map_err(|e| e.to_string())
+    Ok(reply_value(&outcome.response))
+}
+
+/// Our replies are plain data: they always serialise.
+fn reply_value(reply: &impl serde::Serialize) -> Value {
+    serde_json::to_value(reply).expect("a reply serialises")
 }
 
 /// What Lambda expects back from an SQS batch (partial failures) or a bare event (Err:
 /// retried, then its failure destination).
-fn consumer_reply(reply: Reply) -> Result<Value, String> {
+fn consumer_reply(reply: Reply) -> Result<Value, HandlerError> {
     match reply {
-        Reply::Batch(response) => serde_json::to_value(&response).map_err(|e| e.to_string()),
+        Reply::Batch(response) => Ok(reply_value(&response)),
         Reply::Single(Ok(())) => Ok(Value::Null),
-        Reply::Single(Err(error)) => Err(error),
+        Reply::Single(Err(error)) => Err(error.into()),
     }
 }
 
@@ -134,7 +141,7 @@ pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, C: Clock>(
     notifier: &Notifier<L, M, I, C>,
     payload: Value,
     metrics: &mut Invocation,
-) -> Result<Value, String> {
+) -> Result<Value, HandlerError> {
     let (reply, s) = notifier.handle(payload).await?;
     metrics
         .count("RecordsReceived", s.received)
@@ -162,7 +169,7 @@ pub async fn auditor<L: AuditLog, C: Clock>(
     auditor: &Auditor<L, C>,
     payload: Value,
     metrics: &mut Invocation,
-) -> Result<Value, String> {
+) -> Result<Value, HandlerError> {
     let (reply, s) = auditor.handle(payload).await?;
     metrics
         .count("RecordsReceived", s.received)
@@ -188,7 +195,7 @@ pub async fn digest<L: Ledger, B: EventBus, C: Clock>(
     digest: &Digest<L, B, C>,
     payload: Value,
     metrics: &mut Invocation,
-) -> Result<Value, String> {
+) -> Result<Value, HandlerError> {
     let (request, fired_at) = DigestRequest::from_event(&payload)?;
     let now = fired_at.unwrap_or_else(|| digest.clock.now());
     let report = digest.run(&request, now).await?;
@@ -205,17 +212,12 @@ pub async fn digest<L: Ledger, B: EventBus, C: Clock>(
         "digest run done"
     );
     if !report.complete() {
-        return Err(format!(
-            "the digest is incomplete ({} accounts failed{}); it will run again",
-            report.accounts_failed.len(),
-            report
-                .scan_error
-                .as_deref()
-                .map(|e| format!(", scan stopped: {e}"))
-                .unwrap_or_default()
-        ));
+        return Err(HandlerError::DigestIncomplete {
+            failed: report.accounts_failed.len(),
+            scan_error: report.scan_error.clone(),
+        });
     }
-    serde_json::to_value(&report).map_err(|e| e.to_string())
+    Ok(reply_value(&report))
 }
 
 /// An API Gateway HTTP API (v2) request → its response. A payload that is not such a request
@@ -224,14 +226,16 @@ pub async fn ingest<L: Ledger, S: Secrets, C: Clock>(
     ingest: &Ingest<L, S, C>,
     payload: Value,
     metrics: &mut Invocation,
-) -> Result<Value, String> {
+) -> Result<Value, HandlerError> {
     if payload.pointer("/requestContext/http/method").is_none() {
-        return Err("not an API Gateway HTTP API (v2) request".into());
+        return Err(HandlerError::UnexpectedPayload(
+            "not an API Gateway HTTP API (v2) request".into(),
+        ));
     }
     let response = match super::apigw::request_from_v2(&payload) {
         Ok(request) => ingest.handle(request).await,
         Err(reason) => crate::pipeline::ingest::routes::problem_response(
-            &crate::pipeline::ingest::problem::Problem::malformed(reason),
+            &crate::pipeline::ingest::problem::Problem::malformed(reason.to_string()),
         ),
     };
     let status = response.status().as_u16();

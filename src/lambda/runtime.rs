@@ -11,6 +11,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::error::HandlerError;
 use super::handlers::Invoke;
 use crate::telemetry::emf::Invocation;
 
@@ -32,9 +33,9 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
             .instrument(span.clone())
             .await;
         metrics.flush();
-        reply.map_err(|message| {
-            span.in_scope(|| tracing::error!(error = %message, "invocation failed"));
-            lambda_runtime::Error::from(message)
+        reply.map_err(|error| {
+            span.in_scope(|| tracing::error!(error_type = error.error_type(), error = %error, "invocation failed"));
+            error
         })
     }))
     .await
@@ -50,7 +51,7 @@ pub async fn invoke_measured(
     request_id: &str,
     cold_start: bool,
     deadline: Option<chrono::DateTime<chrono::Utc>>,
-) -> (Result<Value, String>, Invocation) {
+) -> (Result<Value, HandlerError>, Invocation) {
     let started = Instant::now();
     let mut metrics = Invocation::new(function, chrono::Utc::now());
     metrics.property("requestId", request_id);
@@ -61,14 +62,27 @@ pub async fn invoke_measured(
     (reply, metrics)
 }
 
+/// A setting of the environment that a function cannot start without.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("the environment variable {0} must be set")]
+    Missing(String),
+    #[error("{name} must be a whole number, not {value:?}")]
+    NotANumber { name: String, value: String },
+    #[error("TXN_NOTIFY_RULES ({path}): {reason}")]
+    Rules { path: String, reason: String },
+    #[error("{name}: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
 /// Reads the function's settings from the environment, with messages that name the variable.
 pub struct Settings;
 
 impl Settings {
-    pub fn required(name: &str) -> Result<String, String> {
+    pub fn required(name: &str) -> Result<String, SettingsError> {
         match std::env::var(name) {
             Ok(value) if !value.trim().is_empty() => Ok(value),
-            _ => Err(format!("the environment variable {name} must be set")),
+            _ => Err(SettingsError::Missing(name.into())),
         }
     }
 
@@ -76,13 +90,13 @@ impl Settings {
         std::env::var(name).ok().filter(|v| !v.trim().is_empty())
     }
 
-    pub fn number(name: &str, default: u64) -> Result<u64, String> {
+    pub fn number(name: &str, default: u64) -> Result<u64, SettingsError> {
         match Settings::optional(name) {
             None => Ok(default),
-            Some(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} must be a whole number, not {text:?}")),
+            Some(text) => text.trim().parse().map_err(|_| SettingsError::NotANumber {
+                name: name.into(),
+                value: text.clone(),
+            }),
         }
     }
 
@@ -92,12 +106,15 @@ impl Settings {
     }
 
     /// The rules: the file `TXN_NOTIFY_RULES` names, else the built-in ones.
-    pub fn rules() -> Result<std::sync::Arc<crate::rules::Rules>, String> {
+    pub fn rules() -> Result<std::sync::Arc<crate::rules::Rules>, SettingsError> {
         match Settings::optional("TXN_NOTIFY_RULES") {
             None => Ok(std::sync::Arc::new(crate::rules::Rules::builtin())),
             Some(path) => crate::rules::Rules::load(std::path::Path::new(&path))
                 .map(std::sync::Arc::new)
-                .map_err(|e| format!("TXN_NOTIFY_RULES ({path}): {e}")),
+                .map_err(|e| SettingsError::Rules {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }),
         }
     }
 }

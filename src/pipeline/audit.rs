@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::consumer::{Delivery, Outcome, Reply, messages_of, reply};
+use super::consumer::{Delivery, Outcome, PayloadError, Reply, messages_of, reply};
 use crate::domain::audit::AuditRecord;
 use crate::ports::{AuditLog, Clock, PutOutcome};
 
@@ -61,7 +61,7 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
     }
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
-    pub async fn handle(&self, payload: Value) -> Result<(Reply, AuditStats), String> {
+    pub async fn handle(&self, payload: Value) -> Result<(Reply, AuditStats), PayloadError> {
         let (shape, messages) = messages_of(payload)?;
         let mut stats = AuditStats {
             received: messages.len() as u64,
@@ -73,7 +73,7 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
                 Err(reason) => {
                     stats.malformed += 1;
                     tracing::warn!(message_id = message.message_id.as_deref().unwrap_or("-"), reason = %reason, "malformed message");
-                    Outcome::Malformed(reason.clone())
+                    Outcome::malformed(reason.clone())
                 }
                 Ok(delivery) => {
                     stats.replays += u64::from(delivery.replay_name.is_some());
@@ -90,7 +90,7 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
                         Err(error) => {
                             stats.retried += 1;
                             tracing::warn!(event_id = %record.event_id, error = %error, "audit write failed; to be retried");
-                            Outcome::Retry(error.to_string())
+                            Outcome::retry(error.to_string())
                         }
                     }
                 }

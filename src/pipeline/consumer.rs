@@ -46,11 +46,38 @@ impl Delivery {
     }
 }
 
+/// Why a whole payload cannot be read: the invocation fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("not an SQS batch: {0}")]
+    NotAnSqsBatch(String),
+    #[error("the payload is neither an SQS batch nor an EventBridge event")]
+    NeitherShape,
+}
+
+/// Why one message is not an event we can handle: it is reported failed, so that SQS keeps
+/// it and in the end hands it to the DLQ.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("the message has no body")]
+    NoBody,
+    #[error("the message body is not JSON: {0}")]
+    BodyNotJson(String),
+    #[error("not an EventBridge event: {0}")]
+    NotAnEvent(String),
+    /// An event of ours whose detail does not read as its detail-type says.
+    #[error("the detail does not match its schema at `{path}`: {reason}")]
+    BadDetail { path: String, reason: String },
+    /// Its email cannot be rendered from it.
+    #[error("the email could not be rendered: {0}")]
+    Unrenderable(String),
+}
+
 /// One message of the payload: the SQS message id when it came in a batch.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub message_id: Option<String>,
-    pub delivery: Result<Delivery, String>,
+    pub delivery: Result<Delivery, MessageError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,23 +86,24 @@ pub enum Shape {
     Bare,
 }
 
-fn delivery_from(value: Value) -> Result<Delivery, String> {
-    serde_json::from_value(value).map_err(|e| format!("not an EventBridge event: {e}"))
+fn delivery_from(value: Value) -> Result<Delivery, MessageError> {
+    serde_json::from_value(value).map_err(|e| MessageError::NotAnEvent(e.to_string()))
 }
 
 /// Splits a Lambda payload into messages. Err only when the payload is neither shape.
-pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), String> {
+pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), PayloadError> {
     if payload.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(payload).map_err(|e| format!("not an SQS batch: {e}"))?;
+        let batch: SqsEvent =
+            serde_json::from_value(payload).map_err(|e| PayloadError::NotAnSqsBatch(e.to_string()))?;
         let messages = batch
             .records
             .into_iter()
             .map(|record| Message {
                 delivery: match record.body {
                     Some(body) => serde_json::from_str::<Value>(&body)
-                        .map_err(|e| format!("the message body is not JSON: {e}"))
+                        .map_err(|e| MessageError::BodyNotJson(e.to_string()))
                         .and_then(delivery_from),
-                    None => Err("the message has no body".into()),
+                    None => Err(MessageError::NoBody),
                 },
                 message_id: record.message_id,
             })
@@ -91,18 +119,37 @@ pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), String> {
             }],
         ));
     }
-    Err("the payload is neither an SQS batch nor an EventBridge event".into())
+    Err(PayloadError::NeitherShape)
+}
+
+/// Why a delivery failed: as a bare event's reply, Lambda retries it, then hands it to its
+/// failure destination; in a batch, it is listed in batchItemFailures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Throttling, a 5xx, a store failure, in progress elsewhere: a later try may do it.
+    #[error("{0}")]
+    Retry(String),
+    /// The message cannot be handled as it is.
+    #[error(transparent)]
+    Malformed(MessageError),
 }
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    Retry(String),
-    Malformed(String),
+    Failed(DeliveryError),
 }
 
 impl Outcome {
+    pub fn retry(reason: impl Into<String>) -> Outcome {
+        Outcome::Failed(DeliveryError::Retry(reason.into()))
+    }
+
+    pub fn malformed(error: MessageError) -> Outcome {
+        Outcome::Failed(DeliveryError::Malformed(error))
+    }
+
     pub fn failed(&self) -> bool {
         !matches!(self, Outcome::Done)
     }
@@ -113,7 +160,7 @@ impl Outcome {
 pub enum Reply {
     Batch(SqsBatchResponse),
     /// A bare event: Err makes Lambda retry it, then hand it to its failure destination.
-    Single(Result<(), String>),
+    Single(Result<(), DeliveryError>),
 }
 
 pub fn reply(shape: Shape, messages: &[Message], outcomes: &[Outcome]) -> Reply {
@@ -132,7 +179,7 @@ pub fn reply(shape: Shape, messages: &[Message], outcomes: &[Outcome]) -> Reply 
             Reply::Batch(response)
         }
         Shape::Bare => Reply::Single(match outcomes.first() {
-            Some(Outcome::Retry(reason) | Outcome::Malformed(reason)) => Err(reason.clone()),
+            Some(Outcome::Failed(error)) => Err(error.clone()),
             _ => Ok(()),
         }),
     }

@@ -74,44 +74,61 @@ pub struct DigestRequest {
     pub total_segments: Option<u32>,
 }
 
+/// Why a scheduled event is not a digest request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestRequestError {
+    #[error("the digest expects a scheduled event (a JSON object)")]
+    NotAnObject,
+    #[error("`time` is not an RFC 3339 timestamp: {0:?}")]
+    BadTime(String),
+    #[error("`time` must be a string")]
+    TimeNotAString,
+    #[error("`detail.{path}`: {reason}")]
+    BadDetail { path: String, reason: String },
+    #[error("`segment` and `total_segments` go together, with 0 <= segment < total_segments")]
+    BadSegment,
+    #[error("`detail.week_start` must be a Monday; {start} is a {weekday}")]
+    NotAMonday { start: NaiveDate, weekday: Weekday },
+}
+
 impl DigestRequest {
     /// Reads a scheduled event (`{"time": ..., "detail": {...}}`; both optional). Returns
     /// the request and the time the schedule fired, if the event says.
-    pub fn from_event(event: &Value) -> Result<(DigestRequest, Option<DateTime<Utc>>), String> {
+    pub fn from_event(event: &Value) -> Result<(DigestRequest, Option<DateTime<Utc>>), DigestRequestError> {
         if !event.is_object() {
-            return Err("the digest expects a scheduled event (a JSON object)".into());
+            return Err(DigestRequestError::NotAnObject);
         }
         let time = match event.get("time") {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => Some(
-                crate::domain::time::parse_timestamp(text)
-                    .ok_or_else(|| format!("`time` is not an RFC 3339 timestamp: {text:?}"))?,
+                crate::domain::time::parse_timestamp(text).ok_or_else(|| DigestRequestError::BadTime(text.clone()))?,
             ),
-            Some(_) => return Err("`time` must be a string".into()),
+            Some(_) => return Err(DigestRequestError::TimeNotAString),
         };
         let request: DigestRequest = match event.get("detail") {
             None | Some(Value::Null) => DigestRequest::default(),
-            Some(detail) => {
-                serde_path_to_error::deserialize(detail).map_err(|e| format!("`detail.{}`: {}", e.path(), e.inner()))?
-            }
+            Some(detail) => serde_path_to_error::deserialize(detail).map_err(|e| DigestRequestError::BadDetail {
+                path: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })?,
         };
         request.segment()?;
         if let Some(start) = request.week_start
             && start.weekday() != Weekday::Mon
         {
-            return Err(format!(
-                "`detail.week_start` must be a Monday; {start} is a {}",
-                start.weekday()
-            ));
+            return Err(DigestRequestError::NotAMonday {
+                start,
+                weekday: start.weekday(),
+            });
         }
         Ok((request, time))
     }
 
-    pub fn segment(&self) -> Result<ScanSegment, String> {
+    pub fn segment(&self) -> Result<ScanSegment, DigestRequestError> {
         match (self.segment, self.total_segments) {
             (None, None) => Ok(ScanSegment::whole()),
             (Some(index), Some(total)) if total >= 1 && index < total => Ok(ScanSegment { index, total }),
-            _ => Err("`segment` and `total_segments` go together, with 0 <= segment < total_segments".into()),
+            _ => Err(DigestRequestError::BadSegment),
         }
     }
 }
@@ -335,7 +352,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Digest<L, B, C> {
     }
 
     /// Runs the digest over every account (of the request's scan segment).
-    pub async fn run(&self, request: &DigestRequest, now: DateTime<Utc>) -> Result<DigestReport, String> {
+    pub async fn run(&self, request: &DigestRequest, now: DateTime<Utc>) -> Result<DigestReport, DigestRequestError> {
         let segment = request.segment()?;
         let mut report = DigestReport::default();
         let mut after: Option<String> = None;

@@ -267,7 +267,16 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
         other => panic!("{other:?}"),
     }
     match &processor.replies[1] {
-        Reply::Error(body) => assert!(body.to_string().contains("not a DynamoDB stream event"), "{body}"),
+        Reply::Error(body) => {
+            assert_eq!(body["errorType"], "UnexpectedPayload", "a stable error type: {body}");
+            assert!(
+                body["errorMessage"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not a DynamoDB stream event"),
+                "{body}"
+            );
+        }
         other => panic!("a payload of the wrong shape is an error reply, not a crash: {other:?}"),
     }
     match &processor.replies[2] {
@@ -310,9 +319,22 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
             ("TXN_NOTIFY_IDEMPOTENCY_TABLE", idempotency_table.clone()),
             ("TXN_NOTIFY_SENDER", sender.clone()),
         ],
-        vec![batch],
+        vec![
+            batch,
+            // A bare event that is not one: Lambda retries it, then its failure destination.
+            json!({"detail-type": "Transaction Recorded", "source": "txn-notify"}),
+            json!({"neither": "shape"}),
+        ],
     )
     .await;
+    match &notifier.replies[1] {
+        Reply::Error(body) => assert_eq!(body["errorType"], "MalformedEvent", "{body}"),
+        other => panic!("{other:?}"),
+    }
+    match &notifier.replies[2] {
+        Reply::Error(body) => assert_eq!(body["errorType"], "UnexpectedPayload", "{body}"),
+        other => panic!("{other:?}"),
+    }
     match &notifier.replies[0] {
         Reply::Response(body) => assert_eq!(
             body,

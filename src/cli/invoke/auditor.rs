@@ -21,21 +21,24 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
         Some(dir) => open_store(dir).and_then(|store| {
             let before = store.audit_records().map_err(|e| e.message)?.len();
             let auditor = Auditor::new(Arc::clone(&store), FrozenClock::at(now), AuditConfig::default());
-            let (reply, stats) = runtime.block_on(auditor.handle(payload))?;
+            let (reply, stats) = runtime.block_on(auditor.handle(payload)).map_err(|e| e.to_string())?;
             let records: Vec<Value> = store.audit_records().map_err(|e| e.message)?.split_off(before);
             Ok((reply, stats, records))
         }),
         None => {
             let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
-            runtime.block_on(auditor.handle(payload)).map(|(reply, stats)| {
-                let records = auditor
-                    .log
-                    .records()
-                    .iter()
-                    .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-                    .collect();
-                (reply, stats, records)
-            })
+            runtime
+                .block_on(auditor.handle(payload))
+                .map_err(|e| e.to_string())
+                .map(|(reply, stats)| {
+                    let records = auditor
+                        .log
+                        .records()
+                        .iter()
+                        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+                        .collect();
+                    (reply, stats, records)
+                })
         }
     };
     let (reply, stats, records) = handled?;

@@ -18,7 +18,7 @@ use crate::template::Routes;
 /// The digest on a scheduled event, over the seeded ledger; prints what it published.
 pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
-    let (request, fired_at) = DigestRequest::from_event(&event)?;
+    let (request, fired_at) = DigestRequest::from_event(&event).map_err(|e| e.to_string())?;
     let now = args.now.or(fired_at).unwrap_or_else(Utc::now);
     let rules = args.rules.load()?;
     async fn run(
@@ -31,7 +31,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     ) -> Result<(crate::pipeline::digest::DigestReport, Vec<BusEntry>), String> {
         let bus = Arc::new(Recorded::new(bus));
         let digest = Digest::new(ledger, Arc::clone(&bus), FrozenClock::at(now), rules, config);
-        let report = digest.run(request, now).await?;
+        let report = digest.run(request, now).await.map_err(|e| e.to_string())?;
         Ok((report, bus.accepted()))
     }
     let config = DigestConfig::new(args.bus.clone());

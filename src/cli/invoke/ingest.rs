@@ -17,7 +17,7 @@ type Response = http::Response<Vec<u8>>;
 /// Ingest on an API Gateway HTTP API (v2) request; prints the v2 response.
 pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
-    let request = crate::lambda::apigw::request_from_v2(&event)?;
+    let request = crate::lambda::apigw::request_from_v2(&event).map_err(|e| e.to_string())?;
     let secret = std::env::var("TXN_NOTIFY_SIGNING_SECRET").unwrap_or_else(|_| LOCAL_SIGNING_SECRET.to_string());
     async fn respond(ledger: impl Ledger, secret: &str, now: DateTime<Utc>, request: Request) -> Response {
         let ingest = Ingest::new(

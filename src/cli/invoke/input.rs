@@ -28,7 +28,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// The embedded store of a folder (`dev`, `simulate`), created when there is none.
 pub fn open_store(dir: &Path) -> Result<Arc<EmbeddedStore<SystemClock>>, String> {
-    EmbeddedStore::open(dir, SystemClock).map(Arc::new)
+    EmbeddedStore::open(dir, SystemClock)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// A bus that keeps a copy of each entry the bus behind it accepted, for the report.
@@ -97,7 +99,7 @@ pub fn reply_json(reply: &Reply) -> Value {
     match reply {
         Reply::Batch(response) => serde_json::to_value(response).unwrap_or(Value::Null),
         Reply::Single(Ok(())) => Value::Null,
-        Reply::Single(Err(error)) => json!({ "errorMessage": error }),
+        Reply::Single(Err(error)) => json!({ "errorMessage": error.to_string() }),
     }
 }
 

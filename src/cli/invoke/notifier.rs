@@ -35,7 +35,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             let before = store.outbox().map_err(|e| e.message)?.len();
             let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
             let notifier = Notifier::new(Arc::clone(&store), mailer, Arc::clone(&store), clock, config);
-            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            let (reply, stats) = runtime.block_on(notifier.handle(payload)).map_err(|e| e.to_string())?;
             notifier.mailer.write_index()?;
             let sent: Vec<Sent> = store
                 .outbox()
@@ -57,7 +57,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                 None => MemoryMailer::new(),
             };
             let notifier = Notifier::new(ledger, mailer, MemoryIdempotency::new(), clock, config);
-            let (reply, stats) = runtime.block_on(notifier.handle(payload))?;
+            let (reply, stats) = runtime.block_on(notifier.handle(payload)).map_err(|e| e.to_string())?;
             let sent = notifier
                 .mailer
                 .sent()

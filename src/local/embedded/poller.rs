@@ -136,28 +136,31 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
 
     /// One step: reads a batch if one is ready, invokes the handler, moves the checkpoint.
     /// `drain`: do not wait for the batching window.
-    pub async fn step<F, Fut>(&mut self, drain: bool, handler: F) -> Result<Step, PortError>
+    pub async fn step<F, Fut, E>(&mut self, drain: bool, handler: F) -> Result<Step, PortError>
     where
         F: FnOnce(Value) -> Fut,
-        Fut: Future<Output = Result<Value, String>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: std::fmt::Display,
     {
         self.step_inner(drain, handler, true).await
     }
 
     /// A step whose process dies after the handler returned and before the checkpoint
     /// moved: the batch comes again after a restart (crash tests).
-    pub async fn step_then_crash<F, Fut>(&mut self, handler: F) -> Result<Step, PortError>
+    pub async fn step_then_crash<F, Fut, E>(&mut self, handler: F) -> Result<Step, PortError>
     where
         F: FnOnce(Value) -> Fut,
-        Fut: Future<Output = Result<Value, String>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: std::fmt::Display,
     {
         self.step_inner(true, handler, false).await
     }
 
-    async fn step_inner<F, Fut>(&mut self, drain: bool, handler: F, save: bool) -> Result<Step, PortError>
+    async fn step_inner<F, Fut, E>(&mut self, drain: bool, handler: F, save: bool) -> Result<Step, PortError>
     where
         F: FnOnce(Value) -> Fut,
-        Fut: Future<Output = Result<Value, String>>,
+        Fut: Future<Output = Result<Value, E>>,
+        E: std::fmt::Display,
     {
         let mut position = self.position()?;
         let limit = if position.limit == 0 {
@@ -212,7 +215,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
             }
             (Some(_), Err(error)) if self.config.bisect_on_error && entries.len() > 1 => {
                 // Splitting is not a retry: the first half is tried next.
-                step.function_error = Some(error.clone());
+                step.function_error = Some(error.to_string());
                 step.bisected = true;
                 step.retried = entries.len();
                 self.stats.function_errors += 1;
@@ -221,7 +224,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
             }
             (Some(index), reply) => {
                 if let Err(error) = reply {
-                    step.function_error = Some(error.clone());
+                    step.function_error = Some(error.to_string());
                     self.stats.function_errors += 1;
                 }
                 step.acknowledged = index;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::domain::email::Mailbox;
+use crate::lambda::error::HandlerError;
 use crate::lambda::runtime::invoke_measured;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
@@ -17,6 +18,7 @@ use crate::local::embedded::faults::{Faults, Faulty};
 use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
 use crate::local::embedded::store::EmbeddedStore;
+use crate::local::embedded::store::StoreOpenError;
 use crate::local::memory::MemorySecrets;
 use crate::pipeline::audit::{AuditConfig, Auditor};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
@@ -25,10 +27,19 @@ use crate::pipeline::{Processor, ProcessorConfig};
 use crate::ports::{Clock, PortError};
 use crate::rules::Rules;
 use crate::telemetry::emf::Invocation;
-use crate::template::{QueueSource, Routes, Template, functions};
+use crate::template::{QueueSource, Routes, Template, TemplateError, functions};
 
 /// The bus name put on every event.
 pub const EVENT_BUS: &str = "txn-notify";
+
+/// Why a runtime cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeOpenError {
+    #[error(transparent)]
+    Store(#[from] StoreOpenError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
 
 /// What the runtime is built from besides its folder.
 #[derive(Clone)]
@@ -74,7 +85,7 @@ pub struct Runtime<C> {
 }
 
 impl<C: Clock + Clone> Runtime<C> {
-    pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, String> {
+    pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, RuntimeOpenError> {
         let clock = &parts.clock;
         let store: Store<C> = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
         let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(&parts.faults), clock.clone());
@@ -108,7 +119,7 @@ impl<C: Clock + Clone> Runtime<C> {
             ),
             outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
             routes,
-            consumers: Template::builtin().queue_sources().map_err(|e| e.to_string())?,
+            consumers: Template::builtin().queue_sources()?,
             store,
             dir: dir.to_path_buf(),
             warm: Default::default(),
@@ -159,7 +170,7 @@ impl<C: Clock + Clone> Runtime<C> {
         format!("local-{n:08}")
     }
 
-    async fn invoke_processor(&self, event: Value) -> Result<Value, String> {
+    async fn invoke_processor(&self, event: Value) -> Result<Value, HandlerError> {
         let cold = self.cold_start("processor");
         let (reply, metrics) =
             invoke_measured("processor", &self.processor, event, &self.request_id(), cold, None).await;
@@ -167,7 +178,7 @@ impl<C: Clock + Clone> Runtime<C> {
         reply
     }
 
-    async fn invoke_consumer(&self, source: &QueueSource, event: Value) -> Result<Value, String> {
+    async fn invoke_consumer(&self, source: &QueueSource, event: Value) -> Result<Value, HandlerError> {
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
             invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await

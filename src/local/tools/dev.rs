@@ -61,7 +61,7 @@ pub async fn serve(
         .map_err(|e| format!("cannot create {}: {e}", options.data_dir.display()))?;
     let mut parts = RuntimeParts::local(SystemClock);
     parts.signing_secret = options.signing_secret.clone();
-    let runtime = Runtime::open(&options.data_dir, &parts)?;
+    let runtime = Runtime::open(&options.data_dir, &parts).map_err(|e| e.to_string())?;
     runtime.outbox.write_index()?;
     let app: App = Arc::new(Shared {
         runtime,

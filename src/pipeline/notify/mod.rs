@@ -30,7 +30,7 @@ use crate::domain::email::Mailbox;
 use crate::domain::pii::redact_addresses;
 use crate::ports::{Clock, Idempotency, Ledger, MailError, Mailer};
 
-use super::consumer::{Outcome, Reply, messages_of, reply};
+use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 use super::profiles::load_profiles;
 use super::retry::RetryPolicy;
@@ -113,13 +113,13 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
     }
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
-    pub async fn handle(&self, payload: Value) -> Result<(Reply, NotifyStats), String> {
+    pub async fn handle(&self, payload: Value) -> Result<(Reply, NotifyStats), PayloadError> {
         let (shape, messages) = messages_of(payload)?;
         let mut stats = NotifyStats {
             received: messages.len() as u64,
             ..NotifyStats::default()
         };
-        let notices: Vec<Result<Option<Notice>, String>> = messages
+        let notices: Vec<Result<Option<Notice>, MessageError>> = messages
             .iter()
             .map(|m| {
                 m.delivery
@@ -143,10 +143,10 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
             }
             let message_id = message.message_id.as_deref().unwrap_or("-");
             let outcome = match notice {
-                Err(reason) => {
+                Err(error) => {
                     stats.malformed += 1;
-                    tracing::warn!(message_id, reason = %reason, "malformed message; it will reach the DLQ");
-                    Outcome::Malformed(reason)
+                    tracing::warn!(message_id, reason = %error, "malformed message; it will reach the DLQ");
+                    Outcome::malformed(error)
                 }
                 Ok(None) => {
                     stats.not_emailed += 1;
@@ -163,7 +163,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
                                 .clone()
                                 .unwrap_or_else(|| "profile lookup failed".into());
                             tracing::warn!(event_id = notice.event_id(), account_id, error = %error, "profile unavailable; to be retried");
-                            Outcome::Retry(error)
+                            Outcome::retry(error)
                         }
                         None => {
                             stats.no_profile += 1;
@@ -212,7 +212,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
             Err(error) => {
                 stats.malformed += 1;
                 tracing::error!(event_id, error = %error, "the email could not be rendered");
-                return Outcome::Malformed(error.to_string());
+                return Outcome::malformed(MessageError::Unrenderable(error.to_string()));
             }
         };
         let sending = run_once(
@@ -249,12 +249,12 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
             }
             Err(OnceError::InProgressElsewhere) => {
                 stats.retried += 1;
-                Outcome::Retry("another delivery of this event is sending its email".into())
+                Outcome::retry("another delivery of this event is sending its email")
             }
             Err(OnceError::Store(error)) => {
                 stats.retried += 1;
                 tracing::warn!(event_id, error = %error, "idempotency store failed; to be retried");
-                Outcome::Retry(error.to_string())
+                Outcome::retry(error.to_string())
             }
             Err(OnceError::Effect(error)) => {
                 stats.retried += 1;
@@ -266,7 +266,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
                 } else {
                     tracing::warn!(event_id, error = %reason, "sending failed; to be retried");
                 }
-                Outcome::Retry(reason)
+                Outcome::retry(reason)
             }
         }
     }

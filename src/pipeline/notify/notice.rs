@@ -2,6 +2,7 @@
 //! (`schemas/*.schema.json`), not the producer's types: unknown fields are ignored, so a
 //! newer producer does not break an older notifier.
 
+use crate::pipeline::consumer::MessageError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -130,10 +131,12 @@ pub enum Notice {
 impl Notice {
     /// Ok(None): a detail-type the notifier does not email. Err: the detail does not have the
     /// shape its schema promises (a permanent fault: the message goes to the DLQ).
-    pub fn of(detail_type: &str, detail: &Value) -> Result<Option<Notice>, String> {
-        fn read<T: serde::de::DeserializeOwned>(detail: &Value) -> Result<T, String> {
-            serde_path_to_error::deserialize(detail)
-                .map_err(|e| format!("the detail does not match its schema at `{}`: {}", e.path(), e.inner()))
+    pub fn of(detail_type: &str, detail: &Value) -> Result<Option<Notice>, MessageError> {
+        fn read<T: serde::de::DeserializeOwned>(detail: &Value) -> Result<T, MessageError> {
+            serde_path_to_error::deserialize(detail).map_err(|e| MessageError::BadDetail {
+                path: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })
         }
         Ok(match DetailType::parse(detail_type) {
             Some(DetailType::TransactionRecorded) => Some(Notice::Transaction(Box::new(read(detail)?))),

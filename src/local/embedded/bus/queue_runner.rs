@@ -44,7 +44,7 @@ pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::Receive
 }
 
 /// Receives one batch of `queue` and hands it to `handler`. Nothing visible: nothing done.
-pub async fn deliver<C, F, Fut>(
+pub async fn deliver<C, F, Fut, E>(
     store: &EmbeddedStore<C>,
     queue: &str,
     settings: &QueueSettings,
@@ -54,7 +54,8 @@ pub async fn deliver<C, F, Fut>(
 where
     C: Clock,
     F: FnOnce(Value) -> Fut,
-    Fut: Future<Output = Result<Value, String>>,
+    Fut: Future<Output = Result<Value, E>>,
+    E: std::fmt::Display,
 {
     let messages = store.receive(queue, settings, batch_size)?;
     let mut delivered = Delivered {
@@ -67,7 +68,7 @@ where
     let reply = handler(sqs_event(queue, &messages)).await;
     let failed: Vec<String> = match &reply {
         Err(error) => {
-            delivered.function_error = Some(error.clone());
+            delivered.function_error = Some(error.to_string());
             messages.iter().map(|m| m.message_id.clone()).collect()
         }
         Ok(response) => response

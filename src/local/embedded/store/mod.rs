@@ -120,12 +120,31 @@ fn sqlite(error: rusqlite::Error) -> PortError {
     }
 }
 
+/// Why a store cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOpenError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error("cannot open {}: {source}", .path.display())]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("{} is in use by another txn-notify process (dev, simulate, replay or invoke --data-dir); one process owns a store at a time", .path.display())]
+    InUse { path: PathBuf },
+    #[error("cannot prepare {}: {source}", .path.display())]
+    Prepare { path: PathBuf, source: rusqlite::Error },
+}
+
 impl<C: Clock> EmbeddedStore<C> {
     /// Opens (or creates) the store in `dir` (the file `txn-notify.db`).
-    pub fn open(dir: &Path, clock: C) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path, clock: C) -> Result<Self, StoreOpenError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreOpenError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join("txn-notify.db");
-        let connection = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let connection = Connection::open(&path).map_err(|source| StoreOpenError::Open {
+            path: path.clone(),
+            source,
+        })?;
         connection
             // One process owns the store: no file lock per transaction, and a second process
             // gets a clear "database is locked" instead of interleaving writes.
@@ -134,12 +153,14 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => format!(
-                    "{} is in use by another txn-notify process (dev, simulate, replay or invoke --data-dir); one process owns a store at a time",
-                    path.display()
-                ),
-                _ => format!("cannot prepare {}: {e}", path.display()),
+            .map_err(|source| match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    StoreOpenError::InUse { path: path.clone() }
+                }
+                _ => StoreOpenError::Prepare {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         Ok(EmbeddedStore {
             connection: Mutex::new(connection),

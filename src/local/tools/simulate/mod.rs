@@ -100,7 +100,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     let clock: Clk = Arc::new(SkippingClock::new());
     let mut parts = RuntimeParts::local(Arc::clone(&clock));
     parts.faults = Faults::new(options.faults, options.seed);
-    let mut runtime = Runtime::open(&dir, &parts)?;
+    let mut runtime = Runtime::open(&dir, &parts).map_err(|e| e.to_string())?;
     let mut intake = Intake::default();
     let mut tally = Tally::default();
     let crash_after = options.crash_after;
@@ -155,7 +155,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
 /// Throws the runtime away (closing the store) and opens a new one on the same folder.
 fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<Runtime<Clk>, String> {
     drop(old);
-    Runtime::open(dir, parts)
+    Runtime::open(dir, parts).map_err(|e| e.to_string())
 }
 
 /// Puts one workload write into the ledger: accounts and transactions through the ingest
@@ -327,7 +327,8 @@ pub async fn replay(
             dir.display()
         ));
     }
-    let runtime = Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new())))?;
+    let runtime =
+        Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new()))).map_err(|e| e.to_string())?;
     for rule in rules_named {
         if !runtime.routes.rules.iter().any(|r| &r.name == rule) {
             let known: Vec<&str> = runtime.routes.rules.iter().map(|r| r.name.as_str()).collect();
