@@ -42,7 +42,7 @@ DEFINITIONS = {
     },
     "transaction": {
         "type": "object",
-        "description": "The ledger's transaction item (DESIGN §2), keys left out.",
+        "description": "The ledger's transaction item (docs/data-contract.md), keys left out.",
         "additionalProperties": False,
         "required": ["transaction_id", "account_id", "kind", "status", "amount_minor", "currency", "channel", "booked_at"],
         "properties": {

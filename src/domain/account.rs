@@ -1,4 +1,4 @@
-//! The account item of the ledger (DESIGN §2). Name and email are personal data: they are
+//! The account item of the ledger (docs/data-contract.md). Name and email are personal data: they are
 //! held in `Pii` so that no log line can print them, and never put on the bus.
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! The events txn-notify puts on the bus (DESIGN §3): one Rust type per detail-type, each
+//! The events txn-notify puts on the bus (docs/events.md): one Rust type per detail-type, each
 //! with a JSON Schema (Draft 4) in `schemas/`. Source is always `txn-notify`.
 
 use chrono::{DateTime, NaiveDate, Utc};

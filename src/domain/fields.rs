@@ -1,7 +1,7 @@
 //! The plumbing every ledger item decoder shares: a view of a DynamoDB attribute map that
 //! reads typed fields, and the typed errors it gives.
 //!
-//! Every check of the data contract (DESIGN §2) that can fail has its own error, with a
+//! Every check of the data contract (docs/data-contract.md) that can fail has its own error, with a
 //! stable `code()` that Record Rejected events and metrics carry. Errors never quote a
 //! value that could be personal data or a card number.
 

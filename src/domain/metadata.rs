@@ -1,4 +1,4 @@
-//! A transaction's `metadata`: free form, carried through untouched (DESIGN §2,
+//! A transaction's `metadata`: free form, carried through untouched (docs/data-contract.md,
 //! `docs/data-contract.md`). Kept as its own JSON tree so that nothing is lost on the way:
 //!
 //! | DynamoDB type inside `metadata` | in events (JSON) |

@@ -1,4 +1,4 @@
-//! The transaction item of the ledger (DESIGN §2): decoded with typed errors, encoded
+//! The transaction item of the ledger (docs/data-contract.md): decoded with typed errors, encoded
 //! with serde_dynamo, and carried in events as a snapshot with the same field names.
 
 use chrono::{DateTime, Utc};

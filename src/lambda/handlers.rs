@@ -1,5 +1,5 @@
 //! Each function's invocation: the Lambda payload → the use case → the reply Lambda expects,
-//! and the metrics of DESIGN §8. The binaries in `src/bin/` build a use case on its adapters
+//! and the metrics of docs/metrics.md. The binaries in `src/bin/` build a use case on its adapters
 //! and hand it to `runtime::serve`, which calls `Invoke::invoke` once per event.
 
 use std::future::Future;

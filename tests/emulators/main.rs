@@ -1,4 +1,4 @@
-//! Tests against the real stand-ins of DESIGN §9: DynamoDB Local and moto server, started on
+//! Tests against the real stand-ins of docs/testing.md: DynamoDB Local and moto server, started on
 //! 127.0.0.1 by scripts/with-emulators.sh (scripts/test.sh runs these through it). Without
 //! them every test here fails with a message that says so: a missing emulator is never a
 //! skip.

@@ -1,5 +1,5 @@
 //! The notifier: EventBridge events (in an SQS batch or bare) → at most one email each,
-//! per the email policy of DESIGN §3 (see `policy`), sent exactly once per event_id.
+//! per the email policy of docs/consumers.md (see `policy`), sent exactly once per event_id.
 //!
 //! | what happens to a message | outcome | counted as |
 //! |---|---|---|

@@ -120,7 +120,7 @@ pub struct StatementNotice {
     pub truncated: bool,
 }
 
-/// An event the notifier emails from (DESIGN §3: alerts are not emailed a second time).
+/// An event the notifier emails from (docs/events.md: alerts are not emailed a second time).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Transaction(Box<RecordedNotice>),

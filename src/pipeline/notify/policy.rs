@@ -1,4 +1,4 @@
-//! The email policy of DESIGN §3, as a pure function of the notice and the profile.
+//! The email policy of docs/consumers.md, as a pure function of the notice and the profile.
 //!
 //! | notice | preference | email |
 //! |---|---|---|
