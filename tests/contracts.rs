@@ -13,6 +13,7 @@ use serde_json::Value;
 use txn_notify::clock::FrozenClock;
 use txn_notify::local::embedded::bus::EmbeddedBus;
 use txn_notify::local::embedded::outbox::OutboxMailer;
+use txn_notify::local::embedded::secrets::FixedSecret;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
@@ -24,7 +25,7 @@ use common::idempotency_contract::idempotency_contract;
 use common::ledger_contract::ledger_contract;
 use common::mailer_contract::mailer_contract;
 use common::queue_contract::{MAX_RECEIVES, QueueUnderTest, Received, VISIBILITY, queue_contract};
-use common::secrets_contract::secrets_contract;
+use common::secrets_contract::{fresh_secret_contract, secrets_contract};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -138,6 +139,11 @@ async fn the_in_memory_mailer_and_the_outbox_keep_the_mailer_contract() {
         async move { subjects }
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_fixed_secret_of_the_embedded_runtime_keeps_the_secrets_contract() {
+    fresh_secret_contract(&FixedSecret::new(b"first-secret"), b"first-secret").await;
 }
 
 #[tokio::test]

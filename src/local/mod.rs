@@ -9,6 +9,10 @@
 //! `eml` writes emails as files, for the outbox and the in-memory mailer alike.
 
 pub mod embedded;
+/// The signing secret of local runs and of the sample API Gateway events in `events/api/`.
+/// Public on purpose: it protects nothing.
+pub const LOCAL_SIGNING_SECRET: &str = "txn-notify-local-signing-secret";
+
 pub mod eml;
 pub mod memory;
 pub mod tools;

@@ -5,4 +5,5 @@ pub mod faults;
 pub mod outbox;
 pub mod poller;
 pub mod runtime;
+pub mod secrets;
 pub mod store;

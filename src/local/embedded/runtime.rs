@@ -17,9 +17,9 @@ use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
 use crate::local::embedded::faults::{Faults, Faulty};
 use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
+use crate::local::embedded::secrets::FixedSecret;
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::embedded::store::StoreOpenError;
-use crate::local::memory::MemorySecrets;
 use crate::pipeline::audit::{AuditConfig, Auditor};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
@@ -60,7 +60,7 @@ impl<C> RuntimeParts<C> {
             faults: Faults::new(0.0, 0),
             rules: Arc::new(Rules::builtin()),
             sender: Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender"),
-            signing_secret: crate::local::memory::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
+            signing_secret: crate::local::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
         }
     }
 }
@@ -74,7 +74,7 @@ pub struct Runtime<C> {
     pub processor: Processor<FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, C>,
     pub notifier: Notifier<FaultyStore<C>, Faulty<OutboxMailer<C>, C>, FaultyStore<C>, C>,
     pub auditor: Auditor<FaultyStore<C>, C>,
-    pub ingest: Ingest<FaultyStore<C>, MemorySecrets, C>,
+    pub ingest: Ingest<FaultyStore<C>, FixedSecret, C>,
     pub routes: Routes,
     /// The consumers' SQS event sources, as template.yaml sets them.
     pub consumers: Vec<QueueSource>,
@@ -113,7 +113,7 @@ impl<C: Clock + Clone> Runtime<C> {
             auditor: Auditor::new(faulty(), clock.clone(), AuditConfig::default()),
             ingest: Ingest::new(
                 faulty(),
-                MemorySecrets::new(&parts.signing_secret),
+                FixedSecret::new(&parts.signing_secret),
                 clock.clone(),
                 IngestConfig::default(),
             ),

@@ -14,4 +14,6 @@ pub use bus::MemoryBus;
 pub use idempotency::MemoryIdempotency;
 pub use ledger::{LedgerFaults, MemoryLedger};
 pub use mailer::{MemoryMailer, SentEmail};
-pub use secrets::{LOCAL_SIGNING_SECRET, MemorySecrets};
+pub use secrets::MemorySecrets;
+
+pub use super::LOCAL_SIGNING_SECRET;

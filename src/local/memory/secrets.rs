@@ -2,11 +2,8 @@
 
 use std::sync::Mutex;
 
+use crate::local::LOCAL_SIGNING_SECRET;
 use crate::ports::PortError;
-
-/// The signing secret of local runs and of the sample API Gateway events in `events/api/`.
-/// Public on purpose: it protects nothing.
-pub const LOCAL_SIGNING_SECRET: &str = "txn-notify-local-signing-secret";
 
 /// Signing secrets held in memory; rotating moves the current one to previous, as Secrets
 /// Manager's AWSCURRENT / AWSPREVIOUS do. Counts the fetches, for cache tests.
