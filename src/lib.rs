@@ -2,15 +2,17 @@
 //!
 //! Transactions land in the DynamoDB `ledger` table; its stream feeds the processor
 //! ([`pipeline::process`]), which decodes each record ([`domain`]), runs the rule engine
-//! ([`rules`]) and publishes typed events ([`domain::events`]) onto EventBridge in packed
-//! PutEvents calls ([`pipeline::publish`]), reporting partial batch failures the DynamoDB
-//! Streams way. Consumers react to those events: the notifier ([`pipeline::notify`]) emails
-//! once per event, the auditor ([`pipeline::audit`]) keeps the trail, and the weekly digest
-//! ([`pipeline::digest`]) publishes statements. Ingest ([`pipeline::ingest`]) is the signed
-//! HTTP API that lets transactions and accounts in.
+//! ([`rules`]) and publishes typed events onto EventBridge in packed PutEvents calls,
+//! reporting partial batch failures the DynamoDB Streams way. Consumers react to those
+//! events: the notifier ([`pipeline::notify`]) emails once per event, the auditor
+//! ([`pipeline::Auditor`]) keeps the trail, and the weekly digest ([`pipeline::Digest`])
+//! publishes statements. Ingest ([`pipeline::ingest`]) is the signed HTTP API that lets
+//! transactions and accounts in.
 //!
 //! The use cases talk to the world only through the traits of [`ports`]: AWS adapters live
-//! in `aws`, embedded and in-memory ones in [`local`], and the binaries only wire them.
+//! in [`aws`], in-memory and embedded ones in [`local`], template.yaml is read by
+//! [`template`], and the binaries only wire them. Each folder module keeps its files private
+//! and re-exports what the binaries, tests and benches use.
 
 pub mod aws;
 pub mod cli;

@@ -6,8 +6,8 @@ mod common;
 use serde_json::{Value, json};
 use txn_notify::clock::FrozenClock;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryLedger};
-use txn_notify::pipeline::audit::{AuditConfig, Auditor};
-use txn_notify::pipeline::consumer::Reply;
+use txn_notify::pipeline::Reply;
+use txn_notify::pipeline::{AuditConfig, Auditor};
 
 /// The processor's real output for the mixed sample batch, as EventBridge envelopes.
 async fn real_events() -> Vec<Value> {

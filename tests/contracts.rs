@@ -11,9 +11,9 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
+use txn_notify::local::embedded::FixedSecret;
+use txn_notify::local::embedded::OutboxMailer;
 use txn_notify::local::embedded::bus::EmbeddedBus;
-use txn_notify::local::embedded::outbox::OutboxMailer;
-use txn_notify::local::embedded::secrets::FixedSecret;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};

@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
-use txn_notify::domain::transaction::{Channel, DeclineReason, TransactionKind, TransactionStatus};
 use txn_notify::domain::{Account, Currency, Money, Transaction};
+use txn_notify::domain::{Channel, DeclineReason, TransactionKind, TransactionStatus};
 use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger};
-use txn_notify::pipeline::digest::{Digest, DigestConfig, DigestReport, DigestRequest, Week};
+use txn_notify::pipeline::{Digest, DigestConfig, DigestReport, DigestRequest, Week};
 use txn_notify::ports::BusEntry;
 use txn_notify::rules::Rules;
 
@@ -164,7 +164,7 @@ async fn totals_count_approved_transactions_per_category_and_currency() {
     let monday = "2026-11-16T09:00:00Z";
     let groceries = txn_at("t-groceries", &account, monday, 4599);
     let mut restaurant = txn_at("t-restaurant", &account, "2026-11-17T12:00:00Z", 3250);
-    restaurant.merchant.as_mut().unwrap().mcc = txn_notify::domain::transaction::Mcc::parse("5812").unwrap();
+    restaurant.merchant.as_mut().unwrap().mcc = txn_notify::domain::Mcc::parse("5812").unwrap();
     let mut salary = txn_at("t-salary", &account, "2026-11-18T08:00:00Z", 250_000);
     salary.kind = TransactionKind::TransferIn;
     salary.channel = Channel::Transfer;
@@ -290,7 +290,7 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
         txn_notify::local::memory::MemoryIdempotency::new(),
         FrozenClock::at(common::now()),
         txn_notify::pipeline::notify::NotifyConfig::new(
-            txn_notify::domain::email::Mailbox::new(None, "alerts@txn-notify.example").unwrap(),
+            txn_notify::domain::Mailbox::new(None, "alerts@txn-notify.example").unwrap(),
         ),
     );
     for entry in first.iter().chain(&second) {
@@ -440,7 +440,7 @@ async fn statements_validate_against_their_schema() {
 
 #[tokio::test]
 async fn totals_are_exact_however_large_and_never_saturate() {
-    let max = txn_notify::domain::money::MAX_AMOUNT_MINOR;
+    let max = txn_notify::domain::MAX_AMOUNT_MINOR;
     let account = paris("acc-fr-001");
     let ledger = common::ledger_with(std::slice::from_ref(&account));
     // Ten thousand of the largest purchases in a week: the sum is past i64::MAX.
@@ -464,7 +464,7 @@ async fn totals_are_exact_however_large_and_never_saturate() {
     );
     assert!(text.contains(&format!(r#""total":{{"amount_minor":-{exact},"currency":"EUR"}}"#)));
     // The notifier reads the statement back with the same digits.
-    let notice: txn_notify::pipeline::notify::notice::StatementNotice = serde_json::from_str(&text).unwrap();
+    let notice: txn_notify::pipeline::notify::StatementNotice = serde_json::from_str(&text).unwrap();
     assert_eq!(notice.money_out[0].amount_minor, exact);
     assert_eq!(notice.totals_by_category[0].total.amount_minor, -exact);
 }

@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::domain::email::Mailbox;
+use txn_notify::domain::Mailbox;
 use txn_notify::local::embedded::bus::EmbeddedBus;
-use txn_notify::local::embedded::bus::queue_runner::deliver;
-use txn_notify::local::embedded::poller::{PollerConfig, StreamPoller};
+use txn_notify::local::embedded::bus::deliver;
 use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::embedded::{PollerConfig, StreamPoller};
 use txn_notify::local::memory::MemoryMailer;
-use txn_notify::pipeline::audit::{AuditConfig, Auditor};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+use txn_notify::pipeline::{AuditConfig, Auditor};
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::Ledger;
 use txn_notify::rules::Rules;
@@ -39,10 +39,10 @@ fn store(name: &str) -> Store {
     Arc::new(EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap())
 }
 
-fn reply_json(reply: txn_notify::pipeline::consumer::Reply) -> Result<Value, String> {
+fn reply_json(reply: txn_notify::pipeline::Reply) -> Result<Value, String> {
     match reply {
-        txn_notify::pipeline::consumer::Reply::Batch(response) => Ok(serde_json::to_value(response).unwrap()),
-        txn_notify::pipeline::consumer::Reply::Single(result) => result.map(|_| Value::Null).map_err(|e| e.to_string()),
+        txn_notify::pipeline::Reply::Batch(response) => Ok(serde_json::to_value(response).unwrap()),
+        txn_notify::pipeline::Reply::Single(result) => result.map(|_| Value::Null).map_err(|e| e.to_string()),
     }
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
+use txn_notify::domain::TransactionStatus;
 use txn_notify::domain::keys::account_pk;
-use txn_notify::domain::transaction::TransactionStatus;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::memory::MemoryBus;
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use chrono::Duration;
 use txn_notify::clock::FrozenClock;
 use txn_notify::local::memory::MemoryIdempotency;
-use txn_notify::pipeline::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
+use txn_notify::pipeline::{IdempotencyConfig, Once, OnceError, run_once};
 use txn_notify::ports::{Claim, Idempotency};
 
 async fn send(

@@ -564,7 +564,7 @@ async fn every_documented_route_is_served() {
 }
 
 fn stored_transaction(ingest: &TestIngest, sort_key: &str) -> Option<txn_notify::domain::Transaction> {
-    let item: txn_notify::domain::fields::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-001", sort_key)?.into();
+    let item: txn_notify::domain::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-001", sort_key)?.into();
     match txn_notify::domain::LedgerItem::decode(&item) {
         Ok(txn_notify::domain::LedgerItem::Transaction(t)) => Some(*t),
         _ => None,
@@ -705,11 +705,11 @@ fn nested(levels: usize) -> Value {
 async fn metadata_nests_as_deep_as_dynamodb_stores_and_no_deeper() {
     let ingest = ingest();
     let mut body = purchase();
-    body["metadata"] = nested(txn_notify::domain::metadata::MAX_METADATA_DEPTH);
+    body["metadata"] = nested(txn_notify::domain::MAX_METADATA_DEPTH);
     assert_eq!(call(&ingest, post("/v1/transactions", &body)).await.0, 201);
     let mut body = purchase();
     body["transaction_id"] = json!("t-deeper");
-    body["metadata"] = nested(txn_notify::domain::metadata::MAX_METADATA_DEPTH + 1);
+    body["metadata"] = nested(txn_notify::domain::MAX_METADATA_DEPTH + 1);
     let (status, problem) = call(&ingest, post("/v1/transactions", &body)).await;
     assert_eq!(
         (status, fields(&problem)),
@@ -720,7 +720,7 @@ async fn metadata_nests_as_deep_as_dynamodb_stores_and_no_deeper() {
     let mut body = purchase();
     body["transaction_id"] = json!("t-lists");
     let mut value = json!([]);
-    for _ in 0..txn_notify::domain::metadata::MAX_METADATA_DEPTH {
+    for _ in 0..txn_notify::domain::MAX_METADATA_DEPTH {
         value = json!([value]);
     }
     body["metadata"] = json!({ "l": value });
@@ -730,7 +730,7 @@ async fn metadata_nests_as_deep_as_dynamodb_stores_and_no_deeper() {
 #[tokio::test]
 async fn amounts_have_fifteen_digits_at_most() {
     let ingest = ingest();
-    let max = txn_notify::domain::money::MAX_AMOUNT_MINOR;
+    let max = txn_notify::domain::MAX_AMOUNT_MINOR;
     let cases = [
         ("amount_minor", json!(max), 201),
         ("amount_minor", json!(max + 1), 400),

@@ -15,15 +15,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use txn_notify::clock::FrozenClock;
-use txn_notify::domain::email::Mailbox;
+use txn_notify::domain::Mailbox;
 use txn_notify::lambda::handlers::Invoke;
 use txn_notify::lambda::runtime::invoke_measured;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
-use txn_notify::pipeline::audit::{AuditConfig, Auditor};
-use txn_notify::pipeline::digest::{Digest, DigestConfig};
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+use txn_notify::pipeline::{AuditConfig, Auditor};
+use txn_notify::pipeline::{Digest, DigestConfig};
 use txn_notify::pipeline::{Processor, ProcessorConfig};
 use txn_notify::rules::Rules;
 

@@ -10,20 +10,20 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
-use txn_notify::domain::account::Locale;
-use txn_notify::domain::category::Category;
-use txn_notify::domain::email::Mailbox;
+use txn_notify::domain::Category;
+use txn_notify::domain::CountryCode;
+use txn_notify::domain::Locale;
+use txn_notify::domain::Mailbox;
+use txn_notify::domain::Pii;
 use txn_notify::domain::event_id;
-use txn_notify::domain::events::{
+use txn_notify::domain::{Account, Currency, Money, Transaction};
+use txn_notify::domain::{
     BusEvent, CategoryTotal, Header, Severity, StatementLine, StatementWeek, TransactionChange, WeeklyStatement,
 };
-use txn_notify::domain::fields::CountryCode;
-use txn_notify::domain::pii::Pii;
-use txn_notify::domain::transaction::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
-use txn_notify::domain::{Account, Currency, Money, Transaction};
+use txn_notify::domain::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::local::memory::{LedgerFaults, MemoryIdempotency, MemoryLedger};
 use txn_notify::local::memory::{MemoryMailer, SentEmail};
-use txn_notify::pipeline::consumer::Reply;
+use txn_notify::pipeline::Reply;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig, NotifyStats, email_key};
 use txn_notify::pipeline::process::events_for_transaction;
 use txn_notify::ports::{Claim, Idempotency, MailError};
@@ -168,7 +168,7 @@ fn recorded(account: &Account, txn: &Transaction, change: TransactionChange) -> 
 }
 
 fn opened(account: &Account) -> Value {
-    envelope(&BusEvent::AccountOpened(txn_notify::domain::events::AccountOpened {
+    envelope(&BusEvent::AccountOpened(txn_notify::domain::AccountOpened {
         header: Header::new(
             event_id::for_account_opened(&account.account_id),
             &account.account_id,

@@ -2,7 +2,7 @@
 //! whose failures can be injected.
 
 use mail_parser::MessageParser;
-use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
 use txn_notify::local::eml::to_eml;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::ports::{MailError, Mailer};

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use common::*;
 use serde_json::json;
-use txn_notify::domain::metadata::Metadata;
-use txn_notify::domain::transaction::TransactionStatus;
+use txn_notify::domain::Metadata;
+use txn_notify::domain::TransactionStatus;
 use txn_notify::domain::{Currency, DetailType};
 use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger};
-use txn_notify::pipeline::publish::MAX_REQUEST_BYTES;
+use txn_notify::pipeline::MAX_REQUEST_BYTES;
 use txn_notify::ports::PortError;
 use txn_notify::workload::LedgerWrite;
 

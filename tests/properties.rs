@@ -9,12 +9,12 @@ use proptest::prelude::*;
 use serde_dynamo::AttributeValue;
 use serde_json::{Value, json};
 use txn_notify::clock::FrozenClock;
-use txn_notify::domain::fields::{Attributes, parse_integer};
-use txn_notify::domain::item::LedgerItem;
+use txn_notify::domain::LedgerItem;
+use txn_notify::domain::{Attributes, parse_integer};
 use txn_notify::domain::{Currency, Money};
 use txn_notify::local::memory::{MemoryBus, MemoryLedger};
-use txn_notify::pipeline::publish::{EntryGroup, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, PublishLimits, publish};
-use txn_notify::pipeline::retry::RetryPolicy;
+use txn_notify::pipeline::RetryPolicy;
+use txn_notify::pipeline::{EntryGroup, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, PublishLimits, publish};
 use txn_notify::ports::BusEntry;
 
 const FIELDS: &[&str] = &[

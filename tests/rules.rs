@@ -5,10 +5,10 @@
 mod common;
 
 use common::{account, now, purchase};
-use txn_notify::domain::events::{DetailType, ForeignReason, Severity, ThresholdSource};
-use txn_notify::domain::fields::CountryCode;
-use txn_notify::domain::transaction::{DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
+use txn_notify::domain::CountryCode;
 use txn_notify::domain::{Account, Category, Currency, Money, Transaction};
+use txn_notify::domain::{DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
+use txn_notify::domain::{DetailType, ForeignReason, Severity, ThresholdSource};
 use txn_notify::rules::{Alert, Rules, assess};
 
 fn rules() -> Rules {

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
-use txn_notify::domain::events::*;
+use txn_notify::domain::*;
 use txn_notify::domain::{Currency, DetailType, Money};
 use txn_notify::local::memory::{MemoryBus, MemoryLedger};
 use txn_notify::ports::BusEntry;
@@ -132,8 +132,8 @@ fn a_weekly_statement_validates_against_its_schema() {
         transactions: vec![StatementLine {
             transaction_id: "t-1".into(),
             booked_at: common::now(),
-            kind: txn_notify::domain::transaction::TransactionKind::CardPurchase,
-            status: txn_notify::domain::transaction::TransactionStatus::Approved,
+            kind: txn_notify::domain::TransactionKind::CardPurchase,
+            status: txn_notify::domain::TransactionStatus::Approved,
             amount: Money::new(4599, Currency::EUR),
             category: txn_notify::domain::Category::Groceries,
             merchant_name: Some("Carrefour City".into()),

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::local::embedded::poller::{PollerConfig, StreamPoller};
 use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::embedded::{PollerConfig, StreamPoller};
 
 use common::{now, purchase};
 

@@ -153,7 +153,7 @@ fn no_replay_can_reach_past_what_the_notifier_remembers() {
     let longest = retention["MaxValue"]
         .as_i64()
         .expect("ArchiveRetentionDays has a MaxValue");
-    let remembered = txn_notify::pipeline::idempotency::IdempotencyConfig::default()
+    let remembered = txn_notify::pipeline::IdempotencyConfig::default()
         .completed_ttl
         .num_days();
     assert!(

@@ -5,6 +5,6 @@
 pub mod clients;
 pub mod dynamodb;
 pub mod eventbridge;
-pub mod failure;
+pub(crate) mod failure;
 pub mod secrets;
 pub mod ses;

@@ -6,7 +6,7 @@ use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::DynamoAuditLog;
 use txn_notify::clock::SystemClock;
 use txn_notify::lambda::runtime::{Settings, serve};
-use txn_notify::pipeline::audit::{AuditConfig, Auditor};
+use txn_notify::pipeline::{AuditConfig, Auditor};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -7,7 +7,7 @@ use txn_notify::aws::dynamodb::DynamoLedger;
 use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::clock::SystemClock;
 use txn_notify::lambda::runtime::{Settings, serve};
-use txn_notify::pipeline::digest::{Digest, DigestConfig};
+use txn_notify::pipeline::{Digest, DigestConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -7,7 +7,7 @@ use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::{DynamoIdempotency, DynamoLedger};
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::SystemClock;
-use txn_notify::domain::email::Mailbox;
+use txn_notify::domain::Mailbox;
 use txn_notify::lambda::runtime::{Settings, serve};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 

@@ -10,6 +10,8 @@ macro_rules! string_enum {
         pub enum $name { $($variant),+ }
 
         impl $name {
+            // Not every vocabulary is listed somewhere.
+            #[allow(dead_code)]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 
@@ -46,29 +48,38 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
-pub mod account;
-pub mod audit;
-pub mod category;
-pub mod email;
+pub(crate) mod account;
+pub(crate) mod audit;
+pub(crate) mod category;
+pub(crate) mod email;
 pub mod event_id;
-pub mod events;
-pub mod fields;
-pub mod idempotency;
-pub mod item;
+pub(crate) mod events;
+pub(crate) mod fields;
+pub(crate) mod idempotency;
+pub(crate) mod item;
 pub mod keys;
-pub mod metadata;
-pub mod money;
-pub mod money_display;
-pub mod pii;
-pub mod rate;
+pub(crate) mod metadata;
+pub(crate) mod money;
+pub(crate) mod money_display;
+pub(crate) mod pii;
+pub(crate) mod rate;
 pub mod text;
 pub mod time;
-pub mod transaction;
+pub(crate) mod transaction;
 
-pub use account::Account;
+pub use account::{Account, AccountThresholds, Holder, Locale, Preferences};
+pub use audit::AuditRecord;
 pub use category::Category;
-pub use events::{BusEvent, DetailType, Severity};
-pub use fields::DecodeError;
+pub use email::{Email, HeaderText, Mailbox, Tag};
+pub use events::{
+    AccountOpened, BusEvent, CategoryTotal, DetailType, ForeignReason, Header, Severity, StatementLine, StatementWeek,
+    ThresholdSource, TransactionChange, WeeklyStatement,
+};
+pub use fields::{Attributes, CountryCode, DecodeError, Fields, parse_integer};
+pub use idempotency::{Claim, KeyRecord, KeyStatus};
 pub use item::LedgerItem;
-pub use money::{Currency, Money, MoneySum};
-pub use transaction::Transaction;
+pub use metadata::{MAX_METADATA_DEPTH, Metadata};
+pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneySum};
+pub use pii::Pii;
+pub use rate::Rate;
+pub use transaction::{Channel, DeclineReason, Mcc, Merchant, Transaction, TransactionKind, TransactionStatus};

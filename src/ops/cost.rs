@@ -105,30 +105,6 @@ pub mod prices {
     pub const DASHBOARDS: Price = usd_per("CloudWatch", "dashboard", 3_000_000, 1, "dashboard-months");
     /// CloudWatch standard-resolution alarms: $0.10 per alarm-month.
     pub const ALARMS: Price = usd_per("CloudWatch", "alarms", 100_000, 1, "alarm-months");
-
-    pub const ALL: &[Price] = &[
-        LAMBDA_GB_SECOND,
-        LAMBDA_REQUESTS,
-        DYNAMODB_WRITES,
-        DYNAMODB_READS,
-        DYNAMODB_STREAM_READS_BY_LAMBDA,
-        DYNAMODB_STORAGE,
-        DYNAMODB_PITR,
-        EVENTBRIDGE_EVENTS,
-        EVENTBRIDGE_ARCHIVE_PROCESSING,
-        EVENTBRIDGE_ARCHIVE_STORAGE,
-        PIPES_REQUESTS,
-        SQS_REQUESTS,
-        SES_EMAILS,
-        HTTP_API_REQUESTS,
-        SECRET_MONTH,
-        SECRET_CALLS,
-        LOGS_INGESTION,
-        LOGS_STORAGE,
-        CUSTOM_METRICS,
-        DASHBOARDS,
-        ALARMS,
-    ];
 }
 
 /// The workload: what the operator says about their traffic.

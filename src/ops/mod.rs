@@ -1,5 +1,7 @@
 //! What operators run, beside the pipeline: replaying an archive after an incident, and
 //! the cost model.
 
-pub mod cost;
-pub mod replay;
+pub(crate) mod cost;
+pub(crate) mod replay;
+
+pub use replay::{ReplayPlan, ReplayProgress, replay_archive};

@@ -8,16 +8,22 @@
 //! - `ingest`: the signed HTTP API that stores transactions and accounts.
 //! - `notify`: Transaction Recorded, Account Opened and Weekly Statement → one email each.
 
-pub mod audit;
-pub mod consumer;
-pub mod digest;
-pub mod idempotency;
+pub(crate) mod audit;
+pub(crate) mod consumer;
+pub(crate) mod digest;
+pub(crate) mod idempotency;
 pub mod ingest;
 pub mod notify;
 pub mod process;
-pub mod profiles;
-pub mod publish;
-pub mod retry;
+pub(crate) mod profiles;
+pub(crate) mod publish;
+pub(crate) mod retry;
 
-pub use process::StreamBatch;
-pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig};
+pub use audit::{AuditConfig, Auditor};
+pub use consumer::{Delivery, DeliveryError, MessageError, Outcome, PayloadError, Reply};
+pub use digest::{Digest, DigestConfig, DigestReport, DigestRequest, DigestRequestError, Week};
+pub use idempotency::{IdempotencyConfig, Once, OnceError, run_once};
+pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig, StreamBatch};
+pub use profiles::load_profiles;
+pub use publish::{EntryGroup, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, PublishLimits, publish};
+pub use retry::RetryPolicy;

@@ -3,8 +3,8 @@
 //! `Rules` is the checked, compiled form; `engine::assess` applies it.
 
 mod compile;
-pub mod config;
-pub mod engine;
+pub(crate) mod config;
+pub(crate) mod engine;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -2,7 +2,7 @@
 //! that land in the ledger. `stream` turns the writes into a DynamoDB stream event.
 //! The same seed gives the same workload.
 
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod stream;
 
 use std::collections::HashMap;

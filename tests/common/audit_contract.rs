@@ -8,7 +8,7 @@ use std::future::Future;
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use txn_notify::domain::audit::AuditRecord;
+use txn_notify::domain::AuditRecord;
 use txn_notify::ports::{AuditLog, PutOutcome};
 
 pub fn audit_record(event_id: &str, account_id: Option<&str>) -> AuditRecord {

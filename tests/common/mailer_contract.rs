@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
 use txn_notify::ports::Mailer;
 
 pub fn contract_email(from: &str, subject: &str) -> Email {

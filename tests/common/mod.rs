@@ -17,11 +17,11 @@ use serde_dynamo::Item;
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
-use txn_notify::domain::account::{AccountThresholds, Holder, Locale, Preferences};
-use txn_notify::domain::fields::CountryCode;
-use txn_notify::domain::pii::Pii;
-use txn_notify::domain::transaction::{Channel, Mcc, Merchant, TransactionKind, TransactionStatus};
+use txn_notify::domain::CountryCode;
+use txn_notify::domain::Pii;
 use txn_notify::domain::{Account, Currency, Money, Transaction};
+use txn_notify::domain::{AccountThresholds, Holder, Locale, Preferences};
+use txn_notify::domain::{Channel, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::local::memory::{MemoryBus, MemoryLedger};
 use txn_notify::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::BusEntry;

@@ -65,7 +65,7 @@ async fn an_account_is_created_once_and_the_existing_one_comes_back() {
     let marie = account("acc-fr", "FR", Currency::from_code("EUR").unwrap());
     assert_eq!(ledger.put_account(&marie).await.unwrap(), AccountWrite::Created);
     let mut other = marie.clone();
-    other.country = txn_notify::domain::fields::CountryCode::parse("BE").unwrap();
+    other.country = txn_notify::domain::CountryCode::parse("BE").unwrap();
     match ledger.put_account(&other).await.unwrap() {
         AccountWrite::AlreadyExists(existing) => assert_eq!(*existing, marie),
         created => panic!("expected AlreadyExists, got {created:?}"),
@@ -201,12 +201,12 @@ async fn audit_items_are_written_once_and_the_account_index_finds_them() {
 }
 
 /// `metadata` nested `levels` deep (its own map included), with an exact number at the bottom.
-fn nested_metadata(levels: usize) -> txn_notify::domain::metadata::Metadata {
+fn nested_metadata(levels: usize) -> txn_notify::domain::Metadata {
     let mut text = r#"{"rate": 0.10, "ref": 123456789012345678901234567890}"#.to_string();
     for _ in 1..levels {
         text = format!(r#"{{"a": {text}}}"#);
     }
-    let metadata = txn_notify::domain::metadata::Metadata::from_json_text(&text).unwrap();
+    let metadata = txn_notify::domain::Metadata::from_json_text(&text).unwrap();
     assert_eq!(metadata.depth(), levels);
     metadata
 }
@@ -215,7 +215,7 @@ fn nested_metadata(levels: usize) -> txn_notify::domain::metadata::Metadata {
 /// one level more is refused by DynamoDB itself; numbers keep every digit through the table.
 #[tokio::test]
 async fn metadata_as_deep_as_ingest_takes_is_stored_exactly_and_one_level_more_is_not() {
-    use txn_notify::domain::metadata::MAX_METADATA_DEPTH;
+    use txn_notify::domain::MAX_METADATA_DEPTH;
     let ledger = ledger().await;
     let eur = Currency::from_code("EUR").unwrap();
     let mut deepest = purchase("t-deep", "acc-1", 1250, eur);

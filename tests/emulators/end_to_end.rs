@@ -16,10 +16,10 @@ use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::SystemClock;
 use txn_notify::domain::Currency;
-use txn_notify::domain::email::Mailbox;
-use txn_notify::pipeline::audit::{AuditConfig, Auditor};
-use txn_notify::pipeline::consumer::Reply;
+use txn_notify::domain::Mailbox;
+use txn_notify::pipeline::Reply;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+use txn_notify::pipeline::{AuditConfig, Auditor};
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use txn_notify::ports::{Ledger, TransactionWrite};
 use txn_notify::rules::Rules;
@@ -226,7 +226,7 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     let eur = Currency::from_code("EUR").unwrap();
     let mut holder = account("acc-e2e", "FR", eur);
     let address = format!("{}@example.com", unique("marie"));
-    holder.email = txn_notify::domain::pii::Pii(address.clone());
+    holder.email = txn_notify::domain::Pii(address.clone());
     ledger.put_account(&holder).await.unwrap();
     let txn = purchase("t-e2e-1", "acc-e2e", 150_000, eur);
     assert_eq!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::aws::ses::SesMailer;
-use txn_notify::domain::email::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
 use txn_notify::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer, Secrets};
 
 use crate::support::{moto, moto_data, route, unique};

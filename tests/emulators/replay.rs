@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use txn_notify::aws::eventbridge::replay::EventBridgeReplays;
+use txn_notify::aws::eventbridge::EventBridgeReplays;
 use txn_notify::clock::FrozenClock;
-use txn_notify::ops::replay::{ReplayPlan, ReplayProgress, replay_archive};
+use txn_notify::ops::{ReplayPlan, ReplayProgress, replay_archive};
 use txn_notify::ports::ReplayState;
 
 use crate::stand_in::{Canned, StandIn};

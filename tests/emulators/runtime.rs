@@ -238,7 +238,7 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
     let eur = Currency::from_code("EUR").unwrap();
     let mut holder = account("acc-rt", "FR", eur);
     let address = format!("{}@example.com", unique("runtime"));
-    holder.email = txn_notify::domain::pii::Pii(address.clone());
+    holder.email = txn_notify::domain::Pii(address.clone());
     ledger.put_account(&holder).await.unwrap();
     ledger
         .put_transaction(&purchase("t-rt-1", "acc-rt", 4_250, eur), "fp")

@@ -11,10 +11,10 @@ use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::domain::email::{Email, HeaderText, Mailbox};
-use txn_notify::pipeline::profiles::load_profiles;
-use txn_notify::pipeline::publish::{EntryGroup, PublishLimits, publish};
-use txn_notify::pipeline::retry::RetryPolicy;
+use txn_notify::domain::{Email, HeaderText, Mailbox};
+use txn_notify::pipeline::RetryPolicy;
+use txn_notify::pipeline::load_profiles;
+use txn_notify::pipeline::{EntryGroup, PublishLimits, publish};
 use txn_notify::ports::{BusEntry, EntryResult, EventBus, Ledger, MailError, Mailer, Secrets};
 
 use crate::common::account;
@@ -273,7 +273,7 @@ async fn emails_go_out_with_the_configuration_set_and_tags_ses_accepts() {
         Some("txn-notify-emails".into()),
     );
     let mut email = email();
-    email.tags = vec![txn_notify::domain::email::Tag {
+    email.tags = vec![txn_notify::domain::Tag {
         name: "detail type".into(),
         value: "Transaction Recorded".into(),
     }];

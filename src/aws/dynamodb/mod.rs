@@ -2,10 +2,10 @@
 //! table. Retries: the SDK's standard mode (see `crate::aws::clients`) for throttling and
 //! 5xx; what is left is reported as a transient `PortError`, and the use case decides.
 
-pub mod audit_log;
-pub mod idempotency;
+pub(crate) mod audit_log;
+pub(crate) mod idempotency;
 pub mod item;
-pub mod ledger;
+pub(crate) mod ledger;
 
 pub use audit_log::DynamoAuditLog;
 pub use idempotency::DynamoIdempotency;

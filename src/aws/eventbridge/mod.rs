@@ -9,7 +9,9 @@
 //! | the call failed as a whole: throttling, 5xx, no response | transient `PortError` (nothing was accepted) |
 //! | the call was refused: ValidationException (11 entries, too large), AccessDenied, no such bus | permanent `PortError` |
 
-pub mod replay;
+pub(crate) mod replay;
+
+pub use replay::EventBridgeReplays;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;

@@ -1,9 +1,13 @@
 //! The embedded runtime: the same use cases as on AWS, on a durable store in a folder.
 
 pub mod bus;
-pub mod faults;
-pub mod outbox;
-pub mod poller;
-pub mod runtime;
-pub mod secrets;
+pub(crate) mod faults;
+pub(crate) mod outbox;
+pub(crate) mod poller;
+pub(crate) mod runtime;
+pub(crate) mod secrets;
 pub mod store;
+
+pub use outbox::OutboxMailer;
+pub use poller::{PollerConfig, StreamPoller};
+pub use secrets::FixedSecret;

@@ -1,5 +1,5 @@
 //! The developer's tools on top of the embedded runtime.
 
 pub mod dashboard;
-pub mod dev;
+pub(crate) mod dev;
 pub mod simulate;

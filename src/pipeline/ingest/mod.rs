@@ -20,8 +20,8 @@
 
 pub mod auth;
 pub mod body;
-pub mod json_body;
-pub mod problem;
+pub(crate) mod json_body;
+pub(crate) mod problem;
 pub mod routes;
 
 use std::time::Duration;

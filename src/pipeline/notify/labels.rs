@@ -159,15 +159,6 @@ pub fn short_date(instant: DateTime<Utc>, zone: Tz, locale: Locale) -> String {
     }
 }
 
-/// The account's time zone; the default (Europe/Paris) when it has none or an unknown one.
-pub fn zone(time_zone: Option<&str>) -> Tz {
-    time_zone
-        .and_then(|name| name.parse().ok())
-        .unwrap_or(DEFAULT_TIME_ZONE)
-}
-
-pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Europe::Paris;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,11 +15,13 @@
 //! | the mail service refuses every message (account suspended or paused, sender unverified, configuration set missing) | the key is released, the message fails: SQS keeps it, then its DLQ, for a redrive once fixed | `retried`, `blocked` |
 //! | a detail that does not match its schema, a template error | listed as failed: SQS retries it, then its DLQ keeps it | `malformed` |
 
-pub mod compose;
-pub mod labels;
-pub mod notice;
-pub mod policy;
-pub mod templates;
+pub(crate) mod compose;
+pub(crate) mod labels;
+pub(crate) mod notice;
+pub(crate) mod policy;
+pub(crate) mod templates;
+
+pub use notice::StatementNotice;
 
 use std::collections::BTreeMap;
 

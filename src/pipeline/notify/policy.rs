@@ -39,19 +39,6 @@ pub enum Shape {
 }
 
 impl Shape {
-    pub const ALL: [Shape; 10] = [
-        Shape::SpendingLimit,
-        Shape::HighRisk,
-        Shape::Large,
-        Shape::LowBalance,
-        Shape::Foreign,
-        Shape::Cash,
-        Shape::Refund,
-        Shape::TopUp,
-        Shape::Plain,
-        Shape::Reversed,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Shape::SpendingLimit => "spending_limit",

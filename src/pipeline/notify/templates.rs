@@ -38,9 +38,6 @@ const SOURCES: &[(&str, &str)] = templates![
     "en/statement.txt",
 ];
 
-/// The three template families.
-pub const FAMILIES: [&str; 3] = ["transaction", "welcome", "statement"];
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     /// One line: every run of white space (line breaks included) is one space, and control

@@ -57,9 +57,21 @@ impl StreamBatch {
     }
 }
 
+/// Why a record of a batch is not a stream record (it becomes a Record Rejected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedRecord {
+    #[error("the record is not a stream record")]
+    NotARecord,
+    #[error("the record is not a JSON object of the stream record shape")]
+    NotAnObject,
+    /// serde's own message may quote the offending value: the field is named instead.
+    #[error("field `{0}` is missing or has the wrong shape")]
+    Field(String),
+}
+
 /// One record of a batch: parsed if it has the shape of a stream record.
 pub struct Incoming {
-    pub record: Result<EventRecord, String>,
+    pub record: Result<EventRecord, MalformedRecord>,
     raw: Option<Box<RawValue>>,
 }
 
@@ -69,14 +81,13 @@ impl Incoming {
             // Parsed again, only when it failed, to learn where; path tracking costs on every record.
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
             let Err(e) = serde_path_to_error::deserialize::<_, EventRecord>(&mut deserializer) else {
-                return "the record is not a stream record".to_string();
+                return MalformedRecord::NotARecord;
             };
-            // serde's own message may quote the offending value: name the field instead.
             let path = e.path().to_string();
             if path.is_empty() || path == "." {
-                "the record is not a JSON object of the stream record shape".to_string()
+                MalformedRecord::NotAnObject
             } else {
-                format!("field `{path}` is missing or has the wrong shape")
+                MalformedRecord::Field(path)
             }
         });
         Incoming { record, raw: Some(raw) }

@@ -3,7 +3,9 @@
 //! of that archive that carry `replay-name` as EventBridge's do. `queue_runner` delivers the
 //! queues to the consumers as Lambda's SQS event source does.
 
-pub mod queue_runner;
+pub(crate) mod queue_runner;
+
+pub use queue_runner::deliver;
 
 use std::sync::Arc;
 
