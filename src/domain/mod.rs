@@ -78,7 +78,7 @@ pub use events::{
 pub use fields::{Attributes, CountryCode, DecodeError, Fields, parse_integer};
 pub use idempotency::{Claim, KeyRecord, KeyStatus};
 pub use item::LedgerItem;
-pub use metadata::{MAX_METADATA_DEPTH, Metadata};
+pub use metadata::{MAX_METADATA_DEPTH, MetaValue, Metadata, MetadataError};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneySum};
 pub use pii::Pii;
 pub use rate::Rate;
