@@ -17,6 +17,7 @@ pub struct DashboardArgs {
 pub fn run(args: DashboardArgs) -> ExitCode {
     let out = args.out.clone().unwrap_or_else(|| args.data_dir.join("dashboard.html"));
     match crate::local::tools::dashboard::render_folder(&args.data_dir)
+        .map_err(|e| e.to_string())
         .and_then(|html| std::fs::write(&out, html).map_err(|e| format!("cannot write {}: {e}", out.display())))
     {
         Ok(()) => {

@@ -79,7 +79,7 @@ pub fn run(args: DevArgs) -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
     };
     match runtime.block_on(serve(options, banner, shutdown)) {
-        Err(message) => super::fail(false, &message),
+        Err(error) => super::fail(false, &error.to_string()),
         Ok(summary) => {
             println!(
                 "stopped: {} ingest requests, {} processor batches, {} queue messages delivered; the store holds {} emails and {} audit items; {} stream records and queue messages left for the next start",

@@ -71,7 +71,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         &args.rules,
     ));
     match result {
-        Err(message) => super::fail(args.json, &message),
+        Err(error) => super::fail(args.json, &error.to_string()),
         Ok(report) if args.json => {
             println!("{}", serde_json::to_string(&report).expect("a report serializes"));
             ExitCode::SUCCESS
@@ -124,7 +124,7 @@ async fn run_on_aws(args: &ReplayArgs) -> ExitCode {
     };
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(message) => return super::fail(args.json, &message),
+        Err(error) => return super::fail(args.json, &error.to_string()),
     };
     let succeeded = outcome.state == "COMPLETED";
     if args.json {

@@ -85,7 +85,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         result
     };
     match result {
-        Err(message) => super::fail(args.json, &message),
+        Err(error) => super::fail(args.json, &error.to_string()),
         Ok(report) => {
             if args.json {
                 println!("{}", serde_json::to_string(&report).expect("a report serializes"));

@@ -4,4 +4,4 @@
 pub(crate) mod cost;
 pub(crate) mod replay;
 
-pub use replay::{ReplayPlan, ReplayProgress, replay_archive};
+pub use replay::{ReplayError, ReplayPlan, ReplayProgress, replay_archive};

@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ports::{ArchiveInfo, ArchiveReplays, Clock, ReplayRequest, ReplayState, ReplayStatus};
+use crate::ports::{ArchiveInfo, ArchiveReplays, Clock, PortError, ReplayRequest, ReplayState, ReplayStatus};
 
 /// EventBridge can take this long to put an event into its archive.
 pub const ARCHIVE_DELAY: chrono::Duration = chrono::Duration::minutes(10);
@@ -72,6 +72,20 @@ impl ReplayProgress for NoProgress {
     fn progressed(&self, _: &ReplayState, _: f64) {}
 }
 
+/// Why a replay was not started or not followed to its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The window, the name or a rule cannot be replayed: nothing was started.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the archive {archive}: {}", .error.message)]
+    Archive { archive: String, error: PortError },
+    #[error("StartReplay {name}: {}", .error.message)]
+    Start { name: String, error: PortError },
+    #[error("DescribeReplay {name}: {} (the replay may still be running: aws events describe-replay --replay-name {name})", .error.message)]
+    Describe { name: String, error: PortError },
+}
+
 /// The window against the clock and, once known, the archive: Err says why it cannot be
 /// replayed; Ok carries notes.
 pub fn check_window(
@@ -80,37 +94,44 @@ pub fn check_window(
     now: DateTime<Utc>,
     allow_recent: bool,
     archive: Option<&ArchiveInfo>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ReplayError> {
     let time = crate::domain::time::format_rfc3339;
     if from >= to {
-        return Err(format!("--from ({}) must be before --to ({})", time(&from), time(&to)));
+        return Err(ReplayError::Refused(format!(
+            "--from ({}) must be before --to ({})",
+            time(&from),
+            time(&to)
+        )));
     }
     if to > now {
-        return Err(format!(
+        return Err(ReplayError::Refused(format!(
             "--to ({}) is in the future: the archive holds nothing after now ({})",
             time(&to),
             time(&now)
-        ));
+        )));
     }
     if !allow_recent && to > now - ARCHIVE_DELAY {
-        return Err(format!(
+        return Err(ReplayError::Refused(format!(
             "--to ({}) is within the last 10 minutes: EventBridge can take that long to archive an event, so a replay now could miss some. Wait until {}, or pass --allow-recent to replay what the archive holds so far",
             time(&to),
             time(&(to + ARCHIVE_DELAY))
-        ));
+        )));
     }
     let mut notes = Vec::new();
     let Some(archive) = archive else { return Ok(notes) };
     if archive.state.ends_with("FAILED") {
-        return Err(format!("the archive {} is in state {}", archive.name, archive.state));
+        return Err(ReplayError::Refused(format!(
+            "the archive {} is in state {}",
+            archive.name, archive.state
+        )));
     }
     if let Some(created) = archive.created_at {
         if to <= created {
-            return Err(format!(
+            return Err(ReplayError::Refused(format!(
                 "the window ends before the archive {} was created ({}): there is nothing to replay",
                 archive.name,
                 time(&created)
-            ));
+            )));
         }
         if from < created {
             notes.push(format!(
@@ -122,10 +143,10 @@ pub fn check_window(
     if let Some(days) = archive.retention_days {
         let kept_since = now - chrono::Duration::days(i64::from(days));
         if to <= kept_since {
-            return Err(format!(
+            return Err(ReplayError::Refused(format!(
                 "the window ends before what the archive still keeps ({days} days, since {})",
                 time(&kept_since)
-            ));
+            )));
         }
         if from < kept_since {
             notes.push(format!(
@@ -138,13 +159,13 @@ pub fn check_window(
 }
 
 /// A rule name becomes the ARN of that rule on the archive's bus.
-pub fn rule_arn(bus_arn: &str, rule: &str) -> Result<String, String> {
+pub fn rule_arn(bus_arn: &str, rule: &str) -> Result<String, ReplayError> {
     if rule.starts_with("arn:") {
         return Ok(rule.to_string());
     }
     let (prefix, bus) = bus_arn
         .split_once(":event-bus/")
-        .ok_or_else(|| format!("{bus_arn} is not an event bus ARN"))?;
+        .ok_or_else(|| ReplayError::Refused(format!("{bus_arn} is not an event bus ARN")))?;
     Ok(if bus == "default" {
         format!("{prefix}:rule/{rule}")
     } else {
@@ -152,15 +173,15 @@ pub fn rule_arn(bus_arn: &str, rule: &str) -> Result<String, String> {
     })
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), ReplayError> {
     let valid =
         !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if valid {
         Ok(())
     } else {
-        Err(format!(
+        Err(ReplayError::Refused(format!(
             "the replay name {name:?} must be 1 to 64 letters, digits, '.', '-' or '_'"
-        ))
+        )))
     }
 }
 
@@ -179,7 +200,7 @@ pub async fn replay_archive(
     clock: &impl Clock,
     plan: &ReplayPlan,
     progress: &impl ReplayProgress,
-) -> Result<ReplayOutcome, String> {
+) -> Result<ReplayOutcome, ReplayError> {
     let now = clock.now();
     check_window(plan.from, plan.to, now, plan.allow_recent, None)?;
     let name = plan
@@ -190,7 +211,10 @@ pub async fn replay_archive(
     let archive = replays
         .describe_archive(&plan.archive)
         .await
-        .map_err(|e| format!("the archive {}: {}", plan.archive, e.message))?;
+        .map_err(|error| ReplayError::Archive {
+            archive: plan.archive.clone(),
+            error,
+        })?;
     let notes = check_window(plan.from, plan.to, now, plan.allow_recent, Some(&archive))?;
     let rule_arns = plan
         .rules
@@ -213,7 +237,10 @@ pub async fn replay_archive(
     let mut status = replays
         .start_replay(&request)
         .await
-        .map_err(|e| format!("StartReplay {name}: {}", e.message))?;
+        .map_err(|error| ReplayError::Start {
+            name: name.clone(),
+            error,
+        })?;
     progress.started(&name);
     let mut failures = 0;
     loop {
@@ -229,10 +256,7 @@ pub async fn replay_archive(
             }
             Err(error) if error.is_transient() && failures < DESCRIBE_FAILURES_TOLERATED => failures += 1,
             Err(error) => {
-                return Err(format!(
-                    "DescribeReplay {name}: {} (the replay may still be running: aws events describe-replay --replay-name {name})",
-                    error.message
-                ));
+                return Err(ReplayError::Describe { name, error });
             }
         }
     }
@@ -276,7 +300,11 @@ mod tests {
     #[test]
     fn windows_that_cannot_be_replayed_are_refused_with_the_reason() {
         let now = at("2026-11-30T12:00:00Z");
-        let refused = |from: &str, to: &str| check_window(at(from), at(to), now, false, Some(&archive())).unwrap_err();
+        let refused = |from: &str, to: &str| {
+            check_window(at(from), at(to), now, false, Some(&archive()))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(refused("2026-11-30T10:00:00Z", "2026-11-30T09:00:00Z").contains("must be before"));
         assert!(refused("2026-11-30T10:00:00Z", "2026-11-30T13:00:00Z").contains("in the future"));
         assert!(refused("2026-11-30T10:00:00Z", "2026-11-30T11:55:00Z").contains("within the last 10 minutes"));
@@ -291,7 +319,8 @@ mod tests {
             false,
             Some(&short),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             error.contains("keeps (1 days") || error.contains("still keeps"),
             "{error}"

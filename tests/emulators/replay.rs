@@ -278,6 +278,8 @@ async fn a_failed_replay_ends_with_its_reason_and_a_missing_archive_is_named() {
     let error = replay_archive(&replays, &clock, &plan(FROM, TO), &Seen::default())
         .await
         .unwrap_err();
+    assert!(matches!(error, txn_notify::ops::ReplayError::Archive { .. }), "{error}");
+    let error = error.to_string();
     assert!(
         error.contains("the archive txn-notify") && error.contains("does not exist"),
         "{error}"

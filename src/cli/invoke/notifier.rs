@@ -36,7 +36,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
             let notifier = Notifier::new(Arc::clone(&store), mailer, Arc::clone(&store), clock, config);
             let (reply, stats) = runtime.block_on(notifier.handle(payload)).map_err(|e| e.to_string())?;
-            notifier.mailer.write_index()?;
+            notifier.mailer.write_index().map_err(|e| e.to_string())?;
             let sent: Vec<Sent> = store
                 .outbox()
                 .map_err(|e| e.message)?

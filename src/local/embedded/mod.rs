@@ -8,6 +8,6 @@ pub(crate) mod runtime;
 pub(crate) mod secrets;
 pub mod store;
 
-pub use outbox::OutboxMailer;
+pub use outbox::{OutboxError, OutboxMailer};
 pub use poller::{PollerConfig, StreamPoller};
 pub use secrets::FixedSecret;

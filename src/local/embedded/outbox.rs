@@ -9,6 +9,17 @@ use crate::domain::email::Email;
 use crate::local::eml::to_eml;
 use crate::ports::{MailError, Mailer};
 
+/// Why the outbox's index could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] crate::ports::PortError),
+    #[error("the outbox index does not render: {0}")]
+    Render(#[from] minijinja::Error),
+    #[error("{}: {source}", .path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
 /// The embedded runtime's mailer: each email as a numbered `.eml` file in a folder, indexed
 /// in the store (number, event_id, subject), and an `index.html` that lists them.
 pub struct OutboxMailer<C> {
@@ -26,11 +37,10 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
     }
 
     /// Writes `index.html`: every email, newest first, with its subject, event and file.
-    pub fn write_index(&self) -> Result<PathBuf, String> {
-        let entries = self.store.outbox().map_err(|e| e.message)?;
+    pub fn write_index(&self) -> Result<PathBuf, OutboxError> {
+        let entries = self.store.outbox()?;
         let mut env = minijinja::Environment::new();
-        env.add_template("index.html", INDEX_TEMPLATE)
-            .map_err(|e| e.to_string())?;
+        env.add_template("index.html", INDEX_TEMPLATE)?;
         let rows: Vec<serde_json::Value> = entries
             .iter()
             .rev()
@@ -46,11 +56,14 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
             .collect();
         let html = env
             .get_template("index.html")
-            .and_then(|t| t.render(minijinja::context! { emails => minijinja::Value::from(minijinja::value::Serde(&rows)), count => entries.len() }))
-            .map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&self.folder).map_err(|e| e.to_string())?;
+            .and_then(|t| t.render(minijinja::context! { emails => minijinja::Value::from(minijinja::value::Serde(&rows)), count => entries.len() }))?;
         let path = self.folder.join("index.html");
-        std::fs::write(&path, html).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::create_dir_all(&self.folder)
+            .and_then(|()| std::fs::write(&path, html))
+            .map_err(|source| OutboxError::Write {
+                path: path.clone(),
+                source,
+            })?;
         Ok(path)
     }
 }

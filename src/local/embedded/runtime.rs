@@ -199,7 +199,7 @@ impl<C: Clock + Clone> Runtime<C> {
         drain: bool,
         tally: &mut Tally,
         crash: Option<&dyn Fn(&Tally) -> bool>,
-    ) -> Result<Ticked, String> {
+    ) -> Result<Ticked, PortError> {
         let mut poller = StreamPoller::new(&self.store, self.poller_config());
         loop {
             let crash_now = crash.is_some_and(|crash_here| crash_here(tally));
@@ -208,8 +208,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 poller.step_then_crash(handler).await
             } else {
                 poller.step(drain, handler).await
-            }
-            .map_err(|e| e.message)?;
+            }?;
             if step.invoked > 0 {
                 tally.processor_batches += 1;
             }
@@ -234,8 +233,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |event| {
                     self.invoke_consumer(source, event)
                 })
-                .await
-                .map_err(|e| e.message)?;
+                .await?;
                 tally.messages_retried += delivered.failed as u64;
                 tally.messages_delivered += delivered.received as u64;
                 if delivered.received == 0 {
@@ -247,15 +245,12 @@ impl<C: Clock + Clone> Runtime<C> {
     }
 
     /// The process dies with a notifier batch in flight: received, emailed, not deleted.
-    async fn crash_mid_delivery(&self) -> Result<(), String> {
+    async fn crash_mid_delivery(&self) -> Result<(), PortError> {
         let Some(source) = self.consumers.iter().find(|s| s.function == functions::NOTIFIER) else {
             return Ok(());
         };
         let settings = self.routes.queues[&source.queue].clone();
-        let messages = self
-            .store
-            .receive(&source.queue, &settings, source.batch_size)
-            .map_err(|e| e.message)?;
+        let messages = self.store.receive(&source.queue, &settings, source.batch_size)?;
         if !messages.is_empty() {
             let _ = self.notifier.handle(sqs_event(&source.queue, &messages)).await;
         }

@@ -19,9 +19,11 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::clock::SystemClock;
-use crate::local::embedded::runtime::{Runtime, RuntimeParts, Tally};
+use crate::local::embedded::outbox::OutboxError;
+use crate::local::embedded::runtime::{Runtime, RuntimeOpenError, RuntimeParts, Tally};
 use crate::pipeline::ingest::problem::Problem;
 use crate::pipeline::ingest::routes::problem_response;
+use crate::ports::PortError;
 
 pub struct DevOptions {
     pub listen: SocketAddr,
@@ -50,18 +52,40 @@ struct Shared {
 
 type App = Arc<Shared>;
 
+/// Why `dev` could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Open(#[from] RuntimeOpenError),
+    #[error(transparent)]
+    Store(#[from] PortError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Server(std::io::Error),
+}
+
 /// Opens the store in `data_dir`, binds `listen`, calls `ready` with the bound address, and
 /// serves until `shutdown` completes.
 pub async fn serve(
     options: DevOptions,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<DevSummary, String> {
-    std::fs::create_dir_all(&options.data_dir)
-        .map_err(|e| format!("cannot create {}: {e}", options.data_dir.display()))?;
+) -> Result<DevSummary, DevError> {
+    std::fs::create_dir_all(&options.data_dir).map_err(|source| DevError::CreateDir {
+        dir: options.data_dir.clone(),
+        source,
+    })?;
     let mut parts = RuntimeParts::local(SystemClock);
     parts.signing_secret = options.signing_secret.clone();
-    let runtime = Runtime::open(&options.data_dir, &parts).map_err(|e| e.to_string())?;
+    let runtime = Runtime::open(&options.data_dir, &parts)?;
     runtime.outbox.write_index()?;
     let app: App = Arc::new(Shared {
         runtime,
@@ -69,10 +93,11 @@ pub async fn serve(
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        .map_err(|source| DevError::Listen {
+            address: options.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(DevError::Server)?;
     ready(address);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -89,7 +114,7 @@ pub async fn serve(
                     let _ = stop.wait_for(|stopped| *stopped).await;
                 })
                 .await
-                .map_err(|e| format!("the HTTP server failed: {e}"))
+                .map_err(DevError::Server)
         }
     };
     let pipeline = run_pipeline(Arc::clone(&app), options.tick, stop_rx);
@@ -98,13 +123,13 @@ pub async fn serve(
 
     let runtime = &app.runtime;
     runtime.outbox.write_index()?;
-    let backlog = runtime.backlog().map_err(|e| e.message)?;
+    let backlog = runtime.backlog()?;
     Ok(DevSummary {
         requests: app.requests.load(std::sync::atomic::Ordering::SeqCst),
         processor_batches: tally.processor_batches,
         messages_delivered: tally.messages_delivered,
-        emails: runtime.store.outbox_count().map_err(|e| e.message)?,
-        audit_items: runtime.store.audit_count().map_err(|e| e.message)?,
+        emails: runtime.store.outbox_count()?,
+        audit_items: runtime.store.audit_count()?,
         left_for_next_start: backlog.stream + backlog.queued,
     })
 }
@@ -186,6 +211,7 @@ async fn outbox_index(State(app): State<App>) -> Response<Body> {
         .runtime
         .outbox
         .write_index()
+        .map_err(|e| e.to_string())
         .and_then(|path| std::fs::read(&path).map_err(|e| e.to_string()))
     {
         Ok(html) => with_type(StatusCode::OK, "text/html; charset=utf-8", html),

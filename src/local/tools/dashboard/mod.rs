@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::template::Template;
+use crate::template::{Template, TemplateError};
 
 /// One metric value list of one EMF document.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,23 +222,31 @@ fn search_metric_name(expression: &str) -> Option<String> {
     Some(rest.split('"').next()?.to_string())
 }
 
+/// Why the dashboard page could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("cannot read {}: {source} (run `txn-notify simulate --data-dir {}` or `dev` there first)", .path.display(), .path.parent().unwrap_or(std::path::Path::new(".")).display())]
+    NoMetrics {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the page does not render: {0}")]
+    Render(#[from] minijinja::Error),
+}
+
 /// The page for the `metrics.emf` of a data folder.
-pub fn render_folder(dir: &Path) -> Result<String, String> {
+pub fn render_folder(dir: &Path) -> Result<String, DashboardError> {
     let path = dir.join("metrics.emf");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (run `txn-notify simulate --data-dir {}` or `dev` there first)",
-            path.display(),
-            dir.display()
-        )
+    let text = std::fs::read_to_string(&path).map_err(|source| DashboardError::NoMetrics {
+        path: path.clone(),
+        source,
     })?;
     let (samples, _) = read_samples(&text);
-    let mut page = build(
-        &Template::builtin().dashboard_body().map_err(|e| e.to_string())?,
-        &samples,
-    );
+    let mut page = build(&Template::builtin().dashboard_body()?, &samples);
     page.documents = text.lines().filter(|l| !l.trim().is_empty()).count();
-    page::html(&page, &dir.display().to_string())
+    Ok(page::html(&page, &dir.display().to_string())?)
 }
 
 #[cfg(test)]

@@ -5,25 +5,22 @@
 
 use super::Page;
 
-pub(super) fn html(page: &Page, source: &str) -> Result<String, String> {
+pub(super) fn html(page: &Page, source: &str) -> Result<String, minijinja::Error> {
     // Inside <script>, "</" would end the element early.
     let data = serde_json::to_string(page)
-        .map_err(|e| e.to_string())?
+        .expect("a page of figures serialises")
         .replace("</", "<\\/");
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    env.add_template("dashboard.html", TEMPLATE)
-        .map_err(|e| e.to_string())?;
-    env.get_template("dashboard.html")
-        .and_then(|t| {
-            t.render(minijinja::context! {
-                source => source,
-                documents => page.documents,
-                data => minijinja::Value::from_safe_string(data),
-                script => minijinja::Value::from_safe_string(SCRIPT.to_string()),
-            })
+    env.add_template("dashboard.html", TEMPLATE)?;
+    env.get_template("dashboard.html").and_then(|t| {
+        t.render(minijinja::context! {
+            source => source,
+            documents => page.documents,
+            data => minijinja::Value::from_safe_string(data),
+            script => minijinja::Value::from_safe_string(SCRIPT.to_string()),
         })
-        .map_err(|e| e.to_string())
+    })
 }
 
 const TEMPLATE: &str = r#"<!DOCTYPE html>

@@ -17,7 +17,7 @@
 pub mod report;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,8 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::faults::Faults;
-use crate::local::embedded::runtime::{Runtime, RuntimeParts, Tally, Ticked};
+use crate::local::embedded::outbox::OutboxError;
+use crate::local::embedded::runtime::{Runtime, RuntimeOpenError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::memory::MemoryBus;
 use crate::pipeline::ingest::Written;
@@ -37,7 +38,7 @@ use crate::pipeline::ingest::json_body::JsonBody;
 use crate::pipeline::notify::notice::Notice;
 use crate::pipeline::notify::policy::decide;
 use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
-use crate::ports::{Clock, Ledger};
+use crate::ports::{Clock, Ledger, PortError};
 use crate::rules::Rules;
 use crate::workload::{LedgerWrite, WorkloadSpec, generate};
 pub use report::Report;
@@ -83,24 +84,27 @@ struct Intake {
     insert_ms: HashMap<String, i64>,
 }
 
-fn reset(dir: &Path) -> Result<(), String> {
+fn reset(dir: &Path) -> Result<(), SimulateError> {
     for file in ["txn-notify.db", "txn-notify.db-wal", "txn-notify.db-shm", "metrics.emf"] {
         let _ = std::fs::remove_file(dir.join(file));
     }
     for folder in ["outbox", "on-failure"] {
         let _ = std::fs::remove_dir_all(dir.join(folder));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+    std::fs::create_dir_all(dir).map_err(|source| SimulateError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })
 }
 
-pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Result<Report, String> {
+pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Result<Report, SimulateError> {
     let started = Instant::now();
     let dir = options.data_dir.clone();
     reset(&dir)?;
     let clock: Clk = Arc::new(SkippingClock::new());
     let mut parts = RuntimeParts::local(Arc::clone(&clock));
     parts.faults = Faults::new(options.faults, options.seed);
-    let mut runtime = Runtime::open(&dir, &parts).map_err(|e| e.to_string())?;
+    let mut runtime = Runtime::open(&dir, &parts)?;
     let mut intake = Intake::default();
     let mut tally = Tally::default();
     let crash_after = options.crash_after;
@@ -129,7 +133,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
             runtime = restart(runtime, &dir, &parts)?;
             continue;
         }
-        let backlog = runtime.backlog().map_err(|e| e.message)?;
+        let backlog = runtime.backlog()?;
         progress.draining(backlog.stream + backlog.queued);
         if backlog.is_empty() {
             break;
@@ -144,7 +148,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
         clock.advance(next.max(Duration::from_millis(1)));
         idle_rounds += 1;
         if idle_rounds > 10_000 {
-            return Err("the pipeline did not drain".into());
+            return Err(SimulateError::DidNotDrain);
         }
     }
     runtime.outbox.write_index()?;
@@ -153,19 +157,42 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
 }
 
 /// Throws the runtime away (closing the store) and opens a new one on the same folder.
-fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<Runtime<Clk>, String> {
+fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<Runtime<Clk>, SimulateError> {
     drop(old);
-    Runtime::open(dir, parts).map_err(|e| e.to_string())
+    Ok(Runtime::open(dir, parts)?)
+}
+
+/// Why a simulation (or a replay of its archive) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Open(#[from] RuntimeOpenError),
+    #[error(transparent)]
+    Store(#[from] PortError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("ingest refused {what}: {detail}")]
+    IngestRefused { what: String, detail: String },
+    #[error("the pipeline did not drain")]
+    DidNotDrain,
+    #[error("the expected effects could not be computed")]
+    ExpectedEffects,
+    #[error("{} holds no store (run `simulate --data-dir` or `dev --data-dir` there first)", .0.display())]
+    NoStore(PathBuf),
+    #[error("no rule {rule} in template.yaml (there are {known})")]
+    NoSuchRule { rule: String, known: String },
 }
 
 /// Puts one workload write into the ledger: accounts and transactions through the ingest
 /// use case (a client retries a 503), the rest straight into the table.
-async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut Intake) -> Result<(), String> {
+async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut Intake) -> Result<(), SimulateError> {
     let store = &runtime.store;
     match write {
         LedgerWrite::Insert { item, .. } => match LedgerItem::decode(item) {
             Ok(LedgerItem::Account(account)) => {
-                let mut body = serde_json::to_value(&*account).map_err(|e| e.to_string())?;
+                let mut body = serde_json::to_value(&*account).expect("an account serialises");
                 let object = body.as_object_mut().expect("an account is an object");
                 object.remove("status");
                 object.remove("created_at");
@@ -174,14 +201,22 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
                     match runtime.ingest.create_account(&object).await {
                         Ok(_) => break,
                         Err(problem) if problem.status == 503 && attempt < 19 => tally.requests_retried += 1,
-                        Err(problem) => return Err(format!("ingest refused an account: {}", problem.detail)),
+                        Err(problem) => {
+                            return Err(SimulateError::IngestRefused {
+                                what: format!("account {}", account.account_id),
+                                detail: problem.detail,
+                            });
+                        }
                     }
                 }
                 tally.accounts_in += 1;
             }
             Ok(LedgerItem::Transaction(transaction)) => {
-                let text = serde_json::to_string(&*transaction).map_err(|e| e.to_string())?;
-                let body = JsonBody::parse(text.as_bytes()).map_err(|e| e.to_string())?;
+                let text = serde_json::to_string(&*transaction).expect("a transaction serialises");
+                let body = JsonBody::parse(text.as_bytes()).map_err(|e| SimulateError::IngestRefused {
+                    what: format!("transaction {}", transaction.transaction_id),
+                    detail: e.to_string(),
+                })?;
                 for attempt in 0..20 {
                     match runtime.ingest.create_transaction(&body).await {
                         Ok(Written::Created(_)) => {
@@ -195,10 +230,10 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
                         Ok(Written::Duplicate(_)) => break,
                         Err(problem) if problem.status == 503 && attempt < 19 => tally.requests_retried += 1,
                         Err(problem) => {
-                            return Err(format!(
-                                "ingest refused transaction {}: {}",
-                                transaction.transaction_id, problem.detail
-                            ));
+                            return Err(SimulateError::IngestRefused {
+                                what: format!("transaction {}", transaction.transaction_id),
+                                detail: problem.detail,
+                            });
                         }
                     }
                 }
@@ -206,19 +241,19 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
             // The workload's own uniqueness markers: ingest writes its own.
             Ok(LedgerItem::Other { item_type }) if item_type == keys::MARKER_TYPE => {}
             _ => {
-                store.put_item(item.clone()).map_err(|e| e.message)?;
+                store.put_item(item.clone())?;
                 tally.malformed_written += 1;
             }
         },
         LedgerWrite::Modify { new, .. } => {
-            store.put_item(new.clone()).map_err(|e| e.message)?;
+            store.put_item(new.clone())?;
         }
         LedgerWrite::Remove { old, .. } => {
             let key = |name: &str| match old.get(name) {
                 Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
                 _ => String::new(),
             };
-            store.write_item(&key("pk"), &key("sk"), None).map_err(|e| e.message)?;
+            store.write_item(&key("pk"), &key("sk"), None)?;
         }
     }
     Ok(())
@@ -245,12 +280,12 @@ pub struct Expected {
 /// The events the pipeline must publish for what the ledger's stream holds, computed again
 /// from scratch chunk by chunk, and among them the ones the email policy sends. Only ids
 /// and a few fields are kept, so a run of 100k transactions is judged in little memory.
-pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expected, String> {
+pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expected, SimulateError> {
     let mut expected = Expected::default();
     let mut accounts: HashMap<String, Option<crate::domain::Account>> = HashMap::new();
     let mut after = 0;
     loop {
-        let entries = store.read_stream(after, 500).map_err(|e| e.message)?;
+        let entries = store.read_stream(after, 500)?;
         let Some(last) = entries.last() else { break };
         after = last.sequence;
         let processor = Processor::new(
@@ -261,21 +296,18 @@ pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expec
             ProcessorConfig::new("txn-notify"),
         );
         let event = serde_json::json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
-        let batch = StreamBatch::from_json(&event.to_string()).map_err(|e| e.to_string())?;
+        let batch = StreamBatch::from_json(&event.to_string()).expect("the store's own stream records");
         let outcome = processor.process_batch(batch).await;
         if !outcome.response.batch_item_failures.is_empty() {
-            return Err("the expected effects could not be computed".into());
+            return Err(SimulateError::ExpectedEffects);
         }
         for entry in processor.bus.published() {
-            let detail: Value = serde_json::from_str(&entry.detail).map_err(|e| e.to_string())?;
+            let detail: Value = serde_json::from_str(&entry.detail).expect("our events are JSON");
             let id = detail["event_id"].as_str().unwrap_or_default().to_string();
             if let Ok(Some(notice)) = Notice::of(&entry.detail_type, &detail) {
                 let account_id = notice.account_id().to_string();
                 if !accounts.contains_key(&account_id) {
-                    let batch = store
-                        .batch_get_accounts(std::slice::from_ref(&account_id))
-                        .await
-                        .map_err(|e| e.message)?;
+                    let batch = store.batch_get_accounts(std::slice::from_ref(&account_id)).await?;
                     accounts.insert(account_id.clone(), batch.accounts.into_iter().next());
                 }
                 let emailed = match accounts.get(&account_id) {
@@ -320,34 +352,30 @@ pub async fn replay(
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
     rules_named: &[String],
-) -> Result<ReplayReport, String> {
+) -> Result<ReplayReport, SimulateError> {
     if !dir.join("txn-notify.db").exists() {
-        return Err(format!(
-            "{} holds no store (run `simulate --data-dir` or `dev --data-dir` there first)",
-            dir.display()
-        ));
+        return Err(SimulateError::NoStore(dir.to_path_buf()));
     }
-    let runtime =
-        Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new()))).map_err(|e| e.to_string())?;
+    let runtime = Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new())))?;
     for rule in rules_named {
         if !runtime.routes.rules.iter().any(|r| &r.name == rule) {
             let known: Vec<&str> = runtime.routes.rules.iter().map(|r| r.name.as_str()).collect();
-            return Err(format!(
-                "no rule {rule} in template.yaml (there are {})",
-                known.join(", ")
-            ));
+            return Err(SimulateError::NoSuchRule {
+                rule: rule.clone(),
+                known: known.join(", "),
+            });
         }
     }
-    let emails_before = runtime.store.outbox_count().map_err(|e| e.message)?;
-    let audit_before = runtime.store.audit_count().map_err(|e| e.message)?;
+    let emails_before = runtime.store.outbox_count()?;
+    let audit_before = runtime.store.audit_count()?;
     let bus = EmbeddedBus::new(Arc::clone(&runtime.store), runtime.routes.clone());
-    let deliveries = bus.replay(name, from, to, rules_named).map_err(|e| e.message)?;
+    let deliveries = bus.replay(name, from, to, rules_named)?;
     runtime.tick(true, &mut Tally::default(), None).await?;
     runtime.outbox.write_index()?;
     Ok(ReplayReport {
         replay_name: name.to_string(),
         deliveries,
-        new_emails: runtime.store.outbox_count().map_err(|e| e.message)? - emails_before,
-        new_audit_items: runtime.store.audit_count().map_err(|e| e.message)? - audit_before,
+        new_emails: runtime.store.outbox_count()? - emails_before,
+        new_audit_items: runtime.store.audit_count()? - audit_before,
     })
 }

@@ -113,10 +113,10 @@ pub(super) async fn build(
     faults: &Faults,
     wall: Duration,
     dir: &Path,
-) -> Result<Report, String> {
+) -> Result<Report, super::SimulateError> {
     let expected = expected_effects(store, rules).await?;
-    let audited = store.audited_events().map_err(|e| e.message)?;
-    let outbox = store.outbox().map_err(|e| e.message)?;
+    let audited = store.audited_events()?;
+    let outbox = store.outbox()?;
     let verdict = judge(&expected, audited.iter().map(|(id, _)| id.as_str()), &outbox);
     let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
 
@@ -151,8 +151,7 @@ pub(super) async fn build(
         .dead_letter_queues()
         .into_iter()
         .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
-        .sum::<Result<u64, _>>()
-        .map_err(|e| e.message)?;
+        .sum::<Result<u64, _>>()?;
     let seconds = wall.as_secs_f64();
     Ok(Report {
         accounts: intake.accounts_in,
