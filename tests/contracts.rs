@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
@@ -26,20 +26,6 @@ use common::ledger_contract::ledger_contract;
 use common::mailer_contract::mailer_contract;
 use common::queue_contract::{MAX_RECEIVES, QueueUnderTest, Received, VISIBILITY, queue_contract};
 use common::secrets_contract::{fresh_secret_contract, secrets_contract};
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "txn-notify-contract-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn store(name: &str) -> EmbeddedStore<FrozenClock> {
-    EmbeddedStore::open(&temp_dir(name), FrozenClock::at(common::now())).unwrap()
-}
 
 /// Looks at a queue of the store without taking anything off it (a visibility timeout of
 /// zero, as one peeks at an SQS queue).
@@ -60,13 +46,13 @@ fn peek(store: &EmbeddedStore<FrozenClock>, queue: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_embedded_and_in_memory_ledgers_keep_the_ledger_contract() {
     ledger_contract(&MemoryLedger::new()).await;
-    ledger_contract(&store("ledger")).await;
+    ledger_contract(&common::frozen_store("ledger")).await;
 }
 
 #[tokio::test]
 async fn the_embedded_and_in_memory_stores_keep_the_idempotency_contract() {
     idempotency_contract(&MemoryIdempotency::new(), "memory").await;
-    idempotency_contract(&store("idempotency"), "embedded").await;
+    idempotency_contract(&common::frozen_store("idempotency"), "embedded").await;
 }
 
 #[tokio::test]
@@ -81,7 +67,7 @@ async fn the_embedded_and_in_memory_audit_logs_keep_the_audit_contract() {
         async move { found }
     })
     .await;
-    let embedded = store("audit");
+    let embedded = common::frozen_store("audit");
     audit_contract(&embedded, "embedded", |event_id| {
         let found = embedded
             .audit_records()
@@ -103,7 +89,7 @@ async fn the_embedded_and_in_memory_buses_keep_the_bus_contract() {
     })
     .await;
 
-    let embedded = Arc::new(store("bus"));
+    let embedded = Arc::new(common::frozen_store("bus"));
     let bus = EmbeddedBus::new(Arc::clone(&embedded), Routes::builtin());
     bus_contract(&bus, "txn-notify", || {
         let types = peek(&embedded, "AuditQueue")
@@ -131,7 +117,7 @@ async fn the_in_memory_mailer_and_the_outbox_keep_the_mailer_contract() {
     })
     .await;
 
-    let dir = temp_dir("outbox");
+    let dir = common::temp_dir("outbox");
     let embedded = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(common::now())).unwrap());
     let outbox = OutboxMailer::new(Arc::clone(&embedded), dir.join("outbox"));
     mailer_contract(&outbox, "alerts@txn-notify.example", "outbox", || {
@@ -196,7 +182,7 @@ impl QueueUnderTest for EmbeddedQueue {
 #[tokio::test]
 async fn the_embedded_queues_keep_the_queue_contract() {
     queue_contract(&EmbeddedQueue {
-        store: store("queues"),
+        store: common::frozen_store("queues"),
         settings: QueueSettings {
             visibility_timeout: VISIBILITY,
             max_receive_count: Some(MAX_RECEIVES),

@@ -25,18 +25,10 @@ use txn_notify::template::Routes;
 
 use common::{account, now, purchase};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "txn-notify-bus-{name}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap()
-    ))
-}
-
 type Store = Arc<EmbeddedStore<FrozenClock>>;
 
 fn store(name: &str) -> Store {
-    Arc::new(EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap())
+    Arc::new(EmbeddedStore::open(&common::temp_dir(name), FrozenClock::at(now())).unwrap())
 }
 
 fn reply_json(reply: txn_notify::pipeline::Reply) -> Result<Value, String> {
@@ -64,7 +56,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
         Arc::new(Rules::builtin()),
         ProcessorConfig::new("txn-notify"),
     );
-    let mut poller = StreamPoller::new(&store, PollerConfig::like_template(temp_dir("flow-failed")));
+    let mut poller = StreamPoller::new(&store, PollerConfig::like_template(common::temp_dir("flow-failed")));
     let step = poller
         .step(true, |event| {
             let batch = StreamBatch::from_json(&event.to_string()).unwrap();

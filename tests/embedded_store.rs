@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
 use txn_notify::clock::FrozenClock;
@@ -20,20 +20,6 @@ use txn_notify::rules::Rules;
 
 use common::{account, now, purchase};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "txn-notify-store-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn store(name: &str) -> EmbeddedStore<FrozenClock> {
-    EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap()
-}
-
 fn records(store: &EmbeddedStore<FrozenClock>) -> Vec<Value> {
     store
         .read_stream(0, 1000)
@@ -45,7 +31,7 @@ fn records(store: &EmbeddedStore<FrozenClock>) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_change_has_a_stream_record_shaped_like_dynamodb_streams() {
-    let store = store("stream");
+    let store = common::frozen_store("stream");
     let eur = Currency::from_code("EUR").unwrap();
     store.put_account(&account("acc-s", "FR", eur)).await.unwrap();
     let txn = purchase("t-s1", "acc-s", 1250, eur);
@@ -114,7 +100,7 @@ async fn every_change_has_a_stream_record_shaped_like_dynamodb_streams() {
 
 #[tokio::test]
 async fn what_was_written_is_there_after_a_reopen() {
-    let dir = temp_dir("reopen");
+    let dir = common::temp_dir("reopen");
     let eur = Currency::from_code("EUR").unwrap();
     {
         let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();

@@ -15,19 +15,9 @@ use txn_notify::local::embedded::{PollerConfig, StreamPoller};
 
 use common::{now, purchase};
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "txn-notify-poller-{name}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 /// A store holding `n` transaction inserts, and a config writing to a folder of its own.
 fn store_with(name: &str, n: usize) -> (EmbeddedStore<FrozenClock>, PollerConfig) {
-    let dir = temp_dir(name);
+    let dir = common::temp_dir(name);
     let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
     let eur = Currency::from_code("EUR").unwrap();
     for i in 0..n {

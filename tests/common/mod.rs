@@ -29,6 +29,22 @@ use txn_notify::rules::Rules;
 use txn_notify::workload::LedgerWrite;
 use txn_notify::workload::stream::to_stream_event;
 
+/// A fresh folder under the system's temporary directory, unique to this process and call.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "txn-notify-{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An embedded store in a fresh folder, its clock frozen at `now()`.
+pub fn frozen_store(name: &str) -> txn_notify::local::embedded::store::EmbeddedStore<FrozenClock> {
+    txn_notify::local::embedded::store::EmbeddedStore::open(&temp_dir(name), FrozenClock::at(now())).unwrap()
+}
+
 pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap()
 }

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::aws::ses::SesMailer;
-use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
 use txn_notify::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer, Secrets};
 
+use crate::common::mailer_contract::contract_email;
 use crate::support::{moto, moto_data, route, unique};
 
 /// A bus with one rule (the NotifyRule pattern of template.yaml) to a fresh queue.
@@ -125,26 +125,12 @@ pub async fn sent_emails() -> Vec<Value> {
     data["ses"]["Message"].as_array().cloned().unwrap_or_default()
 }
 
-fn email(from: &str, subject: &str) -> Email {
-    Email {
-        from: Mailbox::new(Some("txn-notify"), from).unwrap(),
-        to: Mailbox::new(Some("Zoé Lefèvre"), "zoe@example.com").unwrap(),
-        subject: HeaderText::new(subject).unwrap(),
-        html: "<p>Paiement de 12,50&nbsp;€</p>".into(),
-        text: "Paiement de 12,50 €".into(),
-        tags: vec![Tag {
-            name: "detail_type".into(),
-            value: "Transaction_Recorded".into(),
-        }],
-    }
-}
-
 #[tokio::test]
 async fn an_email_from_a_verified_identity_is_sent_with_both_parts() {
     let sender = verified_sender().await;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&moto().await), None);
     let subject = unique("Paiement de 12,50 €");
-    let message_id = mailer.send(&email(&sender, &subject)).await.unwrap();
+    let message_id = mailer.send(&contract_email(&sender, &subject)).await.unwrap();
     assert!(!message_id.is_empty());
     let sent = sent_emails().await;
     let ours: Vec<&Value> = sent.iter().filter(|m| m["subject"] == subject.as_str()).collect();
@@ -157,7 +143,7 @@ async fn an_email_from_a_verified_identity_is_sent_with_both_parts() {
 async fn an_unverified_identity_is_a_rejected_message() {
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&moto().await), None);
     let result = mailer
-        .send(&email(
+        .send(&contract_email(
             &format!("alerts@{}.example", unique("unverified")),
             "never sent",
         ))

@@ -32,13 +32,23 @@ use crate::template::{QueueSource, Routes, Template, TemplateError, functions};
 /// The bus name put on every event.
 pub const EVENT_BUS: &str = "txn-notify";
 
-/// Why a runtime cannot be opened.
+/// What stops the embedded runtime, or a tool that runs it: its folder, its store, its
+/// outbox index.
 #[derive(Debug, thiserror::Error)]
-pub enum RuntimeOpenError {
+pub enum RuntimeError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    CreateDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
-    Store(#[from] StoreOpenError),
+    Open(#[from] StoreOpenError),
     #[error(transparent)]
     Template(#[from] TemplateError),
+    #[error(transparent)]
+    Store(#[from] PortError),
+    #[error(transparent)]
+    Outbox(#[from] crate::local::embedded::outbox::OutboxError),
 }
 
 /// What the runtime is built from besides its folder.
@@ -85,7 +95,7 @@ pub struct Runtime<C> {
 }
 
 impl<C: Clock + Clone> Runtime<C> {
-    pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, RuntimeOpenError> {
+    pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, RuntimeError> {
         let clock = &parts.clock;
         let store: Store<C> = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
         let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(&parts.faults), clock.clone());

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::clock::SystemClock;
 use crate::local::embedded::outbox::OutboxError;
-use crate::local::embedded::runtime::{Runtime, RuntimeOpenError, RuntimeParts, Tally};
+use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally};
 use crate::pipeline::ingest::problem::Problem;
 use crate::pipeline::ingest::routes::problem_response;
 use crate::ports::PortError;
@@ -55,14 +55,8 @@ type App = Arc<Shared>;
 /// Why `dev` could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
-    #[error("cannot create {}: {source}", .dir.display())]
-    CreateDir { dir: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Open(#[from] RuntimeOpenError),
-    #[error(transparent)]
-    Store(#[from] PortError),
-    #[error(transparent)]
-    Outbox(#[from] OutboxError),
+    Runtime(#[from] RuntimeError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -72,6 +66,18 @@ pub enum DevError {
     Server(std::io::Error),
 }
 
+impl From<PortError> for DevError {
+    fn from(error: PortError) -> Self {
+        DevError::Runtime(error.into())
+    }
+}
+
+impl From<OutboxError> for DevError {
+    fn from(error: OutboxError) -> Self {
+        DevError::Runtime(error.into())
+    }
+}
+
 /// Opens the store in `data_dir`, binds `listen`, calls `ready` with the bound address, and
 /// serves until `shutdown` completes.
 pub async fn serve(
@@ -79,7 +85,7 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<DevSummary, DevError> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|source| DevError::CreateDir {
+    std::fs::create_dir_all(&options.data_dir).map_err(|source| RuntimeError::CreateDir {
         dir: options.data_dir.clone(),
         source,
     })?;

@@ -30,7 +30,7 @@ use crate::domain::keys;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::outbox::OutboxError;
-use crate::local::embedded::runtime::{Runtime, RuntimeOpenError, RuntimeParts, Tally, Ticked};
+use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::memory::MemoryBus;
 use crate::pipeline::ingest::Written;
@@ -91,9 +91,12 @@ fn reset(dir: &Path) -> Result<(), SimulateError> {
     for folder in ["outbox", "on-failure"] {
         let _ = std::fs::remove_dir_all(dir.join(folder));
     }
-    std::fs::create_dir_all(dir).map_err(|source| SimulateError::CreateDir {
-        dir: dir.to_path_buf(),
-        source,
+    std::fs::create_dir_all(dir).map_err(|source| {
+        RuntimeError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -165,14 +168,8 @@ fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<R
 /// Why a simulation (or a replay of its archive) stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error("cannot create {}: {source}", .dir.display())]
-    CreateDir { dir: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Open(#[from] RuntimeOpenError),
-    #[error(transparent)]
-    Store(#[from] PortError),
-    #[error(transparent)]
-    Outbox(#[from] OutboxError),
+    Runtime(#[from] RuntimeError),
     #[error("ingest refused {what}: {detail}")]
     IngestRefused { what: String, detail: String },
     #[error("the pipeline did not drain")]
@@ -183,6 +180,18 @@ pub enum SimulateError {
     NoStore(PathBuf),
     #[error("no rule {rule} in template.yaml (there are {known})")]
     NoSuchRule { rule: String, known: String },
+}
+
+impl From<PortError> for SimulateError {
+    fn from(error: PortError) -> Self {
+        SimulateError::Runtime(error.into())
+    }
+}
+
+impl From<OutboxError> for SimulateError {
+    fn from(error: OutboxError) -> Self {
+        SimulateError::Runtime(error.into())
+    }
 }
 
 /// Puts one workload write into the ledger: accounts and transactions through the ingest
