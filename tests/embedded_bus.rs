@@ -56,7 +56,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
         Arc::new(Rules::builtin()),
         ProcessorConfig::new("txn-notify"),
     );
-    let mut poller = StreamPoller::new(&store, PollerConfig::like_template(common::temp_dir("flow-failed")));
+    let mut poller = StreamPoller::new(&store, PollerConfig::of_template(common::temp_dir("flow-failed")));
     let step = poller
         .step(true, |event| {
             let batch = StreamBatch::from_json(&event.to_string()).unwrap();

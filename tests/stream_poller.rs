@@ -25,7 +25,7 @@ fn store_with(name: &str, n: usize) -> (EmbeddedStore<FrozenClock>, PollerConfig
             .put_item(purchase(&format!("t{i:04}"), "acc-1", 100, eur).to_item())
             .unwrap();
     }
-    let mut config = PollerConfig::like_template(dir.join("on-failure"));
+    let mut config = PollerConfig::of_template(dir.join("on-failure"));
     config.max_retry_attempts = 2;
     (store, config)
 }

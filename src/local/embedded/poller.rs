@@ -55,7 +55,7 @@ impl PollerConfig {
     }
 
     /// The settings of the processor's stream event source in template.yaml.
-    pub fn like_template(on_failure_dir: PathBuf) -> Self {
+    pub fn of_template(on_failure_dir: PathBuf) -> Self {
         let source = Template::builtin()
             .stream_source(functions::PROCESSOR)
             .expect("template.yaml's stream event source is checked by the tests");

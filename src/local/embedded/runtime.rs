@@ -138,7 +138,7 @@ impl<C: Clock + Clone> Runtime<C> {
     }
 
     pub fn poller_config(&self) -> PollerConfig {
-        PollerConfig::like_template(self.dir.join("on-failure"))
+        PollerConfig::of_template(self.dir.join("on-failure"))
     }
 
     /// Stream records not yet handled, and queue messages not yet deleted.
