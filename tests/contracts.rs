@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::Value;
 
-use txn_notify::clock::FrozenClock;
+use txn_notify::clock::{FrozenClock, SkippingClock, SystemClock};
 use txn_notify::local::embedded::FixedSecret;
 use txn_notify::local::embedded::OutboxMailer;
 use txn_notify::local::embedded::bus::EmbeddedBus;
@@ -21,6 +21,7 @@ use txn_notify::template::{QueueSettings, Routes};
 
 use common::audit_contract::audit_contract;
 use common::bus_contract::bus_contract;
+use common::clock_contract::{Sleeps, clock_contract};
 use common::idempotency_contract::idempotency_contract;
 use common::ledger_contract::ledger_contract;
 use common::mailer_contract::mailer_contract;
@@ -41,6 +42,24 @@ fn peek(store: &EmbeddedStore<FrozenClock>, queue: &str) -> Vec<String> {
         .into_iter()
         .map(|m| m.body)
         .collect()
+}
+
+#[tokio::test]
+async fn the_wall_the_skipping_and_the_frozen_clocks_keep_the_clock_contract() {
+    clock_contract(&SystemClock, Sleeps::LetTimePass).await;
+    let skipping = SkippingClock::new();
+    clock_contract(&skipping, Sleeps::LetTimePass).await;
+    assert!(
+        skipping.skipped() >= std::time::Duration::from_millis(20),
+        "it skipped ahead, it did not wait"
+    );
+    let frozen = FrozenClock::at(common::now());
+    clock_contract(&frozen, Sleeps::KeepTimeStill).await;
+    assert_eq!(
+        frozen.sleeps()[0],
+        std::time::Duration::from_millis(20),
+        "the sleep was recorded"
+    );
 }
 
 #[tokio::test]

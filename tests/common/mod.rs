@@ -4,6 +4,7 @@
 
 pub mod audit_contract;
 pub mod bus_contract;
+pub mod clock_contract;
 pub mod idempotency_contract;
 pub mod ledger_contract;
 pub mod mailer_contract;
