@@ -154,7 +154,7 @@ DETAILS = {
                 "locale": {"type": "string", "enum": ["fr", "en"]},
                 "country": {"$ref": "#/definitions/country"},
                 "currency": {"$ref": "#/definitions/currency"},
-                "status": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "frozen", "closed"]},
                 "created_at": {"$ref": "#/definitions/timestamp"},
             },
         },

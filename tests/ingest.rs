@@ -242,6 +242,48 @@ async fn accounts_are_created_once_and_a_different_body_conflicts() {
 }
 
 #[tokio::test]
+async fn a_new_account_is_version_1_active_and_may_turn_statements_off() {
+    let ingest = ingest();
+    let account = json!({
+        "account_id": "acc-fr-stmt",
+        "holder": {"first_name": "Léa", "last_name": "Martin"},
+        "email": "lea.martin@example.com",
+        "country": "FR",
+        "currency": "EUR",
+        "preferences": {"statement_enabled": false}
+    });
+    assert_eq!(call(&ingest, post("/v1/accounts", &account)).await.0, 201);
+    let item: txn_notify::domain::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-stmt", "PROFILE").unwrap().into();
+    let stored = txn_notify::domain::Account::decode(&item).unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.status, txn_notify::domain::AccountStatus::Active);
+    assert!(!stored.preferences.statement_enabled);
+    assert!(
+        stored.preferences.email_enabled,
+        "the other preferences keep their defaults"
+    );
+    // A retry of the same creation is the same account: the version it was given is not the client's to match.
+    assert_eq!(
+        call(&ingest, post("/v1/accounts", &account)).await.1["status"],
+        "duplicate"
+    );
+
+    let mut bad = account.clone();
+    bad["account_id"] = json!("acc-fr-bad");
+    bad["preferences"] = json!({"statement_enabled": "no"});
+    bad["version"] = json!(3);
+    let (status, problem) = call(&ingest, post("/v1/accounts", &bad)).await;
+    assert_eq!(status, 400);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        ["preferences.statement_enabled", "version"],
+        "a version is never the client's to set"
+    );
+}
+
+#[tokio::test]
 async fn a_transaction_for_an_unknown_account_is_404() {
     let ingest = ingest();
     let mut body = purchase();

@@ -18,6 +18,42 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// `active` (the default), `frozen` (the bank blocked it: alerts go on), `closed` (one
+    /// closure email, then no email at all; transactions are still recorded and audited).
+    AccountStatus {
+        Active = "active",
+        Frozen = "frozen",
+        Closed = "closed",
+    }
+}
+
+string_enum! {
+    /// Why an address is undeliverable.
+    UndeliverableReason {
+        Bounce = "bounce",
+        Complaint = "complaint",
+    }
+}
+
+string_enum! {
+    EmailState {
+        Undeliverable = "undeliverable",
+    }
+}
+
+/// Set when SES reported the address undeliverable, and only while `email` is still that
+/// address; absent: deliverable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmailStatus {
+    pub state: EmailState,
+    pub reason: UndeliverableReason,
+    #[serde(serialize_with = "rfc3339_utc")]
+    pub since: DateTime<Utc>,
+    /// A digest of the address that bounced, never the address.
+    pub address_hash: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Holder {
     pub first_name: Pii<String>,
@@ -49,6 +85,8 @@ pub struct Preferences {
     pub muted_categories: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_amount_minor: Option<i64>,
+    /// The weekly statement; its one-click unsubscribe turns it off.
+    pub statement_enabled: bool,
 }
 
 impl Default for Preferences {
@@ -57,6 +95,7 @@ impl Default for Preferences {
             email_enabled: true,
             muted_categories: Vec::new(),
             min_amount_minor: None,
+            statement_enabled: true,
         }
     }
 }
@@ -69,9 +108,11 @@ pub struct Account {
     pub locale: Locale,
     pub country: CountryCode,
     pub currency: Currency,
-    pub status: String,
+    pub status: AccountStatus,
     #[serde(serialize_with = "rfc3339_utc")]
     pub created_at: DateTime<Utc>,
+    /// 1 at creation, +1 on every change made through the API: the API's ETag. Absent = 1.
+    pub version: u64,
     /// Left out when empty: nothing to say, and DynamoDB Local's stream drops the type of an
     /// empty map (`{}` instead of `{"M": {}}`), which no SDK can read.
     #[serde(skip_serializing_if = "AccountThresholds::is_empty")]
@@ -80,6 +121,21 @@ pub struct Account {
     /// IANA time zone for dates in emails and statement weeks; an extension of the contract.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_status: Option<EmailStatus>,
+    /// The address before the last change of `email`, for the security notice sent to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_email: Option<Pii<String>>,
+    /// The last change made through the API.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_rfc3339_utc")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn opt_rfc3339_utc<S: serde::Serializer>(time: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339_utc(time, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Where an account has no time zone, or one that is not in the IANA database.
@@ -119,6 +175,7 @@ impl Account {
                 email_enabled: p.opt_bool("email_enabled")?.unwrap_or(true),
                 muted_categories: p.string_list("muted_categories")?,
                 min_amount_minor: p.opt_amount("min_amount_minor")?,
+                statement_enabled: p.opt_bool("statement_enabled")?.unwrap_or(true),
             },
         };
         let locale = match f.opt_string("locale")? {
@@ -134,11 +191,38 @@ impl Account {
             locale,
             country: f.country("country")?,
             currency: f.currency("currency")?,
-            status: f.opt_string("status")?.unwrap_or("active").to_string(),
+            status: f
+                .opt_enumerated("status", AccountStatus::parse, AccountStatus::NAMES)?
+                .unwrap_or(AccountStatus::Active),
             created_at: f.timestamp("created_at")?,
+            version: match f.get("version") {
+                None => 1,
+                Some(_) => match f.opt_amount("version")? {
+                    Some(v) if v >= 1 => v as u64,
+                    _ => {
+                        return Err(DecodeError::OutOfRange {
+                            field: "version".into(),
+                        });
+                    }
+                },
+            },
             thresholds,
             preferences,
             time_zone: f.opt_string("time_zone")?.map(str::to_string),
+            email_status: match f.opt_map("email_status")? {
+                None => None,
+                Some(e) => Some(EmailStatus {
+                    state: e.enumerated("state", EmailState::parse, EmailState::NAMES)?,
+                    reason: e.enumerated("reason", UndeliverableReason::parse, UndeliverableReason::NAMES)?,
+                    since: e.timestamp("since")?,
+                    address_hash: e.string("address_hash")?.to_string(),
+                }),
+            },
+            previous_email: f.opt_string("previous_email")?.map(|e| Pii(e.to_string())),
+            updated_at: match f.opt_string("updated_at")? {
+                None => None,
+                Some(_) => Some(f.timestamp("updated_at")?),
+            },
             account_id,
         })
     }
@@ -230,6 +314,93 @@ pub(crate) mod tests {
         assert!(!account.preferences.email_enabled);
         assert_eq!(account.preferences.muted_categories, vec!["groceries"]);
         assert_eq!(Account::decode(&account.to_item()).unwrap(), account);
+    }
+
+    #[test]
+    fn items_written_before_the_lifecycle_fields_read_as_their_defaults() {
+        let mut item = valid_item();
+        item.remove("status");
+        let account = Account::decode(&item).unwrap();
+        assert_eq!(account.status, AccountStatus::Active);
+        assert_eq!(account.version, 1, "absent = 1");
+        assert!(account.preferences.statement_enabled);
+        assert_eq!(
+            (
+                account.email_status.clone(),
+                account.previous_email.clone(),
+                account.updated_at
+            ),
+            (None, None, None)
+        );
+        let written = account.to_item();
+        assert_eq!(written.get("version"), Some(&A::N("1".into())), "written from now on");
+        assert!(!written.contains_key("email_status") && !written.contains_key("updated_at"));
+    }
+
+    #[test]
+    fn the_lifecycle_fields_are_read_and_written_back_as_they_were() {
+        let mut item = valid_item();
+        item.insert("status".into(), A::S("frozen".into()));
+        item.insert("version".into(), A::N("7".into()));
+        item.insert("previous_email".into(), A::S("old@example.com".into()));
+        item.insert("updated_at".into(), A::S("2026-11-20T10:00:00Z".into()));
+        item.insert(
+            "preferences".into(),
+            A::M([("statement_enabled".to_string(), A::Bool(false))].into()),
+        );
+        item.insert(
+            "email_status".into(),
+            A::M(
+                [
+                    ("state".to_string(), A::S("undeliverable".into())),
+                    ("reason".to_string(), A::S("bounce".into())),
+                    ("since".to_string(), A::S("2026-11-19T09:00:00Z".into())),
+                    ("address_hash".to_string(), A::S("3f2a".into())),
+                ]
+                .into(),
+            ),
+        );
+        let account = Account::decode(&item).unwrap();
+        assert_eq!(account.status, AccountStatus::Frozen);
+        assert_eq!(account.version, 7);
+        assert!(!account.preferences.statement_enabled);
+        assert!(account.preferences.email_enabled, "each preference has its own default");
+        assert_eq!(
+            account.previous_email.as_ref().map(|e| e.expose().as_str()),
+            Some("old@example.com")
+        );
+        let status = account.email_status.clone().unwrap();
+        assert_eq!(
+            (status.state, status.reason),
+            (EmailState::Undeliverable, UndeliverableReason::Bounce)
+        );
+        assert_eq!(Account::decode(&account.to_item()).unwrap(), account);
+        assert!(
+            !format!("{account:?}").contains("old@example.com"),
+            "the previous address is personal data too"
+        );
+    }
+
+    #[test]
+    fn a_status_or_version_outside_the_contract_is_a_typed_error() {
+        for (field, value, code) in [
+            ("status", A::S("suspended".into()), "unknown_value"),
+            ("version", A::N("0".into()), "integer_out_of_range"),
+            ("version", A::N("1.5".into()), "not_an_integer"),
+            ("version", A::S("1".into()), "wrong_type"),
+            ("updated_at", A::S("yesterday".into()), "bad_timestamp"),
+        ] {
+            let mut item = valid_item();
+            item.insert(field.into(), value);
+            let error = Account::decode(&item).unwrap_err();
+            assert_eq!(error.code(), code, "{field}: {error}");
+        }
+        let mut item = valid_item();
+        item.insert(
+            "email_status".into(),
+            A::M([("state".to_string(), A::S("undeliverable".into()))].into()),
+        );
+        assert_eq!(Account::decode(&item).unwrap_err().code(), "missing_field");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::account::{Account, Locale};
+use super::account::{Account, AccountStatus, Locale};
 use super::category::Category;
 use super::fields::CountryCode;
 use super::money::{Currency, Money, MoneySum};
@@ -196,7 +196,7 @@ pub struct AccountSnapshot {
     pub locale: Locale,
     pub country: CountryCode,
     pub currency: Currency,
-    pub status: String,
+    pub status: AccountStatus,
     #[serde(serialize_with = "rfc3339_utc")]
     pub created_at: DateTime<Utc>,
 }
@@ -208,7 +208,7 @@ impl From<&Account> for AccountSnapshot {
             locale: account.locale,
             country: account.country,
             currency: account.currency,
-            status: account.status.clone(),
+            status: account.status,
             created_at: account.created_at,
         }
     }

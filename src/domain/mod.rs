@@ -67,7 +67,10 @@ pub mod text;
 pub mod time;
 pub(crate) mod transaction;
 
-pub use account::{Account, AccountThresholds, Holder, Locale, Preferences};
+pub use account::{
+    Account, AccountStatus, AccountThresholds, EmailState, EmailStatus, Holder, Locale, Preferences,
+    UndeliverableReason,
+};
 pub use audit::AuditRecord;
 pub use category::Category;
 pub use email::{Email, HeaderText, Mailbox, Tag};

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_dynamo::{AttributeValue, Item};
 
-use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
+use crate::domain::account::{AccountStatus, AccountThresholds, Holder, Locale, Preferences};
 use crate::domain::fields::CountryCode;
 use crate::domain::pii::Pii;
 use crate::domain::transaction::{Channel, DeclineReason, Merchant, TransactionKind, TransactionStatus};
@@ -141,11 +141,15 @@ impl Generator {
                 },
                 country: CountryCode::parse(country.code).expect("catalog countries are valid"),
                 currency,
-                status: "active".into(),
+                status: AccountStatus::Active,
                 created_at,
                 thresholds,
                 preferences,
                 time_zone: Some(country.time_zone.to_string()),
+                version: 1,
+                email_status: None,
+                previous_email: None,
+                updated_at: None,
             };
             self.balances
                 .insert(account_id.clone(), scale(self.rng.i64(5_000..400_000), currency));

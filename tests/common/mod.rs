@@ -21,7 +21,7 @@ use txn_notify::clock::FrozenClock;
 use txn_notify::domain::CountryCode;
 use txn_notify::domain::Pii;
 use txn_notify::domain::{Account, Currency, Money, Transaction};
-use txn_notify::domain::{AccountThresholds, Holder, Locale, Preferences};
+use txn_notify::domain::{AccountStatus, AccountThresholds, Holder, Locale, Preferences};
 use txn_notify::domain::{Channel, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::local::memory::{MemoryBus, MemoryLedger};
 use txn_notify::pipeline::{BatchOutcome, Processor, ProcessorConfig, StreamBatch};
@@ -61,11 +61,15 @@ pub fn account(id: &str, country: &str, currency: Currency) -> Account {
         locale: Locale::Fr,
         country: CountryCode::parse(country).unwrap(),
         currency,
-        status: "active".into(),
+        status: AccountStatus::Active,
         created_at: Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap(),
         thresholds: AccountThresholds::default(),
         preferences: Preferences::default(),
         time_zone: None,
+        version: 1,
+        email_status: None,
+        previous_email: None,
+        updated_at: None,
     }
 }
 

@@ -266,9 +266,14 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
 
 /// Two requests for one account agree when everything but the server's stamps is equal.
 fn same_account(existing: &Account, requested: &Account) -> bool {
+    // What the server sets is not the request's to match.
     let mut comparable = requested.clone();
     comparable.created_at = existing.created_at;
-    comparable.status = existing.status.clone();
+    comparable.status = existing.status;
+    comparable.version = existing.version;
+    comparable.updated_at = existing.updated_at;
+    comparable.email_status = existing.email_status.clone();
+    comparable.previous_email = existing.previous_email.clone();
     *existing == comparable
 }
 

@@ -205,6 +205,7 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
                 let object = body.as_object_mut().expect("an account is an object");
                 object.remove("status");
                 object.remove("created_at");
+                object.remove("version");
                 let object = object.clone();
                 for attempt in 0..20 {
                     match runtime.ingest.create_account(&object).await {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::checks::{check_category, check_email, check_id, check_name, check_time_zone};
 use super::reader::{Object, Reader};
 use crate::domain::Account;
-use crate::domain::account::{AccountThresholds, Holder, Locale, Preferences};
+use crate::domain::account::{AccountStatus, AccountThresholds, Holder, Locale, Preferences};
 use crate::domain::pii::Pii;
 use crate::pipeline::ingest::problem::FieldError;
 
@@ -65,7 +65,12 @@ pub fn account(body: &Object, now: DateTime<Utc>) -> Result<Account, Vec<FieldEr
             r.refuse_unknown(
                 p,
                 "preferences",
-                &["email_enabled", "muted_categories", "min_amount_minor"],
+                &[
+                    "email_enabled",
+                    "muted_categories",
+                    "min_amount_minor",
+                    "statement_enabled",
+                ],
             );
             let muted = match p.get("muted_categories") {
                 None | Some(Value::Null) => Vec::new(),
@@ -93,6 +98,7 @@ pub fn account(body: &Object, now: DateTime<Utc>) -> Result<Account, Vec<FieldEr
                 email_enabled: r.boolean(p, "preferences", "email_enabled").unwrap_or(true),
                 muted_categories: muted,
                 min_amount_minor: r.positive(p, "preferences", "min_amount_minor", false),
+                statement_enabled: r.boolean(p, "preferences", "statement_enabled").unwrap_or(true),
             }
         }
     };
@@ -104,11 +110,15 @@ pub fn account(body: &Object, now: DateTime<Utc>) -> Result<Account, Vec<FieldEr
             locale: locale?,
             country: country?,
             currency: currency?,
-            status: "active".into(),
+            status: AccountStatus::Active,
             created_at: now,
             thresholds,
             preferences,
             time_zone,
+            version: 1,
+            email_status: None,
+            previous_email: None,
+            updated_at: None,
         })
     })();
     r.into_result(account)
