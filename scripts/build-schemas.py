@@ -100,6 +100,22 @@ ALERT = {
 }
 
 
+# What an account event carries of the account: no name, no email.
+ACCOUNT_SNAPSHOT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["account_id", "locale", "country", "currency", "status", "created_at"],
+    "properties": {
+        "account_id": {"type": "string", "minLength": 1},
+        "locale": {"type": "string", "enum": ["fr", "en"]},
+        "country": {"$ref": "#/definitions/country"},
+        "currency": {"$ref": "#/definitions/currency"},
+        "status": {"type": "string", "enum": ["active", "frozen", "closed"]},
+        "created_at": {"$ref": "#/definitions/timestamp"},
+    },
+}
+
+
 def nullable(type_name):
     return {"type": [type_name, "null"]}
 
@@ -145,19 +161,19 @@ DETAILS = {
     "Refund Received": ("An approved refund.", ALERT),
     "Account Opened": ("A new account item. Carries no name or email: consumers load the profile.", {
         **HEADER,
-        "account": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["account_id", "locale", "country", "currency", "status", "created_at"],
-            "properties": {
-                "account_id": {"type": "string", "minLength": 1},
-                "locale": {"type": "string", "enum": ["fr", "en"]},
-                "country": {"$ref": "#/definitions/country"},
-                "currency": {"$ref": "#/definitions/currency"},
-                "status": {"type": "string", "enum": ["active", "frozen", "closed"]},
-                "created_at": {"$ref": "#/definitions/timestamp"},
-            },
+        "account": ACCOUNT_SNAPSHOT,
+        "severity": {"$ref": "#/definitions/severity"},
+    }),
+    "Account Updated": ("A change of an account item. Names the top-level fields that changed, never their values: consumers load the profile.", {
+        **HEADER,
+        "changed": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1},
         },
+        "version": {"type": "integer", "minimum": 1},
+        "account": ACCOUNT_SNAPSHOT,
         "severity": {"$ref": "#/definitions/severity"},
     }),
     "Weekly Statement": ("The digest of one account for one week (Monday to Monday, account time zone).", {

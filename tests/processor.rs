@@ -451,7 +451,7 @@ async fn account_inserts_become_account_opened_without_personal_data() {
 }
 
 #[tokio::test]
-async fn modifies_and_removes_are_ignored_except_reversals() {
+async fn modifies_and_removes_are_ignored_except_reversals_and_account_changes() {
     let original = purchase("t-1", "acc-1", 150_000, Currency::EUR);
     let mut reversed = original.clone();
     reversed.status = TransactionStatus::Reversed;
@@ -498,20 +498,141 @@ async fn modifies_and_removes_are_ignored_except_reversals() {
     let published = processor.bus.published();
     assert_eq!(
         detail_types(&published),
-        ["Transaction Recorded"],
-        "a reversal alerts no one, even a large one"
+        ["Transaction Recorded", "Account Updated"],
+        "a reversal alerts no one, even a large one; a change of the profile is told"
     );
+    assert_eq!(detail(&published[1])["changed"], json!(["status"]));
     let d = detail(&published[0]);
     assert_eq!(
         (d["change"].as_str(), d["transaction"]["status"].as_str()),
         (Some("reversed"), Some("reversed"))
     );
     assert_eq!(d["findings"], json!([]));
-    assert_eq!(outcome.stats.records_ignored, 5);
-    assert_eq!(outcome.stats.ignored_by_reason.get("modified"), Some(&3));
+    assert_eq!(outcome.stats.records_ignored, 4);
+    assert_eq!(outcome.stats.ignored_by_reason.get("modified"), Some(&2));
     assert_eq!(outcome.stats.ignored_by_reason.get("removed"), Some(&1));
     assert_eq!(outcome.stats.ignored_by_reason.get("ttl_expired"), Some(&1));
     assert!(outcome.response.batch_item_failures.is_empty());
+}
+
+fn account_modify(old: &serde_dynamo::Item, new: &serde_dynamo::Item) -> serde_json::Value {
+    stream_event(&[LedgerWrite::Modify {
+        old: old.clone(),
+        new: new.clone(),
+        at: chrono::Utc::now(),
+    }])
+}
+
+#[tokio::test]
+async fn a_change_of_a_profile_is_an_account_updated_naming_the_fields_never_their_values() {
+    use serde_dynamo::AttributeValue as A;
+    let before = account("acc-1", "FR", Currency::EUR);
+    let mut after = before.clone();
+    after.email = txn_notify::domain::Pii("marie.new@example.org".into());
+    after.previous_email = Some(before.email.clone());
+    after.preferences.statement_enabled = false;
+    after.version = 2;
+    after.updated_at = Some(now());
+    let first = processor(MemoryLedger::new(), MemoryBus::new());
+    let event = account_modify(&before.to_item(), &after.to_item());
+    run(&first, &event).await;
+    let published = first.bus.published();
+    assert_eq!(detail_types(&published), ["Account Updated"]);
+    let d = detail(&published[0]);
+    assert_eq!(d["changed"], json!(["email", "preferences", "previous_email"]));
+    assert_eq!(
+        (d["severity"].as_str(), d["version"].as_u64()),
+        (Some("warning"), Some(2))
+    );
+    assert_eq!(
+        d["occurred_at"], "2026-11-20T18:00:00Z",
+        "when the account says it changed"
+    );
+    let text = &published[0].detail;
+    assert!(
+        !text.contains("example.org") && !text.contains("example.com") && !text.contains("Marie"),
+        "{text}"
+    );
+
+    // The same record again (a retry, a replay): the same event id.
+    let again = processor(MemoryLedger::new(), MemoryBus::new());
+    run(&again, &event).await;
+    assert_eq!(again.bus.published()[0].detail, published[0].detail);
+
+    // A change of the time zone alone is info; another change of the same fields, another id.
+    let mut zoned = after.clone();
+    zoned.time_zone = Some("America/New_York".into());
+    zoned.version = 3;
+    let other = processor(MemoryLedger::new(), MemoryBus::new());
+    run(&other, &account_modify(&after.to_item(), &zoned.to_item())).await;
+    let d2 = detail(&other.bus.published()[0]);
+    assert_eq!(
+        (d2["changed"].clone(), d2["severity"].as_str()),
+        (json!(["time_zone"]), Some("info"))
+    );
+    assert_ne!(d2["event_id"], d["event_id"]);
+
+    // Nothing but bookkeeping changed, or a set in another order: no change of the account.
+    let mut bumped = after.to_item();
+    bumped.insert("version".into(), A::N("9".into()));
+    bumped.insert("updated_at".into(), A::S("2026-11-21T00:00:00Z".into()));
+    let with_set = |order: [&str; 2]| {
+        let mut item = after.to_item();
+        let Some(A::M(mut prefs)) = item.get("preferences").cloned() else {
+            panic!("preferences")
+        };
+        prefs.insert("muted_categories".into(), A::Ss(order.map(str::to_string).to_vec()));
+        item.insert("preferences".into(), A::M(prefs));
+        item
+    };
+    let (muted_item, reordered) = (with_set(["groceries", "travel"]), with_set(["travel", "groceries"]));
+    let quiet = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(
+        &quiet,
+        &stream_event(&[
+            LedgerWrite::Modify {
+                old: after.to_item(),
+                new: bumped,
+                at: chrono::Utc::now(),
+            },
+            LedgerWrite::Modify {
+                old: muted_item,
+                new: reordered,
+                at: chrono::Utc::now(),
+            },
+        ]),
+    )
+    .await;
+    assert!(
+        quiet.bus.published().is_empty(),
+        "{:?}",
+        detail_types(&quiet.bus.published())
+    );
+    assert_eq!(outcome.stats.ignored_by_reason.get("modified"), Some(&2));
+}
+
+#[tokio::test]
+async fn an_account_change_without_its_old_image_or_with_a_broken_new_one_is_rejected() {
+    let before = account("acc-1", "FR", Currency::EUR);
+    let mut closed = before.clone();
+    closed.status = txn_notify::domain::AccountStatus::Closed;
+    let mut event = account_modify(&before.to_item(), &closed.to_item());
+    event["Records"][0]["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("OldImage");
+    let mut broken = closed.to_item();
+    broken.insert("status".into(), serde_dynamo::AttributeValue::S("suspended".into()));
+    let broken_event = account_modify(&before.to_item(), &broken);
+    for (event, code) in [(event, "missing_old_image"), (broken_event, "unknown_value")] {
+        let processor = processor(MemoryLedger::new(), MemoryBus::new());
+        let outcome = run(&processor, &event).await;
+        let published = processor.bus.published();
+        assert_eq!(detail_types(&published), ["Record Rejected"]);
+        assert_eq!(detail(&published[0])["reason_code"], code);
+        assert!(outcome.response.batch_item_failures.is_empty(), "never retried");
+        assert!(!published[0].detail.contains("example.com"), "personal data masked");
+    }
 }
 
 #[tokio::test]

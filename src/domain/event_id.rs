@@ -26,6 +26,18 @@ pub fn for_account_opened(account_id: &str) -> String {
     derive(&[DetailType::AccountOpened.as_str(), account_id])
 }
 
+/// A change of an account: the version it made and digests of the item before and after,
+/// so that a replayed record gives the same id and two changes never share one.
+pub fn for_account_updated(account_id: &str, version: u64, before: &str, after: &str) -> String {
+    derive(&[
+        DetailType::AccountUpdated.as_str(),
+        account_id,
+        &version.to_string(),
+        before,
+        after,
+    ])
+}
+
 /// A rejected stream record, named by the stream's own record id and sequence number.
 pub fn for_rejected_record(stream_event_id: &str, sequence_number: &str) -> String {
     derive(&[DetailType::RecordRejected.as_str(), stream_event_id, sequence_number])

@@ -28,6 +28,7 @@ string_enum! {
         AccountOpened = "Account Opened",
         WeeklyStatement = "Weekly Statement",
         RecordRejected = "Record Rejected",
+        AccountUpdated = "Account Updated",
     }
 }
 
@@ -222,6 +223,33 @@ pub struct AccountOpened {
     pub severity: Severity,
 }
 
+/// A change of an account item. `changed` names the top-level fields that changed, never
+/// their values; consumers that need the values read the profile.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountUpdated {
+    #[serde(flatten)]
+    pub header: Header,
+    pub changed: Vec<String>,
+    /// The version the change made (the API's ETag).
+    pub version: u64,
+    pub account: AccountSnapshot,
+    /// Warning when `email` or `status` changed, info otherwise.
+    pub severity: Severity,
+}
+
+impl AccountUpdated {
+    /// The fields whose change matters to the holder's security.
+    pub const WATCHED: [&'static str; 2] = ["email", "status"];
+
+    pub fn severity_of(changed: &[String]) -> Severity {
+        if changed.iter().any(|f| AccountUpdated::WATCHED.contains(&f.as_str())) {
+            Severity::Warning
+        } else {
+            Severity::Info
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StatementWeek {
     /// Monday, in the account's time zone.
@@ -305,6 +333,7 @@ pub enum BusEvent {
     AccountOpened(AccountOpened),
     WeeklyStatement(WeeklyStatement),
     RecordRejected(RecordRejected),
+    AccountUpdated(AccountUpdated),
 }
 
 impl BusEvent {
@@ -322,6 +351,7 @@ impl BusEvent {
             BusEvent::AccountOpened(_) => DetailType::AccountOpened,
             BusEvent::WeeklyStatement(_) => DetailType::WeeklyStatement,
             BusEvent::RecordRejected(_) => DetailType::RecordRejected,
+            BusEvent::AccountUpdated(_) => DetailType::AccountUpdated,
         }
     }
 
@@ -343,6 +373,7 @@ impl BusEvent {
         match self {
             BusEvent::TransactionRecorded(e) => Some(&e.header),
             BusEvent::AccountOpened(e) => Some(&e.header),
+            BusEvent::AccountUpdated(e) => Some(&e.header),
             BusEvent::WeeklyStatement(e) => Some(&e.header),
             BusEvent::RecordRejected(_) => None,
             other => other.alert().map(|a| &a.header),
@@ -367,6 +398,7 @@ impl BusEvent {
         match self {
             BusEvent::TransactionRecorded(e) => e.severity,
             BusEvent::AccountOpened(e) => e.severity,
+            BusEvent::AccountUpdated(e) => e.severity,
             BusEvent::WeeklyStatement(e) => e.severity,
             BusEvent::RecordRejected(e) => e.severity,
             other => other.alert().map(|a| a.severity).unwrap_or(Severity::Info),
@@ -386,6 +418,7 @@ impl BusEvent {
             BusEvent::TopUpCompleted(e) => serde_json::to_string(e),
             BusEvent::RefundReceived(e) => serde_json::to_string(e),
             BusEvent::AccountOpened(e) => serde_json::to_string(e),
+            BusEvent::AccountUpdated(e) => serde_json::to_string(e),
             BusEvent::WeeklyStatement(e) => serde_json::to_string(e),
             BusEvent::RecordRejected(e) => serde_json::to_string(e),
         };

@@ -38,7 +38,7 @@ use crate::pipeline::profiles::load_profiles_until;
 use crate::pipeline::publish::{EntryGroup, PublishLimits, entry_for, publish_until};
 use crate::pipeline::retry::{Deadline, RetryPolicy};
 use stream_record::{Incoming, Plan, Rejection, account_of, mask_personal_data};
-use transaction_events::account_opened;
+use transaction_events::{account_opened, account_updated};
 
 /// A raw record larger than this is left out of its Record Rejected event (keys stay).
 pub const MAX_RAW_RECORD_BYTES: usize = 64 * 1024;
@@ -293,6 +293,20 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             Plan::AccountOpened(account) => RecordResult {
                 account: Some(account.account_id.clone()),
                 events: vec![account_opened(account)],
+                outcome: RecordOutcome::Processed,
+            },
+            Plan::AccountUpdated {
+                account,
+                changed,
+                event_id,
+            } => RecordResult {
+                account: Some(account.account_id.clone()),
+                events: vec![account_updated(
+                    account,
+                    changed,
+                    event_id,
+                    incoming.approximate_creation().unwrap_or(now),
+                )],
                 outcome: RecordOutcome::Processed,
             },
             Plan::Transaction { transaction, change } => {

@@ -192,6 +192,12 @@ pub enum Plan {
         change: TransactionChange,
     },
     AccountOpened(Box<Account>),
+    AccountUpdated {
+        account: Box<Account>,
+        /// Top-level fields whose value changed, sorted.
+        changed: Vec<String>,
+        event_id: String,
+    },
 }
 
 impl Plan {
@@ -261,6 +267,7 @@ fn plan_modify(record: &EventRecord) -> Plan {
     }
     match Fields::root(new_image).string("type") {
         Ok(keys::TRANSACTION_TYPE) => {}
+        Ok(keys::ACCOUNT_TYPE) => return plan_account_modify(record),
         Ok(_) => return Plan::Ignore(IgnoreReason::Modified),
         Err(error) => return Plan::Reject(error.into()),
     }
@@ -288,6 +295,81 @@ fn plan_modify(record: &EventRecord) -> Plan {
     } else {
         Plan::Ignore(IgnoreReason::Modified)
     }
+}
+
+/// Attributes the server sets on every change through the API: a change of them alone is no
+/// change of the account.
+const BOOKKEEPING: [&str; 5] = ["pk", "sk", "type", "version", "updated_at"];
+
+/// A MODIFY of an account's profile: Account Updated, naming the fields that changed.
+fn plan_account_modify(record: &EventRecord) -> Plan {
+    let (old_image, new_image) = (&record.change.old_image, &record.change.new_image);
+    let account = match Account::decode(new_image) {
+        Ok(account) => account,
+        Err(error) => return Plan::Reject(error.into()),
+    };
+    if old_image.is_empty() {
+        // Without the image before, what changed cannot be said, and a replay of the
+        // record could not be told from a new change.
+        return Plan::Reject(Rejection {
+            code: "missing_old_image",
+            reason: "MODIFY record of an account has no OldImage (the stream view type must be NEW_AND_OLD_IMAGES)"
+                .into(),
+        });
+    }
+    let mut changed: Vec<String> = old_image
+        .keys()
+        .chain(new_image.keys())
+        .filter(|name| !BOOKKEEPING.contains(&name.as_str()))
+        .filter(|name| !same_value(old_image.get(*name), new_image.get(*name)))
+        .cloned()
+        .collect();
+    changed.sort();
+    changed.dedup();
+    if changed.is_empty() {
+        return Plan::Ignore(IgnoreReason::Modified);
+    }
+    let event_id = crate::domain::event_id::for_account_updated(
+        &account.account_id,
+        account.version,
+        &canonical(old_image),
+        &canonical(new_image),
+    );
+    Plan::AccountUpdated {
+        account: Box::new(account),
+        changed,
+        event_id,
+    }
+}
+
+/// Equal as DynamoDB compares them: sets in any order, an explicit NULL as absent.
+fn same_value(a: Option<&serde_dynamo::AttributeValue>, b: Option<&serde_dynamo::AttributeValue>) -> bool {
+    use serde_dynamo::AttributeValue as A;
+    fn present(v: Option<&A>) -> Option<&A> {
+        v.filter(|v| !matches!(v, A::Null(_)))
+    }
+    match (present(a), present(b)) {
+        (None, None) => true,
+        (Some(A::Ss(x)), Some(A::Ss(y))) | (Some(A::Ns(x)), Some(A::Ns(y))) => {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            x.sort();
+            y.sort();
+            x == y
+        }
+        (Some(A::M(x)), Some(A::M(y))) => x.len() == y.len() && x.iter().all(|(k, v)| same_value(Some(v), y.get(k))),
+        (Some(A::L(x)), Some(A::L(y))) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_value(Some(v), Some(w)))
+        }
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The image as JSON with its maps in key order: the same image, the same text.
+fn canonical(image: &Attributes) -> String {
+    serde_dynamo::from_item::<_, Value>(serde_dynamo::Item::from(image.clone()))
+        .map(|value| value.to_string())
+        .unwrap_or_default()
 }
 
 /// The account a record is about, read from its keys (`pk = ACCOUNT#<id>`) or image.

@@ -113,3 +113,18 @@ pub fn account_opened(account: &Account) -> BusEvent {
         severity: Severity::Info,
     })
 }
+
+/// A change of an account, at the time the account says it changed (else the stream's).
+pub fn account_updated(account: &Account, changed: &[String], event_id: &str, recorded_at: DateTime<Utc>) -> BusEvent {
+    BusEvent::AccountUpdated(AccountUpdated {
+        header: Header::new(
+            event_id.to_string(),
+            &account.account_id,
+            account.updated_at.unwrap_or(recorded_at),
+        ),
+        changed: changed.to_vec(),
+        version: account.version,
+        account: AccountSnapshot::from(account),
+        severity: AccountUpdated::severity_of(changed),
+    })
+}
