@@ -251,6 +251,18 @@ pub enum AccountWrite {
     AlreadyExists(Box<Account>),
 }
 
+/// What a conditional update of an account found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountUpdate {
+    Updated,
+    /// No account with that id.
+    Missing,
+    /// The stored account is at another version: someone changed it first.
+    Stale {
+        current: u64,
+    },
+}
+
 /// The ledger table: profiles for the processor and the notifier, pages for the digest and
 /// the history API, conditional writes for ingest.
 pub trait Ledger: Send + Sync {
@@ -283,6 +295,15 @@ pub trait Ledger: Send + Sync {
 
     /// Stores the account unless one with that id exists.
     fn put_account(&self, account: &Account) -> impl Future<Output = Result<AccountWrite, PortError>> + Send;
+
+    /// Replaces the stored account with `account` only while the stored one is at
+    /// `expected_version` (an item without `version` is at 1): of two updates from the same
+    /// version, one wins and the other finds it `Stale`.
+    fn update_account(
+        &self,
+        account: &Account,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<AccountUpdate, PortError>> + Send;
 }
 
 pub const MAX_ACCOUNTS_PER_BATCH_GET: usize = 100;
@@ -337,6 +358,14 @@ impl<T: Ledger> Ledger for std::sync::Arc<T> {
 
     fn put_account(&self, account: &Account) -> impl Future<Output = Result<AccountWrite, PortError>> + Send {
         (**self).put_account(account)
+    }
+
+    fn update_account(
+        &self,
+        account: &Account,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<AccountUpdate, PortError>> + Send {
+        (**self).update_account(account, expected_version)
     }
 }
 

@@ -227,6 +227,15 @@ impl Account {
         })
     }
 
+    /// The `version` of a stored account item, as a conditional update compares it: absent
+    /// (an item written before versions) is 1.
+    pub fn stored_version(item: &Attributes) -> u64 {
+        match item.get("version") {
+            Some(serde_dynamo::AttributeValue::N(n)) => n.parse().unwrap_or(1),
+            _ => 1,
+        }
+    }
+
     pub fn to_item(&self) -> Item {
         #[derive(Serialize)]
         struct Keys<'a> {

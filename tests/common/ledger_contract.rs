@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use txn_notify::domain::Currency;
-use txn_notify::ports::{AccountWrite, Ledger, ScanSegment, TransactionQuery, TransactionWrite};
+use txn_notify::ports::{AccountUpdate, AccountWrite, Ledger, ScanSegment, TransactionQuery, TransactionWrite};
 
 use super::{account, purchase};
 
@@ -113,4 +113,51 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
         }
         assert_eq!(listed, expected, "newest_first {newest_first}");
     }
+
+    // Updates: only from the version stored; one of two racing updates wins.
+    let profile = |ledger_id: &str| {
+        let id = ledger_id.to_string();
+        async move {
+            let batch = ledger.batch_get_accounts(&[id]).await.unwrap();
+            batch.accounts.into_iter().next().unwrap()
+        }
+    };
+    let mut v2 = profile("c-acc-2").await;
+    assert_eq!(v2.version, 1);
+    v2.version = 2;
+    v2.time_zone = Some("America/New_York".into());
+    assert_eq!(ledger.update_account(&v2, 1).await.unwrap(), AccountUpdate::Updated);
+    assert_eq!(profile("c-acc-2").await, v2);
+    let mut stale = v2.clone();
+    stale.time_zone = Some("Asia/Tokyo".into());
+    assert_eq!(
+        ledger.update_account(&stale, 1).await.unwrap(),
+        AccountUpdate::Stale { current: 2 }
+    );
+    assert_eq!(profile("c-acc-2").await, v2, "a stale update changes nothing");
+    let mut unknown = v2.clone();
+    unknown.account_id = "c-acc-none".into();
+    assert_eq!(
+        ledger.update_account(&unknown, 1).await.unwrap(),
+        AccountUpdate::Missing
+    );
+    let (mut left, mut right) = (v2.clone(), v2.clone());
+    left.version = 3;
+    left.time_zone = Some("Europe/Lisbon".into());
+    right.version = 3;
+    right.time_zone = Some("Europe/Berlin".into());
+    let (a, b) = tokio::join!(ledger.update_account(&left, 2), ledger.update_account(&right, 2));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == AccountUpdate::Updated).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&AccountUpdate::Stale { current: 3 }), "{outcomes:?}");
+    let winner = if outcomes[0] == AccountUpdate::Updated {
+        left
+    } else {
+        right
+    };
+    assert_eq!(profile("c-acc-2").await, winner);
 }

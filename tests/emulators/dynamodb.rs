@@ -254,3 +254,34 @@ async fn metadata_as_deep_as_ingest_takes_is_stored_exactly_and_one_level_more_i
     let message = format!("{:?}", refused.into_service_error());
     assert!(message.contains("Nesting Levels"), "{message}");
 }
+
+#[tokio::test]
+async fn an_account_written_before_versions_is_updated_from_version_1() {
+    let client = dynamodb().await;
+    let table = unique("ledger");
+    create_table(&client, "LedgerTable", &table).await;
+    let ledger = DynamoLedger::new(client.clone(), &table);
+    let eur = Currency::from_code("EUR").unwrap();
+    let account = account("acc-legacy", "FR", eur);
+    let mut legacy = account.to_item();
+    legacy.remove("version");
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(to_sdk(legacy)))
+        .send()
+        .await
+        .unwrap();
+    let mut next = account.clone();
+    next.version = 3;
+    assert_eq!(
+        ledger.update_account(&next, 2).await.unwrap(),
+        txn_notify::ports::AccountUpdate::Stale { current: 1 },
+        "no version is version 1"
+    );
+    next.version = 2;
+    assert_eq!(
+        ledger.update_account(&next, 1).await.unwrap(),
+        txn_notify::ports::AccountUpdate::Updated
+    );
+}

@@ -7,6 +7,7 @@
 //! | `query_transactions` | Query `pk = ACCOUNT#id AND sk BETWEEN TXN#<from> AND TXN#<to>`, ScanIndexForward | the cursor is the last sort key read; booked_at is then checked exactly |
 //! | `put_transaction` | TransactWriteItems: the uniqueness marker `TXNID#<id>` and the transaction, each on `attribute_not_exists(pk)` | a cancelled transaction says which condition failed; the marker's fingerprint comes back with it |
 //! | `put_account` | PutItem on `attribute_not_exists(pk)` | the existing item comes back on a failed condition |
+//! | `update_account` | PutItem on `version = :expected` (at 1 also: `attribute_exists(pk) AND attribute_not_exists(version)`) | a failed condition returns the item (ALL_OLD): absent is Missing, else Stale with its version |
 //!
 //! Throttling and 5xx are retried by the SDK (see `clients`), then reported transient.
 
@@ -18,13 +19,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::item::{SdkItem, from_sdk, s, string, to_sdk};
+use super::item::{SdkItem, from_sdk, n, s, string, to_sdk};
 use crate::aws::failure::{classify, service_code};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
@@ -312,5 +313,44 @@ impl Ledger for DynamoLedger {
             Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
             _ => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
         }
+    }
+
+    async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {
+        // An item written before versions has none: it is at version 1.
+        let condition = if expected_version == 1 {
+            "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :expected)"
+        } else {
+            "version = :expected"
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk(account.to_item())))
+            .condition_expression(condition)
+            .expression_attribute_values(":expected", n(expected_version as i64))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(AccountUpdate::Updated),
+            Err(error) => error,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(classify("PutItem", &error));
+        };
+        let existing = match failed.item() {
+            Some(item) => Some(item.clone()),
+            None => {
+                self.get(account_pk(&account.account_id), PROFILE_SK.to_string())
+                    .await?
+            }
+        };
+        Ok(match existing {
+            None => AccountUpdate::Missing,
+            Some(item) => AccountUpdate::Stale {
+                current: Account::stored_version(&from_sdk(item)),
+            },
+        })
     }
 }

@@ -118,6 +118,15 @@ impl<T: Ledger, C: Clock> Ledger for Faulty<T, C> {
         self.faults.attempt(&self.clock, "PutItem").await?;
         self.inner.put_account(account).await
     }
+
+    async fn update_account(
+        &self,
+        account: &crate::domain::Account,
+        expected_version: u64,
+    ) -> Result<crate::ports::AccountUpdate, PortError> {
+        self.faults.attempt(&self.clock, "PutItem").await?;
+        self.inner.update_account(account, expected_version).await
+    }
 }
 
 impl<T: EventBus, C: Clock> EventBus for Faulty<T, C> {

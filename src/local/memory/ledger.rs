@@ -12,7 +12,7 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
@@ -251,5 +251,20 @@ impl Ledger for MemoryLedger {
         }
         items.insert(key, account.to_item());
         Ok(AccountWrite::Created)
+    }
+
+    async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {
+        self.fault()?;
+        let key = (account_pk(&account.account_id), PROFILE_SK.to_string());
+        let mut items = self.items.write().expect("ledger lock");
+        let Some(existing) = items.get(&key) else {
+            return Ok(AccountUpdate::Missing);
+        };
+        let current = Account::stored_version(existing);
+        if current != expected_version {
+            return Ok(AccountUpdate::Stale { current });
+        }
+        items.insert(key, account.to_item());
+        Ok(AccountUpdate::Updated)
     }
 }

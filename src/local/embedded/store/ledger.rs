@@ -7,8 +7,8 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
-    TransactionPage, TransactionQuery, TransactionWrite,
+    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
+    ScanSegment, TransactionPage, TransactionQuery, TransactionWrite,
 };
 
 fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
@@ -162,5 +162,23 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
             Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
             Some(_) => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
         }
+    }
+
+    async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {
+        let now = self.clock.now();
+        let pk = account_pk(&account.account_id);
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            let Some(existing) = read_item(&tx, &pk, PROFILE_SK)? else {
+                return Ok(AccountUpdate::Missing);
+            };
+            let current = Account::stored_version(&existing);
+            if current != expected_version {
+                return Ok(AccountUpdate::Stale { current });
+            }
+            write_in(&tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
+            tx.commit()?;
+            Ok(AccountUpdate::Updated)
+        })
     }
 }
