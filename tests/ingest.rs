@@ -284,6 +284,43 @@ async fn a_new_account_is_version_1_active_and_may_turn_statements_off() {
 }
 
 #[tokio::test]
+async fn an_account_is_read_back_as_stored_with_its_version_as_the_etag() {
+    let ingest = ingest();
+    let response = ingest.handle(get("/v1/accounts/acc-fr-001")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "personal data is not cached"
+    );
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["account_id"], "acc-fr-001");
+    assert_eq!(body["email"], "acc-fr-001@example.com");
+    assert_eq!(
+        (body["status"].as_str(), body["version"].as_u64()),
+        (Some("active"), Some(1))
+    );
+    assert_eq!(body["preferences"]["statement_enabled"], true);
+
+    for (uri, status) in [
+        ("/v1/accounts/acc-none", 404),
+        ("/v1/accounts/..%2Fetc", 404),
+        ("/v1/accounts/acc-fr-001/", 200),
+    ] {
+        assert_eq!(call(&ingest, get(uri)).await.0, status, "{uri}");
+    }
+    let (status, _) = call(&ingest, post("/v1/accounts/acc-fr-001", &json!({}))).await;
+    assert_eq!(status, 405);
+    let unsigned = Request::builder()
+        .method("GET")
+        .uri("/v1/accounts/acc-fr-001")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(call(&ingest, unsigned).await.0, 401, "no signature, no account");
+}
+
+#[tokio::test]
 async fn a_transaction_for_an_unknown_account_is_404() {
     let ingest = ingest();
     let mut body = purchase();

@@ -170,6 +170,13 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
         }
     }
 
+    /// GET /v1/accounts/{id}: the account as stored.
+    pub async fn get_account(&self, account_id: &str) -> Result<Account, Problem> {
+        self.account(account_id)
+            .await?
+            .ok_or_else(|| Problem::unknown_account(account_id))
+    }
+
     /// POST /v1/accounts/{id}/top-ups: stored as an approved top_up transaction, net of the fee.
     pub async fn top_up(&self, account_id: &str, request: &Object) -> Result<Written, Problem> {
         let top_up = body::top_up(request).map_err(Problem::validation)?;

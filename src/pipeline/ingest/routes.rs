@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/accounts"),
     ("POST", "/v1/accounts/{account_id}/top-ups"),
     ("GET", "/v1/accounts/{account_id}/transactions"),
+    ("GET", "/v1/accounts/{account_id}"),
 ];
 
 enum Route<'a> {
@@ -31,6 +32,7 @@ enum Route<'a> {
     CreateAccount,
     TopUp(&'a str),
     ListTransactions(&'a str),
+    GetAccount(&'a str),
 }
 
 /// The route API Gateway matched (`routeKey`, e.g. `POST /v1/accounts/{account_id}/top-ups`)
@@ -55,6 +57,7 @@ fn route_of_key(matched: &MatchedRoute) -> Option<Option<(Route<'_>, Method)>> {
         "/v1/accounts" => Some(Route::CreateAccount),
         "/v1/accounts/{account_id}/top-ups" => account().map(Route::TopUp),
         "/v1/accounts/{account_id}/transactions" => account().map(Route::ListTransactions),
+        "/v1/accounts/{account_id}" => account().map(Route::GetAccount),
         _ => None,
     };
     Some(route.map(|route| (route, method)))
@@ -68,6 +71,7 @@ fn route(path: &str) -> Option<(Route<'_>, Method)> {
         ["v1", "accounts"] => Some((Route::CreateAccount, Method::POST)),
         ["v1", "accounts", id, "top-ups"] => Some((Route::TopUp(id), Method::POST)),
         ["v1", "accounts", id, "transactions"] => Some((Route::ListTransactions(id), Method::GET)),
+        ["v1", "accounts", id] => Some((Route::GetAccount(id), Method::GET)),
         _ => None,
     }
 }
@@ -116,6 +120,11 @@ fn written(result: Result<Written, Problem>) -> Response<Vec<u8>> {
         }
         Err(problem) => problem_response(&problem),
     }
+}
+
+/// The entity tag of an account: its version, quoted (RFC 9110).
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
 }
 
 pub fn encode_cursor(sort_key: &str) -> String {
@@ -270,9 +279,20 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             return response;
         }
         match route {
-            Route::TopUp(id) | Route::ListTransactions(id) if check_id(id).is_err() => {
+            Route::TopUp(id) | Route::ListTransactions(id) | Route::GetAccount(id) if check_id(id).is_err() => {
                 problem_response(&Problem::unknown_account(id))
             }
+            Route::GetAccount(id) => match self.get_account(id).await {
+                Ok(account) => {
+                    let mut response = json_response(StatusCode::OK, &account);
+                    response.headers_mut().insert(
+                        header::ETAG,
+                        header::HeaderValue::from_str(&etag(account.version)).expect("a number is a valid header"),
+                    );
+                    response
+                }
+                Err(problem) => problem_response(&problem),
+            },
             Route::ListTransactions(id) => {
                 match page_request(
                     request.uri().query(),
