@@ -296,6 +296,10 @@ pub trait Ledger: Send + Sync {
     /// Stores the account unless one with that id exists.
     fn put_account(&self, account: &Account) -> impl Future<Output = Result<AccountWrite, PortError>> + Send;
 
+    /// One account, read strongly: a write that returned is seen. None: no such account
+    /// (or its item does not decode).
+    fn get_account(&self, account_id: &str) -> impl Future<Output = Result<Option<Account>, PortError>> + Send;
+
     /// Replaces the stored account with `account` only while the stored one is at
     /// `expected_version` (an item without `version` is at 1): of two updates from the same
     /// version, one wins and the other finds it `Stale`.
@@ -366,6 +370,10 @@ impl<T: Ledger> Ledger for std::sync::Arc<T> {
         expected_version: u64,
     ) -> impl Future<Output = Result<AccountUpdate, PortError>> + Send {
         (**self).update_account(account, expected_version)
+    }
+
+    fn get_account(&self, account_id: &str) -> impl Future<Output = Result<Option<Account>, PortError>> + Send {
+        (**self).get_account(account_id)
     }
 }
 

@@ -495,7 +495,7 @@ fn invoke_ingest_answers_each_sample_request_like_api_gateway() {
     assert_eq!(
         serde_json::to_value(&statuses).unwrap(),
         serde_json::json!({
-            "get-account.json": 200, "get-transactions.json": 200, "post-account.json": 201,
+            "get-account.json": 200, "get-transactions.json": 200, "patch-account.json": 200, "post-account.json": 201,
             "post-top-up.json": 201, "post-transaction.json": 201,
         })
     );

@@ -632,8 +632,11 @@ async fn every_documented_route_is_served() {
     let ingest = ingest();
     for (method, path) in txn_notify::pipeline::ingest::routes::ROUTES {
         let path = path.replace("{account_id}", "acc-fr-001");
-        let body = if *method == "POST" { b"{}".to_vec() } else { Vec::new() };
-        let request = signed_with(SECRET, common::now().timestamp(), method, &path, &body);
+        let request = match *method {
+            "PATCH" => patch(&path, Some("\"1\""), &json!({})),
+            "POST" => signed_with(SECRET, common::now().timestamp(), method, &path, b"{}"),
+            _ => signed_with(SECRET, common::now().timestamp(), method, &path, b""),
+        };
         let (status, problem) = call(&ingest, request).await;
         assert!(
             status == 200 || problem["type"] == "urn:txn-notify:problem:validation",
@@ -908,4 +911,198 @@ async fn behind_api_gateway_the_route_key_and_path_parameters_route_the_request(
     let event = api_gateway_event("$default", "/v1/transactions", None, &purchase().to_string());
     let request = txn_notify::lambda::apigw::request_from_v2(&event).unwrap();
     assert_eq!(call(&ingest, request).await.0, 201);
+}
+
+fn patch(uri: &str, if_match: Option<&str>, body: &Value) -> Request<Vec<u8>> {
+    let text = body.to_string();
+    let path = uri.split('?').next().unwrap();
+    let mut builder = Request::builder()
+        .method("PATCH")
+        .uri(uri)
+        .header("content-type", "application/merge-patch+json")
+        .header(
+            "x-signature",
+            sign(SECRET, common::now().timestamp(), "PATCH", path, text.as_bytes()),
+        );
+    if let Some(tag) = if_match {
+        builder = builder.header("if-match", tag);
+    }
+    builder.body(text.into_bytes()).unwrap()
+}
+
+fn stored(ingest: &TestIngest, id: &str) -> txn_notify::domain::Account {
+    let item: txn_notify::domain::Attributes = ingest.ledger.get(&format!("ACCOUNT#{id}"), "PROFILE").unwrap().into();
+    txn_notify::domain::Account::decode(&item).unwrap()
+}
+
+#[tokio::test]
+async fn a_merge_patch_changes_what_it_names_against_the_version_it_names() {
+    let ingest = ingest();
+    let before = stored(&ingest, "acc-fr-001");
+    let change = json!({
+        "email": "marie.new@example.org",
+        "time_zone": "America/New_York",
+        "preferences": {"statement_enabled": false, "muted_categories": ["groceries"]},
+        "thresholds": {"large_amount_minor": 90000},
+        "status": "frozen"
+    });
+    let response = ingest
+        .handle(patch("/v1/accounts/acc-fr-001", Some("\"1\""), &change))
+        .await;
+    assert_eq!(response.status(), 200, "{}", String::from_utf8_lossy(response.body()));
+    assert_eq!(response.headers()["etag"], "\"2\"");
+    let after = stored(&ingest, "acc-fr-001");
+    assert_eq!(after.version, 2);
+    assert_eq!(after.email.expose(), "marie.new@example.org");
+    assert_eq!(
+        after.previous_email.as_ref().map(|e| e.expose().clone()),
+        Some(before.email.expose().clone())
+    );
+    assert_eq!(after.status, txn_notify::domain::AccountStatus::Frozen);
+    assert_eq!(after.time_zone.as_deref(), Some("America/New_York"));
+    assert!(
+        !after.preferences.statement_enabled && after.preferences.email_enabled,
+        "a member not named is kept"
+    );
+    assert_eq!(after.thresholds.large_amount_minor, Some(90000));
+    assert_eq!(after.updated_at, Some(common::now()));
+    assert_eq!(
+        (after.created_at, after.currency, after.country),
+        (before.created_at, before.currency, before.country)
+    );
+
+    // The same change again, on the new version: nothing changes, nothing is written.
+    let again = ingest
+        .handle(patch("/v1/accounts/acc-fr-001", Some("\"2\""), &change))
+        .await;
+    assert_eq!(
+        (again.status().as_u16(), again.headers()["etag"].to_str().unwrap()),
+        (200, "\"2\"")
+    );
+    assert_eq!(stored(&ingest, "acc-fr-001"), after);
+
+    // null removes an optional member; its default applies.
+    let removed = json!({"time_zone": null, "thresholds": null, "preferences": {"statement_enabled": null}});
+    assert_eq!(
+        call(&ingest, patch("/v1/accounts/acc-fr-001", Some("\"2\""), &removed))
+            .await
+            .0,
+        200
+    );
+    let cleared = stored(&ingest, "acc-fr-001");
+    assert_eq!(
+        (cleared.time_zone.clone(), cleared.thresholds.large_amount_minor),
+        (None, None)
+    );
+    assert!(cleared.preferences.statement_enabled, "back to its default");
+    assert_eq!(cleared.preferences.muted_categories, ["groceries"]);
+    assert_eq!(cleared.version, 3);
+}
+
+#[tokio::test]
+async fn a_patch_without_if_match_or_against_another_version_changes_nothing() {
+    let ingest = ingest();
+    let change = json!({"locale": "en"});
+    let (status, problem) = call(&ingest, patch("/v1/accounts/acc-fr-001", None, &change)).await;
+    assert_eq!(
+        (
+            status,
+            problem["type"].as_str().unwrap().ends_with("precondition-required")
+        ),
+        (428, true),
+        "{problem}"
+    );
+    for stale in ["\"2\"", "W/\"1\"", "1", "\"01\"", "garbage"] {
+        let (status, problem) = call(&ingest, patch("/v1/accounts/acc-fr-001", Some(stale), &change)).await;
+        assert_eq!(status, 412, "{stale}: {problem}");
+    }
+    assert_eq!(stored(&ingest, "acc-fr-001").version, 1);
+    assert_eq!(
+        call(&ingest, patch("/v1/accounts/acc-fr-001", Some("\"0\", \"1\""), &change))
+            .await
+            .0,
+        200,
+        "a list naming it"
+    );
+    assert_eq!(
+        call(&ingest, patch("/v1/accounts/acc-none", Some("\"1\""), &change))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(&ingest, patch("/v1/accounts/acc-none", None, &change)).await.0,
+        404,
+        "unknown first"
+    );
+    let mut as_json = patch("/v1/accounts/acc-fr-001", Some("\"2\""), &change);
+    as_json
+        .headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    assert_eq!(call(&ingest, as_json).await.0, 415, "a merge patch says it is one");
+}
+
+#[tokio::test]
+async fn a_patch_of_an_immutable_unknown_or_invalid_member_is_refused_naming_it() {
+    let ingest = ingest();
+    let bad = json!({
+        "account_id": "acc-other",
+        "currency": "USD",
+        "country": "US",
+        "created_at": "2020-01-01T00:00:00Z",
+        "version": 9,
+        "email_status": null,
+        "nickname": "M",
+    });
+    let (status, problem) = call(&ingest, patch("/v1/accounts/acc-fr-001", Some("\"1\""), &bad)).await;
+    assert_eq!(status, 400);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "account_id",
+            "country",
+            "created_at",
+            "currency",
+            "email_status",
+            "nickname",
+            "version"
+        ]
+    );
+    let invalid = json!({
+        "email": "not-an-address",
+        "locale": "de",
+        "time_zone": "Mars/Base",
+        "status": "suspended",
+        "preferences": {"muted_categories": ["yachts"]},
+        "holder": {"last_name": null},
+    });
+    let (status, problem) = call(&ingest, patch("/v1/accounts/acc-fr-001", Some("\"1\""), &invalid)).await;
+    assert_eq!(status, 400);
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(got, ["status"], "the status is checked before the rest");
+    let mut invalid = invalid;
+    invalid.as_object_mut().unwrap().remove("status");
+    let (_, problem) = call(&ingest, patch("/v1/accounts/acc-fr-001", Some("\"1\""), &invalid)).await;
+    let mut got = fields(&problem);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "email",
+            "holder.last_name",
+            "locale",
+            "preferences.muted_categories[0]",
+            "time_zone"
+        ]
+    );
+    let (status, _) = call(
+        &ingest,
+        patch("/v1/accounts/acc-fr-001", Some("\"1\""), &json!({"email": null})),
+    )
+    .await;
+    assert_eq!(status, 400, "a required member cannot be removed");
+    assert_eq!(stored(&ingest, "acc-fr-001").version, 1, "nothing was written");
 }

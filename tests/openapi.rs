@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use txn_notify::pipeline::ingest::body::{ACCOUNT_FIELDS, TOP_UP_FIELDS, TRANSACTION_FIELDS};
+use txn_notify::pipeline::ingest::body::{ACCOUNT_FIELDS, PATCHABLE_FIELDS, TOP_UP_FIELDS, TRANSACTION_FIELDS};
 use txn_notify::pipeline::ingest::routes::ROUTES;
 
 fn spec() -> Value {
@@ -80,6 +80,7 @@ fn the_body_schemas_name_exactly_the_fields_the_code_takes() {
         ("NewTransaction", TRANSACTION_FIELDS),
         ("NewAccount", ACCOUNT_FIELDS),
         ("NewTopUp", TOP_UP_FIELDS),
+        ("AccountPatch", PATCHABLE_FIELDS),
     ] {
         let schema = schema(&spec, name);
         assert_eq!(

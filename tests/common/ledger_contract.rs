@@ -128,6 +128,12 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
     v2.time_zone = Some("America/New_York".into());
     assert_eq!(ledger.update_account(&v2, 1).await.unwrap(), AccountUpdate::Updated);
     assert_eq!(profile("c-acc-2").await, v2);
+    assert_eq!(
+        ledger.get_account("c-acc-2").await.unwrap(),
+        Some(v2.clone()),
+        "read strongly"
+    );
+    assert_eq!(ledger.get_account("c-acc-none").await.unwrap(), None);
     let mut stale = v2.clone();
     stale.time_zone = Some("Asia/Tokyo".into());
     assert_eq!(

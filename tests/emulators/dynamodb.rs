@@ -285,3 +285,63 @@ async fn an_account_written_before_versions_is_updated_from_version_1() {
         txn_notify::ports::AccountUpdate::Updated
     );
 }
+
+/// Two PATCH requests against the same version, at once, through ingest on DynamoDB: the
+/// condition on `version` lets exactly one of them through; the other answers 412.
+#[tokio::test]
+async fn two_concurrent_patches_of_one_version_cannot_both_win() {
+    use txn_notify::clock::FrozenClock;
+    use txn_notify::local::memory::MemorySecrets;
+    use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
+
+    let ledger = ledger().await;
+    let eur = Currency::from_code("EUR").unwrap();
+    ledger.put_account(&account("acc-race", "FR", eur)).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
+    let ingest = Ingest::new(
+        ledger,
+        MemorySecrets::local(),
+        FrozenClock::at(now),
+        IngestConfig::default(),
+    );
+    let request = |zone: &str| {
+        let body = serde_json::json!({ "time_zone": zone }).to_string();
+        let path = "/v1/accounts/acc-race";
+        http::Request::builder()
+            .method("PATCH")
+            .uri(path)
+            .header("content-type", "application/merge-patch+json")
+            .header("if-match", "\"1\"")
+            .header(
+                "x-signature",
+                txn_notify::pipeline::ingest::auth::sign(
+                    txn_notify::local::LOCAL_SIGNING_SECRET.as_bytes(),
+                    now.timestamp(),
+                    "PATCH",
+                    path,
+                    body.as_bytes(),
+                ),
+            )
+            .body(body.into_bytes())
+            .unwrap()
+    };
+    let (a, b) = tokio::join!(
+        ingest.handle(request("Europe/Lisbon")),
+        ingest.handle(request("Europe/Berlin"))
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+    let stored = ingest.ledger.get_account("acc-race").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    let winner = if a.status() == 200 {
+        "Europe/Lisbon"
+    } else {
+        "Europe/Berlin"
+    };
+    assert_eq!(
+        stored.time_zone.as_deref(),
+        Some(winner),
+        "the one that won is what is stored"
+    );
+}

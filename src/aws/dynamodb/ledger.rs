@@ -7,6 +7,7 @@
 //! | `query_transactions` | Query `pk = ACCOUNT#id AND sk BETWEEN TXN#<from> AND TXN#<to>`, ScanIndexForward | the cursor is the last sort key read; booked_at is then checked exactly |
 //! | `put_transaction` | TransactWriteItems: the uniqueness marker `TXNID#<id>` and the transaction, each on `attribute_not_exists(pk)` | a cancelled transaction says which condition failed; the marker's fingerprint comes back with it |
 //! | `put_account` | PutItem on `attribute_not_exists(pk)` | the existing item comes back on a failed condition |
+//! | `get_account` | GetItem of `(ACCOUNT#id, PROFILE)`, ConsistentRead | what a write that returned wrote |
 //! | `update_account` | PutItem on `version = :expected` (at 1 also: `attribute_exists(pk) AND attribute_not_exists(version)`) | a failed condition returns the item (ALL_OLD): absent is Missing, else Stale with its version |
 //!
 //! Throttling and 5xx are retried by the SDK (see `clients`), then reported transient.
@@ -313,6 +314,14 @@ impl Ledger for DynamoLedger {
             Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
             _ => Err(PortError::permanent("the existing ACCOUNT item does not decode")),
         }
+    }
+
+    async fn get_account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        let item = self.get(account_pk(account_id), PROFILE_SK.to_string()).await?;
+        Ok(match item.map(|item| LedgerItem::decode(&from_sdk(item))) {
+            Some(Ok(LedgerItem::Account(account))) => Some(*account),
+            _ => None,
+        })
     }
 
     async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {

@@ -119,6 +119,11 @@ impl<T: Ledger, C: Clock> Ledger for Faulty<T, C> {
         self.inner.put_account(account).await
     }
 
+    async fn get_account(&self, account_id: &str) -> Result<Option<crate::domain::Account>, PortError> {
+        self.faults.attempt(&self.clock, "GetItem").await?;
+        self.inner.get_account(account_id).await
+    }
+
     async fn update_account(
         &self,
         account: &crate::domain::Account,

@@ -253,6 +253,20 @@ impl Ledger for MemoryLedger {
         Ok(AccountWrite::Created)
     }
 
+    async fn get_account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        self.fault()?;
+        let items = self.items.read().expect("ledger lock");
+        Ok(
+            match items
+                .get(&(account_pk(account_id), PROFILE_SK.to_string()))
+                .map(|item| LedgerItem::decode(item))
+            {
+                Some(Ok(LedgerItem::Account(account))) => Some(*account),
+                _ => None,
+            },
+        )
+    }
+
     async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {
         self.fault()?;
         let key = (account_pk(&account.account_id), PROFILE_SK.to_string());

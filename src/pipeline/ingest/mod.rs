@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::domain::transaction::{Channel, TransactionKind, TransactionStatus};
 use crate::domain::{Account, Transaction};
-use crate::ports::{AccountWrite, Clock, Ledger, Secrets, TransactionQuery, TransactionWrite};
+use crate::ports::{AccountUpdate, AccountWrite, Clock, Ledger, Secrets, TransactionQuery, TransactionWrite};
 
 use super::profiles::load_profiles;
 use super::retry::{RetryPolicy, retry_transient};
@@ -177,6 +177,48 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             .ok_or_else(|| Problem::unknown_account(account_id))
     }
 
+    /// PATCH /v1/accounts/{id}: a JSON Merge Patch, against the version `If-Match` names.
+    /// A patch that changes nothing writes nothing and keeps the version. A new `email`
+    /// keeps the old one in `previous_email` and clears `email_status`.
+    pub async fn patch_account(
+        &self,
+        account_id: &str,
+        if_match: Option<&str>,
+        patch: &Object,
+    ) -> Result<Account, Problem> {
+        let current = retry_transient(&self.clock, &self.config.retry, || self.ledger.get_account(account_id))
+            .await
+            .map_err(|e| Problem::unavailable(format!("the ledger could not be read: {}", e.message)))?
+            .ok_or_else(|| Problem::unknown_account(account_id))?;
+        let if_match = if_match.ok_or_else(Problem::precondition_required)?;
+        if !etag_matches(if_match, current.version) {
+            return Err(Problem::precondition_failed(current.version));
+        }
+        let mut next = body::patched(&current, patch).map_err(Problem::validation)?;
+        if next == current {
+            return Ok(current);
+        }
+        if next.email != current.email {
+            next.previous_email = Some(current.email.clone());
+            next.email_status = None;
+        }
+        next.version = current.version + 1;
+        next.updated_at = Some(self.clock.now());
+        let write = retry_transient(&self.clock, &self.config.retry, || {
+            self.ledger.update_account(&next, current.version)
+        })
+        .await
+        .map_err(|e| Problem::unavailable(format!("the ledger did not take the write: {}", e.message)))?;
+        match write {
+            AccountUpdate::Updated => {
+                tracing::info!(account_id, version = next.version, "account updated");
+                Ok(next)
+            }
+            AccountUpdate::Stale { current } => Err(Problem::precondition_failed(current)),
+            AccountUpdate::Missing => Err(Problem::unknown_account(account_id)),
+        }
+    }
+
     /// POST /v1/accounts/{id}/top-ups: stored as an approved top_up transaction, net of the fee.
     pub async fn top_up(&self, account_id: &str, request: &Object) -> Result<Written, Problem> {
         let top_up = body::top_up(request).map_err(Problem::validation)?;
@@ -272,6 +314,13 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
 }
 
 /// Two requests for one account agree when everything but the server's stamps is equal.
+/// Whether `If-Match` (a list of entity tags, or `*`) names this version. Weak tags never
+/// match: If-Match compares strongly (RFC 9110 §13.1.1).
+fn etag_matches(if_match: &str, version: u64) -> bool {
+    let wanted = routes::etag(version);
+    if_match.trim() == "*" || if_match.split(',').any(|tag| tag.trim() == wanted)
+}
+
 fn same_account(existing: &Account, requested: &Account) -> bool {
     // What the server sets is not the request's to match.
     let mut comparable = requested.clone();

@@ -102,18 +102,37 @@ impl Problem {
         )
     }
 
-    pub fn unsupported_media_type(found: Option<&str>) -> Self {
+    pub fn unsupported_media_type(expected: &str, found: Option<&str>) -> Self {
         Problem::new(
             "unsupported-media-type",
             "Unsupported media type",
             415,
             match found.map(str::trim) {
                 Some(found) if !found.is_empty() => {
-                    format!("the body must be sent as Content-Type: application/json, not {found:?}")
+                    format!("the body must be sent as Content-Type: {expected}, not {found:?}")
                 }
-                _ => "the body must be sent with Content-Type: application/json, and no Content-Type was given"
-                    .to_string(),
+                _ => format!("the body must be sent with Content-Type: {expected}, and no Content-Type was given"),
             },
+        )
+    }
+
+    /// A change without `If-Match`: the client must say which version it changes.
+    pub fn precondition_required() -> Self {
+        Problem::new(
+            "precondition-required",
+            "If-Match is required",
+            428,
+            "send If-Match with the ETag of the version the change is made against (GET the account for it)",
+        )
+    }
+
+    /// The account is no longer at the version the client named.
+    pub fn precondition_failed(current: u64) -> Self {
+        Problem::new(
+            "precondition-failed",
+            "The account has changed",
+            412,
+            format!("the account is at version {current}: GET it, and make the change against that version"),
         )
     }
 

@@ -25,14 +25,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/accounts/{account_id}/top-ups"),
     ("GET", "/v1/accounts/{account_id}/transactions"),
     ("GET", "/v1/accounts/{account_id}"),
+    ("PATCH", "/v1/accounts/{account_id}"),
 ];
+
+/// The content type of a JSON Merge Patch (RFC 7396).
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+
+const POST: &[Method] = &[Method::POST];
+const GET: &[Method] = &[Method::GET];
+const GET_OR_PATCH: &[Method] = &[Method::GET, Method::PATCH];
 
 enum Route<'a> {
     CreateTransaction,
     CreateAccount,
     TopUp(&'a str),
     ListTransactions(&'a str),
-    GetAccount(&'a str),
+    Account(&'a str),
 }
 
 /// The route API Gateway matched (`routeKey`, e.g. `POST /v1/accounts/{account_id}/top-ups`)
@@ -45,35 +53,50 @@ pub struct MatchedRoute {
 }
 
 /// The route of an API Gateway route key; `$default` (a catch-all route) routes on the path.
-fn route_of_key(matched: &MatchedRoute) -> Option<Option<(Route<'_>, Method)>> {
+fn route_of_key(matched: &MatchedRoute) -> Option<Option<(Route<'_>, &'static [Method])>> {
     if matched.key == "$default" {
         return None;
     }
     let (method, template) = matched.key.split_once(' ')?;
-    let method = Method::from_bytes(method.as_bytes()).ok()?;
+    let method: &'static [Method] = match method {
+        "GET" => GET,
+        "POST" => POST,
+        "PATCH" => &[Method::PATCH],
+        _ => return Some(None),
+    };
     let account = || matched.path_parameters.get("account_id").map(String::as_str);
     let route = match template {
         "/v1/transactions" => Some(Route::CreateTransaction),
         "/v1/accounts" => Some(Route::CreateAccount),
         "/v1/accounts/{account_id}/top-ups" => account().map(Route::TopUp),
         "/v1/accounts/{account_id}/transactions" => account().map(Route::ListTransactions),
-        "/v1/accounts/{account_id}" => account().map(Route::GetAccount),
+        "/v1/accounts/{account_id}" => account().map(Route::Account),
         _ => None,
     };
     Some(route.map(|route| (route, method)))
 }
 
 /// The route a path names, and the methods it allows.
-fn route(path: &str) -> Option<(Route<'_>, Method)> {
+fn route(path: &str) -> Option<(Route<'_>, &'static [Method])> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match segments.as_slice() {
-        ["v1", "transactions"] => Some((Route::CreateTransaction, Method::POST)),
-        ["v1", "accounts"] => Some((Route::CreateAccount, Method::POST)),
-        ["v1", "accounts", id, "top-ups"] => Some((Route::TopUp(id), Method::POST)),
-        ["v1", "accounts", id, "transactions"] => Some((Route::ListTransactions(id), Method::GET)),
-        ["v1", "accounts", id] => Some((Route::GetAccount(id), Method::GET)),
+        ["v1", "transactions"] => Some((Route::CreateTransaction, POST)),
+        ["v1", "accounts"] => Some((Route::CreateAccount, POST)),
+        ["v1", "accounts", id, "top-ups"] => Some((Route::TopUp(id), POST)),
+        ["v1", "accounts", id, "transactions"] => Some((Route::ListTransactions(id), GET)),
+        ["v1", "accounts", id] => Some((Route::Account(id), GET_OR_PATCH)),
         _ => None,
     }
+}
+
+/// The account with its version as the ETag.
+fn account_response(account: &crate::domain::Account) -> Response<Vec<u8>> {
+    let mut response = json_response(StatusCode::OK, account);
+    response.headers_mut().insert(
+        header::ETAG,
+        header::HeaderValue::from_str(&etag(account.version)).expect("a number is a valid header"),
+    );
+    response
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
@@ -201,14 +224,18 @@ fn page_request(query: Option<&str>, default_limit: u32, max_limit: u32) -> Resu
 }
 
 fn is_json(request: &Request<Vec<u8>>) -> Result<(), Problem> {
+    has_content_type(request, "application/json")
+}
+
+fn has_content_type(request: &Request<Vec<u8>>, expected: &str) -> Result<(), Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("(a value that is not text)"));
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     match essence.as_deref() {
-        Some("application/json") => Ok(()),
-        _ => Err(Problem::unsupported_media_type(content_type)),
+        Some(essence) if essence == expected => Ok(()),
+        _ => Err(Problem::unsupported_media_type(expected, content_type)),
     }
 }
 
@@ -216,6 +243,10 @@ fn is_json(request: &Request<Vec<u8>>) -> Result<(), Problem> {
 /// otherwise).
 fn json_body(request: &Request<Vec<u8>>) -> Result<JsonBody, Problem> {
     is_json(request)?;
+    object_body(request)
+}
+
+fn object_body(request: &Request<Vec<u8>>) -> Result<JsonBody, Problem> {
     JsonBody::parse(request.body()).map_err(|error| match error {
         BodyError::DuplicateKey { path } => Problem::validation(vec![FieldError::new(
             path,
@@ -270,29 +301,40 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
         let Some((route, allowed)) = matched else {
             return problem_response(&Problem::not_found(format!("no route {path}")));
         };
-        if request.method() != allowed {
-            let mut response = problem_response(&Problem::method_not_allowed(format!("{path} takes {allowed}")));
+        if !allowed.contains(request.method()) {
+            let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            let mut response = problem_response(&Problem::method_not_allowed(format!(
+                "{path} takes {}",
+                names.join(" or ")
+            )));
             response.headers_mut().insert(
                 header::ALLOW,
-                header::HeaderValue::from_str(allowed.as_str()).expect("a method is a valid header"),
+                header::HeaderValue::from_str(&names.join(", ")).expect("methods are a valid header"),
             );
             return response;
         }
         match route {
-            Route::TopUp(id) | Route::ListTransactions(id) | Route::GetAccount(id) if check_id(id).is_err() => {
+            Route::TopUp(id) | Route::ListTransactions(id) | Route::Account(id) if check_id(id).is_err() => {
                 problem_response(&Problem::unknown_account(id))
             }
-            Route::GetAccount(id) => match self.get_account(id).await {
-                Ok(account) => {
-                    let mut response = json_response(StatusCode::OK, &account);
-                    response.headers_mut().insert(
-                        header::ETAG,
-                        header::HeaderValue::from_str(&etag(account.version)).expect("a number is a valid header"),
-                    );
-                    response
-                }
+            Route::Account(id) if request.method() == Method::GET => match self.get_account(id).await {
+                Ok(account) => account_response(&account),
                 Err(problem) => problem_response(&problem),
             },
+            Route::Account(id) => {
+                let if_match = request
+                    .headers()
+                    .get(header::IF_MATCH)
+                    .map(|v| v.to_str().unwrap_or("(not text)"));
+                let patch = has_content_type(request, MERGE_PATCH).and_then(|()| object_body(request));
+                match patch {
+                    Ok(body) => match self.patch_account(id, if_match, &body.object).await {
+                        Ok(account) => account_response(&account),
+                        Err(problem) => problem_response(&problem),
+                    },
+                    Err(problem) => problem_response(&problem),
+                }
+            }
             Route::ListTransactions(id) => {
                 match page_request(
                     request.uri().query(),

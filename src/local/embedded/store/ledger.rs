@@ -164,6 +164,14 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         }
     }
 
+    async fn get_account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        let item = self.with(|connection| read_item(connection, &account_pk(account_id), PROFILE_SK))?;
+        Ok(match item.map(|item| LedgerItem::decode(&item)) {
+            Some(Ok(LedgerItem::Account(account))) => Some(*account),
+            _ => None,
+        })
+    }
+
     async fn update_account(&self, account: &Account, expected_version: u64) -> Result<AccountUpdate, PortError> {
         let now = self.clock.now();
         let pk = account_pk(&account.account_id);
