@@ -515,6 +515,49 @@ async fn email_disabled_stops_everything_but_critical_findings() {
 }
 
 #[tokio::test]
+async fn a_closed_account_gets_no_email_at_all_and_a_frozen_one_keeps_its_alerts() {
+    let mut closed = french();
+    closed.status = txn_notify::domain::AccountStatus::Closed;
+    for shape in ["plain", "large", "spending_limit", "reversed"] {
+        let stats = outcome_for(&closed, shape, |_| {}).await;
+        assert_eq!(
+            (stats.sent, stats.suppressed_by_reason.get("account_closed")),
+            (0, Some(&1)),
+            "{shape}: even a critical finding"
+        );
+    }
+    assert_eq!(
+        send_one(&closed, opened(&closed))
+            .await
+            .1
+            .suppressed_by_reason
+            .get("account_closed"),
+        Some(&1)
+    );
+    let statement_stats = send_one(&closed, statement(&closed, 4, 4)).await.1;
+    assert_eq!(statement_stats.suppressed_by_reason.get("account_closed"), Some(&1));
+    let mut frozen = french();
+    frozen.status = txn_notify::domain::AccountStatus::Frozen;
+    assert_eq!(outcome_for(&frozen, "large", |_| {}).await.sent, 1);
+    assert_eq!(outcome_for(&frozen, "plain", |_| {}).await.sent, 1);
+}
+
+#[tokio::test]
+async fn an_unsubscribed_statement_is_suppressed_and_nothing_else_is() {
+    let mut account = french();
+    account.preferences.statement_enabled = false;
+    let (sent, stats) = send_one(&account, statement(&account, 4, 4)).await;
+    assert!(sent.is_empty());
+    assert_eq!(stats.suppressed_by_reason.get("statement_disabled"), Some(&1));
+    assert_eq!(
+        outcome_for(&account, "plain", |_| {}).await.sent,
+        1,
+        "alerts are transactional"
+    );
+    assert_eq!(send_one(&account, opened(&account)).await.1.sent, 1);
+}
+
+#[tokio::test]
 async fn a_muted_category_stops_info_emails_but_not_warnings() {
     let mut account = french();
     account.preferences.muted_categories = vec!["groceries".into(), "gambling".into()];

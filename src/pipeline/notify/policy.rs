@@ -2,6 +2,7 @@
 //!
 //! | notice | preference | email |
 //! |---|---|---|
+//! | any | the account is `closed` | suppressed (`account_closed`) |
 //! | Transaction Recorded | `email_enabled` false, top finding below critical | suppressed (`email_disabled`) |
 //! | Transaction Recorded | category muted, top finding below warning | suppressed (`muted_category`) |
 //! | Transaction Recorded | amount under `min_amount_minor` (same currency), top finding below warning | suppressed (`under_min_amount`) |
@@ -9,7 +10,10 @@
 //! | Account Opened | `email_enabled` false | suppressed (`email_disabled`) |
 //! | Account Opened | otherwise | the welcome email |
 //! | Weekly Statement | `email_enabled` false | suppressed (`email_disabled`) |
+//! | Weekly Statement | `statement_enabled` false (unsubscribed) | suppressed (`statement_disabled`) |
 //! | Weekly Statement | otherwise | the statement |
+//!
+//! A `frozen` account is emailed as an active one: its alerts matter all the more.
 //!
 //! Ties between findings of one severity go to the first in this order: spending limit, high
 //! risk, large, low balance, foreign, cash, refund, top-up. A reversal has no findings and
@@ -17,8 +21,8 @@
 
 use serde::Serialize;
 
-use crate::domain::Account;
 use crate::domain::events::{DetailType, Severity, TransactionChange};
+use crate::domain::{Account, AccountStatus};
 
 use super::notice::{FindingView, Notice, RecordedNotice};
 
@@ -88,17 +92,21 @@ pub fn shape_of(notice: &RecordedNotice) -> Shape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Suppression {
+    AccountClosed,
     EmailDisabled,
     MutedCategory,
     UnderMinAmount,
+    StatementDisabled,
 }
 
 impl Suppression {
     pub fn as_str(self) -> &'static str {
         match self {
+            Suppression::AccountClosed => "account_closed",
             Suppression::EmailDisabled => "email_disabled",
             Suppression::MutedCategory => "muted_category",
             Suppression::UnderMinAmount => "under_min_amount",
+            Suppression::StatementDisabled => "statement_disabled",
         }
     }
 }
@@ -133,6 +141,9 @@ impl EmailKind {
 
 pub fn decide(notice: &Notice, account: &Account) -> Result<EmailKind, Suppression> {
     let preferences = &account.preferences;
+    if account.status == AccountStatus::Closed {
+        return Err(Suppression::AccountClosed);
+    }
     match notice {
         Notice::Transaction(recorded) => {
             let top = recorded
@@ -166,6 +177,7 @@ pub fn decide(notice: &Notice, account: &Account) -> Result<EmailKind, Suppressi
         Notice::Welcome(_) if !preferences.email_enabled => Err(Suppression::EmailDisabled),
         Notice::Welcome(_) => Ok(EmailKind::Welcome),
         Notice::Statement(_) if !preferences.email_enabled => Err(Suppression::EmailDisabled),
+        Notice::Statement(_) if !preferences.statement_enabled => Err(Suppression::StatementDisabled),
         Notice::Statement(_) => Ok(EmailKind::Statement),
     }
 }
