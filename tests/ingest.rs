@@ -253,8 +253,7 @@ async fn a_new_account_is_version_1_active_and_may_turn_statements_off() {
         "preferences": {"statement_enabled": false}
     });
     assert_eq!(call(&ingest, post("/v1/accounts", &account)).await.0, 201);
-    let item: txn_notify::domain::Attributes = ingest.ledger.get("ACCOUNT#acc-fr-stmt", "PROFILE").unwrap().into();
-    let stored = txn_notify::domain::Account::decode(&item).unwrap();
+    let stored = stored(&ingest, "acc-fr-stmt");
     assert_eq!(stored.version, 1);
     assert_eq!(stored.status, txn_notify::domain::AccountStatus::Active);
     assert!(!stored.preferences.statement_enabled);

@@ -80,6 +80,43 @@ impl DynamoLedger {
     }
 }
 
+impl DynamoLedger {
+    /// PutItem of an account's profile on `condition` (`:expected` bound when given). None:
+    /// written. Some: the condition failed, with the item that was there (ALL_OLD, or read
+    /// again when an emulator leaves it out), None when there was none.
+    async fn put_profile(
+        &self,
+        account: &Account,
+        condition: &str,
+        expected: Option<aws_sdk_dynamodb::types::AttributeValue>,
+    ) -> Result<Option<Option<SdkItem>>, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk(account.to_item())))
+            .condition_expression(condition)
+            .set_expression_attribute_values(expected.map(|v| HashMap::from([(":expected".to_string(), v)])))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(None),
+            Err(error) => error,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
+            return Err(classify("PutItem", &error));
+        };
+        Ok(Some(match failed.item() {
+            Some(item) => Some(item.clone()),
+            None => {
+                self.get(account_pk(&account.account_id), PROFILE_SK.to_string())
+                    .await?
+            }
+        }))
+    }
+}
+
 fn fingerprint_of(marker: &SdkItem) -> String {
     string(marker, "fingerprint").unwrap_or_default().to_string()
 }
@@ -287,28 +324,8 @@ impl Ledger for DynamoLedger {
     }
 
     async fn put_account(&self, account: &Account) -> Result<AccountWrite, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk(account.to_item())))
-            .condition_expression(ONLY_IF_NEW)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let error = match result {
-            Ok(_) => return Ok(AccountWrite::Created),
-            Err(error) => error,
-        };
-        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
-            return Err(classify("PutItem", &error));
-        };
-        let existing = match failed.item() {
-            Some(item) => Some(item.clone()),
-            None => {
-                self.get(account_pk(&account.account_id), PROFILE_SK.to_string())
-                    .await?
-            }
+        let Some(existing) = self.put_profile(account, ONLY_IF_NEW, None).await? else {
+            return Ok(AccountWrite::Created);
         };
         match existing.map(|item| LedgerItem::decode(&from_sdk(item))) {
             Some(Ok(LedgerItem::Account(existing))) => Ok(AccountWrite::AlreadyExists(existing)),
@@ -331,33 +348,11 @@ impl Ledger for DynamoLedger {
         } else {
             "version = :expected"
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk(account.to_item())))
-            .condition_expression(condition)
-            .expression_attribute_values(":expected", n(expected_version as i64))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let error = match result {
-            Ok(_) => return Ok(AccountUpdate::Updated),
-            Err(error) => error,
-        };
-        let Some(PutItemError::ConditionalCheckFailedException(failed)) = error.as_service_error() else {
-            return Err(classify("PutItem", &error));
-        };
-        let existing = match failed.item() {
-            Some(item) => Some(item.clone()),
-            None => {
-                self.get(account_pk(&account.account_id), PROFILE_SK.to_string())
-                    .await?
-            }
-        };
-        Ok(match existing {
-            None => AccountUpdate::Missing,
-            Some(item) => AccountUpdate::Stale {
+        let expected = Some(n(expected_version as i64));
+        Ok(match self.put_profile(account, condition, expected).await? {
+            None => AccountUpdate::Updated,
+            Some(None) => AccountUpdate::Missing,
+            Some(Some(item)) => AccountUpdate::Stale {
                 current: Account::stored_version(&from_sdk(item)),
             },
         })
