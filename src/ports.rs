@@ -328,6 +328,59 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send;
 }
 
+/// A Query of one account's notification history, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationQuery<'a> {
+    pub account_id: &'a str,
+    /// At most this many notifications on the page.
+    pub limit: u32,
+    /// The `next` of the previous page.
+    pub after: Option<&'a crate::domain::HistoryPosition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotificationPage {
+    pub notifications: Vec<crate::domain::Notification>,
+    /// Notification items that do not decode (skipped, counted).
+    pub undecodable: u32,
+    /// Where the next page starts; None: the history is done. A page may hold fewer than
+    /// `limit` and still have a next one.
+    pub next: Option<crate::domain::HistoryPosition>,
+}
+
+/// The notifications of the audit trail: what the notifier decided for each event, per
+/// account (domain::notification has the rules).
+pub trait NotificationLog: Send + Sync {
+    /// Records the decision unless a `sent` one is there already (then nothing changes:
+    /// `AlreadyPresent`). A `suppressed` decision is replaced.
+    fn record_notification(
+        &self,
+        notification: &crate::domain::Notification,
+    ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send;
+
+    /// Shaped like a Query of the audit table's `by-account` index, newest first.
+    fn notifications(
+        &self,
+        query: &NotificationQuery<'_>,
+    ) -> impl Future<Output = Result<NotificationPage, PortError>> + Send;
+}
+
+impl<T: NotificationLog> NotificationLog for std::sync::Arc<T> {
+    fn record_notification(
+        &self,
+        notification: &crate::domain::Notification,
+    ) -> impl Future<Output = Result<PutOutcome, PortError>> + Send {
+        (**self).record_notification(notification)
+    }
+
+    fn notifications(
+        &self,
+        query: &NotificationQuery<'_>,
+    ) -> impl Future<Output = Result<NotificationPage, PortError>> + Send {
+        (**self).notifications(query)
+    }
+}
+
 impl<T: Ledger> Ledger for std::sync::Arc<T> {
     fn batch_get_accounts(
         &self,
@@ -397,8 +450,13 @@ pub trait Idempotency: Send + Sync {
         now: DateTime<Utc>,
         in_progress_until: DateTime<Utc>,
     ) -> impl Future<Output = Result<Claim, PortError>> + Send;
-    /// Marks the key completed, kept until `expires_at`.
-    fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Marks the key completed, kept until `expires_at`, with what the effect returned.
+    fn complete(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        result: Option<&str>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Frees the key after a failed effect, so that a redelivery can try again. Only an
     /// in-progress record is deleted: a completed one stays until it expires.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send;
@@ -467,8 +525,13 @@ impl<T: Idempotency> Idempotency for std::sync::Arc<T> {
         (**self).claim(key, now, in_progress_until)
     }
 
-    fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send {
-        (**self).complete(key, expires_at)
+    fn complete(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        result: Option<&str>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).complete(key, expires_at, result)
     }
 
     fn release(&self, key: &str) -> impl Future<Output = Result<(), PortError>> + Send {

@@ -288,6 +288,8 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
         ledger.clone(),
         txn_notify::local::memory::MemoryMailer::new(),
         txn_notify::local::memory::MemoryIdempotency::new(),
+        txn_notify::local::memory::MemoryAuditLog::new(),
+        txn_notify::local::embedded::FixedSecret::new(b"digest-test-secret"),
         FrozenClock::at(common::now()),
         txn_notify::pipeline::notify::NotifyConfig::new(
             txn_notify::domain::Mailbox::new(None, "alerts@txn-notify.example").unwrap(),

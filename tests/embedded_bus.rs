@@ -72,6 +72,8 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
         Arc::clone(&store),
         MemoryMailer::new(),
         Arc::clone(&store),
+        Arc::clone(&store),
+        txn_notify::local::embedded::FixedSecret::new(b"bus-test-secret"),
         FrozenClock::at(now()),
         NotifyConfig::new(Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").unwrap()),
     );

@@ -30,7 +30,10 @@ async fn send(
 async fn a_second_delivery_is_skipped() {
     let (store, clock, effects) = (MemoryIdempotency::new(), FrozenClock::at(common::now()), Cell::new(0));
     assert_eq!(send(&store, &clock, &effects, false).await, Ok(Once::Done(1)));
-    assert_eq!(send(&store, &clock, &effects, false).await, Ok(Once::AlreadyDone));
+    assert_eq!(
+        send(&store, &clock, &effects, false).await,
+        Ok(Once::AlreadyDone(Some(1)))
+    );
     assert_eq!(effects.get(), 1);
 }
 
@@ -77,7 +80,7 @@ async fn a_completed_key_is_remembered_beyond_the_archive_retention_then_expires
     let replay_after_a_month = FrozenClock::at(common::now() + Duration::days(31));
     assert_eq!(
         send(&store, &replay_after_a_month, &effects, false).await,
-        Ok(Once::AlreadyDone)
+        Ok(Once::AlreadyDone(Some(1)))
     );
     let much_later = FrozenClock::at(common::now() + Duration::days(36));
     assert_eq!(send(&store, &much_later, &effects, false).await, Ok(Once::Done(2)));

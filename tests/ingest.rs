@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
-use txn_notify::local::memory::{LedgerFaults, MemoryLedger, MemorySecrets};
+use txn_notify::local::memory::{LedgerFaults, MemoryAuditLog, MemoryLedger, MemorySecrets};
 use txn_notify::pipeline::ingest::auth::sign;
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 use txn_notify::ports::Clock;
 
-type TestIngest = Ingest<MemoryLedger, MemorySecrets, FrozenClock>;
+type TestIngest = Ingest<MemoryLedger, MemoryAuditLog, MemorySecrets, FrozenClock>;
 
 const SECRET: &[u8] = b"test-secret";
 
@@ -24,6 +24,7 @@ fn ingest() -> TestIngest {
     let ledger = common::ledger_with(&[common::account("acc-fr-001", "FR", Currency::EUR)]);
     Ingest::new(
         ledger,
+        MemoryAuditLog::new(),
         MemorySecrets::new(SECRET),
         FrozenClock::at(common::now()),
         IngestConfig::default(),

@@ -154,6 +154,8 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
         sample_ledger(),
         MemoryMailer::new(),
         MemoryIdempotency::new(),
+        MemoryAuditLog::new(),
+        txn_notify::local::embedded::FixedSecret::new(b"metrics-test-secret"),
         FrozenClock::at(now),
         NotifyConfig::new(sender),
     );
@@ -172,6 +174,7 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
     let signed_at = "2026-11-20T18:00:10Z".parse().unwrap();
     let ingest = Ingest::new(
         sample_ledger(),
+        MemoryAuditLog::new(),
         MemorySecrets::local(),
         FrozenClock::at(signed_at),
         IngestConfig::default(),

@@ -21,7 +21,8 @@ use txn_notify::domain::{
     BusEvent, CategoryTotal, Header, Severity, StatementLine, StatementWeek, TransactionChange, WeeklyStatement,
 };
 use txn_notify::domain::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
-use txn_notify::local::memory::{LedgerFaults, MemoryIdempotency, MemoryLedger};
+use txn_notify::local::embedded::FixedSecret;
+use txn_notify::local::memory::{LedgerFaults, MemoryAuditLog, MemoryIdempotency, MemoryLedger};
 use txn_notify::local::memory::{MemoryMailer, SentEmail};
 use txn_notify::pipeline::Reply;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig, NotifyStats, email_key};
@@ -29,7 +30,10 @@ use txn_notify::pipeline::process::events_for_transaction;
 use txn_notify::ports::{Claim, Idempotency, MailError};
 use txn_notify::rules::Rules;
 
-type TestNotifier = Notifier<MemoryLedger, MemoryMailer, MemoryIdempotency, FrozenClock>;
+type TestNotifier = Notifier<MemoryLedger, MemoryMailer, MemoryIdempotency, MemoryAuditLog, FixedSecret, FrozenClock>;
+
+const API_URL: &str = "https://api.bank.example";
+const SECRET: &[u8] = b"notifier-test-signing-secret";
 
 fn sender() -> Mailbox {
     Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").unwrap()
@@ -40,8 +44,10 @@ fn notifier_with(accounts: &[Account], now: chrono::DateTime<Utc>) -> TestNotifi
         common::ledger_with(accounts),
         MemoryMailer::new(),
         MemoryIdempotency::new(),
+        MemoryAuditLog::new(),
+        FixedSecret::new(SECRET),
         FrozenClock::at(now),
-        NotifyConfig::new(sender()),
+        NotifyConfig::new(sender()).with_public_api_url(API_URL),
     )
 }
 
@@ -289,8 +295,13 @@ async fn send_one(account: &Account, event: Value) -> (Vec<SentEmail>, NotifySta
 fn golden_text(sent: &SentEmail) -> String {
     let email = &sent.email;
     let tags: Vec<String> = email.tags.iter().map(|t| format!("{}={}", t.name, t.value)).collect();
+    let headers: String = email
+        .headers
+        .iter()
+        .map(|h| format!("{}: {}\n", h.name, h.value.as_str()))
+        .collect();
     format!(
-        "Subject: {}\nTags: {}\n\n===== text =====\n{}\n===== html =====\n{}\n",
+        "Subject: {}\n{headers}Tags: {}\n\n===== text =====\n{}\n===== html =====\n{}\n",
         email.subject.as_str(),
         tags.join(" "),
         email.text,
@@ -758,4 +769,251 @@ async fn long_statements_say_how_many_are_not_listed() {
         "{text}"
     );
     assert_eq!(text.matches(" · ").count(), 400, "200 lines of two separators");
+}
+
+/// The Account Updated event of a change to `account` (as it is after the change).
+fn updated(account: &Account, changed: &[&str]) -> Value {
+    let changed: Vec<String> = changed.iter().map(|c| c.to_string()).collect();
+    envelope(&BusEvent::AccountUpdated(txn_notify::domain::AccountUpdated {
+        header: Header::new(
+            event_id::for_account_updated(&account.account_id, account.version, "before", &changed.join(",")),
+            &account.account_id,
+            Utc.with_ymd_and_hms(2026, 11, 21, 9, 30, 0).unwrap(),
+        ),
+        severity: txn_notify::domain::AccountUpdated::severity_of(&changed),
+        changed,
+        version: account.version,
+        account: account.into(),
+    }))
+}
+
+fn with_new_address(mut account: Account) -> Account {
+    account.previous_email = Some(account.email.clone());
+    account.email = Pii(format!("new.{}", account.email.expose()));
+    account.version = 2;
+    account
+}
+
+#[tokio::test]
+async fn an_address_change_warns_the_old_address_and_confirms_the_new_one_in_both_languages() {
+    for account in [with_new_address(french()), with_new_address(english())] {
+        let notifier = notifier(std::slice::from_ref(&account));
+        let (failed, stats) = deliver(&notifier, sqs(&[updated(&account, &["email", "updated_at"])])).await;
+        assert!(failed.is_empty(), "{failed:?}");
+        let sent = notifier.mailer.sent();
+        assert_eq!(stats.sent, 2, "{stats:?}");
+        let to: Vec<&str> = sent.iter().map(|s| s.email.to.address.expose().as_str()).collect();
+        assert_eq!(
+            to,
+            [
+                account.previous_email.as_ref().unwrap().expose().as_str(),
+                account.email.expose().as_str()
+            ],
+            "the notice to the old address, then the confirmation to the new one"
+        );
+        check_golden(&format!("{}/address_changed", account.locale), &golden_text(&sent[0]));
+        check_golden(&format!("{}/address_confirmed", account.locale), &golden_text(&sent[1]));
+        assert!(
+            !sent[0].email.html.contains("href") && !sent[0].email.text.contains("http"),
+            "the security notice has no link to click"
+        );
+        // One notification for the event, with both emails.
+        let recorded = notifier.notifications.notification_records();
+        assert_eq!(recorded.len(), 1);
+        let emails: Vec<(&str, &str)> = recorded[0]
+            .emails
+            .iter()
+            .map(|e| (e.template.as_str(), e.to.as_str()))
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                ("address_changed", "previous_address"),
+                ("address_confirmed", "account")
+            ]
+        );
+        assert_eq!(recorded[0].detail_type, "Account Updated");
+    }
+}
+
+#[tokio::test]
+async fn closure_sends_one_confirmation_then_nothing_and_freezing_sends_a_notice() {
+    for base in [french(), english()] {
+        let mut closed = base.clone();
+        closed.status = txn_notify::domain::AccountStatus::Closed;
+        closed.version = 3;
+        let notifier = notifier(std::slice::from_ref(&closed));
+        let (_, stats) = deliver(&notifier, sqs(&[updated(&closed, &["status"])])).await;
+        assert_eq!(stats.sent_by_template.get("account_closed"), Some(&1), "{stats:?}");
+        check_golden(
+            &format!("{}/account_closed", closed.locale),
+            &golden_text(&notifier.mailer.sent()[0]),
+        );
+        // After the closure: nothing, and every decision is still recorded.
+        let (txn, change) = transaction_for("large", &closed);
+        let later = [
+            recorded(&closed, &txn, change),
+            statement(&closed, 2, 2),
+            updated(&with_new_address(closed.clone()), &["email"]),
+        ];
+        let (_, stats) = deliver(&notifier, sqs(&later)).await;
+        assert_eq!((stats.sent, stats.suppressed), (0, 3), "{stats:?}");
+        let reasons: Vec<Option<String>> = notifier
+            .notifications
+            .notification_records()
+            .iter()
+            .filter(|n| n.decision == txn_notify::domain::Decision::Suppressed)
+            .map(|n| n.reason.clone())
+            .collect();
+        assert_eq!(reasons, vec![Some("account_closed".to_string()); 3]);
+
+        let mut frozen = base.clone();
+        frozen.status = txn_notify::domain::AccountStatus::Frozen;
+        let freezing = notifier_with(std::slice::from_ref(&frozen), common::now());
+        let (_, stats) = deliver(&freezing, sqs(&[updated(&frozen, &["status"])])).await;
+        assert_eq!(stats.sent_by_template.get("account_frozen"), Some(&1), "{stats:?}");
+        check_golden(
+            &format!("{}/account_frozen", frozen.locale),
+            &golden_text(&freezing.mailer.sent()[0]),
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_account_changes_and_reopening_send_nothing_and_record_nothing() {
+    let mut account = french();
+    account.preferences.email_enabled = false;
+    let notifier = notifier(std::slice::from_ref(&account));
+    let events = [
+        updated(&account, &["thresholds", "preferences"]),
+        updated(&account, &["status"]),
+        updated(&account, &["holder", "locale", "time_zone"]),
+    ];
+    let (_, stats) = deliver(&notifier, sqs(&events)).await;
+    assert_eq!((stats.sent, stats.not_emailed), (0, 3), "{stats:?}");
+    assert!(notifier.notifications.notification_records().is_empty());
+    // Security notices are service messages: email_enabled false does not stop them.
+    let moved = with_new_address(account);
+    let moving = notifier_with(std::slice::from_ref(&moved), common::now());
+    assert_eq!(deliver(&moving, sqs(&[updated(&moved, &["email"])])).await.1.sent, 2);
+}
+
+#[tokio::test]
+async fn an_address_change_retried_halfway_sends_each_email_once() {
+    let account = with_new_address(french());
+    let notifier = notifier(std::slice::from_ref(&account));
+    notifier.mailer.fail_next([MailError::Throttled("first try".into())]);
+    let event = updated(&account, &["email"]);
+    // The notice is throttled, nothing is recorded, the message is retried.
+    let (failed, _) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
+    assert_eq!(failed.len(), 1);
+    assert!(notifier.notifications.notification_records().is_empty());
+    let (failed, stats) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
+    assert!(failed.is_empty());
+    assert_eq!(stats.sent, 2);
+    // Once more (a redelivery): nothing sent, the same decision with the same message ids.
+    let first = notifier.notifications.notification_records();
+    let (_, stats) = deliver(&notifier, sqs(&[event])).await;
+    assert_eq!((stats.sent, stats.duplicates), (0, 2));
+    assert_eq!(notifier.mailer.sent().len(), 2);
+    assert_eq!(notifier.notifications.notification_records(), first);
+}
+
+#[tokio::test]
+async fn every_decision_is_recorded_with_its_message_id_or_its_reason() {
+    let mut account = french();
+    account.preferences.muted_categories = vec!["restaurants".into()];
+    let notifier = notifier(std::slice::from_ref(&account));
+    let (plain, change) = transaction_for("plain", &account);
+    let mut groceries = plain.clone();
+    groceries.transaction_id = "t-groceries".into();
+    groceries.merchant = merchant("Le Bistrot", "5812", "FR", Some("Paris"));
+    let events = [
+        recorded(&account, &plain, change),
+        recorded(&account, &groceries, change),
+        opened(&account),
+    ];
+    let (failed, stats) = deliver(&notifier, sqs(&events)).await;
+    assert!(failed.is_empty());
+    assert_eq!((stats.sent, stats.suppressed), (2, 1), "{stats:?}");
+    let sent_ids: Vec<String> = notifier.mailer.sent().iter().map(|s| s.message_id.clone()).collect();
+    let mut records = notifier.notifications.notification_records();
+    records.sort_by(|a, b| a.transaction_id.cmp(&b.transaction_id));
+    type Summary<'a> = (Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>);
+    let summary: Vec<Summary> = records
+        .iter()
+        .map(|n| {
+            (
+                n.transaction_id.as_deref(),
+                n.decision.as_str(),
+                n.reason.as_deref(),
+                n.primary_email().and_then(|e| e.message_id.as_deref()),
+            )
+        })
+        .collect();
+    assert_eq!(summary.len(), 3);
+    assert_eq!(summary[0].0, None, "Account Opened has no transaction");
+    assert_eq!(summary[0].1, "sent");
+    assert_eq!(
+        summary[1],
+        (Some("t-groceries"), "suppressed", Some("muted_category"), None)
+    );
+    assert_eq!(summary[2].0, Some("t-plain"));
+    for record in [&records[0], &records[2]] {
+        let email = record.primary_email().unwrap();
+        assert!(sent_ids.contains(email.message_id.as_ref().unwrap()), "{record:?}");
+        assert_eq!(email.delivery_state, txn_notify::domain::DeliveryState::Sent);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_audit_trail_retries_the_message_and_sends_nothing_twice() {
+    let account = french();
+    let notifier = notifier(std::slice::from_ref(&account));
+    notifier.notifications.fail_next_writes(100);
+    let (txn, change) = transaction_for("plain", &account);
+    let event = recorded(&account, &txn, change);
+    let (failed, stats) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
+    assert_eq!((failed.len(), stats.sent, stats.retried), (1, 1, 1), "{stats:?}");
+    notifier.notifications.fail_next_writes(0);
+    let (failed, stats) = deliver(&notifier, sqs(&[event])).await;
+    assert!(failed.is_empty());
+    assert_eq!((stats.sent, stats.duplicates), (0, 1));
+    let records = notifier.notifications.notification_records();
+    assert_eq!(
+        records[0].primary_email().and_then(|e| e.message_id.clone()),
+        Some(notifier.mailer.sent()[0].message_id.clone()),
+        "the redelivery records the message id the first one got"
+    );
+}
+
+#[tokio::test]
+async fn statements_carry_a_one_click_unsubscribe_and_alerts_do_not() {
+    let account = english();
+    let (sent, _) = send_one(&account, statement(&account, 2, 2)).await;
+    let email = &sent[0].email;
+    let link = email.header("List-Unsubscribe").unwrap();
+    assert_eq!(
+        email.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let url = link.strip_prefix('<').and_then(|l| l.strip_suffix('>')).unwrap();
+    let token = url.strip_prefix(&format!("{API_URL}/v1/unsubscribe/")).unwrap();
+    assert_eq!(
+        txn_notify::domain::unsubscribe::verify(
+            &[SECRET],
+            token,
+            txn_notify::domain::unsubscribe::STATEMENT_PURPOSE,
+            common::now() + Duration::days(90)
+        ),
+        Ok(account.account_id.clone())
+    );
+    assert!(email.text.contains(url), "the body links to the page as well");
+    for shape in ["plain", "large"] {
+        let (txn, change) = transaction_for(shape, &account);
+        let (sent, _) = send_one(&account, recorded(&account, &txn, change)).await;
+        assert!(sent[0].email.headers.is_empty(), "alerts are transactional: {shape}");
+    }
+    let (sent, _) = send_one(&account, opened(&account)).await;
+    assert!(sent[0].email.headers.is_empty());
 }

@@ -2,7 +2,7 @@
 //! whose failures can be injected.
 
 use mail_parser::MessageParser;
-use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::domain::{Email, ExtraHeader, HeaderText, Mailbox, Tag};
 use txn_notify::local::eml::to_eml;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::ports::{MailError, Mailer};
@@ -17,6 +17,10 @@ fn email() -> Email {
         tags: vec![Tag {
             name: "detail-type".into(),
             value: "Transaction-Recorded".into(),
+        }],
+        headers: vec![ExtraHeader {
+            name: "List-Unsubscribe",
+            value: HeaderText::new("<http://127.0.0.1:3000/v1/unsubscribe/abc.statement.1.xyz>").unwrap(),
         }],
     }
 }
@@ -45,6 +49,11 @@ fn an_eml_file_parses_back_to_the_same_email() {
     assert_eq!(message.body_html(0).unwrap().trim_end(), email().html);
     assert!(eml.to_ascii_lowercase().contains("multipart/alternative"));
     assert_eq!(message.message_id(), Some("000001@outbox.txn-notify.local"));
+    assert_eq!(
+        message.header_raw("List-Unsubscribe").map(str::trim),
+        Some("<http://127.0.0.1:3000/v1/unsubscribe/abc.statement.1.xyz>"),
+        "our own headers are written as given"
+    );
 }
 
 #[tokio::test]

@@ -20,3 +20,7 @@ pub struct AuditRecord {
     /// Epoch seconds after which DynamoDB's TTL may delete it.
     pub expires_at: i64,
 }
+
+/// How long the audit trail keeps a record: thirteen months, a full year of history plus a
+/// month to look at it. Notifications are kept as long.
+pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(396);

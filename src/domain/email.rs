@@ -71,6 +71,14 @@ pub struct Tag {
     pub value: String,
 }
 
+/// A header of our own beyond From, To and Subject (List-Unsubscribe): the name is ours,
+/// the value header-safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraHeader {
+    pub name: &'static str,
+    pub value: HeaderText,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub from: Mailbox,
@@ -79,6 +87,16 @@ pub struct Email {
     pub html: String,
     pub text: String,
     pub tags: Vec<Tag>,
+    pub headers: Vec<ExtraHeader>,
+}
+
+impl Email {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
 }
 
 #[cfg(test)]

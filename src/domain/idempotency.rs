@@ -10,20 +10,22 @@
 //! | INPROGRESS, its claim's end before `now` (a crashed delivery) | `Acquired` (taken over) |
 //!
 //! `release` deletes an INPROGRESS record only: a completed effect is never forgotten
-//! before it expires. `complete` writes COMPLETED whatever was there. The units are those
-//! DynamoDB stores: epoch milliseconds for the claim, epoch seconds for the TTL attribute.
+//! before it expires. `complete` writes COMPLETED whatever was there, with the effect's
+//! result (Powertools' `data`: the notifier keeps the SES message id), which a claim that
+//! finds it completed hands back. The units are those DynamoDB stores: epoch milliseconds
+//! for the claim, epoch seconds for the TTL attribute.
 
 use chrono::{DateTime, Utc};
 
 /// The state of an idempotency key, as `Idempotency::claim` found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key was free (or its record had expired): the caller now holds it, in progress.
     Acquired,
     /// Another delivery holds it and has not timed out: try again later.
     InProgress,
-    /// The effect was done: skip it.
-    Completed,
+    /// The effect was done: skip it. `result`: what `complete` kept of it.
+    Completed { result: Option<String> },
 }
 
 string_enum! {
@@ -39,13 +41,15 @@ string_enum! {
 pub const IN_PROGRESS_RECORD_TTL_SECONDS: i64 = 24 * 3600;
 
 /// One stored record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub status: KeyStatus,
     /// When the claim ends, epoch milliseconds (in progress only).
     pub in_progress_until_ms: Option<i64>,
     /// When the record may be deleted, epoch seconds (the table's TTL attribute).
     pub expires_at_s: i64,
+    /// What the effect returned (completed only).
+    pub result: Option<String>,
 }
 
 impl KeyRecord {
@@ -55,15 +59,17 @@ impl KeyRecord {
             status: KeyStatus::InProgress,
             in_progress_until_ms: Some(until.timestamp_millis()),
             expires_at_s: until.timestamp() + IN_PROGRESS_RECORD_TTL_SECONDS,
+            result: None,
         }
     }
 
     /// The record `complete` writes.
-    pub fn completed(expires_at: DateTime<Utc>) -> Self {
+    pub fn completed(expires_at: DateTime<Utc>, result: Option<&str>) -> Self {
         KeyRecord {
             status: KeyStatus::Completed,
             in_progress_until_ms: None,
             expires_at_s: expires_at.timestamp(),
+            result: result.map(str::to_string),
         }
     }
 
@@ -71,7 +77,9 @@ impl KeyRecord {
     /// absent (the claim then takes the key).
     pub fn holds_at(&self, now: DateTime<Utc>) -> Option<Claim> {
         match self.status {
-            KeyStatus::Completed if self.expires_at_s >= now.timestamp() => Some(Claim::Completed),
+            KeyStatus::Completed if self.expires_at_s >= now.timestamp() => Some(Claim::Completed {
+                result: self.result.clone(),
+            }),
             KeyStatus::InProgress
                 if self
                     .in_progress_until_ms
@@ -102,8 +110,13 @@ mod tests {
         assert_eq!(claim.holds_at(t - Duration::seconds(1)), Some(Claim::InProgress));
         assert_eq!(claim.holds_at(t + Duration::microseconds(999)), Some(Claim::InProgress));
         assert_eq!(claim.holds_at(t + Duration::milliseconds(1)), None);
-        let done = KeyRecord::completed(t + Duration::milliseconds(500));
-        assert_eq!(done.holds_at(t + Duration::milliseconds(999)), Some(Claim::Completed));
+        let done = KeyRecord::completed(t + Duration::milliseconds(500), Some("ses-1"));
+        assert_eq!(
+            done.holds_at(t + Duration::milliseconds(999)),
+            Some(Claim::Completed {
+                result: Some("ses-1".into())
+            })
+        );
         assert_eq!(done.holds_at(t + Duration::seconds(1)), None);
         assert!(claim.is_releasable() && !done.is_releasable());
         assert_eq!(claim.expires_at_s, t.timestamp() + IN_PROGRESS_RECORD_TTL_SECONDS);

@@ -7,6 +7,9 @@
 //! | transaction | `ACCOUNT#<account_id>` | `TXN#<booked_at>#<transaction_id>` | `TXN` |
 //! | uniqueness marker | `ACCOUNT#<account_id>` | `TXNID#<transaction_id>` | `TXN_ID` |
 //!
+//! In the audit table, keyed by `event_id`, the notifier's decision for an event is an item
+//! of its own, `NOTIFICATION#<event_id>`, beside the auditor's record of the event.
+//!
 //! `booked_at` in a sort key is written by `time::format_rfc3339`, so that the transactions
 //! of an account sort by the time they were booked.
 
@@ -24,6 +27,13 @@ pub const ACCOUNT_TYPE: &str = "ACCOUNT";
 pub const TRANSACTION_TYPE: &str = "TXN";
 /// The processor ignores items of this type.
 pub const MARKER_TYPE: &str = "TXN_ID";
+
+/// The audit table's key of an event's notification.
+pub const NOTIFICATION_PREFIX: &str = "NOTIFICATION#";
+
+pub fn notification_key(event_id: &str) -> String {
+    format!("{NOTIFICATION_PREFIX}{event_id}")
+}
 
 /// The partition of an account: its profile, its transactions and their markers.
 pub fn account_pk(account_id: &str) -> String {

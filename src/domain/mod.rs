@@ -61,11 +61,13 @@ pub mod keys;
 pub(crate) mod metadata;
 pub(crate) mod money;
 pub(crate) mod money_display;
+pub(crate) mod notification;
 pub(crate) mod pii;
 pub(crate) mod rate;
 pub mod text;
 pub mod time;
 pub(crate) mod transaction;
+pub mod unsubscribe;
 
 pub use account::{
     Account, AccountStatus, AccountThresholds, EmailState, EmailStatus, Holder, Locale, Preferences,
@@ -73,16 +75,19 @@ pub use account::{
 };
 pub use audit::AuditRecord;
 pub use category::Category;
-pub use email::{Email, HeaderText, Mailbox, Tag};
+pub use email::{Email, ExtraHeader, HeaderText, Mailbox, Tag};
 pub use events::{
-    AccountOpened, BusEvent, CategoryTotal, DetailType, ForeignReason, Header, Severity, StatementLine, StatementWeek,
-    ThresholdSource, TransactionChange, WeeklyStatement,
+    AccountOpened, AccountSnapshot, AccountUpdated, BusEvent, CategoryTotal, DetailType, ForeignReason, Header,
+    Severity, StatementLine, StatementWeek, ThresholdSource, TransactionChange, WeeklyStatement,
 };
 pub use fields::{Attributes, CountryCode, DecodeError, Fields, parse_integer};
 pub use idempotency::{Claim, KeyRecord, KeyStatus};
 pub use item::LedgerItem;
 pub use metadata::{MAX_METADATA_DEPTH, MetaValue, Metadata, MetadataError};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneySum};
+pub use notification::{
+    Decision, DeliveryState, HistoryPosition, Notification, NotificationEmail, Recipient, history_sort_key,
+};
 pub use pii::Pii;
 pub use rate::Rate;
 pub use transaction::{Channel, DeclineReason, Mcc, Merchant, Transaction, TransactionKind, TransactionStatus};

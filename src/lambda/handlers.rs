@@ -15,7 +15,7 @@ use crate::pipeline::digest::{Digest, DigestRequest};
 use crate::pipeline::ingest::Ingest;
 use crate::pipeline::notify::Notifier;
 use crate::pipeline::process::Processor;
-use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, Secrets};
+use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, NotificationLog, Secrets};
 use crate::telemetry::emf::Invocation;
 
 /// A use case that a Lambda function runs on each event.
@@ -41,7 +41,9 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
     }
 }
 
-impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Invoke for Notifier<L, M, I, C> {
+impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock> Invoke
+    for Notifier<L, M, I, N, S, C>
+{
     async fn invoke(
         &self,
         payload: Value,
@@ -74,7 +76,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for Digest<L, B, C> {
     }
 }
 
-impl<L: Ledger, S: Secrets, C: Clock> Invoke for Ingest<L, S, C> {
+impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Invoke for Ingest<L, N, S, C> {
     async fn invoke(
         &self,
         payload: Value,
@@ -137,8 +139,8 @@ fn consumer_reply(reply: Reply) -> Result<Value, HandlerError> {
     }
 }
 
-pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, C: Clock>(
-    notifier: &Notifier<L, M, I, C>,
+pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock>(
+    notifier: &Notifier<L, M, I, N, S, C>,
     payload: Value,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
@@ -222,8 +224,8 @@ pub async fn digest<L: Ledger, B: EventBus, C: Clock>(
 
 /// An API Gateway HTTP API (v2) request → its response. A payload that is not such a request
 /// is an error (API Gateway answers 502); a request we cannot read becomes a 400.
-pub async fn ingest<L: Ledger, S: Secrets, C: Clock>(
-    ingest: &Ingest<L, S, C>,
+pub async fn ingest<L: Ledger, N: NotificationLog, S: Secrets, C: Clock>(
+    ingest: &Ingest<L, N, S, C>,
     payload: Value,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {

@@ -24,6 +24,12 @@ pub fn to_eml(email: &Email, message_id: &str, sent_at: DateTime<Utc>) -> String
         .date(sent_at.timestamp())
         .text_body(email.text.as_str())
         .html_body(email.html.as_str());
+    for header in &email.headers {
+        builder = builder.header(
+            header.name,
+            mail_builder::headers::raw::Raw::new(header.value.as_str().to_string()),
+        );
+    }
     for tag in &email.tags {
         builder = builder.header(
             format!("X-Tag-{}", tag.name),

@@ -13,6 +13,10 @@ pub mod embedded;
 /// Public on purpose: it protects nothing.
 pub const LOCAL_SIGNING_SECRET: &str = "txn-notify-local-signing-secret";
 
+/// Where `dev` answers by default; local statements link their unsubscribe page there
+/// (`dev` on another port links to that one).
+pub const LOCAL_API_URL: &str = "http://127.0.0.1:3000";
+
 pub mod eml;
 pub mod memory;
 pub mod tools;

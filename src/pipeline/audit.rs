@@ -16,10 +16,9 @@ pub struct AuditConfig {
 }
 
 impl Default for AuditConfig {
-    /// Thirteen months: a full year of history plus a month to look at it.
     fn default() -> Self {
         AuditConfig {
-            retention: Duration::days(396),
+            retention: crate::domain::audit::RETENTION,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! | none, or expired | claims it (in progress), runs the effect, marks it completed |
 //! | in progress, not timed out | does not run the effect: `InProgressElsewhere` (retry later) |
 //! | in progress, timed out (a crashed delivery) | claims it again and runs the effect |
-//! | completed, not expired | skips the effect: `AlreadyDone` (counted by the caller) |
+//! | completed, not expired | skips the effect: `AlreadyDone` with the result the first run kept (counted by the caller) |
 //! | — the effect fails | releases the key, so that the redelivery runs it again |
 //!
 //! A replayed event carries the same event_id, so it follows the same rules.
@@ -38,7 +38,9 @@ impl Default for IdempotencyConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Once<T> {
     Done(T),
-    AlreadyDone,
+    /// The effect had been done; its result as the first run kept it (None: a record written
+    /// without one, or one that no longer decodes).
+    AlreadyDone(Option<T>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +63,18 @@ pub async fn run_once<S, C, T, E, F, Fut>(
 where
     S: Idempotency,
     C: Clock,
+    T: serde::Serialize + serde::de::DeserializeOwned,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let now = clock.now();
     match store.claim(key, now, now + config.in_progress_timeout).await {
         Err(error) => return Err(OnceError::Store(error)),
-        Ok(Claim::Completed) => return Ok(Once::AlreadyDone),
+        Ok(Claim::Completed { result }) => {
+            return Ok(Once::AlreadyDone(
+                result.and_then(|text| serde_json::from_str(&text).ok()),
+            ));
+        }
         Ok(Claim::InProgress) => return Err(OnceError::InProgressElsewhere),
         Ok(Claim::Acquired) => {}
     }
@@ -77,8 +84,9 @@ where
             // after the claim times out would repeat it. If the store still fails, the error is
             // reported and that window remains.
             let expires_at = clock.now() + config.completed_ttl;
+            let kept = serde_json::to_string(&value).ok();
             super::retry::retry_transient(clock, &super::retry::RetryPolicy::default(), || {
-                store.complete(key, expires_at)
+                store.complete(key, expires_at, kept.as_deref())
             })
             .await
             .map_err(OnceError::Store)?;
@@ -109,7 +117,7 @@ mod tests {
         async fn claim(&self, _: &str, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<Claim, PortError> {
             Ok(Claim::Acquired)
         }
-        async fn complete(&self, _: &str, _: DateTime<Utc>) -> Result<(), PortError> {
+        async fn complete(&self, _: &str, _: DateTime<Utc>, _: Option<&str>) -> Result<(), PortError> {
             let mut failures = self.0.lock().unwrap();
             if *failures > 0 {
                 *failures -= 1;

@@ -6,7 +6,8 @@
 //! - `consumer`: what the consumers share: SQS batches or bare events in, partial replies out.
 //! - `idempotency`: exactly-once effects over at-least-once deliveries.
 //! - `ingest`: the signed HTTP API that stores transactions and accounts.
-//! - `notify`: Transaction Recorded, Account Opened and Weekly Statement → one email each.
+//! - `notify`: Transaction Recorded, Account Opened, Account Updated and Weekly Statement →
+//!   their emails, and the decision recorded in the audit trail.
 
 pub(crate) mod audit;
 pub(crate) mod consumer;
@@ -18,6 +19,7 @@ pub mod process;
 pub(crate) mod profiles;
 pub(crate) mod publish;
 pub(crate) mod retry;
+pub(crate) mod secret_cache;
 
 pub use audit::{AuditConfig, Auditor};
 pub use consumer::{Delivery, DeliveryError, MessageError, Outcome, PayloadError, Reply};
@@ -27,3 +29,4 @@ pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig, StreamBa
 pub use profiles::load_profiles;
 pub use publish::{EntryGroup, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, PublishLimits, publish};
 pub use retry::RetryPolicy;
+pub use secret_cache::SecretCache;

@@ -47,8 +47,15 @@ pub async fn idempotency_contract<S: Idempotency>(store: &S, prefix: &str) {
 
     // Completed: skipped to the second it expires, absent after.
     let expires = now + Duration::days(35) + Duration::milliseconds(500);
-    store.complete(&key("a"), expires).await.unwrap();
-    assert_eq!(claim(key("a"), now + Duration::days(1), until).await, Claim::Completed);
+    // Completed: the effect's result comes back with the claim that finds it.
+    let done = || Claim::Completed {
+        result: Some("0100019a-ses-message-id".into()),
+    };
+    store
+        .complete(&key("a"), expires, Some("0100019a-ses-message-id"))
+        .await
+        .unwrap();
+    assert_eq!(claim(key("a"), now + Duration::days(1), until).await, done());
     assert_eq!(
         claim(
             key("a"),
@@ -56,13 +63,13 @@ pub async fn idempotency_contract<S: Idempotency>(store: &S, prefix: &str) {
             expires + Duration::minutes(2)
         )
         .await,
-        Claim::Completed,
+        done(),
         "expiry is kept to the second, as the TTL attribute"
     );
     store.release(&key("a")).await.unwrap();
     assert_eq!(
         claim(key("a"), now + Duration::days(2), until).await,
-        Claim::Completed,
+        done(),
         "release never frees a completed key"
     );
     let after = expires + Duration::seconds(1);
@@ -78,8 +85,8 @@ pub async fn idempotency_contract<S: Idempotency>(store: &S, prefix: &str) {
     assert_eq!(claim(key("b"), now, until).await, Claim::Acquired);
 
     // Completing without a claim records it; releasing a key never claimed does nothing.
-    store.complete(&key("c"), now + Duration::days(1)).await.unwrap();
-    assert_eq!(claim(key("c"), now, until).await, Claim::Completed);
+    store.complete(&key("c"), now + Duration::days(1), None).await.unwrap();
+    assert_eq!(claim(key("c"), now, until).await, Claim::Completed { result: None });
     store.release(&key("never")).await.unwrap();
     assert_eq!(claim(key("never"), now, until).await, Claim::Acquired);
 

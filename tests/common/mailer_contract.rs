@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use txn_notify::domain::{Email, HeaderText, Mailbox, Tag};
+use txn_notify::domain::{Email, ExtraHeader, HeaderText, Mailbox, Tag};
 use txn_notify::ports::Mailer;
 
 pub fn contract_email(from: &str, subject: &str) -> Email {
@@ -16,6 +16,10 @@ pub fn contract_email(from: &str, subject: &str) -> Email {
         tags: vec![Tag {
             name: "event_id".into(),
             value: "ev-contract".into(),
+        }],
+        headers: vec![ExtraHeader {
+            name: "List-Unsubscribe-Post",
+            value: HeaderText::new("List-Unsubscribe=One-Click").unwrap(),
         }],
     }
 }

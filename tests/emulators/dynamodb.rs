@@ -300,6 +300,7 @@ async fn two_concurrent_patches_of_one_version_cannot_both_win() {
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
     let ingest = Ingest::new(
         ledger,
+        txn_notify::local::memory::MemoryAuditLog::new(),
         MemorySecrets::local(),
         FrozenClock::at(now),
         IngestConfig::default(),

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
 use txn_notify::aws::eventbridge::EventBridgeBus;
+use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::SystemClock;
 use txn_notify::domain::Currency;
@@ -183,14 +184,20 @@ fn failures(reply: &Reply) -> usize {
     }
 }
 
-async fn audit_items(table: &str) -> Vec<Value> {
+/// The audit records, and the notifier's decisions.
+async fn audit_items(table: &str) -> (Vec<Value>, Vec<Value>) {
     let output = dynamodb().await.scan().table_name(table).send().await.unwrap();
     output
         .items
         .unwrap_or_default()
         .into_iter()
-        .map(|item| serde_dynamo::from_item(txn_notify::aws::dynamodb::item::from_sdk(item)).unwrap())
-        .collect()
+        .map(|item| serde_dynamo::from_item::<_, Value>(txn_notify::aws::dynamodb::item::from_sdk(item)).unwrap())
+        .partition(|item| {
+            !item["event_id"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(txn_notify::domain::keys::NOTIFICATION_PREFIX)
+        })
 }
 
 async fn emails_to(address: &str) -> Vec<Value> {
@@ -266,6 +273,11 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
         DynamoLedger::new(dynamo.clone(), &ledger_table),
         SesMailer::new(aws_sdk_sesv2::Client::new(&moto_config), None),
         DynamoIdempotency::new(dynamo.clone(), &idempotency_table),
+        DynamoAuditLog::new(dynamo.clone(), &audit_table),
+        SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(&moto_config),
+            unique("statements-only"),
+        ),
         SystemClock,
         NotifyConfig::new(Mailbox::new(Some("txn-notify"), &sender).unwrap()),
     );
@@ -296,9 +308,24 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
             .any(|m| m["subject"].as_str().unwrap().contains("1\u{202f}500,00\u{a0}€")),
         "the large purchase email, in French: {emails:?}"
     );
-    let trail = audit_items(&audit_table).await;
+    let (trail, notifications) = audit_items(&audit_table).await;
     assert_eq!(trail.len(), 3);
     assert!(trail.iter().all(|item| item["account_id"] == "acc-e2e"));
+    // The notifier's decisions sit beside the records, with SES's own message ids.
+    assert_eq!(notifications.len(), 2, "{notifications:?}");
+    let ses_ids: std::collections::BTreeSet<String> = emails
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for item in &notifications {
+        assert_eq!(item["decision"], "sent");
+        let email = &item["notification"]["emails"][0];
+        assert_eq!(email["delivery_state"], "sent");
+        assert!(
+            ses_ids.contains(email["message_id"].as_str().unwrap()),
+            "{email} in {ses_ids:?}"
+        );
+    }
 
     // SQS delivers the same messages again: nothing new.
     let (_, stats) = notifier.handle(notify_batch).await.unwrap();
@@ -349,5 +376,10 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     );
 
     assert_eq!(emails_to(&address).await.len(), 2, "no second email");
-    assert_eq!(audit_items(&audit_table).await.len(), 3, "no second audit item");
+    let (trail, notifications) = audit_items(&audit_table).await;
+    assert_eq!(
+        (trail.len(), notifications.len()),
+        (3, 2),
+        "no second audit item or decision"
+    );
 }

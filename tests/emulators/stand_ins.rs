@@ -195,6 +195,7 @@ fn email() -> Email {
         html: "<p>12,50 €</p>".into(),
         text: "12,50 €".into(),
         tags: Vec::new(),
+        headers: Vec::new(),
     }
 }
 

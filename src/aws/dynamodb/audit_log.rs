@@ -6,15 +6,36 @@
 //! when the event has none, so the index stays sparse), `detail_type`, `source`, `detail`
 //! (a map, as the event carried it), `replay_name`, `received_at`, `expires_at` (TTL,
 //! epoch seconds).
+//!
+//! The notifier's decision for an event is an item of its own (`domain::keys`):
+//! `event_id = NOTIFICATION#<event_id>`, `account_id` and `occurred_at` (fixed-width, so the
+//! index sorts it by time), `decision`, `notification` (the map of `domain::Notification`),
+//! `expires_at`.
+//!
+//! | port call | DynamoDB |
+//! |---|---|
+//! | `put_if_absent` | PutItem on `attribute_not_exists(event_id)` |
+//! | `record_notification` | PutItem on `attribute_not_exists(event_id) OR decision <> sent` |
+//! | `notifications` | Query of `by-account` on `account_id`, newest first, filtered on `attribute_exists(notification)`, page after page until `limit` are found (at most `MAX_PAGES_READ` pages a call); the cursor is the key of the last item read |
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use serde::Serialize;
 
-use super::item::to_sdk;
+use super::item::{from_sdk, s, string, to_sdk};
 use crate::aws::failure::classify;
 use crate::domain::audit::AuditRecord;
+use crate::domain::keys::notification_key;
 use crate::domain::time::format_rfc3339;
-use crate::ports::{AuditLog, PortError, PutOutcome};
+use crate::domain::{Decision, HistoryPosition, Notification};
+use crate::ports::{AuditLog, NotificationLog, NotificationPage, NotificationQuery, PortError, PutOutcome};
+
+/// The index that lists an account's trail by time.
+pub const BY_ACCOUNT_INDEX: &str = "by-account";
+/// A history page reads at most this many Query pages: an account whose trail is mostly
+/// alerts gets a short page with a cursor rather than a slow one.
+pub const MAX_PAGES_READ: u32 = 8;
 
 #[derive(Clone)]
 pub struct DynamoAuditLog {
@@ -83,5 +104,121 @@ impl AuditLog for DynamoAuditLog {
             }
             Err(error) => Err(classify("PutItem", &error)),
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StoredNotification {
+    notification: Notification,
+}
+
+#[derive(Serialize)]
+struct NotificationItem<'a> {
+    event_id: String,
+    account_id: &'a str,
+    occurred_at: String,
+    decision: &'static str,
+    notification: &'a Notification,
+    expires_at: i64,
+}
+
+fn conditional_check_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    error: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> bool {
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+impl NotificationLog for DynamoAuditLog {
+    async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
+        let item = serde_dynamo::to_item(NotificationItem {
+            event_id: notification_key(&notification.event_id),
+            account_id: &notification.account_id,
+            occurred_at: notification.sort_key(),
+            decision: notification.decision.as_str(),
+            notification,
+            expires_at: notification.expires_at,
+        })
+        .map_err(|e| PortError::permanent(format!("the notification does not fit an item: {e}")))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk(item)))
+            .condition_expression("attribute_not_exists(event_id) OR #decision <> :sent")
+            .expression_attribute_names("#decision", "decision")
+            .expression_attribute_values(":sent", s(Decision::Sent.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutOutcome::Written),
+            Err(error) if conditional_check_failed(&error) => Ok(PutOutcome::AlreadyPresent),
+            Err(error) => Err(classify("PutItem", &error)),
+        }
+    }
+
+    async fn notifications(&self, query: &NotificationQuery<'_>) -> Result<NotificationPage, PortError> {
+        let limit = query.limit.max(1) as usize;
+        let mut page = NotificationPage::default();
+        let position_key = |position: &HistoryPosition| {
+            HashMap::from([
+                ("event_id".to_string(), s(position.key.clone())),
+                ("account_id".to_string(), s(query.account_id)),
+                ("occurred_at".to_string(), s(position.occurred_at.clone())),
+            ])
+        };
+        let mut start = query.after.map(position_key);
+        for _ in 0..MAX_PAGES_READ {
+            let wanted = limit - page.notifications.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_ACCOUNT_INDEX)
+                .key_condition_expression("account_id = :account")
+                .filter_expression("attribute_exists(notification)")
+                .expression_attribute_values(":account", s(query.account_id))
+                .scan_index_forward(false)
+                // Limit counts items read before the filter: read a little more than is left.
+                .limit((wanted * 2 + 10).min(1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", &e))?;
+            let items = output.items.unwrap_or_default();
+            let read = items.len();
+            for (index, item) in items.into_iter().enumerate() {
+                let position = HistoryPosition {
+                    occurred_at: string(&item, "occurred_at").unwrap_or_default().to_string(),
+                    key: string(&item, "event_id").unwrap_or_default().to_string(),
+                };
+                match serde_dynamo::from_item::<_, StoredNotification>(from_sdk(item)) {
+                    Ok(stored) => page.notifications.push(stored.notification),
+                    Err(_) => page.undecodable += 1,
+                }
+                if page.notifications.len() == limit {
+                    let more = index + 1 < read || output.last_evaluated_key.is_some();
+                    page.next = more.then_some(position);
+                    return Ok(page);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) => {
+                    let position = HistoryPosition {
+                        occurred_at: string(&key, "occurred_at").unwrap_or_default().to_string(),
+                        key: string(&key, "event_id").unwrap_or_default().to_string(),
+                    };
+                    start = Some(position_key(&position));
+                    page.next = Some(position);
+                }
+                None => {
+                    page.next = None;
+                    return Ok(page);
+                }
+            }
+        }
+        Ok(page)
     }
 }

@@ -1,11 +1,12 @@
 //! The idempotency table on DynamoDB, with the record shape of Powertools' idempotency
 //! utility: `id` (key), `status` (INPROGRESS or COMPLETED), `in_progress_expiration` (epoch
-//! milliseconds) and `expiration` (epoch seconds, the table's TTL attribute).
+//! milliseconds), `expiration` (epoch seconds, the table's TTL attribute) and `data` (the
+//! effect's result, completed records only).
 //!
 //! | port call | DynamoDB |
 //! |---|---|
 //! | `claim` | PutItem INPROGRESS on: no record, or a COMPLETED one whose `expiration` passed, or an INPROGRESS one whose `in_progress_expiration` passed (`domain::idempotency`'s rule, as a condition). A failed condition returns the record (ALL_OLD), which says Completed or InProgress |
-//! | `complete` | UpdateItem: `status = COMPLETED`, `expiration`, `in_progress_expiration` removed |
+//! | `complete` | UpdateItem: `status = COMPLETED`, `expiration`, `data` (or removed), `in_progress_expiration` removed |
 //! | `release` | DeleteItem on `status = INPROGRESS` (a completed record is never deleted) |
 //!
 //! TTL deletes lazily (within days), so the expiry checks never rely on it: an expired
@@ -75,26 +76,39 @@ impl Idempotency for DynamoIdempotency {
             return Err(classify("PutItem", &error));
         };
         match failed.item().and_then(|old| string(old, "status")) {
-            Some(COMPLETED) => Ok(Claim::Completed),
+            Some(COMPLETED) => Ok(Claim::Completed {
+                result: failed.item().and_then(|old| string(old, "data")).map(str::to_string),
+            }),
             // The record held; without ALL_OLD (older emulators) the safe reading is "busy":
             // the delivery is retried and sees the record again.
             _ => Ok(Claim::InProgress),
         }
     }
 
-    async fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> Result<(), PortError> {
-        self.client
+    async fn complete(&self, key: &str, expires_at: DateTime<Utc>, result: Option<&str>) -> Result<(), PortError> {
+        let update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("id", s(key))
-            .update_expression("SET #status = :completed, #expiration = :expiration REMOVE in_progress_expiration")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#expiration", "expiration")
             .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":expiration", n(KeyRecord::completed(expires_at).expires_at_s))
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem", &e))?;
+            .expression_attribute_values(":expiration", n(KeyRecord::completed(expires_at, None).expires_at_s));
+        let update = match result {
+            Some(result) => update
+                .update_expression(
+                    "SET #status = :completed, #expiration = :expiration, #data = :data REMOVE in_progress_expiration",
+                )
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_values(":data", s(result)),
+            None => update
+                .update_expression(
+                    "SET #status = :completed, #expiration = :expiration REMOVE in_progress_expiration, #data",
+                )
+                .expression_attribute_names("#data", "data"),
+        };
+        update.send().await.map_err(|e| classify("UpdateItem", &e))?;
         Ok(())
     }
 

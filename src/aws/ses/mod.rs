@@ -14,7 +14,7 @@
 //! Display names go out as RFC 2047 encoded words when they are not plain ASCII, as SES asks.
 
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader, MessageTag};
 use base64::Engine;
 
 use crate::aws::failure::{classify, service_code};
@@ -93,6 +93,17 @@ fn utf8(data: &str) -> Result<Content, MailError> {
 
 impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> Result<String, MailError> {
+        let headers = email
+            .headers
+            .iter()
+            .map(|header| {
+                MessageHeader::builder()
+                    .name(header.name)
+                    .value(header.value.as_str())
+                    .build()
+                    .map_err(|e| MailError::Rejected(format!("SendEmail: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let message = Message::builder()
             .subject(utf8(email.subject.as_str())?)
             .body(
@@ -101,6 +112,7 @@ impl Mailer for SesMailer {
                     .text(utf8(&email.text)?)
                     .build(),
             )
+            .set_headers((!headers.is_empty()).then_some(headers))
             .build();
         let mut tags = Vec::with_capacity(email.tags.len());
         for tag in &email.tags {

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use super::args::InvokeArgs;
 use super::input::{now_of, open_store, read_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
-use crate::local::memory::{LOCAL_SIGNING_SECRET, MemorySecrets};
+use crate::local::memory::{LOCAL_SIGNING_SECRET, MemoryAuditLog, MemorySecrets};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
-use crate::ports::Ledger;
+use crate::ports::{Ledger, NotificationLog};
 
 type Request = http::Request<Vec<u8>>;
 type Response = http::Response<Vec<u8>>;
@@ -19,9 +19,16 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
     let request = crate::lambda::apigw::request_from_v2(&event).map_err(|e| e.to_string())?;
     let secret = std::env::var("TXN_NOTIFY_SIGNING_SECRET").unwrap_or_else(|_| LOCAL_SIGNING_SECRET.to_string());
-    async fn respond(ledger: impl Ledger, secret: &str, now: DateTime<Utc>, request: Request) -> Response {
+    async fn respond(
+        ledger: impl Ledger,
+        notifications: impl NotificationLog,
+        secret: &str,
+        now: DateTime<Utc>,
+        request: Request,
+    ) -> Response {
         let ingest = Ingest::new(
             ledger,
+            notifications,
             MemorySecrets::new(secret.as_bytes()),
             FrozenClock::at(now),
             IngestConfig::default(),
@@ -30,8 +37,17 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     }
     let now = now_of(args);
     let response = match &args.data_dir {
-        Some(dir) => runtime()?.block_on(respond(open_store(dir)?, &secret, now, request)),
-        None => runtime()?.block_on(respond(seeded_ledger(args.ledger.as_ref())?, &secret, now, request)),
+        Some(dir) => {
+            let store = open_store(dir)?;
+            runtime()?.block_on(respond(std::sync::Arc::clone(&store), store, &secret, now, request))
+        }
+        None => runtime()?.block_on(respond(
+            seeded_ledger(args.ledger.as_ref())?,
+            MemoryAuditLog::new(),
+            &secret,
+            now,
+            request,
+        )),
     };
     let v2 = crate::lambda::apigw::response_to_v2(&response);
     if args.json {

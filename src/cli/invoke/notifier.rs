@@ -9,9 +9,10 @@ use super::args::InvokeArgs;
 use super::input::{now_of, open_store, read_json, reply_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
 use crate::domain::email::Mailbox;
+use crate::local::embedded::FixedSecret;
 use crate::local::embedded::outbox::OutboxMailer;
-use crate::local::memory::MemoryIdempotency;
 use crate::local::memory::MemoryMailer;
+use crate::local::memory::{MemoryAuditLog, MemoryIdempotency};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
 
 /// One email the notifier sent, for the report.
@@ -26,7 +27,8 @@ struct Sent {
 pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let payload = read_json(&args.event)?;
     let from = Mailbox::new(Some("txn-notify"), &args.sender).map_err(|e| format!("--sender: {e}"))?;
-    let config = NotifyConfig::new(from);
+    let config = NotifyConfig::new(from).with_public_api_url(crate::local::LOCAL_API_URL);
+    let secret = || FixedSecret::new(crate::local::LOCAL_SIGNING_SECRET.as_bytes());
     let clock = FrozenClock::at(now_of(args));
     let runtime = runtime()?;
     let (reply, stats, sent) = match &args.data_dir {
@@ -34,7 +36,15 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             let store = open_store(dir)?;
             let before = store.outbox().map_err(|e| e.message)?.len();
             let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
-            let notifier = Notifier::new(Arc::clone(&store), mailer, Arc::clone(&store), clock, config);
+            let notifier = Notifier::new(
+                Arc::clone(&store),
+                mailer,
+                Arc::clone(&store),
+                Arc::clone(&store),
+                secret(),
+                clock,
+                config,
+            );
             let (reply, stats) = runtime.block_on(notifier.handle(payload)).map_err(|e| e.to_string())?;
             notifier.mailer.write_index().map_err(|e| e.to_string())?;
             let sent: Vec<Sent> = store
@@ -56,7 +66,15 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                 Some(folder) => MemoryMailer::writing_to(folder.clone()),
                 None => MemoryMailer::new(),
             };
-            let notifier = Notifier::new(ledger, mailer, MemoryIdempotency::new(), clock, config);
+            let notifier = Notifier::new(
+                ledger,
+                mailer,
+                MemoryIdempotency::new(),
+                MemoryAuditLog::new(),
+                secret(),
+                clock,
+                config,
+            );
             let (reply, stats) = runtime.block_on(notifier.handle(payload)).map_err(|e| e.to_string())?;
             let sent = notifier
                 .mailer

@@ -189,13 +189,28 @@ impl<T: Idempotency, C: Clock> Idempotency for Faulty<T, C> {
         self.inner.claim(key, now, in_progress_until).await
     }
 
-    async fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> Result<(), PortError> {
+    async fn complete(&self, key: &str, expires_at: DateTime<Utc>, result: Option<&str>) -> Result<(), PortError> {
         self.faults.attempt(&self.clock, "UpdateItem").await?;
-        self.inner.complete(key, expires_at).await
+        self.inner.complete(key, expires_at, result).await
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
         self.faults.attempt(&self.clock, "DeleteItem").await?;
         self.inner.release(key).await
+    }
+}
+
+impl<T: crate::ports::NotificationLog, C: Clock> crate::ports::NotificationLog for Faulty<T, C> {
+    async fn record_notification(&self, notification: &crate::domain::Notification) -> Result<PutOutcome, PortError> {
+        self.faults.attempt(&self.clock, "PutItem").await?;
+        self.inner.record_notification(notification).await
+    }
+
+    async fn notifications(
+        &self,
+        query: &crate::ports::NotificationQuery<'_>,
+    ) -> Result<crate::ports::NotificationPage, PortError> {
+        self.faults.attempt(&self.clock, "Query").await?;
+        self.inner.notifications(query).await
     }
 }

@@ -12,12 +12,12 @@ use serde_json::Value;
 use crate::domain::email::Mailbox;
 use crate::lambda::error::HandlerError;
 use crate::lambda::runtime::invoke_measured;
+use crate::local::embedded::FixedSecret;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
 use crate::local::embedded::faults::{Faults, Faulty};
 use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
-use crate::local::embedded::secrets::FixedSecret;
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::embedded::store::StoreOpenError;
 use crate::pipeline::audit::{AuditConfig, Auditor};
@@ -60,6 +60,8 @@ pub struct RuntimeParts<C> {
     pub sender: Mailbox,
     /// Ingest's signing secret.
     pub signing_secret: Vec<u8>,
+    /// Where the API answers: statements' unsubscribe links point there.
+    pub public_api_url: String,
 }
 
 impl<C> RuntimeParts<C> {
@@ -71,6 +73,7 @@ impl<C> RuntimeParts<C> {
             rules: Arc::new(Rules::builtin()),
             sender: Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender"),
             signing_secret: crate::local::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
+            public_api_url: crate::local::LOCAL_API_URL.to_string(),
         }
     }
 }
@@ -78,13 +81,17 @@ impl<C> RuntimeParts<C> {
 type Store<C> = Arc<EmbeddedStore<C>>;
 type FaultyStore<C> = Faulty<Store<C>, C>;
 
+/// The notifier on the store: its ledger, idempotency keys and notifications, and the outbox.
+pub type EmbeddedNotifier<C> =
+    Notifier<FaultyStore<C>, Faulty<OutboxMailer<C>, C>, FaultyStore<C>, FaultyStore<C>, FixedSecret, C>;
+
 /// Everything but the store on disk.
 pub struct Runtime<C> {
     pub store: Store<C>,
     pub processor: Processor<FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, C>,
-    pub notifier: Notifier<FaultyStore<C>, Faulty<OutboxMailer<C>, C>, FaultyStore<C>, C>,
+    pub notifier: EmbeddedNotifier<C>,
     pub auditor: Auditor<FaultyStore<C>, C>,
-    pub ingest: Ingest<FaultyStore<C>, FixedSecret, C>,
+    pub ingest: Ingest<FaultyStore<C>, FaultyStore<C>, FixedSecret, C>,
     pub routes: Routes,
     /// The consumers' SQS event sources, as template.yaml sets them.
     pub consumers: Vec<QueueSource>,
@@ -117,11 +124,14 @@ impl<C: Clock + Clone> Runtime<C> {
                     clock.clone(),
                 ),
                 faulty(),
+                faulty(),
+                FixedSecret::new(&parts.signing_secret),
                 clock.clone(),
-                NotifyConfig::new(parts.sender.clone()),
+                NotifyConfig::new(parts.sender.clone()).with_public_api_url(&parts.public_api_url),
             ),
             auditor: Auditor::new(faulty(), clock.clone(), AuditConfig::default()),
             ingest: Ingest::new(
+                faulty(),
                 faulty(),
                 FixedSecret::new(&parts.signing_secret),
                 clock.clone(),

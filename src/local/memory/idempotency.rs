@@ -33,11 +33,16 @@ impl Idempotency for MemoryIdempotency {
         Ok(Claim::Acquired)
     }
 
-    async fn complete(&self, key: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Result<(), PortError> {
+    async fn complete(
+        &self,
+        key: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        result: Option<&str>,
+    ) -> Result<(), PortError> {
         self.keys
             .lock()
             .expect("idempotency lock")
-            .insert(key.to_string(), KeyRecord::completed(expires_at));
+            .insert(key.to_string(), KeyRecord::completed(expires_at, result));
         Ok(())
     }
 

@@ -9,13 +9,10 @@
 //! | no `v1` matches the current or the previous secret | 401 |
 //! | the secret store fails | 503, nothing is accepted unsigned |
 
-use std::sync::Mutex;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use ring::hmac;
 
-use crate::ports::{Clock, PortError, Secrets, SigningSecrets};
+use crate::ports::SigningSecrets;
 
 pub const SIGNATURE_HEADER: &str = "x-signature";
 pub const TOLERANCE_SECONDS: i64 = 300;
@@ -89,42 +86,7 @@ pub fn verify(
     Err(AuthError::Mismatch)
 }
 
-/// The secrets, fetched at most once per TTL (Secrets Manager is slow and billed per call).
-/// A rotation shows up within one TTL; until then the previous secret still verifies.
-pub struct SecretCache<S> {
-    source: S,
-    ttl: Duration,
-    cached: Mutex<Option<(DateTime<Utc>, SigningSecrets)>>,
-}
-
-impl<S: Secrets> SecretCache<S> {
-    pub fn new(source: S, ttl: Duration) -> Self {
-        SecretCache {
-            source,
-            ttl,
-            cached: Mutex::new(None),
-        }
-    }
-
-    pub async fn get(&self, clock: &impl Clock) -> Result<SigningSecrets, PortError> {
-        let now = clock.now();
-        if let Some((fetched_at, secrets)) = &*self.cached.lock().expect("secret cache lock")
-            && now
-                .signed_duration_since(*fetched_at)
-                .to_std()
-                .is_ok_and(|age| age < self.ttl)
-        {
-            return Ok(secrets.clone());
-        }
-        let secrets = self.source.signing_secrets().await?;
-        *self.cached.lock().expect("secret cache lock") = Some((now, secrets.clone()));
-        Ok(secrets)
-    }
-
-    pub fn source(&self) -> &S {
-        &self.source
-    }
-}
+pub use crate::pipeline::secret_cache::SecretCache;
 
 #[cfg(test)]
 mod tests {

@@ -31,8 +31,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::domain::transaction::{Channel, TransactionKind, TransactionStatus};
-use crate::domain::{Account, Transaction};
-use crate::ports::{AccountUpdate, AccountWrite, Clock, Ledger, Secrets, TransactionQuery, TransactionWrite};
+use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TokenError};
+use crate::domain::{Account, HistoryPosition, Notification, NotificationEmail, Transaction};
+use crate::ports::{
+    AccountUpdate, AccountWrite, Clock, Ledger, NotificationLog, NotificationQuery, Secrets, TransactionQuery,
+    TransactionWrite,
+};
 
 use super::profiles::load_profiles;
 use super::retry::{RetryPolicy, retry_transient};
@@ -79,21 +83,189 @@ pub fn fingerprint(parts: &Value) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
-pub struct Ingest<L, S, C> {
+pub struct Ingest<L, N, S, C> {
     pub ledger: L,
+    /// The audit trail's notifications, for the history API.
+    pub notifications: N,
     pub secrets: SecretCache<S>,
     pub clock: C,
     pub config: IngestConfig,
 }
 
-impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
-    pub fn new(ledger: L, secrets: S, clock: C, config: IngestConfig) -> Self {
+/// What an unsubscribe request did, for the page it answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// GET: the page asks, nothing changes.
+    Confirm,
+    /// POST: statements are now off.
+    Done,
+    /// They were off already (GET or POST).
+    Already,
+}
+
+impl Unsubscribed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unsubscribed::Confirm => "confirm",
+            Unsubscribed::Done => "done",
+            Unsubscribed::Already => "already",
+        }
+    }
+}
+
+/// An account's notification history, one page.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationList {
+    pub account_id: String,
+    pub notifications: Vec<NotificationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// One notification as the API shows it: the decision, and for a sent one the email to the
+/// account's address (`message_id`, `delivery_state`), then every email it sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationView {
+    pub event_id: String,
+    pub detail_type: String,
+    #[serde(serialize_with = "crate::domain::time::rfc3339_utc")]
+    pub occurred_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    pub decision: crate::domain::Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_state: Option<crate::domain::DeliveryState>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_time")]
+    pub delivery_state_at: Option<DateTime<Utc>>,
+    pub emails: Vec<NotificationEmail>,
+    #[serde(serialize_with = "crate::domain::time::rfc3339_utc")]
+    pub decided_at: DateTime<Utc>,
+}
+
+fn optional_time<S: serde::Serializer>(time: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => crate::domain::time::rfc3339_utc(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl From<Notification> for NotificationView {
+    fn from(notification: Notification) -> Self {
+        let primary = notification.primary_email().cloned();
+        NotificationView {
+            event_id: notification.event_id,
+            detail_type: notification.detail_type,
+            occurred_at: notification.occurred_at,
+            transaction_id: notification.transaction_id,
+            decision: notification.decision,
+            reason: notification.reason,
+            message_id: primary.as_ref().and_then(|e| e.message_id.clone()),
+            delivery_state: primary.as_ref().map(|e| e.delivery_state),
+            delivery_state_at: primary.as_ref().map(|e| e.delivery_state_at),
+            emails: notification.emails,
+            decided_at: notification.decided_at,
+        }
+    }
+}
+
+impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Ingest<L, N, S, C> {
+    pub fn new(ledger: L, notifications: N, secrets: S, clock: C, config: IngestConfig) -> Self {
         Ingest {
             secrets: SecretCache::new(secrets, config.secret_ttl),
             ledger,
+            notifications,
             clock,
             config,
         }
+    }
+
+    /// GET /v1/accounts/{id}/notifications: newest first, one page.
+    pub async fn list_notifications(
+        &self,
+        account_id: &str,
+        limit: u32,
+        after: Option<&HistoryPosition>,
+    ) -> Result<NotificationList, Problem> {
+        if self.account(account_id).await?.is_none() {
+            return Err(Problem::unknown_account(account_id));
+        }
+        let query = NotificationQuery {
+            account_id,
+            limit,
+            after,
+        };
+        let page = retry_transient(&self.clock, &self.config.retry, || {
+            self.notifications.notifications(&query)
+        })
+        .await
+        .map_err(|e| Problem::unavailable(format!("the audit trail could not be read: {}", e.message)))?;
+        if page.undecodable > 0 {
+            tracing::warn!(
+                account_id,
+                undecodable = page.undecodable,
+                "notifications that do not decode were skipped"
+            );
+        }
+        Ok(NotificationList {
+            account_id: account_id.to_string(),
+            notifications: page.notifications.into_iter().map(NotificationView::from).collect(),
+            next_cursor: page.next.as_ref().map(routes::encode_history_cursor),
+        })
+    }
+
+    /// GET or POST /v1/unsubscribe/{token}: the account the token names, and (POST) its
+    /// weekly statement turned off. Idempotent; a GET changes nothing.
+    pub async fn unsubscribe(&self, token: &str, apply: bool) -> Result<(Account, Unsubscribed), Problem> {
+        let secrets = self.secrets.get(&self.clock).await.map_err(|error| {
+            tracing::error!(error = %error, "the signing secret could not be read");
+            Problem::unavailable("the signing secret could not be read")
+        })?;
+        let mut keys: Vec<&[u8]> = vec![&secrets.current];
+        keys.extend(secrets.previous.as_deref());
+        let account_id = crate::domain::unsubscribe::verify(&keys, token, STATEMENT_PURPOSE, self.clock.now())
+            .map_err(|error| match error {
+                TokenError::Expired(_) => {
+                    Problem::expired_token(format!("{error}; the next statement carries a new link"))
+                }
+                TokenError::WrongPurpose(_) => {
+                    Problem::invalid_token("this link does not unsubscribe from the weekly statement")
+                }
+                TokenError::Malformed | TokenError::Forged => Problem::invalid_token(error.to_string()),
+            })?;
+        // Two people clicking at once, or a PATCH in between: read again and retry.
+        for _ in 0..5 {
+            let current = retry_transient(&self.clock, &self.config.retry, || self.ledger.get_account(&account_id))
+                .await
+                .map_err(|e| Problem::unavailable(format!("the ledger could not be read: {}", e.message)))?
+                .ok_or_else(|| Problem::unknown_account(&account_id))?;
+            if !current.preferences.statement_enabled {
+                return Ok((current, Unsubscribed::Already));
+            }
+            if !apply {
+                return Ok((current, Unsubscribed::Confirm));
+            }
+            let mut next = current.clone();
+            next.preferences.statement_enabled = false;
+            next.version = current.version + 1;
+            next.updated_at = Some(self.clock.now());
+            let write = retry_transient(&self.clock, &self.config.retry, || {
+                self.ledger.update_account(&next, current.version)
+            })
+            .await
+            .map_err(|e| Problem::unavailable(format!("the ledger did not take the write: {}", e.message)))?;
+            match write {
+                AccountUpdate::Updated => {
+                    tracing::info!(account_id = %account_id, version = next.version, "weekly statement unsubscribed");
+                    return Ok((next, Unsubscribed::Done));
+                }
+                AccountUpdate::Missing => return Err(Problem::unknown_account(&account_id)),
+                AccountUpdate::Stale { .. } => continue,
+            }
+        }
+        Err(Problem::unavailable("the account keeps changing; try again"))
     }
 
     /// The account, None when it does not exist; Err(503) when the ledger keeps failing.

@@ -136,6 +136,16 @@ impl Problem {
         )
     }
 
+    /// An unsubscribe token that is forged, malformed or for something else.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Problem::new("invalid-token", "The link is not valid", 403, detail)
+    }
+
+    /// A genuine unsubscribe token past its expiry.
+    pub fn expired_token(detail: impl Into<String>) -> Self {
+        Problem::new("expired-token", "The link has expired", 410, detail)
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Problem::new("unavailable", "Try again later", 503, detail)
     }

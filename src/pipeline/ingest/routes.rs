@@ -9,8 +9,9 @@ use http::{Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::domain::HistoryPosition;
 use crate::domain::time::parse_timestamp;
-use crate::ports::{Clock, Ledger, Secrets};
+use crate::ports::{Clock, Ledger, NotificationLog, Secrets};
 
 use super::auth::{SIGNATURE_HEADER, verify};
 use super::body::check_id;
@@ -26,7 +27,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/accounts/{account_id}/transactions"),
     ("GET", "/v1/accounts/{account_id}"),
     ("PATCH", "/v1/accounts/{account_id}"),
+    ("GET", "/v1/accounts/{account_id}/notifications"),
+    ("GET", "/v1/unsubscribe/{token}"),
+    ("POST", "/v1/unsubscribe/{token}"),
 ];
+
+/// Where the one-click unsubscribe links point (no X-Signature: the token is the
+/// credential).
+pub const UNSUBSCRIBE_PREFIX: &str = "/v1/unsubscribe/";
 
 /// The content type of a JSON Merge Patch (RFC 7396).
 pub const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -34,6 +42,7 @@ pub const MERGE_PATCH: &str = "application/merge-patch+json";
 const POST: &[Method] = &[Method::POST];
 const GET: &[Method] = &[Method::GET];
 const GET_OR_PATCH: &[Method] = &[Method::GET, Method::PATCH];
+const GET_OR_POST: &[Method] = &[Method::GET, Method::POST];
 
 enum Route<'a> {
     CreateTransaction,
@@ -41,6 +50,8 @@ enum Route<'a> {
     TopUp(&'a str),
     ListTransactions(&'a str),
     Account(&'a str),
+    ListNotifications(&'a str),
+    Unsubscribe(&'a str),
 }
 
 /// The route API Gateway matched (`routeKey`, e.g. `POST /v1/accounts/{account_id}/top-ups`)
@@ -71,6 +82,11 @@ fn route_of_key(matched: &MatchedRoute) -> Option<Option<(Route<'_>, &'static [M
         "/v1/accounts/{account_id}/top-ups" => account().map(Route::TopUp),
         "/v1/accounts/{account_id}/transactions" => account().map(Route::ListTransactions),
         "/v1/accounts/{account_id}" => account().map(Route::Account),
+        "/v1/accounts/{account_id}/notifications" => account().map(Route::ListNotifications),
+        "/v1/unsubscribe/{token}" => matched
+            .path_parameters
+            .get("token")
+            .map(|token| Route::Unsubscribe(token.as_str())),
         _ => None,
     };
     Some(route.map(|route| (route, method)))
@@ -85,6 +101,8 @@ fn route(path: &str) -> Option<(Route<'_>, &'static [Method])> {
         ["v1", "accounts", id, "top-ups"] => Some((Route::TopUp(id), POST)),
         ["v1", "accounts", id, "transactions"] => Some((Route::ListTransactions(id), GET)),
         ["v1", "accounts", id] => Some((Route::Account(id), GET_OR_PATCH)),
+        ["v1", "accounts", id, "notifications"] => Some((Route::ListNotifications(id), GET)),
+        ["v1", "unsubscribe", token] => Some((Route::Unsubscribe(token), GET_OR_POST)),
         _ => None,
     }
 }
@@ -131,6 +149,19 @@ pub fn problem_response(problem: &Problem) -> Response<Vec<u8>> {
     response
 }
 
+fn method_not_allowed(path: &str, allowed: &[Method]) -> Response<Vec<u8>> {
+    let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    let mut response = problem_response(&Problem::method_not_allowed(format!(
+        "{path} takes {}",
+        names.join(" or ")
+    )));
+    response.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_str(&names.join(", ")).expect("methods are a valid header"),
+    );
+    response
+}
+
 fn written(result: Result<Written, Problem>) -> Response<Vec<u8>> {
     match result {
         Ok(Written::Created(mut body)) => {
@@ -174,6 +205,87 @@ fn decode_cursor(cursor: &str) -> Option<String> {
         position.pop();
     }
     Some(position)
+}
+
+/// A history cursor: the base64url of the position's JSON.
+pub fn encode_history_cursor(position: &HistoryPosition) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("a position always serializes"))
+}
+
+/// A history cursor this API handed out: a position whose time is a timestamp and whose key
+/// fits DynamoDB's. Anything else is refused (the Query would refuse it too).
+fn decode_history_cursor(cursor: &str) -> Option<HistoryPosition> {
+    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS * 2 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
+    let position: HistoryPosition = serde_json::from_slice(&bytes).ok()?;
+    let fits = |text: &str| !text.is_empty() && text.len() <= MAX_POSITION_BYTES;
+    (fits(&position.key) && fits(&position.occurred_at) && parse_timestamp(&position.occurred_at).is_some())
+        .then_some(position)
+}
+
+/// `limit` and `cursor` of the notification history; anything else is refused.
+fn history_request(
+    query: Option<&str>,
+    default_limit: u32,
+    max_limit: u32,
+) -> Result<(u32, Option<HistoryPosition>), Vec<FieldError>> {
+    let (mut limit, mut after) = (default_limit, None);
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if seen.contains(&name) {
+            errors.push(FieldError::new(name.as_ref(), "given more than once"));
+            continue;
+        }
+        seen.push(name.clone());
+        match name.as_ref() {
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=max_limit).contains(&n) => limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {max_limit}"),
+                )),
+            },
+            "cursor" => match decode_history_cursor(&value) {
+                Some(position) => after = Some(position),
+                None => errors.push(FieldError::new("cursor", "must be a next_cursor this API returned")),
+            },
+            other => errors.push(FieldError::new(other, "unknown query parameter")),
+        }
+    }
+    if errors.is_empty() {
+        Ok((limit, after))
+    } else {
+        Err(errors)
+    }
+}
+
+fn html_response(status: StatusCode, body: String) -> Response<Vec<u8>> {
+    let mut response = respond(status, "text/html; charset=utf-8", body.into_bytes());
+    // The page is only ever ours: no framing, no referrer carrying the token away.
+    let headers = response.headers_mut();
+    headers.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+    );
+    response
+}
+
+/// The account's id as the page shows it: its last four characters.
+fn masked(account_id: &str) -> String {
+    let tail: String = account_id
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("••••{tail}")
 }
 
 /// The longest cursor taken: the base64url of a 1024-byte sort key.
@@ -256,17 +368,44 @@ fn object_body(request: &Request<Vec<u8>>) -> Result<JsonBody, Problem> {
     })
 }
 
-impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
+impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Ingest<L, N, S, C> {
     /// One HTTP request → one response. Never panics on input.
     pub async fn handle(&self, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
         let response = self.respond(&request).await;
+        let path = request.uri().path();
+        // The token is a credential: it stays out of the logs.
+        let path = if path.starts_with(UNSUBSCRIBE_PREFIX) {
+            "/v1/unsubscribe/{token}"
+        } else {
+            path
+        };
         tracing::info!(
             method = %request.method(),
-            path = request.uri().path(),
+            path,
             status = response.status().as_u16(),
             "ingest request"
         );
         response
+    }
+
+    /// GET shows the page (it changes nothing: link scanners open links), POST unsubscribes.
+    async fn unsubscribe_response(&self, method: &Method, token: &str) -> Response<Vec<u8>> {
+        match self.unsubscribe(token, method == Method::POST).await {
+            Ok((account, outcome)) => {
+                match crate::pipeline::notify::page_templates().unsubscribe_page(
+                    account.locale,
+                    outcome.as_str(),
+                    &masked(&account.account_id),
+                ) {
+                    Ok(page) => html_response(StatusCode::OK, page),
+                    Err(error) => {
+                        tracing::error!(error = %error, "the unsubscribe page could not be rendered");
+                        problem_response(&Problem::internal("the page could not be rendered"))
+                    }
+                }
+            }
+            Err(problem) => problem_response(&problem),
+        }
     }
 
     async fn respond(&self, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
@@ -282,6 +421,16 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             }
         };
         let path = request.uri().path();
+        let matched = match request.extensions().get::<MatchedRoute>().and_then(route_of_key) {
+            Some(from_key) => from_key,
+            None => route(path),
+        };
+        if let Some((Route::Unsubscribe(token), allowed)) = &matched {
+            if !allowed.contains(request.method()) {
+                return method_not_allowed(path, allowed);
+            }
+            return self.unsubscribe_response(request.method(), token).await;
+        }
         let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
         if let Err(error) = verify(
             signature,
@@ -294,29 +443,31 @@ impl<L: Ledger, S: Secrets, C: Clock> Ingest<L, S, C> {
             tracing::warn!(path, reason = %error, "unauthenticated request refused");
             return problem_response(&Problem::unauthorized(error.to_string()));
         }
-        let matched = match request.extensions().get::<MatchedRoute>().and_then(route_of_key) {
-            Some(from_key) => from_key,
-            None => route(path),
-        };
         let Some((route, allowed)) = matched else {
             return problem_response(&Problem::not_found(format!("no route {path}")));
         };
         if !allowed.contains(request.method()) {
-            let names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            let mut response = problem_response(&Problem::method_not_allowed(format!(
-                "{path} takes {}",
-                names.join(" or ")
-            )));
-            response.headers_mut().insert(
-                header::ALLOW,
-                header::HeaderValue::from_str(&names.join(", ")).expect("methods are a valid header"),
-            );
-            return response;
+            return method_not_allowed(path, allowed);
         }
         match route {
-            Route::TopUp(id) | Route::ListTransactions(id) | Route::Account(id) if check_id(id).is_err() => {
+            Route::TopUp(id) | Route::ListTransactions(id) | Route::Account(id) | Route::ListNotifications(id)
+                if check_id(id).is_err() =>
+            {
                 problem_response(&Problem::unknown_account(id))
             }
+            // Answered before the signature check.
+            Route::Unsubscribe(token) => self.unsubscribe_response(request.method(), token).await,
+            Route::ListNotifications(id) => match history_request(
+                request.uri().query(),
+                self.config.default_page_size,
+                self.config.max_page_size,
+            ) {
+                Err(errors) => problem_response(&Problem::validation(errors)),
+                Ok((limit, after)) => match self.list_notifications(id, limit, after.as_ref()).await {
+                    Ok(list) => json_response(StatusCode::OK, &list),
+                    Err(problem) => problem_response(&problem),
+                },
+            },
             Route::Account(id) if request.method() == Method::GET => match self.get_account(id).await {
                 Ok(account) => account_response(&account),
                 Err(problem) => problem_response(&problem),

@@ -4,15 +4,16 @@
 use serde::Serialize;
 
 use crate::domain::Account;
+use crate::domain::Recipient;
 use crate::domain::account::Locale;
-use crate::domain::email::{Email, HeaderError, HeaderText, Mailbox, Tag};
+use crate::domain::email::{Email, ExtraHeader, HeaderError, HeaderText, Mailbox, Tag};
 use crate::domain::money::{Money, MoneySum};
 use crate::domain::money_display::{format_money, format_sum};
 use crate::domain::text::strip_invisible_format;
 use crate::domain::transaction::TransactionStatus;
 
 use super::labels;
-use super::notice::{RecordedNotice, StatementNotice};
+use super::notice::{RecordedNotice, StatementNotice, UpdatedNotice};
 use super::policy::{EmailKind, Shape, shaping_finding};
 use super::templates::{RenderError, Templates};
 
@@ -137,6 +138,8 @@ pub struct StatementContext<'a> {
     totals: Vec<CategoryTotalContext>,
     money_in: Vec<String>,
     money_out: Vec<String>,
+    /// The page that stops the weekly statement (none: no link).
+    unsubscribe_url: Option<&'a str>,
 }
 
 /// "+2 500,00 €" for money in, "-45,99 €" for money out.
@@ -150,7 +153,11 @@ fn signed(money: impl Into<MoneySum>, locale: Locale) -> String {
     }
 }
 
-pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) -> StatementContext<'a> {
+pub fn statement_context<'a>(
+    notice: &'a StatementNotice,
+    account: &'a Account,
+    unsubscribe_url: Option<&'a str>,
+) -> StatementContext<'a> {
     let locale = account.locale;
     // The week is in the zone it was cut in, which the statement names.
     let zone = crate::domain::account::zone_or_default(Some(&notice.week.time_zone));
@@ -204,6 +211,23 @@ pub fn statement_context<'a>(notice: &'a StatementNotice, account: &'a Account) 
             .collect(),
         money_in: notice.money_in.iter().map(|m| format_sum(*m, locale)).collect(),
         money_out: notice.money_out.iter().map(|m| format_sum(*m, locale)).collect(),
+        unsubscribe_url,
+    }
+}
+
+/// An Account Updated email: when the change was made, in the holder's zone and words.
+#[derive(Debug, Serialize)]
+pub struct AccountChangeContext<'a> {
+    first_name: &'a str,
+    account_id: &'a str,
+    changed_at: String,
+}
+
+pub fn account_change_context<'a>(notice: &UpdatedNotice, account: &'a Account) -> AccountChangeContext<'a> {
+    AccountChangeContext {
+        first_name: account.holder.first_name.expose(),
+        account_id: &account.account_id,
+        changed_at: labels::date_time(notice.occurred_at, account.zone(), account.locale),
     }
 }
 
@@ -223,19 +247,28 @@ pub enum ComposeError {
 pub enum Content<'a> {
     Transaction(&'a RecordedNotice, Shape),
     Welcome,
-    Statement(&'a StatementNotice),
+    /// With the one-click unsubscribe URL, when there is one.
+    Statement(&'a StatementNotice, Option<&'a str>),
+    AccountUpdated(&'a UpdatedNotice),
 }
 
 /// The recipient: the holder's name as display name, left out when it could not be a header
 /// (a line break in a name must neither inject a header nor cost the holder the email).
-pub fn recipient(account: &Account) -> Result<Mailbox, HeaderError> {
+pub fn recipient(account: &Account, to: Recipient) -> Result<Mailbox, HeaderError> {
     let name = format!(
         "{} {}",
         account.holder.first_name.expose(),
         account.holder.last_name.expose()
     );
     let name = strip_invisible_format(&name);
-    let address = account.email.expose();
+    let address = match to {
+        Recipient::Account => account.email.expose(),
+        Recipient::PreviousAddress => account
+            .previous_email
+            .as_ref()
+            .map(|previous| previous.expose().as_str())
+            .ok_or(HeaderError::BadAddress)?,
+    };
     match Mailbox::new(Some(name.trim()), address) {
         Ok(mailbox) => Ok(mailbox),
         Err(HeaderError::LineBreak | HeaderError::ControlCharacter) if HeaderText::new(address).is_ok() => {
@@ -257,7 +290,8 @@ pub fn compose(
     account: &Account,
     event_id: &str,
 ) -> Result<Email, ComposeError> {
-    let to = recipient(account).map_err(ComposeError::Address)?;
+    let to = recipient(account, kind.recipient()).map_err(ComposeError::Address)?;
+    let mut headers = Vec::new();
     let rendered = match content {
         Content::Transaction(notice, shape) => templates.render(
             kind.template(),
@@ -265,9 +299,26 @@ pub fn compose(
             &transaction_context(notice, account, shape),
         )?,
         Content::Welcome => templates.render(kind.template(), account.locale, &welcome_context(account))?,
-        Content::Statement(notice) => {
-            templates.render(kind.template(), account.locale, &statement_context(notice, account))?
+        Content::Statement(notice, unsubscribe) => {
+            if let Some(url) = unsubscribe {
+                // RFC 8058: a mail client may offer one click, which POSTs to the URL.
+                headers.push(ExtraHeader {
+                    name: "List-Unsubscribe",
+                    value: HeaderText::new(format!("<{url}>")).map_err(ComposeError::Subject)?,
+                });
+                headers.push(ExtraHeader {
+                    name: "List-Unsubscribe-Post",
+                    value: HeaderText::new("List-Unsubscribe=One-Click").map_err(ComposeError::Subject)?,
+                });
+            }
+            let context = statement_context(notice, account, unsubscribe);
+            templates.render(kind.template(), account.locale, &context)?
         }
+        Content::AccountUpdated(notice) => templates.render(
+            kind.template(),
+            account.locale,
+            &account_change_context(notice, account),
+        )?,
     };
     let mut tags = vec![
         Tag {
@@ -307,5 +358,6 @@ pub fn compose(
         html: clean(rendered.html),
         text: clean(rendered.text),
         tags,
+        headers,
     })
 }

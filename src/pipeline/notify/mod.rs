@@ -1,17 +1,22 @@
-//! The notifier: EventBridge events (in an SQS batch or bare) → at most one email each,
-//! per the email policy of docs/consumers.md (see `policy`), sent exactly once per event_id.
+//! The notifier: EventBridge events (in an SQS batch or bare) → their emails, per the email
+//! policy of docs/consumers.md (see `policy`), each sent exactly once per event_id, and the
+//! decision recorded in the audit trail (`NotificationLog`) for the history API.
 //!
 //! | what happens to a message | outcome | counted as |
 //! |---|---|---|
-//! | Transaction Recorded, Account Opened, Weekly Statement, email allowed | rendered and sent once | `sent` |
-//! | the same event again (redelivery, replay), already sent | skipped, acknowledged | `duplicates` |
+//! | Transaction Recorded, Account Opened, Weekly Statement, email allowed | rendered and sent once; decision `sent` recorded with SES's message id | `sent` |
+//! | Account Updated of `email` or `status` (to frozen or closed) | its emails (see `policy`), each sent once; one decision recorded | `sent` (per email) |
+//! | Account Updated of anything else | acknowledged, nothing sent or recorded | `not_emailed` |
+//! | the same event again (redelivery, replay), already sent | skipped, acknowledged; the decision recorded again from the message id the idempotency record kept (a no-op if it is there) | `duplicates` |
 //! | the same event while another delivery is sending it | retried later (batchItemFailures) | `retried` |
-//! | a preference stops it | acknowledged, nothing sent | `suppressed` (by reason) |
+//! | a preference or the account's status stops it | acknowledged, nothing sent; decision `suppressed` recorded with the reason | `suppressed` (by reason) |
+//! | the decision cannot be recorded (audit table failing) | retried later; a redelivery sends nothing twice | `retried` |
 //! | any other detail-type (alerts, Record Rejected) | acknowledged, nothing sent | `not_emailed` |
 //! | no profile for the account | acknowledged, logged | `no_profile` |
 //! | the profile could not be read (ledger failing) | retried later | `retried` |
 //! | throttling, 5xx from the mail service | the key is released, retried later | `retried`, `throttled` |
-//! | message rejected (bad or suppressed address) | acknowledged, logged without the address, never retried | `rejected` |
+//! | message rejected (bad or suppressed address) | acknowledged, logged without the address, never retried; recorded as `rejected` | `rejected` |
+//! | a Weekly Statement while the signing secret cannot be read (its unsubscribe link) | retried later | `retried` |
 //! | the mail service refuses every message (account suspended or paused, sender unverified, configuration set missing) | the key is released, the message fails: SQS keeps it, then its DLQ, for a redrive once fixed | `retried`, `blocked` |
 //! | a detail that does not match its schema, a template error | listed as failed: SQS retries it, then its DLQ keeps it | `malformed` |
 
@@ -19,26 +24,35 @@ pub(crate) mod compose;
 pub(crate) mod labels;
 pub(crate) mod notice;
 pub(crate) mod policy;
-pub(crate) mod templates;
+pub mod templates;
 
 pub use notice::StatementNotice;
 
-use std::collections::BTreeMap;
+/// The built-in templates, for the pages the API shows (the unsubscribe page).
+pub fn page_templates() -> &'static Templates {
+    Templates::builtin()
+}
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::email::Mailbox;
 use crate::domain::pii::redact_addresses;
-use crate::ports::{Clock, Idempotency, Ledger, MailError, Mailer};
+use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TOKEN_LIFETIME, mint};
+use crate::domain::{Account, Decision, DeliveryState, Notification, NotificationEmail};
+use crate::ports::{Clock, Idempotency, Ledger, MailError, Mailer, NotificationLog, Secrets};
 
 use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 use super::profiles::load_profiles;
-use super::retry::RetryPolicy;
+use super::retry::{RetryPolicy, retry_transient};
+use super::secret_cache::SecretCache;
 use compose::{ComposeError, Content, compose};
 use notice::Notice;
-use policy::{EmailKind, decide};
+use policy::{EmailKind, Plan, plan};
 use templates::Templates;
 
 #[derive(Debug, Clone)]
@@ -46,8 +60,15 @@ pub struct NotifyConfig {
     /// The sender of every email (an SES verified identity in production).
     pub from: Mailbox,
     pub idempotency: IdempotencyConfig,
-    /// For profile lookups (UnprocessedKeys, throttling).
+    /// For profile lookups (UnprocessedKeys, throttling) and the audit trail's writes.
     pub retry: RetryPolicy,
+    /// The HTTP API's base URL (`https://…execute-api…`, `http://127.0.0.1:<port>` in `dev`):
+    /// statements link to `<base>/v1/unsubscribe/{token}`. None: no unsubscribe link.
+    pub public_api_url: Option<String>,
+    /// How long the signing secret is cached.
+    pub secret_ttl: Duration,
+    /// How long the audit trail keeps a notification (as the auditor its records).
+    pub retention: chrono::Duration,
 }
 
 impl NotifyConfig {
@@ -56,7 +77,15 @@ impl NotifyConfig {
             from,
             idempotency: IdempotencyConfig::default(),
             retry: RetryPolicy::default(),
+            public_api_url: None,
+            secret_ttl: Duration::from_secs(300),
+            retention: crate::domain::audit::RETENTION,
         }
+    }
+
+    pub fn with_public_api_url(mut self, url: impl Into<String>) -> Self {
+        self.public_api_url = Some(url.into().trim_end_matches('/').to_string());
+        self
     }
 }
 
@@ -87,27 +116,49 @@ pub fn email_key(event_id: &str) -> String {
     format!("email#{event_id}")
 }
 
-/// What the mail service did with one email.
+/// The key of one email of an event that sends several (an Account Updated).
+fn key_of(event_id: &str, kind: EmailKind) -> String {
+    match kind {
+        EmailKind::Transaction(_) | EmailKind::Welcome | EmailKind::Statement => email_key(event_id),
+        _ => format!("email#{event_id}#{}", kind.template()),
+    }
+}
+
+/// What the mail service did with one email; kept in the idempotency record, so that a
+/// redelivery records the same decision.
+#[derive(Serialize, Deserialize)]
 enum Sending {
     Sent(String),
     Rejected(String),
 }
 
-pub struct Notifier<L, M, I, C> {
+pub struct Notifier<L, M, I, N, S, C> {
     pub ledger: L,
     pub mailer: M,
     pub idempotency: I,
+    pub notifications: N,
+    pub secrets: SecretCache<S>,
     pub clock: C,
     pub config: NotifyConfig,
     templates: &'static Templates,
 }
 
-impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
-    pub fn new(ledger: L, mailer: M, idempotency: I, clock: C, config: NotifyConfig) -> Self {
+impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock> Notifier<L, M, I, N, S, C> {
+    pub fn new(
+        ledger: L,
+        mailer: M,
+        idempotency: I,
+        notifications: N,
+        secrets: S,
+        clock: C,
+        config: NotifyConfig,
+    ) -> Self {
         Notifier {
             ledger,
             mailer,
             idempotency,
+            notifications,
+            secrets: SecretCache::new(secrets, config.secret_ttl),
             clock,
             config,
             templates: Templates::builtin(),
@@ -184,44 +235,140 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
         Ok((reply(shape, &messages, &outcomes), stats))
     }
 
-    async fn notify(&self, notice: &Notice, account: &crate::domain::Account, stats: &mut NotifyStats) -> Outcome {
+    async fn notify(&self, notice: &Notice, account: &Account, stats: &mut NotifyStats) -> Outcome {
         let event_id = notice.event_id();
-        let kind = match decide(notice, account) {
-            Ok(kind) => kind,
-            Err(reason) => {
+        let kinds = match plan(notice, account) {
+            Plan::NotEmailed => {
+                stats.not_emailed += 1;
+                return Outcome::Done;
+            }
+            Plan::Suppressed(reason) => {
                 stats.suppressed += 1;
                 *stats.suppressed_by_reason.entry(reason.as_str()).or_default() += 1;
                 tracing::info!(
                     event_id,
                     reason = reason.as_str(),
-                    "email suppressed by the holder's preferences"
+                    "email suppressed by the holder's preferences or the account's status"
                 );
-                return Outcome::Done;
+                return self
+                    .record(notice, Decision::Suppressed, Some(reason.as_str()), Vec::new(), stats)
+                    .await;
             }
+            Plan::Send(kinds) => kinds,
+        };
+        let mut emails = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            match self.send_one(notice, account, kind, stats).await {
+                Ok(email) => emails.push(email),
+                Err(outcome) => return outcome,
+            }
+        }
+        self.record(notice, Decision::Sent, None, emails, stats).await
+    }
+
+    /// The decision, in the audit trail. Failing, the message is retried: every email it
+    /// sent is in the idempotency store, so the redelivery only records.
+    async fn record(
+        &self,
+        notice: &Notice,
+        decision: Decision,
+        reason: Option<&str>,
+        emails: Vec<NotificationEmail>,
+        stats: &mut NotifyStats,
+    ) -> Outcome {
+        let now = self.clock.now();
+        let notification = Notification {
+            event_id: notice.event_id().to_string(),
+            account_id: notice.account_id().to_string(),
+            detail_type: notice.detail_type().as_str().to_string(),
+            occurred_at: notice.occurred_at(),
+            transaction_id: notice.transaction_id().map(str::to_string),
+            decision,
+            reason: reason.map(str::to_string),
+            emails,
+            decided_at: now,
+            expires_at: (now + self.config.retention).timestamp(),
+        };
+        match retry_transient(&self.clock, &self.config.retry, || {
+            self.notifications.record_notification(&notification)
+        })
+        .await
+        {
+            Ok(_) => Outcome::Done,
+            Err(error) => {
+                stats.retried += 1;
+                tracing::warn!(event_id = %notification.event_id, error = %error, "the decision could not be recorded; to be retried");
+                Outcome::retry(error.to_string())
+            }
+        }
+    }
+
+    /// The statement's one-click unsubscribe URL. Err: the signing secret is unavailable.
+    async fn unsubscribe_url(&self, account: &Account) -> Result<Option<String>, Outcome> {
+        let Some(base) = &self.config.public_api_url else {
+            return Ok(None);
+        };
+        let secrets = self.secrets.get(&self.clock).await.map_err(|error| {
+            tracing::warn!(error = %error, "the signing secret could not be read; the statement is retried");
+            Outcome::retry(error.to_string())
+        })?;
+        let token = mint(
+            &secrets.current,
+            &account.account_id,
+            STATEMENT_PURPOSE,
+            self.clock.now() + TOKEN_LIFETIME,
+        );
+        Ok(Some(format!("{base}/v1/unsubscribe/{token}")))
+    }
+
+    /// One email, sent once. Err: the message's outcome (retry, malformed).
+    async fn send_one(
+        &self,
+        notice: &Notice,
+        account: &Account,
+        kind: EmailKind,
+        stats: &mut NotifyStats,
+    ) -> Result<NotificationEmail, Outcome> {
+        let event_id = notice.event_id();
+        let now = self.clock.now();
+        let recorded = |message_id: Option<String>, state: DeliveryState| NotificationEmail {
+            template: kind.template().to_string(),
+            to: kind.recipient(),
+            message_id,
+            delivery_state: state,
+            delivery_state_at: now,
+        };
+        let unsubscribe = match kind {
+            EmailKind::Statement => self
+                .unsubscribe_url(account)
+                .await
+                .inspect_err(|_| stats.retried += 1)?,
+            _ => None,
         };
         let content = match (notice, kind) {
             (Notice::Transaction(recorded), EmailKind::Transaction(shape)) => Content::Transaction(recorded, shape),
-            (Notice::Statement(statement), _) => Content::Statement(statement),
+            (Notice::Statement(statement), _) => Content::Statement(statement, unsubscribe.as_deref()),
+            (Notice::AccountUpdated(updated), _) => Content::AccountUpdated(updated),
             _ => Content::Welcome,
         };
         let email = match compose(self.templates, &self.config.from, kind, content, account, event_id) {
             Ok(email) => email,
             Err(ComposeError::Address(error)) => {
                 stats.rejected += 1;
-                tracing::warn!(event_id, account_id = %account.account_id, error = %error, "the profile's email address is unusable; no email");
-                return Outcome::Done;
+                tracing::warn!(event_id, account_id = %account.account_id, template = kind.template(), error = %error, "the profile's email address is unusable; no email");
+                return Ok(recorded(None, DeliveryState::Rejected));
             }
             Err(error) => {
                 stats.malformed += 1;
                 tracing::error!(event_id, error = %error, "the email could not be rendered");
-                return Outcome::malformed(MessageError::Unrenderable(error.to_string()));
+                return Err(Outcome::malformed(MessageError::Unrenderable(error.to_string())));
             }
         };
         let sending = run_once(
             &self.idempotency,
             &self.clock,
             &self.config.idempotency,
-            &email_key(event_id),
+            &key_of(event_id, kind),
             || async {
                 match self.mailer.send(&email).await {
                     Ok(message_id) => Ok(Sending::Sent(message_id)),
@@ -237,26 +384,35 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
                 stats.sent += 1;
                 *stats.sent_by_template.entry(kind.template()).or_default() += 1;
                 tracing::info!(event_id, template = kind.template(), message_id = %message_id, "email sent");
-                Outcome::Done
+                Ok(recorded(Some(message_id), DeliveryState::Sent))
             }
             Ok(Once::Done(Sending::Rejected(reason))) => {
                 stats.rejected += 1;
                 tracing::warn!(event_id, account_id = %account.account_id, reason = %redact_addresses(&reason), "the mail service rejected the email; not retried");
-                Outcome::Done
+                Ok(recorded(None, DeliveryState::Rejected))
             }
-            Ok(Once::AlreadyDone) => {
+            Ok(Once::AlreadyDone(kept)) => {
                 stats.duplicates += 1;
-                tracing::info!(event_id, "email already sent; duplicate delivery skipped");
-                Outcome::Done
+                tracing::info!(
+                    event_id,
+                    template = kind.template(),
+                    "email already sent; duplicate delivery skipped"
+                );
+                Ok(match kept {
+                    Some(Sending::Rejected(_)) => recorded(None, DeliveryState::Rejected),
+                    Some(Sending::Sent(message_id)) => recorded(Some(message_id), DeliveryState::Sent),
+                    // Completed before results were kept.
+                    None => recorded(None, DeliveryState::Sent),
+                })
             }
             Err(OnceError::InProgressElsewhere) => {
                 stats.retried += 1;
-                Outcome::retry("another delivery of this event is sending its email")
+                Err(Outcome::retry("another delivery of this event is sending its email"))
             }
             Err(OnceError::Store(error)) => {
                 stats.retried += 1;
                 tracing::warn!(event_id, error = %error, "idempotency store failed; to be retried");
-                Outcome::retry(error.to_string())
+                Err(Outcome::retry(error.to_string()))
             }
             Err(OnceError::Effect(error)) => {
                 stats.retried += 1;
@@ -268,7 +424,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, C: Clock> Notifier<L, M, I, C> {
                 } else {
                     tracing::warn!(event_id, error = %reason, "sending failed; to be retried");
                 }
-                Outcome::retry(reason)
+                Err(Outcome::retry(reason))
             }
         }
     }

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::AccountStatus;
 use crate::domain::category::Category;
 use crate::domain::events::{DetailType, Severity, TransactionChange};
 use crate::domain::money::{Currency, Money, MoneySum};
@@ -67,6 +68,7 @@ pub struct FindingView {
 pub struct RecordedNotice {
     pub event_id: String,
     pub account_id: String,
+    pub occurred_at: DateTime<Utc>,
     pub change: TransactionChange,
     pub transaction: TransactionView,
     pub category: Category,
@@ -80,6 +82,30 @@ pub struct RecordedNotice {
 pub struct OpenedNotice {
     pub event_id: String,
     pub account_id: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UpdatedAccountView {
+    pub status: AccountStatus,
+}
+
+/// An Account Updated detail: what changed (names only) and the account's status after it;
+/// the addresses are read from the profile.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UpdatedNotice {
+    pub event_id: String,
+    pub account_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub changed: Vec<String>,
+    pub version: u64,
+    pub account: UpdatedAccountView,
+}
+
+impl UpdatedNotice {
+    pub fn changed(&self, field: &str) -> bool {
+        self.changed.iter().any(|name| name == field)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -111,6 +137,7 @@ pub struct StatementLineView {
 pub struct StatementNotice {
     pub event_id: String,
     pub account_id: String,
+    pub occurred_at: DateTime<Utc>,
     pub week: WeekView,
     pub totals_by_category: Vec<CategoryTotalView>,
     pub money_in: Vec<MoneySum>,
@@ -126,6 +153,7 @@ pub enum Notice {
     Transaction(Box<RecordedNotice>),
     Welcome(OpenedNotice),
     Statement(Box<StatementNotice>),
+    AccountUpdated(UpdatedNotice),
 }
 
 impl Notice {
@@ -142,6 +170,7 @@ impl Notice {
             Some(DetailType::TransactionRecorded) => Some(Notice::Transaction(Box::new(read(detail)?))),
             Some(DetailType::AccountOpened) => Some(Notice::Welcome(read(detail)?)),
             Some(DetailType::WeeklyStatement) => Some(Notice::Statement(Box::new(read(detail)?))),
+            Some(DetailType::AccountUpdated) => Some(Notice::AccountUpdated(read(detail)?)),
             _ => None,
         })
     }
@@ -151,6 +180,7 @@ impl Notice {
             Notice::Transaction(n) => &n.account_id,
             Notice::Welcome(n) => &n.account_id,
             Notice::Statement(n) => &n.account_id,
+            Notice::AccountUpdated(n) => &n.account_id,
         }
     }
 
@@ -159,6 +189,32 @@ impl Notice {
             Notice::Transaction(n) => &n.event_id,
             Notice::Welcome(n) => &n.event_id,
             Notice::Statement(n) => &n.event_id,
+            Notice::AccountUpdated(n) => &n.event_id,
+        }
+    }
+
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        match self {
+            Notice::Transaction(n) => n.occurred_at,
+            Notice::Welcome(n) => n.occurred_at,
+            Notice::Statement(n) => n.occurred_at,
+            Notice::AccountUpdated(n) => n.occurred_at,
+        }
+    }
+
+    pub fn detail_type(&self) -> DetailType {
+        match self {
+            Notice::Transaction(_) => DetailType::TransactionRecorded,
+            Notice::Welcome(_) => DetailType::AccountOpened,
+            Notice::Statement(_) => DetailType::WeeklyStatement,
+            Notice::AccountUpdated(_) => DetailType::AccountUpdated,
+        }
+    }
+
+    pub fn transaction_id(&self) -> Option<&str> {
+        match self {
+            Notice::Transaction(n) => Some(&n.transaction.transaction_id),
+            _ => None,
         }
     }
 }

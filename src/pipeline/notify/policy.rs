@@ -12,8 +12,14 @@
 //! | Weekly Statement | `email_enabled` false | suppressed (`email_disabled`) |
 //! | Weekly Statement | `statement_enabled` false (unsubscribed) | suppressed (`statement_disabled`) |
 //! | Weekly Statement | otherwise | the statement |
+//! | Account Updated, `email` changed | any but `closed` | a security notice to the previous address (`address_changed`) and a confirmation to the new one (`address_confirmed`) |
+//! | Account Updated, `status` to `closed` | any | the closure confirmation (`account_closed`), the one email a closed account gets |
+//! | Account Updated, `status` to `frozen` | any but `closed` | a notice (`account_frozen`) |
+//! | Account Updated, anything else | — | nothing, and no notification |
 //!
-//! A `frozen` account is emailed as an active one: its alerts matter all the more.
+//! A `frozen` account is emailed as an active one: its alerts matter all the more. The
+//! Account Updated emails are service messages about the account's security: neither
+//! `email_enabled` nor a muted category stops them.
 //!
 //! Ties between findings of one severity go to the first in this order: spending limit, high
 //! risk, large, low balance, foreign, cash, refund, top-up. A reversal has no findings and
@@ -22,9 +28,9 @@
 use serde::Serialize;
 
 use crate::domain::events::{DetailType, Severity, TransactionChange};
-use crate::domain::{Account, AccountStatus};
+use crate::domain::{Account, AccountStatus, Recipient};
 
-use super::notice::{FindingView, Notice, RecordedNotice};
+use super::notice::{FindingView, Notice, RecordedNotice, UpdatedNotice};
 
 /// What a transaction email is about; it picks the subject and the body's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -116,6 +122,12 @@ pub enum EmailKind {
     Transaction(Shape),
     Welcome,
     Statement,
+    /// To the previous address: the address for alerts was changed.
+    AddressChanged,
+    /// To the new address: alerts now come here.
+    AddressConfirmed,
+    AccountClosed,
+    AccountFrozen,
 }
 
 impl EmailKind {
@@ -125,6 +137,10 @@ impl EmailKind {
             EmailKind::Transaction(_) => "transaction",
             EmailKind::Welcome => "welcome",
             EmailKind::Statement => "statement",
+            EmailKind::AddressChanged => "address_changed",
+            EmailKind::AddressConfirmed => "address_confirmed",
+            EmailKind::AccountClosed => "account_closed",
+            EmailKind::AccountFrozen => "account_frozen",
         }
     }
 
@@ -135,16 +151,77 @@ impl EmailKind {
             EmailKind::Transaction(_) => "Transaction_Recorded",
             EmailKind::Welcome => "Account_Opened",
             EmailKind::Statement => "Weekly_Statement",
+            EmailKind::AddressChanged
+            | EmailKind::AddressConfirmed
+            | EmailKind::AccountClosed
+            | EmailKind::AccountFrozen => "Account_Updated",
+        }
+    }
+
+    /// Which of the account's addresses it goes to.
+    pub fn recipient(self) -> Recipient {
+        match self {
+            EmailKind::AddressChanged => Recipient::PreviousAddress,
+            _ => Recipient::Account,
         }
     }
 }
 
-pub fn decide(notice: &Notice, account: &Account) -> Result<EmailKind, Suppression> {
+/// What the notifier does with a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Not something the holder is emailed about (and no notification is recorded).
+    NotEmailed,
+    Suppressed(Suppression),
+    /// These emails, in this order.
+    Send(Vec<EmailKind>),
+}
+
+pub fn plan(notice: &Notice, account: &Account) -> Plan {
+    if let Notice::AccountUpdated(updated) = notice {
+        return plan_account_updated(updated, account);
+    }
+    match single_email(notice, account) {
+        Ok(kind) => Plan::Send(vec![kind]),
+        Err(reason) => Plan::Suppressed(reason),
+    }
+}
+
+fn plan_account_updated(updated: &UpdatedNotice, account: &Account) -> Plan {
+    let mut kinds = Vec::new();
+    if updated.changed("email") {
+        // An item written without the API may lack the old address: then only the new one
+        // hears of it.
+        if account.previous_email.is_some() {
+            kinds.push(EmailKind::AddressChanged);
+        }
+        kinds.push(EmailKind::AddressConfirmed);
+    }
+    if updated.changed("status") {
+        match updated.account.status {
+            AccountStatus::Closed => kinds.push(EmailKind::AccountClosed),
+            AccountStatus::Frozen => kinds.push(EmailKind::AccountFrozen),
+            AccountStatus::Active => {}
+        }
+    }
+    if kinds.is_empty() {
+        return Plan::NotEmailed;
+    }
+    if account.status == AccountStatus::Closed && !kinds.contains(&EmailKind::AccountClosed) {
+        return Plan::Suppressed(Suppression::AccountClosed);
+    }
+    Plan::Send(kinds)
+}
+
+/// The one email of a Transaction Recorded, Account Opened or Weekly Statement, or why none.
+fn single_email(notice: &Notice, account: &Account) -> Result<EmailKind, Suppression> {
     let preferences = &account.preferences;
     if account.status == AccountStatus::Closed {
         return Err(Suppression::AccountClosed);
     }
     match notice {
+        // Planned by `plan_account_updated`; never asked here.
+        Notice::AccountUpdated(_) => Err(Suppression::AccountClosed),
         Notice::Transaction(recorded) => {
             let top = recorded
                 .findings

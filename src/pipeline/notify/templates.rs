@@ -26,6 +26,19 @@ const SOURCES: &[(&str, &str)] = templates![
     "fr/statement.subject.txt",
     "fr/statement.html",
     "fr/statement.txt",
+    "fr/address_changed.subject.txt",
+    "fr/address_changed.html",
+    "fr/address_changed.txt",
+    "fr/address_confirmed.subject.txt",
+    "fr/address_confirmed.html",
+    "fr/address_confirmed.txt",
+    "fr/account_closed.subject.txt",
+    "fr/account_closed.html",
+    "fr/account_closed.txt",
+    "fr/account_frozen.subject.txt",
+    "fr/account_frozen.html",
+    "fr/account_frozen.txt",
+    "fr/unsubscribe_page.html",
     "en/layout.html",
     "en/transaction.subject.txt",
     "en/transaction.html",
@@ -36,6 +49,19 @@ const SOURCES: &[(&str, &str)] = templates![
     "en/statement.subject.txt",
     "en/statement.html",
     "en/statement.txt",
+    "en/address_changed.subject.txt",
+    "en/address_changed.html",
+    "en/address_changed.txt",
+    "en/address_confirmed.subject.txt",
+    "en/address_confirmed.html",
+    "en/address_confirmed.txt",
+    "en/account_closed.subject.txt",
+    "en/account_closed.html",
+    "en/account_closed.txt",
+    "en/account_frozen.subject.txt",
+    "en/account_frozen.html",
+    "en/account_frozen.txt",
+    "en/unsubscribe_page.html",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +139,17 @@ impl Templates {
             text: self.render_one(&format!("{locale}/{family}.txt"), &with_subject)?,
             subject,
         })
+    }
+}
+
+impl Templates {
+    /// The page of `GET` and `POST /v1/unsubscribe/{token}`: `state` is `confirm` (a button
+    /// that POSTs), `done` or `already`.
+    pub fn unsubscribe_page(&self, locale: Locale, state: &str, account: &str) -> Result<String, RenderError> {
+        self.render_one(
+            &format!("{locale}/unsubscribe_page.html"),
+            &minijinja::context! { state => state, account => account },
+        )
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `AuditLog` and `Idempotency` ports on the embedded store, with the conditions of the
+//! The `AuditLog`, `NotificationLog` and `Idempotency` ports on the embedded store, with the conditions of the
 //! DynamoDB adapters; what a claim finds is `domain::idempotency`'s rule.
 
 use chrono::{DateTime, Utc};
@@ -7,7 +7,11 @@ use rusqlite::{OptionalExtension, params};
 use super::EmbeddedStore;
 use crate::domain::audit::AuditRecord;
 use crate::domain::idempotency::{KeyRecord, KeyStatus};
-use crate::ports::{AuditLog, Claim, Clock, Idempotency, PortError, PutOutcome};
+use crate::domain::keys::notification_key;
+use crate::domain::{Decision, HistoryPosition, Notification};
+use crate::ports::{
+    AuditLog, Claim, Clock, Idempotency, NotificationLog, NotificationPage, NotificationQuery, PortError, PutOutcome,
+};
 
 impl<C: Clock> EmbeddedStore<C> {
     /// Every audit record, in event_id order.
@@ -64,6 +68,67 @@ impl<C: Clock> AuditLog for EmbeddedStore<C> {
     }
 }
 
+impl<C: Clock> NotificationLog for EmbeddedStore<C> {
+    async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
+        let text = serde_json::to_string(notification).map_err(|e| PortError::permanent(e.to_string()))?;
+        let written = self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO notifications (key, account_id, occurred_at, decision, record) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (key) DO UPDATE SET account_id = excluded.account_id,
+                         occurred_at = excluded.occurred_at, decision = excluded.decision, record = excluded.record
+                     WHERE notifications.decision <> ?6",
+                )?
+                .execute(params![
+                    notification_key(&notification.event_id),
+                    notification.account_id,
+                    notification.sort_key(),
+                    notification.decision.as_str(),
+                    text,
+                    Decision::Sent.as_str(),
+                ])
+        })?;
+        Ok(if written == 1 {
+            PutOutcome::Written
+        } else {
+            PutOutcome::AlreadyPresent
+        })
+    }
+
+    async fn notifications(&self, query: &NotificationQuery<'_>) -> Result<NotificationPage, PortError> {
+        let limit = query.limit.max(1);
+        let (after_time, after_key) = match query.after {
+            Some(after) => (after.occurred_at.as_str(), after.key.as_str()),
+            // Sorts after every RFC 3339 text.
+            None => ("\u{10FFFF}", ""),
+        };
+        let rows: Vec<(String, String, String)> = self.with(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT occurred_at, key, record FROM notifications
+                 WHERE account_id = ?1 AND (occurred_at, key) < (?2, ?3)
+                 ORDER BY occurred_at DESC, key DESC LIMIT ?4",
+            )?;
+            let rows = statement.query_map(
+                params![query.account_id, after_time, after_key, i64::from(limit) + 1],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?;
+            rows.collect()
+        })?;
+        let more = rows.len() > limit as usize;
+        let mut page = NotificationPage::default();
+        for (occurred_at, key, record) in rows.into_iter().take(limit as usize) {
+            match serde_json::from_str(&record) {
+                Ok(notification) => page.notifications.push(notification),
+                Err(_) => page.undecodable += 1,
+            }
+            if more {
+                page.next = Some(HistoryPosition { occurred_at, key });
+            }
+        }
+        Ok(page)
+    }
+}
+
 impl<C: Clock> Idempotency for EmbeddedStore<C> {
     async fn claim(&self, key: &str, now: DateTime<Utc>, in_progress_until: DateTime<Utc>) -> Result<Claim, PortError> {
         self.with(|connection| {
@@ -77,8 +142,8 @@ impl<C: Clock> Idempotency for EmbeddedStore<C> {
         })
     }
 
-    async fn complete(&self, key: &str, expires_at: DateTime<Utc>) -> Result<(), PortError> {
-        self.with(|connection| write_key(connection, key, &KeyRecord::completed(expires_at)))
+    async fn complete(&self, key: &str, expires_at: DateTime<Utc>, result: Option<&str>) -> Result<(), PortError> {
+        self.with(|connection| write_key(connection, key, &KeyRecord::completed(expires_at, result)))
     }
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
@@ -94,32 +159,35 @@ impl<C: Clock> Idempotency for EmbeddedStore<C> {
 
 /// A row whose status is neither of ours (written by hand) reads as absent.
 fn read_key(connection: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<KeyRecord>> {
-    let row: Option<(String, Option<i64>, i64)> = connection
+    let row: Option<(String, Option<i64>, i64, Option<String>)> = connection
         .query_row(
-            "SELECT status, in_progress_until_ms, expires_at_s FROM idempotency WHERE id = ?1",
+            "SELECT status, in_progress_until_ms, expires_at_s, result FROM idempotency WHERE id = ?1",
             [key],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .optional()?;
-    Ok(row.and_then(|(status, in_progress_until_ms, expires_at_s)| {
+    Ok(row.and_then(|(status, in_progress_until_ms, expires_at_s, result)| {
         Some(KeyRecord {
             status: KeyStatus::parse(&status)?,
             in_progress_until_ms,
             expires_at_s,
+            result,
         })
     }))
 }
 
 fn write_key(connection: &rusqlite::Connection, key: &str, record: &KeyRecord) -> rusqlite::Result<()> {
     connection.execute(
-        "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s, result) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status,
-             in_progress_until_ms = excluded.in_progress_until_ms, expires_at_s = excluded.expires_at_s",
+             in_progress_until_ms = excluded.in_progress_until_ms, expires_at_s = excluded.expires_at_s,
+             result = excluded.result",
         params![
             key,
             record.status.as_str(),
             record.in_progress_until_ms,
-            record.expires_at_s
+            record.expires_at_s,
+            record.result
         ],
     )?;
     Ok(())

@@ -1,5 +1,5 @@
 //! The embedded runtime's durable store: one SQLite file in WAL mode holding the ledger items with their change stream,
-//! audit records, idempotency records and checkpoints.
+//! audit records, notifications, idempotency records and checkpoints.
 //!
 //! The change stream is written in the same SQLite transaction as the item it describes, so
 //! there is never an item without its record or a record without its item. Its records have
@@ -13,7 +13,7 @@
 //! could take back the last commits. `TXN_NOTIFY_STORE_SYNC=full` syncs every commit to disk
 //! as well, at about ten times the cost per write.
 //!
-//! It implements the `Ledger`, `AuditLog` and `Idempotency` ports with the same conditions
+//! It implements the `Ledger`, `AuditLog`, `NotificationLog` and `Idempotency` ports with the same conditions
 //! as the DynamoDB adapters.
 
 mod consumers;
@@ -57,11 +57,20 @@ CREATE TABLE IF NOT EXISTS audit (
     account_id TEXT,
     record TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    key TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS notifications_by_account ON notifications (account_id, occurred_at, key);
 CREATE TABLE IF NOT EXISTS idempotency (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     in_progress_until_ms INTEGER,
-    expires_at_s INTEGER NOT NULL
+    expires_at_s INTEGER NOT NULL,
+    result TEXT
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     name TEXT PRIMARY KEY,
@@ -90,6 +99,22 @@ CREATE TABLE IF NOT EXISTS archive (
     event TEXT NOT NULL
 );
 ";
+
+/// Columns added since the first stores were written: a store from an older version gets
+/// them (empty) when it is opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("idempotency", "result", "TEXT")];
+
+fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = connection
+            .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
+            .exists([column])?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
 
 /// One record of the change stream, with the store's own position of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +178,7 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
+            .and_then(|_| upgrade(&connection))
             .map_err(|source| match source.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                     StoreOpenError::InUse { path: path.clone() }

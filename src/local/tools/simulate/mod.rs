@@ -36,7 +36,7 @@ use crate::local::memory::MemoryBus;
 use crate::pipeline::ingest::Written;
 use crate::pipeline::ingest::json_body::JsonBody;
 use crate::pipeline::notify::notice::Notice;
-use crate::pipeline::notify::policy::decide;
+use crate::pipeline::notify::policy::{Plan, plan};
 use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use crate::ports::{Clock, Ledger, PortError};
 use crate::rules::Rules;
@@ -322,7 +322,8 @@ pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expec
                 }
                 let emailed = match accounts.get(&account_id) {
                     Some(Some(account)) => {
-                        decide(&notice, account).is_ok() && Mailbox::new(None, account.email.expose()).is_ok()
+                        matches!(plan(&notice, account), Plan::Send(_))
+                            && Mailbox::new(None, account.email.expose()).is_ok()
                     }
                     _ => false,
                 };
