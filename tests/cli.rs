@@ -480,6 +480,22 @@ fn invoke_ingest_answers_each_sample_request_like_api_gateway() {
             path.file_name().unwrap().to_str().unwrap().to_string(),
             response["statusCode"].clone(),
         );
+        if path.to_str().unwrap().contains("unsubscribe") {
+            // Not signed: the token is the credential, and it lasts 180 days.
+            let late = [
+                "invoke",
+                "ingest",
+                "--event",
+                path.to_str().unwrap(),
+                "--ledger",
+                &ledger_seed(),
+                "--now",
+                "2027-06-01T00:00:00Z",
+                "--json",
+            ];
+            assert_eq!(stdout_json(&txn_notify(&late))["statusCode"], 410);
+            continue;
+        }
         // The samples were signed at 18:00:00: ten minutes later, the signature has expired.
         let late = [
             "invoke",
@@ -496,7 +512,8 @@ fn invoke_ingest_answers_each_sample_request_like_api_gateway() {
         serde_json::to_value(&statuses).unwrap(),
         serde_json::json!({
             "get-account.json": 200, "get-transactions.json": 200, "patch-account.json": 200, "post-account.json": 201,
-            "post-top-up.json": 201, "post-transaction.json": 201,
+            "post-top-up.json": 201, "post-transaction.json": 201, "get-notifications.json": 200,
+            "get-unsubscribe.json": 200, "post-unsubscribe.json": 200,
         })
     );
 }

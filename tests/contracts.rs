@@ -25,6 +25,7 @@ use common::clock_contract::{Sleeps, clock_contract};
 use common::idempotency_contract::idempotency_contract;
 use common::ledger_contract::ledger_contract;
 use common::mailer_contract::mailer_contract;
+use common::notification_contract::notification_contract;
 use common::queue_contract::{MAX_RECEIVES, QueueUnderTest, Received, VISIBILITY, queue_contract};
 use common::secrets_contract::{fresh_secret_contract, secrets_contract};
 
@@ -72,6 +73,12 @@ async fn the_embedded_and_in_memory_ledgers_keep_the_ledger_contract() {
 async fn the_embedded_and_in_memory_stores_keep_the_idempotency_contract() {
     idempotency_contract(&MemoryIdempotency::new(), "memory").await;
     idempotency_contract(&common::frozen_store("idempotency"), "embedded").await;
+}
+
+#[tokio::test]
+async fn the_embedded_and_in_memory_audit_logs_keep_the_notification_contract() {
+    notification_contract(&MemoryAuditLog::new(), "memory").await;
+    notification_contract(&common::frozen_store("notifications"), "embedded").await;
 }
 
 #[tokio::test]

@@ -630,8 +630,17 @@ async fn history_is_newest_first_in_pages_with_an_opaque_cursor() {
 #[tokio::test]
 async fn every_documented_route_is_served() {
     let ingest = ingest();
+    let token = token_for(SECRET, "acc-fr-001", "statement", Duration::days(1));
     for (method, path) in txn_notify::pipeline::ingest::routes::ROUTES {
-        let path = path.replace("{account_id}", "acc-fr-001");
+        let path = path.replace("{account_id}", "acc-fr-001").replace("{token}", &token);
+        if path.starts_with("/v1/unsubscribe/") {
+            assert_eq!(
+                page(&ingest, unsigned(method, &path, "")).await.0,
+                200,
+                "{method} {path}"
+            );
+            continue;
+        }
         let request = match *method {
             "PATCH" => patch(&path, Some("\"1\""), &json!({})),
             "POST" => signed_with(SECRET, common::now().timestamp(), method, &path, b"{}"),
@@ -1105,4 +1114,244 @@ async fn a_patch_of_an_immutable_unknown_or_invalid_member_is_refused_naming_it(
     .await;
     assert_eq!(status, 400, "a required member cannot be removed");
     assert_eq!(stored(&ingest, "acc-fr-001").version, 1, "nothing was written");
+}
+
+// ---------------------------------------------------------------- notification history
+
+fn notification(n: usize, minutes: i64, decision: &str) -> txn_notify::domain::Notification {
+    use common::notification_contract::{sent, suppressed};
+    let at = common::now() - Duration::minutes(minutes);
+    let id = format!("ev-{n:02}");
+    if decision == "sent" {
+        sent(&id, "acc-fr-001", at, &format!("ses-{n}"))
+    } else {
+        suppressed(&id, "acc-fr-001", at, "muted_category")
+    }
+}
+
+#[tokio::test]
+async fn the_notification_history_pages_newest_first_with_an_opaque_cursor() {
+    use txn_notify::ports::NotificationLog;
+    let ingest = ingest();
+    for n in 0..5 {
+        let decision = if n == 2 { "suppressed" } else { "sent" };
+        ingest
+            .notifications
+            .record_notification(&notification(n, 10 - n as i64, decision))
+            .await
+            .unwrap();
+    }
+    let (status, page) = call(&ingest, get("/v1/accounts/acc-fr-001/notifications?limit=2")).await;
+    assert_eq!(status, 200, "{page}");
+    let ids = |page: &Value| -> Vec<String> {
+        page["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["event_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&page), ["ev-04", "ev-03"]);
+    let first = &page["notifications"][0];
+    assert_eq!(first["decision"], "sent");
+    assert_eq!(first["message_id"], "ses-4");
+    assert_eq!(first["delivery_state"], "sent");
+    assert_eq!(first["transaction_id"], "t-ev-04");
+    assert_eq!(first["detail_type"], "Transaction Recorded");
+    assert!(first["delivery_state_at"].is_string() && first["occurred_at"].is_string());
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, second) = call(
+        &ingest,
+        get(&format!(
+            "/v1/accounts/acc-fr-001/notifications?limit=2&cursor={cursor}"
+        )),
+    )
+    .await;
+    assert_eq!(ids(&second), ["ev-02", "ev-01"]);
+    let muted = &second["notifications"][0];
+    assert_eq!(
+        (&muted["decision"], &muted["reason"]),
+        (&json!("suppressed"), &json!("muted_category"))
+    );
+    assert!(muted.get("message_id").is_none() && muted.get("delivery_state").is_none());
+    let cursor = second["next_cursor"].as_str().unwrap().to_string();
+    let (_, last) = call(
+        &ingest,
+        get(&format!("/v1/accounts/acc-fr-001/notifications?cursor={cursor}")),
+    )
+    .await;
+    assert_eq!(ids(&last), ["ev-00"]);
+    assert!(last["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn the_notification_history_refuses_bad_queries_and_unknown_accounts() {
+    let ingest = ingest();
+    let (status, body) = call(&ingest, get("/v1/accounts/acc-nobody/notifications")).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(&ingest, get("/v1/accounts/acc-fr-001/notifications")).await;
+    assert_eq!((status, body["notifications"].as_array().unwrap().len()), (200, 0));
+    assert!(body["next_cursor"].is_null());
+    // Any base64url text is a position in this account's history, never another's.
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("9999\nNOTIFICATION#zzz");
+    for cursor in ["bm90IGpzb24", "AA", forged.as_str()] {
+        let (status, body) = call(
+            &ingest,
+            get(&format!("/v1/accounts/acc-fr-001/notifications?cursor={cursor}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{cursor}: {body}");
+        assert_eq!(body["account_id"], "acc-fr-001");
+    }
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=", "cursor"),
+        (&format!("cursor={}", "A".repeat(3000)) as &str, "cursor"),
+        ("from=2026-11-01T00:00:00Z", "from"),
+        ("limit=1&limit=2", "limit"),
+    ] {
+        let (status, body) = call(&ingest, get(&format!("/v1/accounts/acc-fr-001/notifications?{query}"))).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(fields(&body), [field], "{query}");
+    }
+    let unsigned = Request::builder()
+        .method("GET")
+        .uri("/v1/accounts/acc-fr-001/notifications")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(call(&ingest, unsigned).await.0, 401);
+}
+
+// ---------------------------------------------------------------- one-click unsubscribe
+
+fn token_for(secret: &[u8], account_id: &str, purpose: &str, valid: Duration) -> String {
+    txn_notify::domain::unsubscribe::mint(secret, account_id, purpose, common::now() + valid)
+}
+
+/// An unsigned request, as a mail client or a browser sends it.
+fn unsigned(method: &str, uri: &str, body: &str) -> Request<Vec<u8>> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+async fn page(ingest: &TestIngest, request: Request<Vec<u8>>) -> (u16, String, String) {
+    let response = ingest.handle(request).await;
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    (
+        response.status().as_u16(),
+        content_type,
+        String::from_utf8(response.body().clone()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_one_click_post_turns_the_statement_off_once_and_a_get_only_asks() {
+    let ingest = ingest();
+    let token = token_for(SECRET, "acc-fr-001", "statement", Duration::days(180));
+    let uri = format!("/v1/unsubscribe/{token}");
+    // GET: the page with its button, nothing changes (link scanners open links).
+    let (status, content_type, html) = page(&ingest, unsigned("GET", &uri, "")).await;
+    assert_eq!((status, content_type.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(
+        html.contains("<form method=\"post\">") && html.contains("lang=\"fr\""),
+        "{html}"
+    );
+    assert!(html.contains("••••-001"), "the account, masked: {html}");
+    assert!(stored(&ingest, "acc-fr-001").preferences.statement_enabled);
+    let version = stored(&ingest, "acc-fr-001").version;
+    // POST (RFC 8058's body): off, one new version.
+    let (status, _, html) = page(&ingest, unsigned("POST", &uri, "List-Unsubscribe=One-Click")).await;
+    assert_eq!(status, 200, "{html}");
+    let after = stored(&ingest, "acc-fr-001");
+    assert!(!after.preferences.statement_enabled);
+    assert_eq!(after.version, version + 1);
+    assert!(after.updated_at.is_some());
+    // Again, and a GET after: nothing more is written.
+    for method in ["POST", "GET"] {
+        let (status, _, html) = page(&ingest, unsigned(method, &uri, "List-Unsubscribe=One-Click")).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains("<form"), "{method}: already off, no button: {html}");
+        assert_eq!(stored(&ingest, "acc-fr-001").version, version + 1, "{method}");
+    }
+    // A token made with the previous secret still works during a rotation.
+    let secrets = MemorySecrets::new(SECRET);
+    secrets.rotate(b"next-secret");
+    let rotated = Ingest::new(
+        common::ledger_with(&[common::account("acc-fr-001", "FR", Currency::EUR)]),
+        MemoryAuditLog::new(),
+        secrets,
+        FrozenClock::at(common::now()),
+        IngestConfig::default(),
+    );
+    let (status, _, _) = page(&rotated, unsigned("POST", &uri, "")).await;
+    assert_eq!(status, 200);
+    assert!(!stored(&rotated, "acc-fr-001").preferences.statement_enabled);
+}
+
+#[tokio::test]
+async fn a_forged_expired_or_foreign_token_changes_nothing() {
+    let ingest = ingest();
+    let genuine = token_for(SECRET, "acc-fr-001", "statement", Duration::days(1));
+    let mut tampered = genuine.clone();
+    tampered.replace_range(tampered.len() - 2.., "xx");
+    let cases = [
+        (
+            token_for(b"someone-elses-secret", "acc-fr-001", "statement", Duration::days(1)),
+            403,
+        ),
+        (tampered, 403),
+        (token_for(SECRET, "acc-fr-001", "alerts", Duration::days(1)), 403),
+        (token_for(SECRET, "acc-fr-001", "statement", Duration::seconds(-1)), 410),
+        ("not-a-token".to_string(), 403),
+        ("a.b.c.d".to_string(), 403),
+        (token_for(SECRET, "acc-nobody", "statement", Duration::days(1)), 404),
+    ];
+    for (token, expected) in cases {
+        for method in ["GET", "POST"] {
+            let (status, body) = call(&ingest, unsigned(method, &format!("/v1/unsubscribe/{token}"), "")).await;
+            assert_eq!(status, expected, "{method} {token}: {body}");
+        }
+    }
+    assert!(
+        stored(&ingest, "acc-fr-001").preferences.statement_enabled,
+        "nothing changed"
+    );
+    let (status, body) = call(&ingest, unsigned("PUT", &format!("/v1/unsubscribe/{genuine}"), "")).await;
+    assert_eq!(status, 405, "{body}");
+    // The token is the credential: a signature is not asked for, nor does it stand in.
+    let signed = signed_with(
+        SECRET,
+        common::now().timestamp(),
+        "POST",
+        "/v1/unsubscribe/x.y.1.z",
+        b"",
+    );
+    assert_eq!(call(&ingest, signed).await.0, 403);
+}
+
+#[tokio::test]
+async fn an_english_account_gets_the_page_in_english() {
+    let mut account = common::account("acc-gb-002", "GB", Currency::GBP);
+    account.locale = txn_notify::domain::Locale::En;
+    let ingest = Ingest::new(
+        common::ledger_with(&[account]),
+        MemoryAuditLog::new(),
+        MemorySecrets::new(SECRET),
+        FrozenClock::at(common::now()),
+        IngestConfig::default(),
+    );
+    let token = token_for(SECRET, "acc-gb-002", "statement", Duration::days(1));
+    let (status, _, html) = page(&ingest, unsigned("GET", &format!("/v1/unsubscribe/{token}"), "")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("lang=\"en\"") && html.contains("Stop the weekly statement"),
+        "{html}"
+    );
 }

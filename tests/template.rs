@@ -235,15 +235,13 @@ fn the_api_samples_carry_route_keys_and_path_parameters_as_api_gateway_sends_the
         assert!(routes.iter().any(|r| r == key), "{}: {key}", path.display());
         assert_eq!(event["requestContext"]["routeKey"], key);
         let raw_path = event["rawPath"].as_str().unwrap();
-        if key.contains("{account_id}") {
-            let id = event["pathParameters"]["account_id"].as_str().unwrap();
+        if key.contains('{') {
             let template_path = key.split(' ').nth(1).unwrap();
-            assert_eq!(
-                template_path.replace("{account_id}", id),
-                raw_path,
-                "{}",
-                path.display()
-            );
+            let mut filled = template_path.to_string();
+            for (name, value) in event["pathParameters"].as_object().unwrap() {
+                filled = filled.replace(&format!("{{{name}}}"), value.as_str().unwrap());
+            }
+            assert_eq!(filled, raw_path, "{}", path.display());
         } else {
             assert!(event.get("pathParameters").is_none(), "{}", path.display());
         }
@@ -253,4 +251,59 @@ fn the_api_samples_carry_route_keys_and_path_parameters_as_api_gateway_sends_the
     let mut expected = routes.clone();
     expected.sort();
     assert_eq!(seen, expected, "one sample per route");
+}
+
+/// The statements' unsubscribe links point at the stack's own API: the notifier's base URL is
+/// the `ApiUrl` output, and the notifier may read the secret the tokens are signed with.
+#[test]
+fn the_notifier_links_to_the_api_and_may_sign_and_record() {
+    let template = template();
+    let notifier = &template["Resources"]["NotifierFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        notifier["TXN_NOTIFY_PUBLIC_API_URL"], template["Outputs"]["ApiUrl"]["Value"],
+        "the notifier's base URL is the ApiUrl output"
+    );
+    let ingest = &template["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        notifier["TXN_NOTIFY_SIGNING_SECRET_ID"],
+        ingest["TXN_NOTIFY_SIGNING_SECRET_ID"]
+    );
+    let statements = |role: &str| -> Vec<Value> {
+        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .clone()
+    };
+    let grants = |role: &str, action: &str| -> Vec<Value> {
+        statements(role)
+            .into_iter()
+            .filter(|s| {
+                s["Action"] == action || s["Action"].as_sequence().is_some_and(|a| a.iter().any(|x| x == action))
+            })
+            .map(|s| s["Resource"].clone())
+            .collect()
+    };
+    let audit_arn: Value = serde_yaml_ng::from_str("!GetAtt AuditTable.Arn").unwrap();
+    assert!(grants("NotifierRole", "dynamodb:PutItem").contains(&audit_arn));
+    assert!(!grants("NotifierRole", "secretsmanager:GetSecretValue").is_empty());
+    let history: Value = serde_yaml_ng::from_str("!Sub \"${AuditTable.Arn}/index/by-account\"").unwrap();
+    assert_eq!(
+        grants("IngestRole", "dynamodb:Query").len(),
+        2,
+        "the ledger, and the audit index"
+    );
+    assert!(grants("IngestRole", "dynamodb:Query").contains(&history));
+    assert!(
+        !grants("IngestRole", "dynamodb:Query").contains(&audit_arn),
+        "the history reads the index only"
+    );
+    let notify_types = &template["Resources"]["NotifyRule"]["Properties"]["EventPattern"]["detail-type"];
+    assert!(
+        notify_types
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|t| t == "Account Updated"),
+        "Account Updated reaches the notifier"
+    );
 }

@@ -8,6 +8,7 @@ pub mod clock_contract;
 pub mod idempotency_contract;
 pub mod ledger_contract;
 pub mod mailer_contract;
+pub mod notification_contract;
 pub mod queue_contract;
 pub mod secrets_contract;
 

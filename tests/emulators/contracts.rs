@@ -16,6 +16,7 @@ use crate::common::bus_contract::bus_contract;
 use crate::common::idempotency_contract::idempotency_contract;
 use crate::common::ledger_contract::ledger_contract;
 use crate::common::mailer_contract::mailer_contract;
+use crate::common::notification_contract::notification_contract;
 use crate::common::queue_contract::{MAX_RECEIVES, QueueUnderTest, Received, VISIBILITY, queue_contract};
 use crate::common::secrets_contract::secrets_contract;
 use crate::moto_services::{bus_with_rule_to_queue, drain, sent_emails, verified_sender};
@@ -27,6 +28,14 @@ async fn the_dynamodb_idempotency_table_keeps_the_idempotency_contract() {
     let table = unique("idempotency");
     create_table(&client, "IdempotencyTable", &table).await;
     idempotency_contract(&DynamoIdempotency::new(client, &table), "dynamodb").await;
+}
+
+#[tokio::test]
+async fn the_dynamodb_audit_table_keeps_the_notification_contract() {
+    let client = dynamodb().await;
+    let table = unique("audit");
+    create_table(&client, "AuditTable", &table).await;
+    notification_contract(&DynamoAuditLog::new(client, &table), "dynamodb").await;
 }
 
 #[tokio::test]

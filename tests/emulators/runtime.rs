@@ -223,9 +223,10 @@ fn emf_totals(stdout: &str) -> HashMap<String, f64> {
 #[tokio::test]
 async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
     let dynamo = dynamodb().await;
-    let (ledger_table, idempotency_table) = (unique("ledger"), unique("idem"));
+    let (ledger_table, idempotency_table, audit_table) = (unique("ledger"), unique("idem"), unique("audit"));
     create_table(&dynamo, "LedgerTable", &ledger_table).await;
     create_table(&dynamo, "IdempotencyTable", &idempotency_table).await;
+    create_table(&dynamo, "AuditTable", &audit_table).await;
     let moto_config = moto().await;
     let events = aws_sdk_eventbridge::Client::new(&moto_config);
     let sqs = aws_sdk_sqs::Client::new(&moto_config);
@@ -315,9 +316,14 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
         &[
             ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
             ("AWS_ENDPOINT_URL_SESV2", moto_url()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url()),
             ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
             ("TXN_NOTIFY_IDEMPOTENCY_TABLE", idempotency_table.clone()),
+            ("TXN_NOTIFY_AUDIT_TABLE", audit_table.clone()),
             ("TXN_NOTIFY_SENDER", sender.clone()),
+            // Read for statements' unsubscribe links only; none in this batch.
+            ("TXN_NOTIFY_SIGNING_SECRET_ID", unique("signing")),
+            ("TXN_NOTIFY_PUBLIC_API_URL", "https://api.example".to_string()),
         ],
         vec![
             batch,
@@ -353,6 +359,24 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
         .collect();
     assert_eq!(emails.len(), 2);
     assert!(!notifier.stdout.contains(&address), "no email address in the logs");
+    // Each decision is in the audit trail, once, for the history API.
+    let history = txn_notify::aws::dynamodb::DynamoAuditLog::new(dynamo.clone(), &audit_table);
+    let page = txn_notify::ports::NotificationLog::notifications(
+        &history,
+        &txn_notify::ports::NotificationQuery {
+            account_id: "acc-rt",
+            limit: 10,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.notifications.len(), 2, "{page:?}");
+    assert!(
+        page.notifications
+            .iter()
+            .all(|n| n.decision == txn_notify::domain::Decision::Sent)
+    );
     assert!(processor.cold_start < Duration::from_secs(30) && processor.peak_rss_kib > 0);
     assert!(notifier.cold_start < Duration::from_secs(30) && notifier.peak_rss_kib > 0);
 }

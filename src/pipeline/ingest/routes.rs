@@ -189,17 +189,10 @@ pub fn encode_cursor(sort_key: &str) -> String {
 /// after it. Any base64url text is a position (schemas/openapi.yaml says which texts those
 /// are): one this API did not hand out is clamped to the page's window, never refused.
 fn decode_cursor(cursor: &str) -> Option<String> {
-    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
     if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
         return None;
     }
-    let bytes = LENIENT.decode(cursor).ok()?;
-    let mut position = String::from_utf8_lossy(&bytes).into_owned();
+    let mut position = decode_cursor_text(cursor)?;
     // A DynamoDB key holds at most 1024 bytes; only a forged cursor is longer.
     while position.len() > MAX_POSITION_BYTES {
         position.pop();
@@ -207,23 +200,35 @@ fn decode_cursor(cursor: &str) -> Option<String> {
     Some(position)
 }
 
-/// A history cursor: the base64url of the position's JSON.
+/// A history cursor: the base64url of the position, `<occurred_at>\n<key>`.
 pub fn encode_history_cursor(position: &HistoryPosition) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("a position always serializes"))
+    URL_SAFE_NO_PAD.encode(format!("{}\n{}", position.occurred_at, position.key))
 }
 
-/// A history cursor this API handed out: a position whose time is a timestamp and whose key
-/// fits DynamoDB's. Anything else is refused (the Query would refuse it too).
+/// Any base64url text is a position in the account's history, as for the transactions:
+/// one this API did not hand out starts the page somewhere in the same account's history,
+/// never elsewhere. Each part is cut to what a DynamoDB key holds; an empty one sorts first.
 fn decode_history_cursor(cursor: &str) -> Option<HistoryPosition> {
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS * 2 {
+    if cursor.is_empty() || cursor.len() > MAX_HISTORY_CURSOR_CHARS {
         return None;
     }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).ok()?;
-    let position: HistoryPosition = serde_json::from_slice(&bytes).ok()?;
-    let fits = |text: &str| !text.is_empty() && text.len() <= MAX_POSITION_BYTES;
-    (fits(&position.key) && fits(&position.occurred_at) && parse_timestamp(&position.occurred_at).is_some())
-        .then_some(position)
+    let text = decode_cursor_text(cursor)?;
+    let (occurred_at, key) = text.split_once('\n').unwrap_or((&text, ""));
+    let part = |text: &str| {
+        let mut part = text.to_string();
+        while part.len() > MAX_POSITION_BYTES {
+            part.pop();
+        }
+        if part.is_empty() { " ".to_string() } else { part }
+    };
+    Some(HistoryPosition {
+        occurred_at: part(occurred_at),
+        key: part(key),
+    })
 }
+
+/// The longest history cursor taken: the base64url of two 1024-byte key parts.
+pub const MAX_HISTORY_CURSOR_CHARS: usize = 2734;
 
 /// `limit` and `cursor` of the notification history; anything else is refused.
 fn history_request(
@@ -250,7 +255,10 @@ fn history_request(
             },
             "cursor" => match decode_history_cursor(&value) {
                 Some(position) => after = Some(position),
-                None => errors.push(FieldError::new("cursor", "must be a next_cursor this API returned")),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    format!("must be base64url text of at most {MAX_HISTORY_CURSOR_CHARS} characters, as next_cursor gives it"),
+                )),
             },
             other => errors.push(FieldError::new(other, "unknown query parameter")),
         }
@@ -286,6 +294,18 @@ fn masked(account_id: &str) -> String {
         .rev()
         .collect();
     format!("••••{tail}")
+}
+
+/// Base64url (padded or not, trailing bits allowed) to text, invalid UTF-8 replaced.
+fn decode_cursor_text(cursor: &str) -> Option<String> {
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = LENIENT.decode(cursor).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The longest cursor taken: the base64url of a 1024-byte sort key.
