@@ -412,3 +412,213 @@ fn one_body_limit_and_clear_media_type_errors_whatever_the_path_in() {
     let (exit, _) = dev.interrupt();
     assert!(exit.success());
 }
+
+impl Dev {
+    /// A signed request with these extra headers and this exact body.
+    fn signed_with_headers(&self, method: &str, path: &str, headers: &[(&str, String)], body: &str) -> Response {
+        let now = chrono::Utc::now().timestamp();
+        let mut all = vec![(
+            "X-Signature",
+            sign(self.secret.as_bytes(), now, method, path, body.as_bytes()),
+        )];
+        all.extend(headers.iter().cloned());
+        self.request(method, path, &all, body)
+    }
+
+    fn patch(&self, path: &str, if_match: &str, body: &Value) -> Response {
+        self.signed_with_headers(
+            "PATCH",
+            path,
+            &[
+                ("Content-Type", "application/merge-patch+json".into()),
+                ("If-Match", if_match.into()),
+            ],
+            &body.to_string(),
+        )
+    }
+
+    fn notifications(&self, account_id: &str) -> Vec<Value> {
+        let path = format!("/v1/accounts/{account_id}/notifications");
+        let now = chrono::Utc::now().timestamp();
+        let signature = sign(self.secret.as_bytes(), now, "GET", &path, b"");
+        let response = self.request("GET", &format!("{path}?limit=100"), &[("X-Signature", signature)], "");
+        assert_eq!(response.status, 200, "{}", response.body);
+        let page: Value = serde_json::from_str(&response.body).unwrap();
+        page["notifications"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the history holds a notification that `wanted` picks.
+    fn notification(&self, account_id: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(found) = self.notifications(account_id).into_iter().find(&wanted) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such notification: {:?}",
+                self.notifications(account_id)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The outbox's emails, in order, headers unfolded.
+fn outbox_emails(dir: &Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .replace("\r\n ", " ")
+                .replace("\r\n\t", " ")
+        })
+        .collect()
+}
+
+fn header<'a>(eml: &'a str, name: &str) -> Option<&'a str> {
+    eml.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .map(str::trim)
+}
+
+/// The account's life through the API of `dev`: a new address warns the old one and
+/// confirms the new one, a muted purchase is in the history as suppressed, the statement
+/// carries a one-click unsubscribe that works, and a closure is the last email.
+#[test]
+fn an_account_changes_address_mutes_unsubscribes_and_closes_through_dev() {
+    let dir = tempdir("dev-lifecycle");
+    let dev = Dev::start(&dir);
+    let id = "acc-dev-001";
+    assert_eq!(dev.signed("POST", "/v1/accounts", &account()).status, 201);
+    dev.settled(1);
+
+    // The address changes: a notice to the old one, a confirmation to the new one.
+    let read = dev.signed("GET", &format!("/v1/accounts/{id}"), &Value::Null);
+    assert!(read.head.contains("etag: \"1\""), "{}", read.head);
+    let moved = dev.patch(
+        &format!("/v1/accounts/{id}"),
+        "\"1\"",
+        &json!({"email": "camille@new.example"}),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert!(moved.head.contains("etag: \"2\""), "{}", moved.head);
+    dev.settled(3);
+    let emails = outbox_emails(&dir);
+    let to = |eml: &str| header(eml, "To").unwrap_or_default().to_string();
+    assert!(to(&emails[1]).contains("camille.martin@example.com"), "{}", emails[1]);
+    assert!(header(&emails[1], "X-Tag-template") == Some("address_changed"));
+    assert!(to(&emails[2]).contains("camille@new.example"), "{}", emails[2]);
+    assert!(header(&emails[2], "X-Tag-template") == Some("address_confirmed"));
+    let change = dev.notification(id, |n| n["detail_type"] == "Account Updated");
+    assert_eq!(change["decision"], "sent");
+    assert_eq!(change["emails"].as_array().unwrap().len(), 2, "{change}");
+
+    // Groceries muted: the purchase is recorded, not emailed, and the history says why.
+    let muted = dev.patch(
+        &format!("/v1/accounts/{id}"),
+        "\"2\"",
+        &json!({"preferences": {"muted_categories": ["groceries"]}}),
+    );
+    assert_eq!(muted.status, 200, "{}", muted.body);
+    let mut groceries = large_purchase();
+    groceries["transaction_id"] = json!("t-dev-groceries");
+    groceries["amount_minor"] = json!(2_350);
+    groceries["channel"] = json!("pos");
+    groceries["merchant"] = json!({"name": "Carrefour City", "mcc": "5411", "country": "FR", "city": "Paris"});
+    assert_eq!(dev.signed("POST", "/v1/transactions", &groceries).status, 201);
+    let suppressed = dev.notification(id, |n| n["transaction_id"] == "t-dev-groceries");
+    assert_eq!(
+        (&suppressed["decision"], &suppressed["reason"]),
+        (&json!("suppressed"), &json!("muted_category")),
+        "{suppressed}"
+    );
+    assert!(suppressed.get("message_id").is_none());
+    let welcome = dev.notification(id, |n| n["detail_type"] == "Account Opened");
+    assert_eq!(welcome["delivery_state"], "sent");
+    assert!(
+        welcome["message_id"].as_str().is_some_and(|m| !m.is_empty()),
+        "{welcome}"
+    );
+    dev.settled(3);
+
+    // The week's statement (the digest run on the stopped store), sent once dev is back.
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+    let monday = {
+        use chrono::Datelike;
+        let today = chrono::Utc::now().date_naive();
+        let next = today + chrono::Duration::days(7 - today.weekday().num_days_from_monday() as i64);
+        format!("{next}T07:00:00Z")
+    };
+    let digest = Command::new(BIN)
+        .args(["invoke", "digest", "--event"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scheduled/weekly-digest.json"))
+        .args(["--now", &monday, "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(digest.status.success(), "{}", String::from_utf8_lossy(&digest.stdout));
+    let dev = Dev::start(&dir);
+    dev.settled(4);
+    let statement = outbox_emails(&dir).pop().unwrap();
+    assert_eq!(header(&statement, "X-Tag-template"), Some("statement"), "{statement}");
+    assert_eq!(
+        header(&statement, "List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let link = header(&statement, "List-Unsubscribe").unwrap();
+    let url = link.trim_start_matches('<').trim_end_matches('>');
+    let path = url
+        .strip_prefix(&format!("http://{}", dev.address))
+        .unwrap_or_else(|| panic!("the link points at this dev: {url}"));
+    // A link scanner's GET changes nothing; the mail client's one-click POST does, unsigned.
+    let page = dev.get(path);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<form method=\"post\">"), "{}", page.body);
+    let account_now = |dev: &Dev| -> Value {
+        serde_json::from_str(&dev.signed("GET", &format!("/v1/accounts/{id}"), &Value::Null).body).unwrap()
+    };
+    assert_eq!(account_now(&dev)["preferences"]["statement_enabled"], true);
+    let clicked = dev.request(
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded".into())],
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(clicked.status, 200, "{}", clicked.body);
+    let after = account_now(&dev);
+    assert_eq!(after["preferences"]["statement_enabled"], false, "{after}");
+    let version = after["version"].as_u64().unwrap();
+    assert_eq!(dev.request("POST", path, &[], "").status, 200, "a second click");
+    assert_eq!(account_now(&dev)["version"], version, "changes nothing more");
+
+    // Closed: the closure confirmation, then no email, even for a large purchase.
+    let closed = dev.patch(
+        &format!("/v1/accounts/{id}"),
+        &format!("\"{version}\""),
+        &json!({"status": "closed"}),
+    );
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    dev.settled(5);
+    assert_eq!(
+        header(&outbox_emails(&dir)[4], "X-Tag-template"),
+        Some("account_closed")
+    );
+    let mut large = large_purchase();
+    large["transaction_id"] = json!("t-dev-after-closure");
+    assert_eq!(dev.signed("POST", "/v1/transactions", &large).status, 201);
+    let after_closure = dev.notification(id, |n| n["transaction_id"] == "t-dev-after-closure");
+    assert_eq!(after_closure["reason"], "account_closed", "{after_closure}");
+    std::thread::sleep(Duration::from_millis(300));
+    dev.settled(5);
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+}

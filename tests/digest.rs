@@ -470,3 +470,35 @@ async fn totals_are_exact_however_large_and_never_saturate() {
     assert_eq!(notice.money_out[0].amount_minor, exact);
     assert_eq!(notice.totals_by_category[0].total.amount_minor, -exact);
 }
+
+#[tokio::test]
+async fn closed_and_unsubscribed_accounts_get_no_statement_and_cost_no_reads() {
+    let mut closed = paris("acc-closed");
+    closed.status = txn_notify::domain::AccountStatus::Closed;
+    let mut unsubscribed = paris("acc-unsub");
+    unsubscribed.preferences.statement_enabled = false;
+    let open = paris("acc-open");
+    let ledger = common::ledger_with(&[closed.clone(), unsubscribed.clone(), open.clone()]);
+    for account in [&closed, &unsubscribed, &open] {
+        let txn = txn_at(
+            &format!("t-{}", account.account_id),
+            account,
+            "2026-11-17T10:00:00Z",
+            1_000,
+        );
+        txn_notify::ports::Ledger::put_transaction(&ledger, &txn, "fp")
+            .await
+            .unwrap();
+    }
+    let digest = digest_over(ledger, DigestConfig::new("txn-notify"));
+    let report = run_week(&digest, "2026-11-16").await;
+    assert_eq!(
+        (report.statements_published, report.accounts_not_due),
+        (1, 2),
+        "{report:?}"
+    );
+    assert_eq!(report.transactions_read, 1, "only the open account's week is read");
+    let published = statements(&digest);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["account_id"], "acc-open");
+}

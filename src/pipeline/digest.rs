@@ -9,6 +9,7 @@
 //! |---|---|
 //! | an account had transactions that week | one Weekly Statement: net totals per category and currency (approved only; in positive, out negative), money in and out per currency, the count of all transactions, the first 200 listed oldest first, `truncated` when there were more |
 //! | an account had none | no event |
+//! | the account is closed, or its holder unsubscribed (`statement_enabled` false) | no event, its week is not read; counted `accounts_not_due` (should one still reach the notifier, a replay say, it is suppressed there) |
 //! | the digest runs again for the same week | the same event_ids (per account and week): consumers skip what they did |
 //! | a Scan or Query page fails transiently | retried with backoff; then that account (or the rest of the scan) is reported failed |
 //! | PutEvents entries keep failing | those accounts are reported failed; the invocation fails and the schedule retries it |
@@ -26,7 +27,7 @@ use crate::domain::event_id;
 use crate::domain::events::{BusEvent, CategoryTotal, Header, Severity, StatementLine, StatementWeek, WeeklyStatement};
 use crate::domain::money::{Currency, Money, MoneySum};
 use crate::domain::transaction::TransactionStatus;
-use crate::domain::{Account, Category, Transaction};
+use crate::domain::{Account, AccountStatus, Category, Transaction};
 use crate::ports::{Clock, EventBus, Ledger, PortError, ScanSegment, TransactionQuery};
 use crate::rules::Rules;
 use crate::rules::engine::categorize;
@@ -273,6 +274,8 @@ pub struct DigestReport {
     pub accounts_undecodable: u64,
     pub statements_published: u64,
     pub accounts_without_transactions: u64,
+    /// Closed accounts and accounts whose holder unsubscribed: no statement, no reads.
+    pub accounts_not_due: u64,
     pub transactions_read: u64,
     pub transactions_undecodable: u64,
     /// Accounts whose statement could not be built or published: the run must be retried.
@@ -374,6 +377,11 @@ impl<L: Ledger, B: EventBus, C: Clock> Digest<L, B, C> {
             report.accounts_undecodable += u64::from(page.undecodable);
             let mut groups = Vec::new();
             for account in &page.accounts {
+                // The notifier would suppress it anyway: its week is not even read.
+                if account.status == AccountStatus::Closed || !account.preferences.statement_enabled {
+                    report.accounts_not_due += 1;
+                    continue;
+                }
                 let week = self.week_for(account, request, now);
                 match self.statement(account, &week, &mut report).await {
                     Ok(Some(statement)) => groups.push(EntryGroup {

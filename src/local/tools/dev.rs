@@ -89,14 +89,6 @@ pub async fn serve(
         dir: options.data_dir.clone(),
         source,
     })?;
-    let mut parts = RuntimeParts::local(SystemClock);
-    parts.signing_secret = options.signing_secret.clone();
-    let runtime = Runtime::open(&options.data_dir, &parts)?;
-    runtime.outbox.write_index()?;
-    let app: App = Arc::new(Shared {
-        runtime,
-        requests: Default::default(),
-    });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| DevError::Listen {
@@ -104,6 +96,16 @@ pub async fn serve(
             source,
         })?;
     let address = listener.local_addr().map_err(DevError::Server)?;
+    let mut parts = RuntimeParts::local(SystemClock);
+    parts.signing_secret = options.signing_secret.clone();
+    // Statements' unsubscribe links point at this server.
+    parts.public_api_url = format!("http://{address}");
+    let runtime = Runtime::open(&options.data_dir, &parts)?;
+    runtime.outbox.write_index()?;
+    let app: App = Arc::new(Shared {
+        runtime,
+        requests: Default::default(),
+    });
     ready(address);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
