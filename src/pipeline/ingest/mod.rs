@@ -249,13 +249,7 @@ impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Ingest<L, N, S, C> {
             }
             let mut next = current.clone();
             next.preferences.statement_enabled = false;
-            next.version = current.version + 1;
-            next.updated_at = Some(self.clock.now());
-            let write = retry_transient(&self.clock, &self.config.retry, || {
-                self.ledger.update_account(&next, current.version)
-            })
-            .await
-            .map_err(|e| Problem::unavailable(format!("the ledger did not take the write: {}", e.message)))?;
+            let (next, write) = self.write_next_version(&current, next).await?;
             match write {
                 AccountUpdate::Updated => {
                     tracing::info!(account_id = %account_id, version = next.version, "weekly statement unsubscribed");
@@ -374,13 +368,7 @@ impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Ingest<L, N, S, C> {
             next.previous_email = Some(current.email.clone());
             next.email_status = None;
         }
-        next.version = current.version + 1;
-        next.updated_at = Some(self.clock.now());
-        let write = retry_transient(&self.clock, &self.config.retry, || {
-            self.ledger.update_account(&next, current.version)
-        })
-        .await
-        .map_err(|e| Problem::unavailable(format!("the ledger did not take the write: {}", e.message)))?;
+        let (next, write) = self.write_next_version(&current, next).await?;
         match write {
             AccountUpdate::Updated => {
                 tracing::info!(account_id, version = next.version, "account updated");
@@ -389,6 +377,23 @@ impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Ingest<L, N, S, C> {
             AccountUpdate::Stale { current } => Err(Problem::precondition_failed(current)),
             AccountUpdate::Missing => Err(Problem::unknown_account(account_id)),
         }
+    }
+
+    /// Writes `next` as the version after `current`'s, on condition that `current` is still
+    /// the stored version.
+    async fn write_next_version(
+        &self,
+        current: &Account,
+        mut next: Account,
+    ) -> Result<(Account, AccountUpdate), Problem> {
+        next.version = current.version + 1;
+        next.updated_at = Some(self.clock.now());
+        let write = retry_transient(&self.clock, &self.config.retry, || {
+            self.ledger.update_account(&next, current.version)
+        })
+        .await
+        .map_err(|e| Problem::unavailable(format!("the ledger did not take the write: {}", e.message)))?;
+        Ok((next, write))
     }
 
     /// POST /v1/accounts/{id}/top-ups: stored as an approved top_up transaction, net of the fee.

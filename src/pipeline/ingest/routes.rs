@@ -230,6 +230,25 @@ fn decode_history_cursor(cursor: &str) -> Option<HistoryPosition> {
 /// The longest history cursor taken: the base64url of two 1024-byte key parts.
 pub const MAX_HISTORY_CURSOR_CHARS: usize = 2734;
 
+/// The query's parameters, each named once; one named twice is an error (which of the two
+/// was meant cannot be told).
+type QueryPairs<'a> = Vec<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>;
+
+fn query_pairs(query: Option<&str>) -> (QueryPairs<'_>, Vec<FieldError>) {
+    let mut pairs: QueryPairs<'_> = Vec::new();
+    let mut errors = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if pairs.iter().any(|(seen, _)| *seen == name) {
+            if !errors.iter().any(|e: &FieldError| e.field == name) {
+                errors.push(FieldError::new(name.as_ref(), "given more than once"));
+            }
+            continue;
+        }
+        pairs.push((name, value));
+    }
+    (pairs, errors)
+}
+
 /// `limit` and `cursor` of the notification history; anything else is refused.
 fn history_request(
     query: Option<&str>,
@@ -237,14 +256,8 @@ fn history_request(
     max_limit: u32,
 ) -> Result<(u32, Option<HistoryPosition>), Vec<FieldError>> {
     let (mut limit, mut after) = (default_limit, None);
-    let mut errors = Vec::new();
-    let mut seen = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if seen.contains(&name) {
-            errors.push(FieldError::new(name.as_ref(), "given more than once"));
-            continue;
-        }
-        seen.push(name.clone());
+    let (pairs, mut errors) = query_pairs(query);
+    for (name, value) in pairs {
         match name.as_ref() {
             "limit" => match value.parse::<u32>() {
                 Ok(n) if (1..=max_limit).contains(&n) => limit = n,
@@ -320,14 +333,8 @@ fn page_request(query: Option<&str>, default_limit: u32, max_limit: u32) -> Resu
         limit: default_limit,
         after: None,
     };
-    let mut errors = Vec::new();
-    let mut seen = Vec::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if seen.contains(&name) {
-            errors.push(FieldError::new(name.as_ref(), "given more than once"));
-            continue;
-        }
-        seen.push(name.clone());
+    let (pairs, mut errors) = query_pairs(query);
+    for (name, value) in pairs {
         match name.as_ref() {
             "from" | "to" => match parse_timestamp(&value) {
                 Some(t) if name == "from" => page.from = t,
