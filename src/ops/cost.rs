@@ -141,6 +141,8 @@ pub mod model {
     /// Item sizes, bytes.
     pub const TRANSACTION_ITEM_BYTES: u64 = 1_100;
     pub const AUDIT_ITEM_BYTES: u64 = 1_500;
+    /// The notifier's decision for an event, in the audit table.
+    pub const NOTIFICATION_ITEM_BYTES: u64 = 600;
     pub const EVENT_BYTES: u64 = 1_800;
     /// The ledger keeps a year of transactions (the digest's Scan reads all of it weekly).
     pub const LEDGER_DAYS: u64 = 365;
@@ -371,11 +373,15 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
 
     // DynamoDB. Ingest: a transaction of two items (the marker and the transaction), 2 WRU
     // per KB each; one eventually consistent read of the account (0.5 RRU). Processor: the
-    // batch's profiles. Notifier: a profile read and two idempotency writes per email.
-    // Auditor: one item plus its by-account index entry. Digest: the Scan of the ledger,
+    // batch's profiles. Notifier: a profile read and two idempotency writes per email, and
+    // its decision for every message (an item and its index entry). Auditor: one item plus
+    // its by-account index entry. Digest: the Scan of the ledger,
     // then one Query per account.
     let transaction_wru = 2 * (wru(TRANSACTION_ITEM_BYTES) + 1);
-    let writes = transactions * transaction_wru + emails * 2 + events * 2 * wru(AUDIT_ITEM_BYTES);
+    let writes = transactions * transaction_wru
+        + emails * 2
+        + notify_messages * 2 * wru(NOTIFICATION_ITEM_BYTES)
+        + events * 2 * wru(AUDIT_ITEM_BYTES);
     let ledger_items = per_day * LEDGER_DAYS;
     let scan_rru = (ledger_items * TRANSACTION_ITEM_BYTES).div_ceil(4096).div_ceil(2);
     let weekly_per_account_kb = (per_day * 7 * TRANSACTION_ITEM_BYTES / workload.accounts.max(1)).div_ceil(4096);
@@ -385,7 +391,8 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
         + WEEKS_PER_MONTH_X100 / 100 * (2 * scan_rru + workload.accounts * weekly_per_account_kb.max(1));
     let reads = reads_x2.div_ceil(2);
     let ledger_gb = gigabytes(ledger_items, TRANSACTION_ITEM_BYTES * 2);
-    let audit_gb = gigabytes(events / 30 * AUDIT_DAYS, AUDIT_ITEM_BYTES * 2);
+    let audit_gb = gigabytes(events / 30 * AUDIT_DAYS, AUDIT_ITEM_BYTES * 2)
+        + gigabytes(notify_messages / 30 * AUDIT_DAYS, NOTIFICATION_ITEM_BYTES * 2);
 
     // EventBridge, SQS.
     let archive_gb = gigabytes(events, EVENT_BYTES);
