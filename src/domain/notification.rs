@@ -34,6 +34,37 @@ string_enum! {
     }
 }
 
+impl DeliveryState {
+    /// How far an email got: feedback only ever moves it further.
+    fn rank(self) -> u8 {
+        match self {
+            DeliveryState::Sent => 0,
+            DeliveryState::Delayed => 1,
+            DeliveryState::Delivered => 2,
+            DeliveryState::Bounced | DeliveryState::Complained | DeliveryState::Rejected => 3,
+        }
+    }
+
+    /// Bounced, complained, rejected: nothing comes after them.
+    pub fn is_final(self) -> bool {
+        self.rank() == 3
+    }
+
+    /// The state after feedback that says `reported`, or None when it changes nothing: the
+    /// state only moves forward (a Delivery that arrives after its Bounce, SES delivering
+    /// events in any order, is dropped), and a final state never moves.
+    ///
+    /// | now \ reported | sent | delayed | delivered | bounced, complained, rejected |
+    /// |---|---|---|---|---|
+    /// | sent | — | delayed | delivered | it |
+    /// | delayed | — | — | delivered | it |
+    /// | delivered | — | — | — | it (a complaint comes after delivery) |
+    /// | bounced, complained, rejected | — | — | — | — |
+    pub fn advanced_by(self, reported: DeliveryState) -> Option<DeliveryState> {
+        (!self.is_final() && reported.rank() > self.rank()).then_some(reported)
+    }
+}
+
 string_enum! {
     /// Which address of the account an email went to.
     Recipient {
@@ -113,6 +144,40 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn delivery_states_only_move_forward_and_final_ones_never_move() {
+        use DeliveryState::*;
+        let expected = |now: DeliveryState, reported: DeliveryState| -> Option<DeliveryState> {
+            match (now, reported) {
+                (Sent, Delayed | Delivered | Bounced | Complained | Rejected) => Some(reported),
+                (Delayed, Delivered | Bounced | Complained | Rejected) => Some(reported),
+                (Delivered, Bounced | Complained | Rejected) => Some(reported),
+                _ => None,
+            }
+        };
+        for now in DeliveryState::ALL {
+            for reported in DeliveryState::ALL {
+                assert_eq!(
+                    now.advanced_by(*reported),
+                    expected(*now, *reported),
+                    "{now} then {reported}"
+                );
+            }
+        }
+        // Out of order: whichever way two reports arrive, the furthest one stays.
+        for a in DeliveryState::ALL {
+            for b in DeliveryState::ALL {
+                let one_way = Sent.advanced_by(*a).unwrap_or(Sent);
+                let one_way = one_way.advanced_by(*b).unwrap_or(one_way);
+                let other = Sent.advanced_by(*b).unwrap_or(Sent);
+                let other = other.advanced_by(*a).unwrap_or(other);
+                if !(a.is_final() && b.is_final()) {
+                    assert_eq!(one_way, other, "{a} and {b}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_sort_key_orders_by_time_whatever_the_fraction() {
