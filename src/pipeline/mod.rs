@@ -12,6 +12,7 @@
 pub(crate) mod audit;
 pub(crate) mod consumer;
 pub(crate) mod digest;
+pub mod feedback;
 pub(crate) mod idempotency;
 pub mod ingest;
 pub mod notify;
