@@ -348,9 +348,44 @@ pub struct NotificationPage {
     pub next: Option<crate::domain::HistoryPosition>,
 }
 
+/// What recording a delivery report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryUpdate {
+    /// The email's state moved forward from `from`.
+    Moved { from: crate::domain::DeliveryState },
+    /// The report is not forward of the email's state (a late or repeated one): unchanged.
+    Unchanged { current: crate::domain::DeliveryState },
+    /// No notification of that event holds an email with that message id (yet).
+    UnknownEmail,
+}
+
+impl DeliveryUpdate {
+    /// What `Notification::apply_delivery` said.
+    pub fn from_applied(
+        applied: Result<crate::domain::DeliveryState, Option<crate::domain::DeliveryState>>,
+    ) -> DeliveryUpdate {
+        match applied {
+            Ok(from) => DeliveryUpdate::Moved { from },
+            Err(Some(current)) => DeliveryUpdate::Unchanged { current },
+            Err(None) => DeliveryUpdate::UnknownEmail,
+        }
+    }
+}
+
 /// The notifications of the audit trail: what the notifier decided for each event, per
 /// account (domain::notification has the rules).
 pub trait NotificationLog: Send + Sync {
+    /// Moves the delivery state of the email `message_id` of the event's notification to
+    /// `reported` when that is forward (`DeliveryState::advanced_by`), at `at`. Two reports
+    /// racing for one email: the state ends at the furthest.
+    fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<DeliveryUpdate, PortError>> + Send;
+
     /// Records the decision unless a `sent` one is there already (then nothing changes:
     /// `AlreadyPresent`). A `suppressed` decision is replaced.
     fn record_notification(
@@ -366,6 +401,16 @@ pub trait NotificationLog: Send + Sync {
 }
 
 impl<T: NotificationLog> NotificationLog for std::sync::Arc<T> {
+    fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<DeliveryUpdate, PortError>> + Send {
+        (**self).record_delivery(event_id, message_id, reported, at)
+    }
+
     fn record_notification(
         &self,
         notification: &crate::domain::Notification,

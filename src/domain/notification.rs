@@ -110,6 +110,26 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// Applies a delivery report to the email `message_id`: the state it moved from, or
+    /// why nothing changed. The one rule every adapter of `NotificationLog` applies.
+    pub fn apply_delivery(
+        &mut self,
+        message_id: &str,
+        reported: DeliveryState,
+        at: DateTime<Utc>,
+    ) -> Result<DeliveryState, Option<DeliveryState>> {
+        let email = self
+            .emails
+            .iter_mut()
+            .find(|e| e.message_id.as_deref() == Some(message_id))
+            .ok_or(None)?;
+        let from = email.delivery_state;
+        let next = from.advanced_by(reported).ok_or(Some(from))?;
+        email.delivery_state = next;
+        email.delivery_state_at = at;
+        Ok(from)
+    }
+
     /// The email to the account's current address (the one the API shows first), else the
     /// first one.
     pub fn primary_email(&self) -> Option<&NotificationEmail> {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use txn_notify::domain::{
     AuditRecord, Decision, DeliveryState, HistoryPosition, Notification, NotificationEmail, Recipient,
 };
-use txn_notify::ports::{AuditLog, NotificationLog, NotificationQuery, PutOutcome};
+use txn_notify::ports::{AuditLog, DeliveryUpdate, NotificationLog, NotificationQuery, PutOutcome};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap()
@@ -156,4 +156,78 @@ pub async fn notification_contract<L: NotificationLog + AuditLog>(log: &L, prefi
     let newest = history(log, &other, 1).await;
     assert_eq!(newest[0], sent_later, "the first sent decision stays");
     assert_eq!(newest.len(), 2);
+
+    // Delivery reports move an email's state forward only, and say what they did.
+    let report = |state: DeliveryState, seconds: i64| {
+        let key = key.clone();
+        async move {
+            log.record_delivery(&key, "ses-replay", state, at() + Duration::seconds(seconds))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        report(DeliveryState::Delivered, 10).await,
+        DeliveryUpdate::Moved {
+            from: DeliveryState::Sent
+        }
+    );
+    assert_eq!(
+        report(DeliveryState::Delayed, 11).await,
+        DeliveryUpdate::Unchanged {
+            current: DeliveryState::Delivered
+        },
+        "a late delay changes nothing"
+    );
+    assert_eq!(
+        report(DeliveryState::Complained, 12).await,
+        DeliveryUpdate::Moved {
+            from: DeliveryState::Delivered
+        }
+    );
+    assert_eq!(
+        report(DeliveryState::Complained, 13).await,
+        DeliveryUpdate::Unchanged {
+            current: DeliveryState::Complained
+        },
+        "the same report twice changes nothing"
+    );
+    let email = history(log, &other, 10).await[0].emails[0].clone();
+    assert_eq!(
+        (email.delivery_state, email.delivery_state_at),
+        (DeliveryState::Complained, at() + Duration::seconds(12))
+    );
+    assert_eq!(
+        log.record_delivery(&key, "ses-unknown", DeliveryState::Delivered, at())
+            .await
+            .unwrap(),
+        DeliveryUpdate::UnknownEmail
+    );
+    assert_eq!(
+        log.record_delivery(&format!("{prefix}-ev-none"), "ses-1", DeliveryState::Delivered, at())
+            .await
+            .unwrap(),
+        DeliveryUpdate::UnknownEmail
+    );
+    // Reports racing for one email: it ends at the furthest, whatever the order.
+    let racing = format!("{prefix}-ev-racing");
+    log.record_notification(&sent(&racing, &other, at(), "ses-race"))
+        .await
+        .unwrap();
+    let race = |state: DeliveryState| {
+        let racing = racing.clone();
+        async move { log.record_delivery(&racing, "ses-race", state, at()).await.unwrap() }
+    };
+    let _ = tokio::join!(
+        race(DeliveryState::Delayed),
+        race(DeliveryState::Bounced),
+        race(DeliveryState::Delivered),
+        race(DeliveryState::Delayed),
+    );
+    let raced = history(log, &other, 10)
+        .await
+        .into_iter()
+        .find(|n| n.event_id == racing)
+        .unwrap();
+    assert_eq!(raced.emails[0].delivery_state, DeliveryState::Bounced);
 }

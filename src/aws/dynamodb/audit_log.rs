@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `put_if_absent` | PutItem on `attribute_not_exists(event_id)` |
 //! | `record_notification` | PutItem on `attribute_not_exists(event_id) OR decision <> sent` |
+//! | `record_delivery` | GetItem (consistent) of the notification, then UpdateItem of that email's `delivery_state` on condition that it is still the one read (a race reads again) |
 //! | `notifications` | Query of `by-account` on `account_id`, newest first, filtered on `attribute_exists(notification)`, page after page until `limit` are found (at most `MAX_PAGES_READ` pages a call); the cursor is the key of the last item read |
 
 use std::collections::HashMap;
@@ -36,6 +37,8 @@ pub const BY_ACCOUNT_INDEX: &str = "by-account";
 /// A history page reads at most this many Query pages: an account whose trail is mostly
 /// alerts gets a short page with a cursor rather than a slow one.
 pub const MAX_PAGES_READ: u32 = 8;
+/// Rounds of read-then-conditional-write a delivery report takes before it is retried later.
+const MAX_DELIVERY_ROUNDS: u32 = 5;
 
 #[derive(Clone)]
 pub struct DynamoAuditLog {
@@ -132,6 +135,75 @@ fn conditional_check_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
 }
 
 impl NotificationLog for DynamoAuditLog {
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::ports::DeliveryUpdate, PortError> {
+        let key = notification_key(event_id);
+        // Read, decide, write on condition that the email is still where and as it was read:
+        // a racing report makes the condition fail, and the next round reads what it wrote.
+        for _ in 0..MAX_DELIVERY_ROUNDS {
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("event_id", s(key.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem", &e))?
+                .item;
+            let Some(mut notification) = item
+                .and_then(|item| serde_dynamo::from_item::<_, StoredNotification>(from_sdk(item)).ok())
+                .map(|stored| stored.notification)
+            else {
+                return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+            };
+            let Some(index) = notification
+                .emails
+                .iter()
+                .position(|e| e.message_id.as_deref() == Some(message_id))
+            else {
+                return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+            };
+            let from = notification.emails[index].delivery_state;
+            let applied = notification.apply_delivery(message_id, reported, at);
+            let Ok(_) = applied else {
+                return Ok(crate::ports::DeliveryUpdate::from_applied(applied));
+            };
+            let email = format!("#notification.#emails[{index}]");
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("event_id", s(key.clone()))
+                .update_expression(format!("SET {email}.#state = :next, {email}.#state_at = :at"))
+                .condition_expression(format!("{email}.#message_id = :message_id AND {email}.#state = :from"))
+                .expression_attribute_names("#notification", "notification")
+                .expression_attribute_names("#emails", "emails")
+                .expression_attribute_names("#state", "delivery_state")
+                .expression_attribute_names("#state_at", "delivery_state_at")
+                .expression_attribute_names("#message_id", "message_id")
+                .expression_attribute_values(":next", s(reported.as_str()))
+                .expression_attribute_values(":at", s(format_rfc3339(&at)))
+                .expression_attribute_values(":message_id", s(message_id))
+                .expression_attribute_values(":from", s(from.as_str()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(crate::ports::DeliveryUpdate::Moved { from }),
+                Err(error) if conditional_check_failed(&error) => continue,
+                Err(error) => return Err(classify("UpdateItem", &error)),
+            }
+        }
+        Err(PortError::transient(
+            "UpdateItem: the email's delivery state kept changing under the write",
+        ))
+    }
+
     async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
         let item = serde_dynamo::to_item(NotificationItem {
             event_id: notification_key(&notification.event_id),

@@ -201,6 +201,17 @@ impl<T: Idempotency, C: Clock> Idempotency for Faulty<T, C> {
 }
 
 impl<T: crate::ports::NotificationLog, C: Clock> crate::ports::NotificationLog for Faulty<T, C> {
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: DateTime<Utc>,
+    ) -> Result<crate::ports::DeliveryUpdate, PortError> {
+        self.faults.attempt(&self.clock, "UpdateItem").await?;
+        self.inner.record_delivery(event_id, message_id, reported, at).await
+    }
+
     async fn record_notification(&self, notification: &crate::domain::Notification) -> Result<PutOutcome, PortError> {
         self.faults.attempt(&self.clock, "PutItem").await?;
         self.inner.record_notification(notification).await

@@ -63,6 +63,23 @@ impl AuditLog for MemoryAuditLog {
 }
 
 impl NotificationLog for MemoryAuditLog {
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::ports::DeliveryUpdate, PortError> {
+        self.injected_failure()?;
+        let mut notifications = self.notifications.lock().expect("audit lock");
+        let Some(notification) = notifications.get_mut(&notification_key(event_id)) else {
+            return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+        };
+        Ok(crate::ports::DeliveryUpdate::from_applied(
+            notification.apply_delivery(message_id, reported, at),
+        ))
+    }
+
     async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
         self.injected_failure()?;
         let mut notifications = self.notifications.lock().expect("audit lock");

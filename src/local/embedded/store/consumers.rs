@@ -69,6 +69,38 @@ impl<C: Clock> AuditLog for EmbeddedStore<C> {
 }
 
 impl<C: Clock> NotificationLog for EmbeddedStore<C> {
+    async fn record_delivery(
+        &self,
+        event_id: &str,
+        message_id: &str,
+        reported: crate::domain::DeliveryState,
+        at: DateTime<Utc>,
+    ) -> Result<crate::ports::DeliveryUpdate, PortError> {
+        let key = notification_key(event_id);
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            let record: Option<String> = tx
+                .query_row("SELECT record FROM notifications WHERE key = ?1", [&key], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
+            else {
+                return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+            };
+            let applied = notification.apply_delivery(message_id, reported, at);
+            if applied.is_ok() {
+                let text = serde_json::to_string(&notification).expect("a notification always serializes");
+                tx.execute(
+                    "UPDATE notifications SET record = ?2 WHERE key = ?1",
+                    params![key, text],
+                )?;
+                tx.commit()?;
+            }
+            Ok(crate::ports::DeliveryUpdate::from_applied(applied))
+        })
+    }
+
     async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
         let text = serde_json::to_string(notification).map_err(|e| PortError::permanent(e.to_string()))?;
         let written = self.with(|connection| {
