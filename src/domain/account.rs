@@ -54,6 +54,30 @@ pub struct EmailStatus {
     pub address_hash: String,
 }
 
+impl EmailStatus {
+    pub fn undeliverable(address: &str, reason: UndeliverableReason, since: DateTime<Utc>) -> EmailStatus {
+        EmailStatus {
+            state: EmailState::Undeliverable,
+            reason,
+            since,
+            address_hash: address_hash(address),
+        }
+    }
+}
+
+/// SHA-256 (hex) of an address, case-folded: what `email_status` keeps of the address that
+/// bounced, so that it can be compared without being stored twice.
+pub fn address_hash(address: &str) -> String {
+    let folded = address.trim().to_lowercase();
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, folded.as_bytes()).as_ref())
+}
+
+/// Whether two addresses are the same mailbox for SES's feedback (which may change the case
+/// of what it reports).
+pub fn same_address(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Holder {
     pub first_name: Pii<String>,

@@ -2,6 +2,8 @@
 //! configuration set's EventBridge events. `ses_event` reads them; the
 //! delivery state they move is `domain::DeliveryState::advanced_by`.
 
+pub mod address;
 pub mod ses_event;
 
+pub use address::{AddressMark, mark_undeliverable};
 pub use ses_event::{BounceType, FeedbackKind, SesEventError, SesFeedback};
