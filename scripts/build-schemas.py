@@ -222,6 +222,30 @@ DETAILS = {
         "truncated": {"type": "boolean"},
         "severity": {"$ref": "#/definitions/severity"},
     }),
+    "Notification Undeliverable": ("An email that was due could not reach the customer: suppressed because the address is undeliverable, rejected by SES, bounced or complained about. For ops and other channels; never emailed.", {
+        **HEADER,
+        "original_event_id": {"$ref": "#/definitions/event_id"},
+        "original_detail_type": {"type": "string", "enum": ["Transaction Recorded", "Account Opened", "Account Updated", "Weekly Statement"]},
+        "transaction_id": {"type": ["string", "null"], "minLength": 1},
+        "reason": {"type": "string", "enum": ["address_undeliverable", "bounced", "complained", "rejected"]},
+        "template": {"type": ["string", "null"], "pattern": "^[a-z_]+$", "description": "The email's template family; null when nothing was sent."},
+        "message_id": {"type": ["string", "null"], "minLength": 1, "description": "SES's message id; null when nothing was sent."},
+        "severity": {"$ref": "#/definitions/severity"},
+        "findings": {
+            "description": "The alerts of warning or above the email carried, when the notifier knows them (SES feedback names only the original event).",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["detail_type", "event_id", "severity"],
+                "properties": {
+                    "detail_type": {"type": "string", "enum": ALERT_TYPES},
+                    "event_id": {"$ref": "#/definitions/event_id"},
+                    "severity": {"$ref": "#/definitions/severity"},
+                },
+            },
+        },
+    }),
     "Record Rejected": ("A stream record that can never be processed. For ops; never emailed.", {
         "schema_version": {"type": "integer", "enum": [1]},
         "event_id": {"$ref": "#/definitions/event_id"},

@@ -4,13 +4,14 @@
 //! TXN_NOTIFY_AUDIT_RETENTION_DAYS (default 396), TXN_NOTIFY_SENDER, TXN_NOTIFY_SENDER_NAME
 //! (optional), TXN_NOTIFY_SES_CONFIGURATION_SET (optional), TXN_NOTIFY_SIGNING_SECRET_ID and
 //! TXN_NOTIFY_PUBLIC_API_URL (the statements' unsubscribe links), TXN_NOTIFY_SECRET_CACHE_SECONDS
-//! (default 300).
+//! (default 300), TXN_NOTIFY_EVENT_BUS (Notification Undeliverable events; default txn-notify).
 #![recursion_limit = "256"]
 
 use std::time::Duration;
 
 use txn_notify::aws::clients::{Clients, sdk_config};
 use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoIdempotency, DynamoLedger};
+use txn_notify::aws::eventbridge::EventBridgeBus;
 use txn_notify::aws::secrets::SecretsManagerSecrets;
 use txn_notify::aws::ses::SesMailer;
 use txn_notify::clock::SystemClock;
@@ -26,11 +27,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .map_err(|e| format!("TXN_NOTIFY_SENDER / TXN_NOTIFY_SENDER_NAME: {e}"))?;
     let mut config = NotifyConfig::new(sender).with_public_api_url(Settings::required("TXN_NOTIFY_PUBLIC_API_URL")?);
     config.secret_ttl = Duration::from_secs(Settings::number("TXN_NOTIFY_SECRET_CACHE_SECONDS", 300)?);
+    config.event_bus_name = Settings::event_bus();
     config.retention = chrono::Duration::days(Settings::number("TXN_NOTIFY_AUDIT_RETENTION_DAYS", 396)? as i64);
     let clients = Clients::new(&sdk_config().await);
     let notifier = Notifier::new(
         DynamoLedger::new(clients.dynamodb.clone(), Settings::required("TXN_NOTIFY_LEDGER_TABLE")?),
         SesMailer::new(clients.sesv2, Settings::optional("TXN_NOTIFY_SES_CONFIGURATION_SET")),
+        EventBridgeBus::new(clients.eventbridge),
         DynamoIdempotency::new(
             clients.dynamodb.clone(),
             Settings::required("TXN_NOTIFY_IDEMPOTENCY_TABLE")?,

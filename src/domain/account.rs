@@ -63,6 +63,11 @@ impl EmailStatus {
             address_hash: address_hash(address),
         }
     }
+
+    /// Whether this status marks `address` undeliverable.
+    pub fn marks(&self, address: &str) -> bool {
+        self.state == EmailState::Undeliverable && self.address_hash == address_hash(address)
+    }
 }
 
 /// SHA-256 (hex) of an address, case-folded: what `email_status` keeps of the address that

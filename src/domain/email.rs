@@ -71,6 +71,45 @@ pub struct Tag {
     pub value: String,
 }
 
+/// SES's limit on a tag name or value.
+pub const MAX_TAG_LENGTH: usize = 256;
+
+/// A tag value as SES takes it (letters, digits, `_ - . @`, at most 256 characters),
+/// reversibly: `_` and any other character become `_` and two hex digits per UTF-8 byte,
+/// so that an account id with `:` comes back from SES's feedback as it was. None: longer
+/// than SES allows once encoded.
+pub fn ses_tag_value(value: &str) -> Option<String> {
+    let mut encoded = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() || "-.@".contains(c) {
+            encoded.push(c);
+        } else {
+            let mut bytes = [0u8; 4];
+            for byte in c.encode_utf8(&mut bytes).bytes() {
+                encoded.push_str(&format!("_{byte:02X}"));
+            }
+        }
+    }
+    (!encoded.is_empty() && encoded.len() <= MAX_TAG_LENGTH).then_some(encoded)
+}
+
+/// The value `ses_tag_value` encoded. None: not an encoding of ours.
+pub fn decode_ses_tag_value(encoded: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut rest = encoded.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'_' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(first);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// A header of our own beyond From, To and Subject (List-Unsubscribe): the name is ours,
 /// the value header-safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +141,25 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_values_survive_ses_character_rules() {
+        for value in ["acc-1", "bank:acc_7", "Zoé 🙂", "a.b@c", "_5F"] {
+            let encoded = ses_tag_value(value).unwrap();
+            assert!(
+                encoded.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c)),
+                "{encoded}"
+            );
+            assert_eq!(decode_ses_tag_value(&encoded).as_deref(), Some(value));
+        }
+        assert_eq!(ses_tag_value("acc-1").unwrap(), "acc-1", "plain ids stay readable");
+        assert_eq!(ses_tag_value("bank:acc_7").unwrap(), "bank_3Aacc_5F7");
+        assert_eq!(ses_tag_value(""), None);
+        assert_eq!(ses_tag_value(&":".repeat(86)), None, "258 characters once encoded");
+        assert!(ses_tag_value(&":".repeat(85)).is_some());
+        assert_eq!(decode_ses_tag_value("bad_Z"), None);
+        assert_eq!(decode_ses_tag_value("bad_"), None);
+    }
 
     #[test]
     fn header_text_refuses_line_breaks_and_control_characters() {

@@ -48,6 +48,12 @@ pub fn for_weekly_statement(account_id: &str, week_start: &str) -> String {
     derive(&[DetailType::WeeklyStatement.as_str(), account_id, week_start])
 }
 
+/// One Notification Undeliverable per email that did not arrive: the original event and
+/// what names the email (SES's message id, or the reason and template when nothing was sent).
+pub fn for_notification_undeliverable(original_event_id: &str, cause: &str) -> String {
+    derive(&[DetailType::NotificationUndeliverable.as_str(), original_event_id, cause])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

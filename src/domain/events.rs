@@ -29,6 +29,7 @@ string_enum! {
         WeeklyStatement = "Weekly Statement",
         RecordRejected = "Record Rejected",
         AccountUpdated = "Account Updated",
+        NotificationUndeliverable = "Notification Undeliverable",
     }
 }
 
@@ -296,6 +297,48 @@ pub struct WeeklyStatement {
     pub severity: Severity,
 }
 
+string_enum! {
+    /// Why an email that was due did not reach the customer (`address_undeliverable`: the
+    /// notifier sent nothing, the account's address being marked undeliverable).
+    UndeliveredReason {
+        AddressUndeliverable = "address_undeliverable",
+        Bounced = "bounced",
+        Complained = "complained",
+        Rejected = "rejected",
+    }
+}
+
+/// An alert of the notification that was not delivered (warning or above).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UndeliveredFinding {
+    pub detail_type: DetailType,
+    pub event_id: String,
+    pub severity: Severity,
+}
+
+/// An email that was due could not reach the customer: the notifier suppressed it because
+/// the address is undeliverable, SES rejected it, it bounced or drew a complaint. For ops and
+/// other channels (SMS, a fraud desk); never emailed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NotificationUndeliverable {
+    /// Its own event_id; `occurred_at`: when it was found undeliverable.
+    #[serde(flatten)]
+    pub header: Header,
+    /// The event whose email did not arrive, and its detail-type.
+    pub original_event_id: String,
+    pub original_detail_type: DetailType,
+    pub transaction_id: Option<String>,
+    pub reason: UndeliveredReason,
+    /// The email's template family, and SES's message id (None: nothing was sent).
+    pub template: Option<String>,
+    pub message_id: Option<String>,
+    /// The severity of what was not delivered.
+    pub severity: Severity,
+    /// The alerts of warning or above that the email carried, when the notifier knows them
+    /// (SES's feedback names only the event: its findings are in the original event).
+    pub findings: Vec<UndeliveredFinding>,
+}
+
 /// A stream record that can never be processed. For ops only: never emailed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordRejected {
@@ -334,6 +377,7 @@ pub enum BusEvent {
     WeeklyStatement(WeeklyStatement),
     RecordRejected(RecordRejected),
     AccountUpdated(AccountUpdated),
+    NotificationUndeliverable(NotificationUndeliverable),
 }
 
 impl BusEvent {
@@ -352,6 +396,7 @@ impl BusEvent {
             BusEvent::WeeklyStatement(_) => DetailType::WeeklyStatement,
             BusEvent::RecordRejected(_) => DetailType::RecordRejected,
             BusEvent::AccountUpdated(_) => DetailType::AccountUpdated,
+            BusEvent::NotificationUndeliverable(_) => DetailType::NotificationUndeliverable,
         }
     }
 
@@ -374,6 +419,7 @@ impl BusEvent {
             BusEvent::TransactionRecorded(e) => Some(&e.header),
             BusEvent::AccountOpened(e) => Some(&e.header),
             BusEvent::AccountUpdated(e) => Some(&e.header),
+            BusEvent::NotificationUndeliverable(e) => Some(&e.header),
             BusEvent::WeeklyStatement(e) => Some(&e.header),
             BusEvent::RecordRejected(_) => None,
             other => other.alert().map(|a| &a.header),
@@ -399,6 +445,7 @@ impl BusEvent {
             BusEvent::TransactionRecorded(e) => e.severity,
             BusEvent::AccountOpened(e) => e.severity,
             BusEvent::AccountUpdated(e) => e.severity,
+            BusEvent::NotificationUndeliverable(e) => e.severity,
             BusEvent::WeeklyStatement(e) => e.severity,
             BusEvent::RecordRejected(e) => e.severity,
             other => other.alert().map(|a| a.severity).unwrap_or(Severity::Info),
@@ -419,6 +466,7 @@ impl BusEvent {
             BusEvent::RefundReceived(e) => serde_json::to_string(e),
             BusEvent::AccountOpened(e) => serde_json::to_string(e),
             BusEvent::AccountUpdated(e) => serde_json::to_string(e),
+            BusEvent::NotificationUndeliverable(e) => serde_json::to_string(e),
             BusEvent::WeeklyStatement(e) => serde_json::to_string(e),
             BusEvent::RecordRejected(e) => serde_json::to_string(e),
         };

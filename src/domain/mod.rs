@@ -78,7 +78,8 @@ pub use category::Category;
 pub use email::{Email, ExtraHeader, HeaderText, Mailbox, Tag};
 pub use events::{
     AccountOpened, AccountSnapshot, AccountUpdated, BusEvent, CategoryTotal, DetailType, ForeignReason, Header,
-    Severity, StatementLine, StatementWeek, ThresholdSource, TransactionChange, WeeklyStatement,
+    NotificationUndeliverable, Severity, StatementLine, StatementWeek, ThresholdSource, TransactionChange,
+    UndeliveredFinding, UndeliveredReason, WeeklyStatement,
 };
 pub use fields::{Attributes, CountryCode, DecodeError, Fields, parse_integer};
 pub use idempotency::{Claim, KeyRecord, KeyStatus};

@@ -41,8 +41,8 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
     }
 }
 
-impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock> Invoke
-    for Notifier<L, M, I, N, S, C>
+impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock> Invoke
+    for Notifier<L, M, B, I, N, S, C>
 {
     async fn invoke(
         &self,
@@ -139,8 +139,8 @@ fn consumer_reply(reply: Reply) -> Result<Value, HandlerError> {
     }
 }
 
-pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock>(
-    notifier: &Notifier<L, M, I, N, S, C>,
+pub async fn notifier<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock>(
+    notifier: &Notifier<L, M, B, I, N, S, C>,
     payload: Value,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
@@ -153,7 +153,8 @@ pub async fn notifier<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, 
         .count("EmailsSuppressed", s.suppressed)
         .count("EmailsRejected", s.rejected)
         .count("DuplicatesSkipped", s.duplicates)
-        .count("SesThrottled", s.throttled);
+        .count("SesThrottled", s.throttled)
+        .count("NotificationsUndeliverable", s.undeliverable);
     tracing::info!(
         received = s.received,
         sent = s.sent,

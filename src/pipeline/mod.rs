@@ -21,6 +21,7 @@ pub(crate) mod profiles;
 pub(crate) mod publish;
 pub(crate) mod retry;
 pub(crate) mod secret_cache;
+pub(crate) mod undeliverable;
 
 pub use audit::{AuditConfig, Auditor};
 pub use consumer::{Delivery, DeliveryError, MessageError, Outcome, PayloadError, Reply};

@@ -18,7 +18,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 use base64::Engine;
 
 use crate::aws::failure::{classify, service_code};
-use crate::domain::email::{Email, Mailbox};
+use crate::domain::email::{Email, Mailbox, ses_tag_value};
 use crate::domain::pii::redact_addresses;
 use crate::ports::{MailError, Mailer};
 
@@ -69,7 +69,7 @@ pub fn mailbox_header(mailbox: &Mailbox) -> String {
     }
 }
 
-/// SES tag names and values: letters, digits, `_ - . @`, at most 256 characters.
+/// SES tag names: letters, digits, `_ - . @`, at most 256 characters (ours already are).
 fn tag_text(text: &str) -> String {
     text.chars()
         .map(|c| {
@@ -116,10 +116,15 @@ impl Mailer for SesMailer {
             .build();
         let mut tags = Vec::with_capacity(email.tags.len());
         for tag in &email.tags {
+            // Too long once encoded (an id from outside the API): left off, not refused.
+            let Some(value) = ses_tag_value(&tag.value) else {
+                tracing::warn!(tag = %tag.name, "a message tag value is too long for SES; left off");
+                continue;
+            };
             tags.push(
                 MessageTag::builder()
                     .name(tag_text(&tag.name))
-                    .value(tag_text(&tag.value))
+                    .value(value)
                     .build()
                     .map_err(|e| MailError::Rejected(format!("SendEmail: {e}")))?,
             );

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::args::InvokeArgs;
-use super::input::{now_of, open_store, read_json, reply_json, runtime, seeded_ledger};
+use super::input::{Recorded, now_of, open_store, read_json, reply_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
 use crate::domain::email::Mailbox;
 use crate::local::embedded::FixedSecret;
 use crate::local::embedded::outbox::OutboxMailer;
-use crate::local::memory::MemoryMailer;
+use crate::local::embedded::bus::EmbeddedBus;
+use crate::template::Routes;
+use crate::local::memory::{MemoryBus, MemoryMailer};
+use crate::ports::BusEntry;
 use crate::local::memory::{MemoryAuditLog, MemoryIdempotency};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
 
@@ -31,14 +34,16 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let secret = || FixedSecret::new(crate::local::LOCAL_SIGNING_SECRET.as_bytes());
     let clock = FrozenClock::at(now_of(args));
     let runtime = runtime()?;
-    let (reply, stats, sent) = match &args.data_dir {
+    let (reply, stats, sent, published) = match &args.data_dir {
         Some(dir) => {
             let store = open_store(dir)?;
             let before = store.outbox().map_err(|e| e.message)?.len();
             let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
+            let bus = Recorded::new(EmbeddedBus::new(Arc::clone(&store), Routes::builtin()));
             let notifier = Notifier::new(
                 Arc::clone(&store),
                 mailer,
+                bus,
                 Arc::clone(&store),
                 Arc::clone(&store),
                 secret(),
@@ -58,7 +63,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                     file: Some(entry.file),
                 })
                 .collect();
-            (reply, stats, sent)
+            (reply, stats, sent, notifier.bus.accepted())
         }
         None => {
             let ledger = seeded_ledger(args.ledger.as_ref())?;
@@ -69,6 +74,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             let notifier = Notifier::new(
                 ledger,
                 mailer,
+                Recorded::new(MemoryBus::new()),
                 MemoryIdempotency::new(),
                 MemoryAuditLog::new(),
                 secret(),
@@ -86,9 +92,10 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                     file: s.file.map(|f| f.display().to_string()),
                 })
                 .collect();
-            (reply, stats, sent)
+            (reply, stats, sent, notifier.bus.accepted())
         }
     };
+    let events: Vec<Value> = published.iter().map(event_json).collect();
     let emails: Vec<Value> = sent
         .iter()
         .map(|s| json!({ "to": s.to, "subject": s.subject, "file": s.file }))
@@ -96,7 +103,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     if args.json {
         println!(
             "{}",
-            json!({ "response": reply_json(&reply), "emails": emails, "stats": stats })
+            json!({ "response": reply_json(&reply), "emails": emails, "events": events, "stats": stats })
         );
     } else {
         println!(
@@ -122,7 +129,20 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             let file = s.file.as_ref().map(|f| format!("  → {f}")).unwrap_or_default();
             println!("  {}{file}", s.subject);
         }
+        for event in &published {
+            println!("published {}: {}", event.detail_type, event.detail);
+        }
         println!("response: {}", reply_json(&reply));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A published event, for `--json`.
+fn event_json(entry: &BusEntry) -> Value {
+    json!({
+        "DetailType": entry.detail_type,
+        "Source": entry.source,
+        "EventBusName": entry.event_bus_name,
+        "Detail": serde_json::from_str::<Value>(&entry.detail).unwrap_or(Value::Null),
+    })
 }

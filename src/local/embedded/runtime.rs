@@ -82,8 +82,15 @@ type Store<C> = Arc<EmbeddedStore<C>>;
 type FaultyStore<C> = Faulty<Store<C>, C>;
 
 /// The notifier on the store: its ledger, idempotency keys and notifications, and the outbox.
-pub type EmbeddedNotifier<C> =
-    Notifier<FaultyStore<C>, Faulty<OutboxMailer<C>, C>, FaultyStore<C>, FaultyStore<C>, FixedSecret, C>;
+pub type EmbeddedNotifier<C> = Notifier<
+    FaultyStore<C>,
+    Faulty<OutboxMailer<C>, C>,
+    Faulty<Arc<EmbeddedBus<C>>, C>,
+    FaultyStore<C>,
+    FaultyStore<C>,
+    FixedSecret,
+    C,
+>;
 
 /// Everything but the store on disk.
 pub struct Runtime<C> {
@@ -111,7 +118,7 @@ impl<C: Clock + Clone> Runtime<C> {
         Ok(Runtime {
             processor: Processor::new(
                 faulty(),
-                Faulty::new(bus, Arc::clone(&parts.faults), clock.clone()),
+                Faulty::new(Arc::clone(&bus), Arc::clone(&parts.faults), clock.clone()),
                 clock.clone(),
                 Arc::clone(&parts.rules),
                 ProcessorConfig::new(EVENT_BUS),
@@ -123,6 +130,7 @@ impl<C: Clock + Clone> Runtime<C> {
                     Arc::clone(&parts.faults),
                     clock.clone(),
                 ),
+                Faulty::new(Arc::clone(&bus), Arc::clone(&parts.faults), clock.clone()),
                 faulty(),
                 faulty(),
                 FixedSecret::new(&parts.signing_secret),

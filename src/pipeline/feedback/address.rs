@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::account::{address_hash, same_address};
+use crate::domain::account::same_address;
 use crate::domain::{EmailStatus, UndeliverableReason};
 use crate::ports::{AccountUpdate, Clock, Ledger, PortError};
 
@@ -47,11 +47,7 @@ pub async fn mark_undeliverable<L: Ledger, C: Clock>(
         if !same_address(current.email.expose(), address) {
             return Ok(AddressMark::AddressChanged);
         }
-        if current
-            .email_status
-            .as_ref()
-            .is_some_and(|status| status.address_hash == address_hash(address))
-        {
+        if current.email_status.as_ref().is_some_and(|status| status.marks(address)) {
             return Ok(AddressMark::AlreadyMarked);
         }
         let mut next = current.clone();
@@ -75,6 +71,7 @@ mod tests {
 
     use super::*;
     use crate::clock::FrozenClock;
+    use crate::domain::account::address_hash;
     use crate::domain::{Account, Pii};
     use crate::local::memory::MemoryLedger;
 

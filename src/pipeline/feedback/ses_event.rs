@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::{DeliveryState, Pii};
+use crate::domain::email::decode_ses_tag_value;
+use crate::domain::{DeliveryState, Pii, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BounceType {
@@ -82,6 +83,8 @@ pub struct SesFeedback {
     pub event_id: Option<String>,
     pub account_id: Option<String>,
     pub template: Option<String>,
+    /// The severity of what the email carried (None: an email sent without the tag).
+    pub severity: Option<Severity>,
     /// When SES saw it happen (the type's own timestamp, else the mail's).
     pub timestamp: DateTime<Utc>,
     /// SES's id of a bounce or complaint notice, when it has one.
@@ -178,6 +181,11 @@ fn tag(tags: &BTreeMap<String, Vec<String>>, name: &str) -> Option<String> {
     tags.get(name).and_then(|values| values.first()).cloned()
 }
 
+/// The first value of one of our tags, as the notifier gave it (`email::ses_tag_value`).
+fn our_tag(tags: &BTreeMap<String, Vec<String>>, name: &str) -> Option<String> {
+    tag(tags, name).and_then(|value| decode_ses_tag_value(&value))
+}
+
 impl SesFeedback {
     /// Reads an EventBridge event of SES (its `detail-type` and `detail`).
     pub fn from_event(detail_type: &str, detail: &Value) -> Result<SesFeedback, SesEventError> {
@@ -201,9 +209,10 @@ impl SesFeedback {
         let mut feedback = SesFeedback {
             kind: FeedbackKind::Sent,
             configuration_set: tag(&record.mail.tags, "ses:configuration-set"),
-            event_id: tag(&record.mail.tags, "event_id"),
-            account_id: tag(&record.mail.tags, "account_id"),
-            template: tag(&record.mail.tags, "template"),
+            event_id: our_tag(&record.mail.tags, "event_id"),
+            account_id: our_tag(&record.mail.tags, "account_id"),
+            template: our_tag(&record.mail.tags, "template"),
+            severity: our_tag(&record.mail.tags, "severity").and_then(|s| Severity::parse(&s)),
             message_id: record.mail.message_id.clone(),
             timestamp: record.mail.timestamp,
             feedback_id: None,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::domain::Account;
+use crate::domain::events::{AccountUpdated, Severity};
 use crate::domain::Recipient;
 use crate::domain::account::Locale;
 use crate::domain::email::{Email, ExtraHeader, HeaderError, HeaderText, Mailbox, Tag};
@@ -252,6 +253,17 @@ pub enum Content<'a> {
     AccountUpdated(&'a UpdatedNotice),
 }
 
+impl Content<'_> {
+    /// The severity of what the email carries.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Content::Transaction(notice, _) => notice.severity,
+            Content::AccountUpdated(notice) => AccountUpdated::severity_of(&notice.changed),
+            Content::Welcome | Content::Statement(..) => Severity::Info,
+        }
+    }
+}
+
 /// The recipient: the holder's name as display name, left out when it could not be a header
 /// (a line break in a name must neither inject a header nor cost the holder the email).
 pub fn recipient(account: &Account, to: Recipient) -> Result<Mailbox, HeaderError> {
@@ -291,6 +303,7 @@ pub fn compose(
     event_id: &str,
 ) -> Result<Email, ComposeError> {
     let to = recipient(account, kind.recipient()).map_err(ComposeError::Address)?;
+    let severity = content.severity();
     let mut headers = Vec::new();
     let rendered = match content {
         Content::Transaction(notice, shape) => templates.render(
@@ -331,8 +344,17 @@ pub fn compose(
             value: event_id.into(),
         },
         Tag {
+            name: "account_id".into(),
+            value: account.account_id.clone(),
+        },
+        Tag {
             name: "template".into(),
             value: kind.template().into(),
+        },
+        // What a bounce of this email leaves undelivered (Notification Undeliverable).
+        Tag {
+            name: "severity".into(),
+            value: severity.as_str().into(),
         },
         Tag {
             name: "locale".into(),

@@ -15,7 +15,9 @@
 //! | no profile for the account | acknowledged, logged | `no_profile` |
 //! | the profile could not be read (ledger failing) | retried later | `retried` |
 //! | throttling, 5xx from the mail service | the key is released, retried later | `retried`, `throttled` |
-//! | message rejected (bad or suppressed address) | acknowledged, logged without the address, never retried; recorded as `rejected` | `rejected` |
+//! | message rejected by SES at once (MessageRejected), or an address no email can go to | acknowledged, logged without the address, never retried; recorded as `rejected`; a Notification Undeliverable (reason `rejected`) | `rejected`, `undeliverable` |
+//! | the account's address is marked undeliverable (SES feedback) | acknowledged, nothing sent to it; decision `suppressed` (`address_undeliverable`); a Notification Undeliverable when the event is of severity warning or above | `suppressed`, `undeliverable` |
+//! | a Notification Undeliverable cannot be published (bus failing) | retried later; it is published once (idempotent on its event id) | `retried` |
 //! | a Weekly Statement while the signing secret cannot be read (its unsubscribe link) | retried later | `retried` |
 //! | the mail service refuses every message (account suspended or paused, sender unverified, configuration set missing) | the key is released, the message fails: SQS keeps it, then its DLQ, for a redrive once fixed | `retried`, `blocked` |
 //! | a detail that does not match its schema, a template error | listed as failed: SQS retries it, then its DLQ keeps it | `malformed` |
@@ -43,16 +45,18 @@ use crate::domain::email::Mailbox;
 use crate::domain::pii::redact_addresses;
 use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TOKEN_LIFETIME, mint};
 use crate::domain::{Account, Decision, DeliveryState, Notification, NotificationEmail};
-use crate::ports::{Clock, Idempotency, Ledger, MailError, Mailer, NotificationLog, Secrets};
+use crate::domain::events::{Severity, UndeliveredReason};
+use crate::ports::{Clock, EventBus, Idempotency, Ledger, MailError, Mailer, NotificationLog, Secrets};
 
 use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 use super::profiles::load_profiles;
 use super::retry::{RetryPolicy, retry_transient};
 use super::secret_cache::SecretCache;
+use super::undeliverable::{Reported, Reporting, Undelivered, report_undeliverable};
 use compose::{ComposeError, Content, compose};
 use notice::Notice;
-use policy::{EmailKind, Plan, plan};
+use policy::{EmailKind, Plan, Suppression, plan};
 use templates::Templates;
 
 #[derive(Debug, Clone)]
@@ -69,6 +73,8 @@ pub struct NotifyConfig {
     pub secret_ttl: Duration,
     /// How long the audit trail keeps a notification (as the auditor its records).
     pub retention: chrono::Duration,
+    /// Where Notification Undeliverable events go.
+    pub event_bus_name: String,
 }
 
 impl NotifyConfig {
@@ -80,6 +86,7 @@ impl NotifyConfig {
             public_api_url: None,
             secret_ttl: Duration::from_secs(300),
             retention: crate::domain::audit::RETENTION,
+            event_bus_name: "txn-notify".into(),
         }
     }
 
@@ -109,6 +116,9 @@ pub struct NotifyStats {
     /// not verified); they reach the DLQ unless someone fixes it in time.
     pub blocked: u64,
     pub malformed: u64,
+    /// Notification Undeliverable events published (suppressed for an undeliverable
+    /// address at warning or above, or refused by SES at once).
+    pub undeliverable: u64,
 }
 
 /// The idempotency key of an event's email (the store may be shared with other effects).
@@ -132,9 +142,11 @@ enum Sending {
     Rejected(String),
 }
 
-pub struct Notifier<L, M, I, N, S, C> {
+pub struct Notifier<L, M, B, I, N, S, C> {
     pub ledger: L,
     pub mailer: M,
+    /// For Notification Undeliverable events.
+    pub bus: B,
     pub idempotency: I,
     pub notifications: N,
     pub secrets: SecretCache<S>,
@@ -143,10 +155,14 @@ pub struct Notifier<L, M, I, N, S, C> {
     templates: &'static Templates,
 }
 
-impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock> Notifier<L, M, I, N, S, C> {
+impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock>
+    Notifier<L, M, B, I, N, S, C>
+{
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ledger: L,
         mailer: M,
+        bus: B,
         idempotency: I,
         notifications: N,
         secrets: S,
@@ -156,6 +172,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
         Notifier {
             ledger,
             mailer,
+            bus,
             idempotency,
             notifications,
             secrets: SecretCache::new(secrets, config.secret_ttl),
@@ -250,6 +267,16 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
                     reason = reason.as_str(),
                     "email suppressed by the holder's preferences or the account's status"
                 );
+                if reason == Suppression::AddressUndeliverable && notice.severity() >= Severity::Warning {
+                    let undelivered = Undelivered {
+                        template: None,
+                        message_id: None,
+                        ..self.undelivered(notice, UndeliveredReason::AddressUndeliverable)
+                    };
+                    if let Err(outcome) = self.report(&undelivered, stats).await {
+                        return outcome;
+                    }
+                }
                 return self
                     .record(notice, Decision::Suppressed, Some(reason.as_str()), Vec::new(), stats)
                     .await;
@@ -303,6 +330,46 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
         }
     }
 
+    /// A Notification Undeliverable about `notice` (the caller sets the email's fields).
+    fn undelivered<'a>(&self, notice: &'a Notice, reason: UndeliveredReason) -> Undelivered<'a> {
+        Undelivered {
+            original_event_id: notice.event_id(),
+            original_detail_type: notice.detail_type(),
+            account_id: notice.account_id(),
+            transaction_id: notice.transaction_id(),
+            reason,
+            template: None,
+            message_id: None,
+            severity: notice.severity(),
+            findings: notice.serious_findings(),
+            at: self.clock.now(),
+        }
+    }
+
+    /// Publishes the report once. Err: the message's outcome (retried).
+    async fn report(&self, undelivered: &Undelivered<'_>, stats: &mut NotifyStats) -> Result<(), Outcome> {
+        let reporting = Reporting {
+            bus: &self.bus,
+            idempotency: &self.idempotency,
+            clock: &self.clock,
+            retry: &self.config.retry,
+            idempotency_config: &self.config.idempotency,
+            event_bus_name: &self.config.event_bus_name,
+        };
+        match report_undeliverable(&reporting, undelivered).await {
+            Ok(Reported::Published) => {
+                stats.undeliverable += 1;
+                Ok(())
+            }
+            Ok(Reported::AlreadyPublished) => Ok(()),
+            Err(error) => {
+                stats.retried += 1;
+                tracing::warn!(event_id = undelivered.original_event_id, error = %error, "Notification Undeliverable not published; to be retried");
+                Err(Outcome::retry(error))
+            }
+        }
+    }
+
     /// The statement's one-click unsubscribe URL. Err: the signing secret is unavailable.
     async fn unsubscribe_url(&self, account: &Account) -> Result<Option<String>, Outcome> {
         let Some(base) = &self.config.public_api_url else {
@@ -319,6 +386,15 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
             self.clock.now() + TOKEN_LIFETIME,
         );
         Ok(Some(format!("{base}/v1/unsubscribe/{token}")))
+    }
+
+    /// The report of an email SES refused at once, or that no address could take.
+    async fn report_rejected(&self, notice: &Notice, kind: EmailKind, stats: &mut NotifyStats) -> Result<(), Outcome> {
+        let undelivered = Undelivered {
+            template: Some(kind.template()),
+            ..self.undelivered(notice, UndeliveredReason::Rejected)
+        };
+        self.report(&undelivered, stats).await
     }
 
     /// One email, sent once. Err: the message's outcome (retry, malformed).
@@ -356,6 +432,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
             Err(ComposeError::Address(error)) => {
                 stats.rejected += 1;
                 tracing::warn!(event_id, account_id = %account.account_id, template = kind.template(), error = %error, "the profile's email address is unusable; no email");
+                self.report_rejected(notice, kind, stats).await?;
                 return Ok(recorded(None, DeliveryState::Rejected));
             }
             Err(error) => {
@@ -389,6 +466,7 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
             Ok(Once::Done(Sending::Rejected(reason))) => {
                 stats.rejected += 1;
                 tracing::warn!(event_id, account_id = %account.account_id, reason = %redact_addresses(&reason), "the mail service rejected the email; not retried");
+                self.report_rejected(notice, kind, stats).await?;
                 Ok(recorded(None, DeliveryState::Rejected))
             }
             Ok(Once::AlreadyDone(kept)) => {
@@ -399,7 +477,11 @@ impl<L: Ledger, M: Mailer, I: Idempotency, N: NotificationLog, S: Secrets, C: Cl
                     "email already sent; duplicate delivery skipped"
                 );
                 Ok(match kept {
-                    Some(Sending::Rejected(_)) => recorded(None, DeliveryState::Rejected),
+                    Some(Sending::Rejected(_)) => {
+                        // A delivery that stopped before the report publishes it now (once).
+                        self.report_rejected(notice, kind, stats).await?;
+                        recorded(None, DeliveryState::Rejected)
+                    }
                     Some(Sending::Sent(message_id)) => recorded(Some(message_id), DeliveryState::Sent),
                     // Completed before results were kept.
                     None => recorded(None, DeliveryState::Sent),

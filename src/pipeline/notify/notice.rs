@@ -59,6 +59,7 @@ pub struct RuleView {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FindingView {
     pub detail_type: DetailType,
+    pub event_id: String,
     pub severity: Severity,
     pub rule: RuleView,
 }
@@ -209,6 +210,31 @@ impl Notice {
             Notice::Statement(_) => DetailType::WeeklyStatement,
             Notice::AccountUpdated(_) => DetailType::AccountUpdated,
         }
+    }
+
+    /// The severity of what an email about it carries.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Notice::Transaction(n) => n.severity,
+            Notice::AccountUpdated(n) => crate::domain::events::AccountUpdated::severity_of(&n.changed),
+            Notice::Welcome(_) | Notice::Statement(_) => Severity::Info,
+        }
+    }
+
+    /// Its alerts of warning or above (a Notification Undeliverable lists them).
+    pub fn serious_findings(&self) -> Vec<crate::domain::events::UndeliveredFinding> {
+        let Notice::Transaction(n) = self else {
+            return Vec::new();
+        };
+        n.findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| crate::domain::events::UndeliveredFinding {
+                detail_type: f.detail_type,
+                event_id: f.event_id.clone(),
+                severity: f.severity,
+            })
+            .collect()
     }
 
     pub fn transaction_id(&self) -> Option<&str> {

@@ -16,6 +16,7 @@
 //! | Account Updated, `status` to `closed` | any | the closure confirmation (`account_closed`), the one email a closed account gets |
 //! | Account Updated, `status` to `frozen` | any but `closed` | a notice (`account_frozen`) |
 //! | Account Updated, anything else | — | nothing, and no notification |
+//! | any email of the above | its address is the one `email_status` marks undeliverable | not sent; when none is left, suppressed (`address_undeliverable`) |
 //!
 //! A `frozen` account is emailed as an active one: its alerts matter all the more. The
 //! Account Updated emails are service messages about the account's security: neither
@@ -103,6 +104,8 @@ pub enum Suppression {
     MutedCategory,
     UnderMinAmount,
     StatementDisabled,
+    /// SES's feedback marked the address undeliverable (a permanent bounce, a complaint).
+    AddressUndeliverable,
 }
 
 impl Suppression {
@@ -113,6 +116,7 @@ impl Suppression {
             Suppression::MutedCategory => "muted_category",
             Suppression::UnderMinAmount => "under_min_amount",
             Suppression::StatementDisabled => "statement_disabled",
+            Suppression::AddressUndeliverable => "address_undeliverable",
         }
     }
 }
@@ -178,13 +182,38 @@ pub enum Plan {
 }
 
 pub fn plan(notice: &Notice, account: &Account) -> Plan {
-    if let Notice::AccountUpdated(updated) = notice {
-        return plan_account_updated(updated, account);
+    let planned = match notice {
+        Notice::AccountUpdated(updated) => plan_account_updated(updated, account),
+        _ => match single_email(notice, account) {
+            Ok(kind) => Plan::Send(vec![kind]),
+            Err(reason) => Plan::Suppressed(reason),
+        },
+    };
+    let Plan::Send(kinds) = planned else {
+        return planned;
+    };
+    // Nothing goes to an address SES reported undeliverable.
+    let deliverable: Vec<EmailKind> = kinds
+        .into_iter()
+        .filter(|kind| !is_undeliverable(account, kind.recipient()))
+        .collect();
+    if deliverable.is_empty() {
+        Plan::Suppressed(Suppression::AddressUndeliverable)
+    } else {
+        Plan::Send(deliverable)
     }
-    match single_email(notice, account) {
-        Ok(kind) => Plan::Send(vec![kind]),
-        Err(reason) => Plan::Suppressed(reason),
-    }
+}
+
+/// Whether the address an email would go to is the one `email_status` marks undeliverable.
+fn is_undeliverable(account: &Account, recipient: Recipient) -> bool {
+    let Some(status) = &account.email_status else {
+        return false;
+    };
+    let address = match recipient {
+        Recipient::Account => Some(account.email.expose()),
+        Recipient::PreviousAddress => account.previous_email.as_ref().map(|a| a.expose()),
+    };
+    address.is_some_and(|address| status.marks(address))
 }
 
 fn plan_account_updated(updated: &UpdatedNotice, account: &Account) -> Plan {
