@@ -22,7 +22,12 @@ pub mod functions {
     pub const NOTIFIER: &str = "NotifierFunction";
     pub const AUDITOR: &str = "AuditorFunction";
     pub const DIGEST: &str = "DigestFunction";
+    pub const FEEDBACK: &str = "FeedbackFunction";
 }
+
+/// The logical id of the SES configuration set, which the embedded runtime uses as its name
+/// (as it resolves `!Ref` in the rules' patterns).
+pub const CONFIGURATION_SET: &str = "EmailConfigurationSet";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
@@ -52,6 +57,8 @@ pub struct Template {
 pub struct RuleRoute {
     /// The rule's logical id (NotifyRule, AuditRule).
     pub name: String,
+    /// On the account's default bus (no EventBusName: where SES publishes), else on ours.
+    pub on_default_bus: bool,
     pub pattern: Pattern,
     /// The logical id of the queue it targets.
     pub queue: String,
@@ -108,8 +115,25 @@ fn target_of(value: &Yaml) -> Option<String> {
     }
 }
 
+/// The value with each `!Ref Name` replaced by `Name`, a stand-in for what CloudFormation
+/// puts there (the embedded runtime names its resources by their logical ids).
+fn resolve_refs(value: &Yaml) -> Yaml {
+    match value {
+        Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.clone(),
+        Yaml::Sequence(items) => Yaml::Sequence(items.iter().map(resolve_refs).collect()),
+        Yaml::Mapping(mapping) => Yaml::Mapping(
+            mapping
+                .iter()
+                .map(|(key, value)| (key.clone(), resolve_refs(value)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn pattern_of(name: &str, value: &Yaml) -> Result<Pattern, TemplateError> {
-    let json = serde_json::to_value(value).map_err(|e| problem(name, format!("EventPattern: {e}")))?;
+    let json =
+        serde_json::to_value(resolve_refs(value)).map_err(|e| problem(name, format!("EventPattern: {e}")))?;
     Pattern::parse(&json).map_err(|e| problem(name, e.to_string()))
 }
 
@@ -155,10 +179,13 @@ impl Template {
         for (name, resource) in self.resources_of("AWS::Events::Rule") {
             let properties = &resource["Properties"];
             let pattern = pattern_of(name, &properties["EventPattern"])?;
+            let bus = &properties["EventBusName"];
+            let on_default_bus = bus.is_null() || bus.as_str() == Some("default");
             for target in properties["Targets"].as_sequence().into_iter().flatten() {
                 let queue = target_of(&target["Arn"]).ok_or_else(|| problem(name, "a target without Arn"))?;
                 routes.rules.push(RuleRoute {
                     name: name.to_string(),
+                    on_default_bus,
                     pattern: pattern.clone(),
                     queue,
                 });
@@ -301,9 +328,20 @@ impl Routes {
             .collect()
     }
 
-    /// The rules (by logical id) whose pattern matches the event.
-    pub fn matching<'a>(&'a self, event: &serde_json::Value) -> impl Iterator<Item = &'a RuleRoute> {
-        self.rules.iter().filter(move |rule| rule.pattern.matches(event))
+    /// The rules (by logical id) of our bus whose pattern matches the event.
+    pub fn matching<'a>(&'a self, event: &'a serde_json::Value) -> impl Iterator<Item = &'a RuleRoute> {
+        self.matching_on(false, event)
+    }
+
+    /// The rules of the default bus (`true`) or of ours whose pattern matches the event.
+    pub fn matching_on<'a>(
+        &'a self,
+        default_bus: bool,
+        event: &'a serde_json::Value,
+    ) -> impl Iterator<Item = &'a RuleRoute> {
+        self.rules
+            .iter()
+            .filter(move |rule| rule.on_default_bus == default_bus && rule.pattern.matches(event))
     }
 }
 

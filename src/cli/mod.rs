@@ -85,6 +85,7 @@ pub enum Function {
     Notifier,
     Ingest,
     Digest,
+    Feedback,
 }
 
 /// Where the rules come from: `--rules FILE`, else `TXN_NOTIFY_RULES`, else built in.

@@ -75,18 +75,18 @@ pub struct Tag {
 pub const MAX_TAG_LENGTH: usize = 256;
 
 /// A tag value as SES takes it (letters, digits, `_ - . @`, at most 256 characters),
-/// reversibly: `_` and any other character become `_` and two hex digits per UTF-8 byte,
-/// so that an account id with `:` comes back from SES's feedback as it was. None: longer
-/// than SES allows once encoded.
+/// reversibly: `@` (which no id of ours holds) and any character SES refuses become `@` and
+/// two hex digits per UTF-8 byte, so that an account id with `:` comes back from SES's
+/// feedback as it was. None: longer than SES allows once encoded.
 pub fn ses_tag_value(value: &str) -> Option<String> {
     let mut encoded = String::with_capacity(value.len());
     for c in value.chars() {
-        if c.is_ascii_alphanumeric() || "-.@".contains(c) {
+        if c.is_ascii_alphanumeric() || "_-.".contains(c) {
             encoded.push(c);
         } else {
             let mut bytes = [0u8; 4];
             for byte in c.encode_utf8(&mut bytes).bytes() {
-                encoded.push_str(&format!("_{byte:02X}"));
+                encoded.push_str(&format!("@{byte:02X}"));
             }
         }
     }
@@ -98,7 +98,7 @@ pub fn decode_ses_tag_value(encoded: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(encoded.len());
     let mut rest = encoded.as_bytes();
     while let Some((&first, tail)) = rest.split_first() {
-        if first == b'_' {
+        if first == b'@' {
             let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
             bytes.push(u8::from_str_radix(hex, 16).ok()?);
             rest = &tail[2..];
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn tag_values_survive_ses_character_rules() {
-        for value in ["acc-1", "bank:acc_7", "Zoé 🙂", "a.b@c", "_5F"] {
+        for value in ["acc-1", "bank:acc_7", "Zoé 🙂", "a.b@c", "@5F", "Transaction_Recorded"] {
             let encoded = ses_tag_value(value).unwrap();
             assert!(
                 encoded.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c)),
@@ -153,12 +153,13 @@ mod tests {
             assert_eq!(decode_ses_tag_value(&encoded).as_deref(), Some(value));
         }
         assert_eq!(ses_tag_value("acc-1").unwrap(), "acc-1", "plain ids stay readable");
-        assert_eq!(ses_tag_value("bank:acc_7").unwrap(), "bank_3Aacc_5F7");
+        assert_eq!(ses_tag_value("bank:acc_7").unwrap(), "bank@3Aacc_7");
+        assert_eq!(ses_tag_value("Transaction_Recorded").unwrap(), "Transaction_Recorded");
         assert_eq!(ses_tag_value(""), None);
         assert_eq!(ses_tag_value(&":".repeat(86)), None, "258 characters once encoded");
         assert!(ses_tag_value(&":".repeat(85)).is_some());
-        assert_eq!(decode_ses_tag_value("bad_Z"), None);
-        assert_eq!(decode_ses_tag_value("bad_"), None);
+        assert_eq!(decode_ses_tag_value("bad@Z"), None);
+        assert_eq!(decode_ses_tag_value("bad@"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::pipeline::StreamBatch;
 use crate::pipeline::audit::Auditor;
 use crate::pipeline::consumer::Reply;
 use crate::pipeline::digest::{Digest, DigestRequest};
+use crate::pipeline::feedback::Feedback;
 use crate::pipeline::ingest::Ingest;
 use crate::pipeline::notify::Notifier;
 use crate::pipeline::process::Processor;
@@ -51,6 +52,17 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
         notifier(self, payload, metrics).await
+    }
+}
+
+impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Invoke for Feedback<L, N, B, I, C> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, HandlerError> {
+        feedback(self, payload, metrics).await
     }
 }
 
@@ -161,6 +173,36 @@ pub async fn notifier<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: Noti
         suppressed = s.suppressed,
         duplicates = s.duplicates,
         rejected = s.rejected,
+        retried = s.retried,
+        malformed = s.malformed,
+        "messages done"
+    );
+    consumer_reply(reply)
+}
+
+pub async fn feedback<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock>(
+    feedback: &Feedback<L, N, B, I, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, HandlerError> {
+    let (reply, s) = feedback.handle(payload).await?;
+    metrics
+        .count("RecordsReceived", s.received)
+        .count("RecordsRetried", s.retried)
+        .count("RecordsRejected", s.malformed)
+        .count("FeedbackSkipped", s.other_configuration_set + s.untagged + s.not_ses)
+        .count("AddressesMarkedUndeliverable", s.addresses_marked)
+        .count("NotificationsUndeliverable", s.undeliverable);
+    for (event_type, count) in &s.by_event_type {
+        metrics.count_by("FeedbackReceived", "EventType", event_type, *count);
+    }
+    tracing::info!(
+        received = s.received,
+        moved = s.moved,
+        unchanged = s.unchanged,
+        addresses_marked = s.addresses_marked,
+        undeliverable = s.undeliverable,
+        skipped = s.other_configuration_set + s.untagged + s.not_ses,
         retried = s.retried,
         malformed = s.malformed,
         "messages done"

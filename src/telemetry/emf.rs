@@ -1,7 +1,7 @@
 //! CloudWatch Embedded Metric Format: the metrics of one invocation as EMF documents, one
 //! JSON object per line on stdout, which CloudWatch Logs turns into metrics of namespace
 //! `TxnNotify` with the dimension `Function` (and `Function, DetailType` for events by
-//! detail-type).
+//! detail-type, `Function, EventType` for SES feedback by its event type).
 //!
 //! Written here rather than through `metrics_cloudwatch_embedded`: that exporter keeps at
 //! most 100 histogram values between flushes (a 1,000-record batch has 1,000 latencies),
@@ -31,7 +31,8 @@ pub struct Invocation {
     timestamp_ms: i64,
     counts: BTreeMap<&'static str, u64>,
     milliseconds: BTreeMap<&'static str, Vec<i64>>,
-    by_detail_type: BTreeMap<(&'static str, String), u64>,
+    /// (metric, dimension, its value) → count.
+    by_dimension: BTreeMap<(&'static str, &'static str, String), u64>,
     properties: Map<String, Value>,
 }
 
@@ -42,7 +43,7 @@ impl Invocation {
             timestamp_ms: at.timestamp_millis(),
             counts: BTreeMap::new(),
             milliseconds: BTreeMap::new(),
-            by_detail_type: BTreeMap::new(),
+            by_dimension: BTreeMap::new(),
             properties: Map::new(),
         }
     }
@@ -62,7 +63,15 @@ impl Invocation {
     }
 
     pub fn count_by_detail_type(&mut self, name: &'static str, detail_type: &str, value: u64) -> &mut Self {
-        *self.by_detail_type.entry((name, detail_type.to_string())).or_default() += value;
+        self.count_by(name, "DetailType", detail_type, value)
+    }
+
+    /// A count under a second dimension besides `Function`.
+    pub fn count_by(&mut self, name: &'static str, dimension: &'static str, value_of: &str, value: u64) -> &mut Self {
+        *self
+            .by_dimension
+            .entry((name, dimension, value_of.to_string()))
+            .or_default() += value;
         self
     }
 
@@ -124,12 +133,12 @@ impl Invocation {
             }
             documents.push(self.document(&["Function"], metrics, values));
         }
-        for ((name, detail_type), value) in &self.by_detail_type {
+        for ((name, dimension, value_of), value) in &self.by_dimension {
             let mut values = Map::new();
-            values.insert("DetailType".into(), json!(detail_type));
+            values.insert(dimension.to_string(), json!(value_of));
             values.insert(name.to_string(), json!(value));
             documents.push(self.document(
-                &["Function", "DetailType"],
+                &["Function", dimension],
                 vec![json!({ "Name": name, "Unit": "Count" })],
                 values,
             ));

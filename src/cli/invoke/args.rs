@@ -14,7 +14,8 @@ pub struct InvokeArgs {
     #[arg(long, short, value_name = "FILE")]
     pub(crate) event: PathBuf,
     /// Print one JSON object (processor: {"response", "published"}; notifier: {"response",
-    /// "emails"}; ingest: the API Gateway response; digest: {"report", "published"}).
+    /// "emails", "events"}; ingest: the API Gateway response; digest: {"report", "published"};
+    /// feedback: {"response", "stats", "accounts", "notifications", "published"}).
     #[arg(long)]
     pub(crate) json: bool,
     /// The event bus name put on every entry.
@@ -34,6 +35,9 @@ pub struct InvokeArgs {
     /// it exists (run from the repository), else an empty ledger.
     #[arg(long, value_name = "FILE")]
     pub(crate) ledger: Option<PathBuf>,
+    /// feedback: the SES configuration set whose events are ours (others are skipped).
+    #[arg(long, env = "TXN_NOTIFY_SES_CONFIGURATION_SET", default_value = crate::template::CONFIGURATION_SET)]
+    pub(crate) configuration_set: String,
     /// notifier: the sender address.
     #[arg(long, env = "TXN_NOTIFY_SENDER", default_value = "alerts@txn-notify.example")]
     pub(crate) sender: String,

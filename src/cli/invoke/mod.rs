@@ -4,6 +4,7 @@
 mod args;
 mod auditor;
 mod digest;
+mod feedback;
 mod ingest;
 mod input;
 mod notifier;
@@ -22,6 +23,7 @@ pub fn run(args: InvokeArgs) -> ExitCode {
         Function::Notifier => notifier::run(&args),
         Function::Ingest => ingest::run(&args),
         Function::Digest => digest::run(&args),
+        Function::Feedback => feedback::run(&args),
     };
     handled.unwrap_or_else(|message| crate::cli::fail(args.json, &message))
 }

@@ -2,6 +2,7 @@
 
 pub mod bus;
 pub(crate) mod faults;
+pub mod mailbox_simulator;
 pub(crate) mod outbox;
 pub(crate) mod poller;
 pub(crate) mod runtime;

@@ -1,7 +1,8 @@
-//! The embedded runtime: the five use cases wired to the embedded adapters on one store
+//! The embedded runtime: the six use cases wired to the embedded adapters on one store
 //! folder, and one `tick` that runs what is ready — the stream in batches through the
-//! processor, then the notifier's and the auditor's queues — with the same handlers as the
-//! Lambda functions. `simulate`, `dev` and `replay` drive it; a crash throws a `Runtime`
+//! processor, then the notifier's, the feedback's and the auditor's queues — with the same
+//! handlers as the Lambda functions. The outbox plays SES's mailbox simulator: its events
+//! reach FeedbackQueue through the default bus and template.yaml's FeedbackRule. `simulate`, `dev` and `replay` drive it; a crash throws a `Runtime`
 //! away and opens a new one on the same folder.
 
 use std::path::{Path, PathBuf};
@@ -21,13 +22,14 @@ use crate::local::embedded::poller::{PollerConfig, StreamPoller};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::embedded::store::StoreOpenError;
 use crate::pipeline::audit::{AuditConfig, Auditor};
+use crate::pipeline::feedback::{Feedback, FeedbackConfig};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
 use crate::pipeline::{Processor, ProcessorConfig};
 use crate::ports::{Clock, PortError};
 use crate::rules::Rules;
 use crate::telemetry::emf::Invocation;
-use crate::template::{QueueSource, Routes, Template, TemplateError, functions};
+use crate::template::{CONFIGURATION_SET, QueueSource, Routes, Template, TemplateError, functions};
 
 /// The bus name put on every event.
 pub const EVENT_BUS: &str = "txn-notify";
@@ -92,11 +94,15 @@ pub type EmbeddedNotifier<C> = Notifier<
     C,
 >;
 
+/// The feedback function on the store, publishing onto the embedded bus.
+pub type EmbeddedFeedback<C> = Feedback<FaultyStore<C>, FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, FaultyStore<C>, C>;
+
 /// Everything but the store on disk.
 pub struct Runtime<C> {
     pub store: Store<C>,
     pub processor: Processor<FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, C>,
     pub notifier: EmbeddedNotifier<C>,
+    pub feedback: EmbeddedFeedback<C>,
     pub auditor: Auditor<FaultyStore<C>, C>,
     pub ingest: Ingest<FaultyStore<C>, FaultyStore<C>, FixedSecret, C>,
     pub routes: Routes,
@@ -126,7 +132,8 @@ impl<C: Clock + Clone> Runtime<C> {
             notifier: Notifier::new(
                 faulty(),
                 Faulty::new(
-                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox"))
+                        .with_feedback(Arc::clone(&bus), CONFIGURATION_SET),
                     Arc::clone(&parts.faults),
                     clock.clone(),
                 ),
@@ -136,6 +143,14 @@ impl<C: Clock + Clone> Runtime<C> {
                 FixedSecret::new(&parts.signing_secret),
                 clock.clone(),
                 NotifyConfig::new(parts.sender.clone()).with_public_api_url(&parts.public_api_url),
+            ),
+            feedback: Feedback::new(
+                faulty(),
+                faulty(),
+                Faulty::new(Arc::clone(&bus), Arc::clone(&parts.faults), clock.clone()),
+                faulty(),
+                clock.clone(),
+                FeedbackConfig::new(CONFIGURATION_SET, EVENT_BUS),
             ),
             auditor: Auditor::new(faulty(), clock.clone(), AuditConfig::default()),
             ingest: Ingest::new(
@@ -210,6 +225,9 @@ impl<C: Clock + Clone> Runtime<C> {
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
             invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
+        } else if source.function == functions::FEEDBACK {
+            let cold = self.cold_start("feedback");
+            invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
         } else {
             let cold = self.cold_start("auditor");
             invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await

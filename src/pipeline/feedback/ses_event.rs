@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::email::decode_ses_tag_value;
-use crate::domain::{DeliveryState, Pii, Severity};
+use crate::domain::{DeliveryState, DetailType, Pii, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BounceType {
@@ -85,6 +85,9 @@ pub struct SesFeedback {
     pub template: Option<String>,
     /// The severity of what the email carried (None: an email sent without the tag).
     pub severity: Option<Severity>,
+    /// The detail-type of the event the email was about, and its transaction.
+    pub detail_type: Option<DetailType>,
+    pub transaction_id: Option<String>,
     /// When SES saw it happen (the type's own timestamp, else the mail's).
     pub timestamp: DateTime<Utc>,
     /// SES's id of a bounce or complaint notice, when it has one.
@@ -213,6 +216,10 @@ impl SesFeedback {
             account_id: our_tag(&record.mail.tags, "account_id"),
             template: our_tag(&record.mail.tags, "template"),
             severity: our_tag(&record.mail.tags, "severity").and_then(|s| Severity::parse(&s)),
+            // The notifier writes it with `_` for the space (kept for older emails' sake).
+            detail_type: our_tag(&record.mail.tags, "detail_type")
+                .and_then(|s| DetailType::parse(&s.replace('_', " "))),
+            transaction_id: our_tag(&record.mail.tags, "transaction_id"),
             message_id: record.mail.message_id.clone(),
             timestamp: record.mail.timestamp,
             feedback_id: None,
@@ -288,8 +295,11 @@ mod tests {
             "tags": {
                 "ses:configuration-set": ["txn-notify"],
                 "event_id": ["ev-1"],
-                "account_id": ["acc-fr-001"],
-                "template": ["transaction"]
+                "account_id": ["bank@3Aacc-fr-001"],
+                "template": ["transaction"],
+                "detail_type": ["Transaction_Recorded"],
+                "transaction_id": ["t-1"],
+                "severity": ["warning"]
             }
         })
     }
@@ -349,8 +359,11 @@ mod tests {
                     feedback.account_id.as_deref(),
                     feedback.template.as_deref()
                 ),
-                (Some("ev-1"), Some("acc-fr-001"), Some("transaction"))
+                (Some("ev-1"), Some("bank:acc-fr-001"), Some("transaction"))
             );
+            assert_eq!(feedback.detail_type, Some(DetailType::TransactionRecorded));
+            assert_eq!(feedback.transaction_id.as_deref(), Some("t-1"));
+            assert_eq!(feedback.severity, Some(Severity::Warning));
         }
         let bounce = SesFeedback::from_event("Email Bounced", &cases_bounce()).unwrap();
         assert_eq!(bounce.timestamp.to_rfc3339(), "2026-11-20T18:00:05+00:00");

@@ -304,6 +304,10 @@ pub fn compose(
 ) -> Result<Email, ComposeError> {
     let to = recipient(account, kind.recipient()).map_err(ComposeError::Address)?;
     let severity = content.severity();
+    let transaction_id = match &content {
+        Content::Transaction(notice, _) => Some(notice.transaction.transaction_id.clone()),
+        _ => None,
+    };
     let mut headers = Vec::new();
     let rendered = match content {
         Content::Transaction(notice, shape) => templates.render(
@@ -361,6 +365,12 @@ pub fn compose(
             value: account.locale.as_str().into(),
         },
     ];
+    if let Some(transaction_id) = transaction_id {
+        tags.push(Tag {
+            name: "transaction_id".into(),
+            value: transaction_id,
+        });
+    }
     if let EmailKind::Transaction(shape) = kind {
         tags.push(Tag {
             name: "shape".into(),

@@ -1,6 +1,8 @@
-//! The embedded bus: PutEvents onto the rules of template.yaml (`routes`), each matching
+//! The embedded buses: PutEvents onto the rules of template.yaml (`routes`), each matching
 //! rule's SQS queue in the store, an archive of the events its pattern selects, and replays
-//! of that archive that carry `replay-name` as EventBridge's do. `queue_runner` delivers the
+//! of that archive that carry `replay-name` as EventBridge's do. An entry for the bus named
+//! `default` goes to the rules of the default bus (where SES publishes its email events),
+//! any other to ours; only ours is archived. `queue_runner` delivers the
 //! queues to the consumers as Lambda's SQS event source does.
 
 pub(crate) mod queue_runner;
@@ -18,6 +20,8 @@ use crate::template::Routes;
 
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 pub const LOCAL_REGION: &str = "local";
+/// The account's default bus, as EventBridge names it.
+pub const DEFAULT_BUS: &str = "default";
 
 pub struct EmbeddedBus<C> {
     store: Arc<EmbeddedStore<C>>,
@@ -74,12 +78,12 @@ impl<C: Clock> EmbeddedBus<C> {
         Ok(deliveries)
     }
 
-    fn route(&self, event: &Value) -> Result<(), PortError> {
-        if self.routes.archive.as_ref().is_some_and(|p| p.matches(event)) {
+    fn route(&self, default_bus: bool, event: &Value) -> Result<(), PortError> {
+        if !default_bus && self.routes.archive.as_ref().is_some_and(|p| p.matches(event)) {
             self.store.archive_event(self.store.clock().now(), event)?;
         }
         let body = event.to_string();
-        for rule in self.routes.matching(event) {
+        for rule in self.routes.matching_on(default_bus, event) {
             self.store.enqueue(&rule.queue, &body)?;
         }
         Ok(())
@@ -98,7 +102,7 @@ impl<C: Clock> EventBus for EmbeddedBus<C> {
             }
             let id = envelope_id();
             let event = entry.envelope(&id, LOCAL_ACCOUNT, LOCAL_REGION, now);
-            results.push(match self.route(&event) {
+            results.push(match self.route(entry.event_bus_name == DEFAULT_BUS, &event) {
                 Ok(()) => EntryResult::Accepted { event_id: id },
                 Err(error) if error.is_transient() => EntryResult::Failed {
                     error_code: "InternalFailure".into(),

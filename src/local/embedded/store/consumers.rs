@@ -26,6 +26,18 @@ impl<C: Clock> EmbeddedStore<C> {
 }
 
 impl<C: Clock> EmbeddedStore<C> {
+    /// The notification of an event, as the notifier recorded it and feedback moved it.
+    pub fn notification(&self, event_id: &str) -> Result<Option<Notification>, PortError> {
+        let key = notification_key(event_id);
+        let record: Option<String> = self.with(|connection| {
+            connection
+                .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
+                .query_row([&key], |row| row.get(0))
+                .optional()
+        })?;
+        Ok(record.and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
     pub fn audit_count(&self) -> Result<u64, PortError> {
         self.with(|connection| {
             connection
