@@ -132,8 +132,7 @@ fn resolve_refs(value: &Yaml) -> Yaml {
 }
 
 fn pattern_of(name: &str, value: &Yaml) -> Result<Pattern, TemplateError> {
-    let json =
-        serde_json::to_value(resolve_refs(value)).map_err(|e| problem(name, format!("EventPattern: {e}")))?;
+    let json = serde_json::to_value(resolve_refs(value)).map_err(|e| problem(name, format!("EventPattern: {e}")))?;
     Pattern::parse(&json).map_err(|e| problem(name, e.to_string()))
 }
 

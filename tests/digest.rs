@@ -287,6 +287,7 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
     let notifier = txn_notify::pipeline::notify::Notifier::new(
         ledger.clone(),
         txn_notify::local::memory::MemoryMailer::new(),
+        txn_notify::local::memory::MemoryBus::new(),
         txn_notify::local::memory::MemoryIdempotency::new(),
         txn_notify::local::memory::MemoryAuditLog::new(),
         txn_notify::local::embedded::FixedSecret::new(b"digest-test-secret"),

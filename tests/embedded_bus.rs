@@ -71,6 +71,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     let notifier = Notifier::new(
         Arc::clone(&store),
         MemoryMailer::new(),
+        Arc::clone(&bus),
         Arc::clone(&store),
         Arc::clone(&store),
         txn_notify::local::embedded::FixedSecret::new(b"bus-test-secret"),

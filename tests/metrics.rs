@@ -8,6 +8,8 @@
 //! Then template.yaml's dashboard and alarms against what those invocations wrote: the
 //! dashboard names every TxnNotify metric the code writes and no other.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +22,14 @@ use txn_notify::lambda::handlers::Invoke;
 use txn_notify::lambda::runtime::invoke_measured;
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
+use txn_notify::pipeline::feedback::{Feedback, FeedbackConfig};
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 use txn_notify::pipeline::{AuditConfig, Auditor};
 use txn_notify::pipeline::{Digest, DigestConfig};
 use txn_notify::pipeline::{Processor, ProcessorConfig};
 use txn_notify::rules::Rules;
+use txn_notify::template::CONFIGURATION_SET;
 
 /// A CloudWatch Logs event is at most 256 KiB in the Lambda log path.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -153,6 +157,7 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
     let notifier = Notifier::new(
         sample_ledger(),
         MemoryMailer::new(),
+        txn_notify::local::memory::MemoryBus::new(),
         MemoryIdempotency::new(),
         MemoryAuditLog::new(),
         txn_notify::local::embedded::FixedSecret::new(b"metrics-test-secret"),
@@ -162,6 +167,19 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
     invocations.push(("notifier", documents_of("notifier", &notifier, deliveries, true).await));
     let auditor = Auditor::new(MemoryAuditLog::new(), FrozenClock::at(now), AuditConfig::default());
     invocations.push(("auditor", documents_of("auditor", &auditor, audited, true).await));
+    let feedback_batch = read(&events("feedback/sqs-feedback-batch.json"));
+    let feedback = Feedback::new(
+        sample_ledger(),
+        common::sent_notifications_for(&feedback_batch).await,
+        MemoryBus::new(),
+        MemoryIdempotency::new(),
+        FrozenClock::at(now),
+        FeedbackConfig::new(CONFIGURATION_SET, "txn-notify"),
+    );
+    invocations.push((
+        "feedback",
+        documents_of("feedback", &feedback, feedback_batch, true).await,
+    ));
     let digest = Digest::new(
         sample_ledger(),
         MemoryBus::new(),
@@ -347,7 +365,7 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
     let expected = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
         names.keys().cloned().collect::<Vec<_>>(),
-        ["auditor", "notifier", "processor"]
+        ["auditor", "feedback", "notifier", "processor"]
     );
     for (function, must) in [
         (
@@ -368,6 +386,16 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
         (
             "auditor",
             expected(&["ColdStart", "ProcessingLatency", "AuditItemsWritten"]),
+        ),
+        (
+            "feedback",
+            expected(&[
+                "ColdStart",
+                "ProcessingLatency",
+                "RecordsReceived",
+                "AddressesMarkedUndeliverable",
+                "NotificationsUndeliverable",
+            ]),
         ),
     ] {
         assert!(names[function].is_superset(&must), "{function}: {:?}", names[function]);
@@ -411,42 +439,46 @@ fn dashboard() -> (Value, BTreeSet<String>) {
     (body, references)
 }
 
-/// What the code writes: (Function, MetricName), and the names written per DetailType.
-async fn written_by_the_code() -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+/// The second dimensions the code writes besides Function.
+const SECOND_DIMENSIONS: [&str; 2] = ["DetailType", "EventType"];
+
+/// What the code writes: (Function, MetricName), and (dimension, MetricName) for the names
+/// written per DetailType or per SES EventType.
+async fn written_by_the_code() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
     let mut by_function = BTreeSet::new();
-    let mut by_detail_type = BTreeSet::new();
+    let mut by_dimension = BTreeSet::new();
     for (function, documents) in every_invocation().await {
         for document in documents {
             let directive = &document["_aws"]["CloudWatchMetrics"][0];
-            let per_detail_type = directive["Dimensions"][0]
-                .as_array()
-                .unwrap()
-                .contains(&json!("DetailType"));
+            let dimensions = directive["Dimensions"][0].as_array().unwrap();
+            let second = SECOND_DIMENSIONS.iter().find(|d| dimensions.contains(&json!(d)));
             for metric in directive["Metrics"].as_array().unwrap() {
                 let name = metric["Name"].as_str().unwrap().to_string();
-                if per_detail_type {
-                    by_detail_type.insert(name);
-                } else {
-                    by_function.insert((function.to_string(), name));
-                }
+                match second {
+                    Some(dimension) => by_dimension.insert((dimension.to_string(), name)),
+                    None => by_function.insert((function.to_string(), name)),
+                };
             }
         }
     }
-    (by_function, by_detail_type)
+    (by_function, by_dimension)
 }
 
-/// What the dashboard shows of TxnNotify: (Function, MetricName), and the names its
-/// SEARCH expressions take per DetailType.
-fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<String>) {
+/// What the dashboard shows of TxnNotify: (Function, MetricName), and the (dimension,
+/// MetricName) its SEARCH expressions take per DetailType or EventType.
+fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
     let mut by_function = BTreeSet::new();
-    let mut by_detail_type = BTreeSet::new();
+    let mut by_dimension = BTreeSet::new();
     for widget in body["widgets"].as_array().unwrap() {
         let Some(metrics) = widget["properties"]["metrics"].as_array() else {
             continue;
         };
         for metric in metrics {
             if let Some(expression) = metric["expression"].as_str() {
-                assert!(expression.contains("{TxnNotify,DetailType,Function}"), "{expression}");
+                let dimension = SECOND_DIMENSIONS
+                    .iter()
+                    .find(|d| expression.contains(&format!("{{TxnNotify,{d},Function}}")))
+                    .unwrap_or_else(|| panic!("{expression}"));
                 let name = expression
                     .split("MetricName=\"")
                     .nth(1)
@@ -454,7 +486,7 @@ fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<Strin
                     .split('"')
                     .next()
                     .unwrap();
-                by_detail_type.insert(name.to_string());
+                by_dimension.insert((dimension.to_string(), name.to_string()));
                 continue;
             }
             let parts = metric.as_array().unwrap();
@@ -471,25 +503,25 @@ fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<Strin
             }
         }
     }
-    (by_function, by_detail_type)
+    (by_function, by_dimension)
 }
 
 #[tokio::test]
 async fn the_dashboard_shows_every_metric_the_code_writes_and_no_other() {
     let (body, _) = dashboard();
-    let (shown, shown_by_detail_type) = on_the_dashboard(&body);
-    let (written, written_by_detail_type) = written_by_the_code().await;
+    let (shown, shown_by_dimension) = on_the_dashboard(&body);
+    let (written, written_by_dimension) = written_by_the_code().await;
     let missing: Vec<_> = written.difference(&shown).collect();
     let unknown: Vec<_> = shown.difference(&written).collect();
     assert!(missing.is_empty(), "written but not on the dashboard: {missing:?}");
     assert!(unknown.is_empty(), "on the dashboard but never written: {unknown:?}");
-    assert_eq!(shown_by_detail_type, written_by_detail_type);
+    assert_eq!(shown_by_dimension, written_by_dimension);
 }
 
 #[test]
 fn the_dashboard_covers_the_design_catalog_and_every_function() {
     let (body, references) = dashboard();
-    let (shown, by_detail_type) = on_the_dashboard(&body);
+    let (shown, by_dimension) = on_the_dashboard(&body);
     let names: BTreeSet<&str> = shown.iter().map(|(_, name)| name.as_str()).collect();
     // docs/metrics.md's catalog.
     for name in [
@@ -510,10 +542,13 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
         "AuditItemsWritten",
         "ColdStart",
         "EmailsRejected",
+        "AddressesMarkedUndeliverable",
+        "NotificationsUndeliverable",
     ] {
         assert!(names.contains(name), "{name} is not on the dashboard");
     }
-    assert!(by_detail_type.contains("EventsPublished"));
+    assert!(by_dimension.contains(&("DetailType".into(), "EventsPublished".into())));
+    assert!(by_dimension.contains(&("EventType".into(), "FeedbackReceived".into())));
     let text = body.to_string();
     for aws in [
         "IteratorAge",
@@ -539,10 +574,15 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
         "AuditorFunction",
         "DigestFunction",
         "IngestFunction",
+        "FeedbackFunction",
     ] {
         assert!(references.contains(function), "no Lambda metrics for {function}");
     }
-    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ"] {
+    assert!(
+        text.contains("\"Reputation.BounceRate\"") && text.contains("\"Reputation.ComplaintRate\""),
+        "SES's reputation is on the dashboard"
+    );
+    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ", "FeedbackDLQ"] {
         assert!(
             references.contains(&format!("{queue}.QueueName")),
             "no depth for {queue}"
@@ -570,6 +610,8 @@ fn alarms() -> Vec<(String, String, String, String, String, f64)> {
             }
             assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
             let dimension = match &p["Dimensions"][0]["Value"] {
+                // An account-wide metric (SES's reputation).
+                serde_yaml_ng::Value::Null => String::new(),
                 serde_yaml_ng::Value::String(value) => value.clone(),
                 serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_string(),
                 other => panic!("{id}: {other:?}"),
@@ -606,10 +648,23 @@ async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_
         has("TxnNotify", "RecordsRejected", "processor", 0.0),
         "any Record Rejected"
     );
-    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ"] {
+    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ", "FeedbackDLQ"] {
         assert!(
             has("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, 0.0),
             "{queue} depth above 0"
+        );
+    }
+    // SES reviews an account at these rates: the alarm fires when one is reached.
+    for (metric, threshold) in [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)] {
+        let alarm = alarms
+            .iter()
+            .find(|(_, ns, name, ..)| ns == "AWS/SES" && name == metric)
+            .unwrap_or_else(|| panic!("no alarm on {metric}"));
+        assert!((alarm.5 - threshold).abs() < 1e-12, "{metric}: {}", alarm.5);
+        let comparison = &template()["Resources"][alarm.0.as_str()]["Properties"]["ComparisonOperator"];
+        assert_eq!(
+            comparison, "GreaterThanOrEqualToThreshold",
+            "{metric}: at the rate, not only above it"
         );
     }
     assert!(has("TxnNotify", "SesThrottled", "notifier", 0.0), "SES throttling");

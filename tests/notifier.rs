@@ -23,14 +23,15 @@ use txn_notify::domain::{
 use txn_notify::domain::{Channel, DeclineReason, Mcc, Merchant, TransactionKind, TransactionStatus};
 use txn_notify::local::embedded::FixedSecret;
 use txn_notify::local::memory::{LedgerFaults, MemoryAuditLog, MemoryIdempotency, MemoryLedger};
-use txn_notify::local::memory::{MemoryMailer, SentEmail};
+use txn_notify::local::memory::{MemoryBus, MemoryMailer, SentEmail};
 use txn_notify::pipeline::Reply;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig, NotifyStats, email_key};
 use txn_notify::pipeline::process::events_for_transaction;
 use txn_notify::ports::{Claim, Idempotency, MailError};
 use txn_notify::rules::Rules;
 
-type TestNotifier = Notifier<MemoryLedger, MemoryMailer, MemoryIdempotency, MemoryAuditLog, FixedSecret, FrozenClock>;
+type TestNotifier =
+    Notifier<MemoryLedger, MemoryMailer, MemoryBus, MemoryIdempotency, MemoryAuditLog, FixedSecret, FrozenClock>;
 
 const API_URL: &str = "https://api.bank.example";
 const SECRET: &[u8] = b"notifier-test-signing-secret";
@@ -43,6 +44,7 @@ fn notifier_with(accounts: &[Account], now: chrono::DateTime<Utc>) -> TestNotifi
     Notifier::new(
         common::ledger_with(accounts),
         MemoryMailer::new(),
+        MemoryBus::new(),
         MemoryIdempotency::new(),
         MemoryAuditLog::new(),
         FixedSecret::new(SECRET),

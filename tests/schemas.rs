@@ -99,10 +99,11 @@ async fn every_emitted_event_validates_against_its_schema() {
     ));
     assert!(generated["Records"].as_array().unwrap().len() >= 10_000);
     seen.extend(validators.check_all(&published_for(&generated).await));
-    // The processor emits every detail-type but the digest's.
+    // The processor emits every detail-type but the digest's and the notifier's and
+    // feedback's (checked below).
     let expected: BTreeSet<String> = DetailType::ALL
         .iter()
-        .filter(|d| **d != DetailType::WeeklyStatement)
+        .filter(|d| ![DetailType::WeeklyStatement, DetailType::NotificationUndeliverable].contains(d))
         .map(|d| d.as_str().to_string())
         .collect();
     assert_eq!(seen, expected);
@@ -187,4 +188,91 @@ fn the_schemas_reject_what_the_contract_forbids() {
         validators.check("Transaction Settled", &good).is_err(),
         "an unknown detail-type has no schema"
     );
+}
+
+/// Notification Undeliverable comes from the notifier (an email suppressed because the
+/// address is undeliverable) and from feedback (a bounce, a complaint): both validate.
+#[tokio::test]
+async fn notification_undeliverable_events_validate_against_their_schema() {
+    use txn_notify::clock::FrozenClock;
+    use txn_notify::local::embedded::FixedSecret;
+    use txn_notify::local::memory::{MemoryAuditLog, MemoryIdempotency, MemoryMailer};
+    use txn_notify::pipeline::feedback::{Feedback, FeedbackConfig};
+    use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
+    use txn_notify::ports::Ledger;
+    let validators = Validators::new();
+
+    let batch: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/feedback/sqs-feedback-batch.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let ledger = MemoryLedger::new();
+    let seed: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/ledger/sample.json")).unwrap(),
+    )
+    .unwrap();
+    for item in seed["Items"].as_array().unwrap() {
+        ledger.put(serde_json::from_value(item.clone()).unwrap());
+    }
+    let feedback = Feedback::new(
+        ledger,
+        common::sent_notifications_for(&batch).await,
+        MemoryBus::new(),
+        MemoryIdempotency::new(),
+        FrozenClock::at(common::now()),
+        FeedbackConfig::new(txn_notify::template::CONFIGURATION_SET, "txn-notify"),
+    );
+    feedback.handle(batch).await.unwrap();
+    let from_feedback = feedback.bus.published();
+    assert_eq!(from_feedback.len(), 2, "the bounce and the complaint of the sample");
+
+    // A warning that the notifier cannot send: the address bounced before.
+    let generated = txn_notify::workload::stream::to_stream_event(&txn_notify::workload::generate(
+        &txn_notify::workload::WorkloadSpec::new(50, 1_000, 5),
+    ));
+    let published = published_for(&generated).await;
+    let (entry, detail) = published
+        .iter()
+        .filter(|e| e.detail_type == "Transaction Recorded")
+        .map(|e| (e, serde_json::from_str::<Value>(&e.detail).unwrap()))
+        .find(|(_, d)| d["severity"] == "warning" || d["severity"] == "critical")
+        .expect("a transaction with a finding of warning or above");
+    let ledger = MemoryLedger::new();
+    ledger.load_stream_images(&generated);
+    let account_id = detail["account_id"].as_str().unwrap();
+    let mut account = ledger.get_account(account_id).await.unwrap().unwrap();
+    account.email_status = Some(EmailStatus::undeliverable(
+        account.email.expose(),
+        UndeliverableReason::Bounce,
+        common::now(),
+    ));
+    let version = account.version;
+    account.version += 1;
+    ledger.update_account(&account, version).await.unwrap();
+    let notifier = Notifier::new(
+        ledger,
+        MemoryMailer::new(),
+        MemoryBus::new(),
+        MemoryIdempotency::new(),
+        MemoryAuditLog::new(),
+        FixedSecret::new(b"schema-test-secret"),
+        FrozenClock::at(common::now()),
+        NotifyConfig::new(Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").unwrap()),
+    );
+    let envelope = entry.envelope("env-1", "123456789012", "eu-west-1", common::now());
+    notifier.handle(envelope).await.unwrap();
+    assert!(notifier.mailer.sent().is_empty(), "nothing to an undeliverable address");
+    let from_notifier = notifier.bus.published();
+    assert_eq!(from_notifier.len(), 1);
+
+    for entry in from_feedback.iter().chain(&from_notifier) {
+        assert_eq!(entry.detail_type, "Notification Undeliverable");
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+        validators.check(&entry.detail_type, &detail).unwrap();
+    }
+    let suppressed: Value = serde_json::from_str(&from_notifier[0].detail).unwrap();
+    assert_eq!(suppressed["reason"], "address_undeliverable");
+    assert_eq!(suppressed["original_event_id"], detail["event_id"]);
+    assert!(!suppressed["findings"].as_array().unwrap().is_empty(), "{suppressed}");
 }

@@ -54,7 +54,10 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_one_of_our_binaries() {
         })
         .collect();
     binaries.sort();
-    assert_eq!(binaries, ["auditor", "digest", "ingest", "notifier", "processor"]);
+    assert_eq!(
+        binaries,
+        ["auditor", "digest", "feedback", "ingest", "notifier", "processor"]
+    );
 }
 
 #[test]
@@ -115,8 +118,8 @@ fn event_sources_report_partial_failures_and_give_up_in_time() {
             }
         }
     }
-    assert_eq!(sources, 3, "the stream and the two queues");
-    for queue in ["NotifyQueue", "AuditQueue"] {
+    assert_eq!(sources, 4, "the stream and the three queues");
+    for queue in ["NotifyQueue", "AuditQueue", "FeedbackQueue"] {
         let redrive = &template["Resources"][queue]["Properties"]["RedrivePolicy"];
         assert!(redrive["maxReceiveCount"].as_i64().unwrap() >= 1, "{queue} has a DLQ");
     }
@@ -143,7 +146,7 @@ fn no_role_grants_a_wildcard_action_or_resource() {
             }
         }
     }
-    assert_eq!(roles, 5, "one role per function");
+    assert_eq!(roles, 6, "one role per function");
 }
 
 #[test]
@@ -305,5 +308,173 @@ fn the_notifier_links_to_the_api_and_may_sign_and_record() {
             .iter()
             .any(|t| t == "Account Updated"),
         "Account Updated reaches the notifier"
+    );
+}
+
+/// SES → the default bus → FeedbackRule → FeedbackQueue → the feedback function, and the
+/// rights each step needs, no more.
+#[test]
+fn the_feedback_loop_runs_from_ses_through_the_default_bus_to_the_feedback_function() {
+    let template = template();
+    let resources = &template["Resources"];
+    let reference = |text: &str| -> Value { serde_yaml_ng::from_str(text).unwrap() };
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let set = &resources["EmailConfigurationSet"]["Properties"];
+    assert_eq!(
+        strings(&set["SuppressionOptions"]["SuppressedReasons"]),
+        ["BOUNCE", "COMPLAINT"]
+    );
+    let destination = &resources["EmailEventsToDefaultBus"];
+    assert_eq!(destination["Type"], "AWS::SES::ConfigurationSetEventDestination");
+    assert_eq!(
+        destination["Properties"]["ConfigurationSetName"],
+        reference("!Ref EmailConfigurationSet")
+    );
+    let event_destination = &destination["Properties"]["EventDestination"];
+    assert_eq!(event_destination["Enabled"], true);
+    let mut types = strings(&event_destination["MatchingEventTypes"]);
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "bounce",
+            "complaint",
+            "delivery",
+            "deliveryDelay",
+            "reject",
+            "renderingFailure",
+            "send"
+        ]
+    );
+    let bus_arn = format!("{:?}", event_destination["EventBridgeDestination"]["EventBusArn"]);
+    assert!(
+        bus_arn.contains(":event-bus/default"),
+        "SES publishes to the default bus only: {bus_arn}"
+    );
+
+    let rule = &resources["FeedbackRule"]["Properties"];
+    assert!(rule["EventBusName"].is_null(), "the rule is on the default bus");
+    assert_eq!(strings(&rule["EventPattern"]["source"]), ["aws.ses"]);
+    assert_eq!(
+        rule["EventPattern"]["detail"]["mail"]["tags"]["ses:configuration-set"][0],
+        reference("!Ref EmailConfigurationSet"),
+        "only our configuration set's events"
+    );
+    assert_eq!(rule["Targets"][0]["Arn"], reference("!GetAtt FeedbackQueue.Arn"));
+    assert_eq!(
+        rule["Targets"][0]["DeadLetterConfig"]["Arn"],
+        reference("!GetAtt RoutingDLQ.Arn")
+    );
+    let policy = format!("{:?}", resources["RoutingQueuesPolicy"]["Properties"]);
+    assert!(policy.contains("FeedbackRule.Arn") && policy.contains("FeedbackQueue.Arn"));
+    assert_eq!(
+        resources["FeedbackQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+        reference("!GetAtt FeedbackDLQ.Arn")
+    );
+
+    // The pattern, as the embedded bus reads it: SES's events of our set reach the queue,
+    // those of another set and our own bus's events do not.
+    let routes = txn_notify::template::Routes::builtin();
+    let ses_event = |set: &str| {
+        serde_json::json!({"version": "0", "id": "1", "detail-type": "Email Bounced", "source": "aws.ses",
+            "account": "123456789012", "time": "2026-11-20T18:00:00Z", "region": "eu-west-1", "resources": [],
+            "detail": {"eventType": "Bounce", "mail": {"tags": {"ses:configuration-set": [set]}}}})
+    };
+    let ours = ses_event(txn_notify::template::CONFIGURATION_SET);
+    let queues: Vec<&str> = routes.matching_on(true, &ours).map(|r| r.queue.as_str()).collect();
+    assert_eq!(queues, ["FeedbackQueue"]);
+    assert_eq!(routes.matching_on(true, &ses_event("marketing")).count(), 0);
+    assert_eq!(routes.matching_on(false, &ours).count(), 0, "not on our bus");
+
+    let function = &resources["FeedbackFunction"]["Properties"];
+    let queue_event = &function["Events"]["FeedbackQueue"]["Properties"];
+    assert_eq!(queue_event["Queue"], reference("!GetAtt FeedbackQueue.Arn"));
+    assert_eq!(queue_event["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(
+        function["Environment"]["Variables"]["TXN_NOTIFY_SES_CONFIGURATION_SET"],
+        resources["NotifierFunction"]["Properties"]["Environment"]["Variables"]["TXN_NOTIFY_SES_CONFIGURATION_SET"],
+        "feedback knows the set the notifier sends with"
+    );
+
+    // Least privilege: what the role may do, on which resource.
+    let mut grants: Vec<(String, String)> = Vec::new();
+    for statement in resources["FeedbackRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+    {
+        let actions = match &statement["Action"] {
+            Value::String(action) => vec![action.clone()],
+            other => strings(other),
+        };
+        for action in actions {
+            grants.push((action, format!("{:?}", statement["Resource"])));
+        }
+    }
+    let granted = |action: &str, resource: &str| grants.iter().any(|(a, r)| a == action && r.contains(resource));
+    for (action, resource) in [
+        ("sqs:ReceiveMessage", "FeedbackQueue"),
+        ("sqs:DeleteMessage", "FeedbackQueue"),
+        ("dynamodb:GetItem", "LedgerTable"),
+        ("dynamodb:PutItem", "LedgerTable"),
+        ("dynamodb:GetItem", "AuditTable"),
+        ("dynamodb:UpdateItem", "AuditTable"),
+        ("dynamodb:PutItem", "IdempotencyTable"),
+        ("events:PutEvents", "EventBus"),
+    ] {
+        assert!(
+            granted(action, resource),
+            "feedback may {action} on {resource}: {grants:?}"
+        );
+    }
+    for (action, _) in &grants {
+        assert!(
+            ![
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "ses:SendEmail",
+                "dynamodb:BatchWriteItem"
+            ]
+            .contains(&action.as_str()),
+            "feedback needs no {action}"
+        );
+    }
+    assert!(grants.iter().all(|(_, r)| !r.contains("SigningSecret")), "no secret");
+    let notifier = format!("{:?}", resources["NotifierRole"]["Properties"]);
+    assert!(
+        notifier.contains("events:PutEvents") && notifier.contains("EventBus.Arn"),
+        "the notifier publishes Notification Undeliverable"
+    );
+}
+
+/// SES's reputation: the alarms fire at the rates where SES reviews the account.
+#[test]
+fn the_reputation_alarms_fire_where_ses_reviews_the_account() {
+    let template = template();
+    for (alarm, metric, threshold) in [
+        ("SesBounceRateAlarm", "Reputation.BounceRate", 0.05),
+        ("SesComplaintRateAlarm", "Reputation.ComplaintRate", 0.001),
+    ] {
+        let p = &template["Resources"][alarm]["Properties"];
+        assert_eq!(p["Namespace"], "AWS/SES", "{alarm}");
+        assert_eq!(p["MetricName"], metric, "{alarm}");
+        assert!((p["Threshold"].as_f64().unwrap() - threshold).abs() < 1e-12, "{alarm}");
+        assert_eq!(p["ComparisonOperator"], "GreaterThanOrEqualToThreshold", "{alarm}");
+        assert!(
+            p["Dimensions"].is_null(),
+            "{alarm}: the account's rate, as SES reviews it"
+        );
+    }
+    let dlq = &template["Resources"]["FeedbackDLQDepthAlarm"]["Properties"];
+    assert_eq!(
+        dlq["Dimensions"][0]["Value"],
+        serde_yaml_ng::from_str::<Value>("!GetAtt FeedbackDLQ.QueueName").unwrap()
     );
 }

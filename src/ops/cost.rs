@@ -136,6 +136,13 @@ pub mod model {
     /// Auditor, per message (one conditional put), plus a fixed part per invocation.
     pub const AUDIT_MS: u64 = 6;
     pub const CONSUMER_BASE_MS: u64 = 3;
+    /// Feedback, per SES event: a strongly consistent read of the notification and, when
+    /// its state moves, one conditional update.
+    pub const FEEDBACK_MS: u64 = 10;
+    /// SES's events per email of the configuration set: Send, then Delivery (bounces and
+    /// complaints are a small share and replace the Delivery). SES's events on the default
+    /// bus and the rule that matches them are not billed.
+    pub const FEEDBACK_EVENTS_PER_EMAIL: u64 = 2;
     /// Digest, per account: one Query of its week, the statement.
     pub const DIGEST_PER_ACCOUNT_MS: u64 = 12;
     /// Item sizes, bytes.
@@ -160,8 +167,12 @@ pub mod model {
     /// Ingest environments alive at once (each fetches the secret every 5 minutes).
     pub const INGEST_ENVIRONMENTS: u64 = 2;
     /// Custom metrics: the TxnNotify (Function, MetricName) pairs of the dashboard, plus
-    /// EventsPublished per detail-type (11 from the processor, 1 from the digest).
-    pub const METRICS_BY_DETAIL_TYPE: u64 = 12;
+    /// EventsPublished per detail-type (11 from the processor, 1 from the digest, Notification
+    /// Undeliverable from the notifier and feedback).
+    pub const METRICS_BY_DETAIL_TYPE: u64 = 13;
+    /// FeedbackReceived per SES event type (Send, Delivery, DeliveryDelay, Bounce,
+    /// Complaint, Reject, Rendering Failure).
+    pub const METRICS_BY_EVENT_TYPE: u64 = 7;
     /// Pipes: an event bus target takes at most 10 events per batch, and a record can raise
     /// up to 3 events (Transaction Recorded and two alerts), so a pipe's source batch holds
     /// at most 3 records.
@@ -270,10 +281,12 @@ pub struct Deployment {
     pub notifier_memory_mb: u64,
     pub auditor_memory_mb: u64,
     pub digest_memory_mb: u64,
+    pub feedback_memory_mb: u64,
     /// The processor's stream event source.
     pub stream: StreamSource,
     pub notify_queue: QueueSource,
     pub audit_queue: QueueSource,
+    pub feedback_queue: QueueSource,
 }
 
 impl Deployment {
@@ -303,9 +316,11 @@ impl Deployment {
             notifier_memory_mb: template.memory_mb(functions::NOTIFIER)?,
             auditor_memory_mb: template.memory_mb(functions::AUDITOR)?,
             digest_memory_mb: template.memory_mb(functions::DIGEST)?,
+            feedback_memory_mb: template.memory_mb(functions::FEEDBACK)?,
             stream: template.stream_source(functions::PROCESSOR)?,
             notify_queue: queue(functions::NOTIFIER)?,
             audit_queue: queue(functions::AUDITOR)?,
+            feedback_queue: queue(functions::FEEDBACK)?,
         })
     }
 }
@@ -351,8 +366,21 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
     let audit = &deployment.audit_queue;
     let audit_batch = batch_size(events / 30, window(audit.batching_window), audit.batch_size as u64);
     let audit_invocations = events.div_ceil(audit_batch);
+    let feedback_messages = emails * FEEDBACK_EVENTS_PER_EMAIL;
+    let feedback = &deployment.feedback_queue;
+    let feedback_batch = batch_size(
+        feedback_messages / 30,
+        window(feedback.batching_window),
+        feedback.batch_size as u64,
+    );
+    let feedback_invocations = feedback_messages.div_ceil(feedback_batch);
     let digest_runs = WEEKS_PER_MONTH_X100.div_ceil(100);
-    let invocations = transactions + processor_invocations + notify_invocations + audit_invocations + digest_runs;
+    let invocations = transactions
+        + processor_invocations
+        + notify_invocations
+        + audit_invocations
+        + feedback_invocations
+        + digest_runs;
     let mb = |memory_mb: u64, ms: u64| u128::from(memory_mb) * u128::from(ms);
     let mb_ms = mb(deployment.ingest_memory_mb, transactions * INGEST_MS)
         + mb(
@@ -369,19 +397,25 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
             deployment.auditor_memory_mb,
             audit_invocations * CONSUMER_BASE_MS + events * AUDIT_MS,
         )
+        + mb(
+            deployment.feedback_memory_mb,
+            feedback_invocations * CONSUMER_BASE_MS + feedback_messages * FEEDBACK_MS,
+        )
         + mb(deployment.digest_memory_mb, statements * DIGEST_PER_ACCOUNT_MS);
 
     // DynamoDB. Ingest: a transaction of two items (the marker and the transaction), 2 WRU
     // per KB each; one eventually consistent read of the account (0.5 RRU). Processor: the
     // batch's profiles. Notifier: a profile read and two idempotency writes per email, and
     // its decision for every message (an item and its index entry). Auditor: one item plus
-    // its by-account index entry. Digest: the Scan of the ledger,
-    // then one Query per account.
+    // its by-account index entry. Feedback: a strongly consistent read of the notification per
+    // SES event (1 RRU), and the Delivery's update of it (the item and its index entry).
+    // Digest: the Scan of the ledger, then one Query per account.
     let transaction_wru = 2 * (wru(TRANSACTION_ITEM_BYTES) + 1);
     let writes = transactions * transaction_wru
         + emails * 2
         + notify_messages * 2 * wru(NOTIFICATION_ITEM_BYTES)
-        + events * 2 * wru(AUDIT_ITEM_BYTES);
+        + events * 2 * wru(AUDIT_ITEM_BYTES)
+        + emails * 2 * wru(NOTIFICATION_ITEM_BYTES);
     let ledger_items = per_day * LEDGER_DAYS;
     let scan_rru = (ledger_items * TRANSACTION_ITEM_BYTES).div_ceil(4096).div_ceil(2);
     let weekly_per_account_kb = (per_day * 7 * TRANSACTION_ITEM_BYTES / workload.accounts.max(1)).div_ceil(4096);
@@ -389,7 +423,7 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
         + processor_invocations * processor_batch.min(workload.accounts.max(1))
         + emails
         + WEEKS_PER_MONTH_X100 / 100 * (2 * scan_rru + workload.accounts * weekly_per_account_kb.max(1));
-    let reads = reads_x2.div_ceil(2);
+    let reads = reads_x2.div_ceil(2) + feedback_messages;
     let ledger_gb = gigabytes(ledger_items, TRANSACTION_ITEM_BYTES * 2);
     let audit_gb = gigabytes(events / 30 * AUDIT_DAYS, AUDIT_ITEM_BYTES * 2)
         + gigabytes(notify_messages / 30 * AUDIT_DAYS, NOTIFICATION_ITEM_BYTES * 2);
@@ -398,13 +432,14 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
     let archive_gb = gigabytes(events, EVENT_BYTES);
     let archive_stored_gb = gigabytes(events / 30 * ARCHIVE_DAYS, EVENT_BYTES);
     // Per message: EventBridge's send, the poller's receive (one per batch), the delete
-    // batch (one per batch); plus the idle long polls of two queues.
-    let sqs_requests =
-        (notify_messages + events) + 2 * (notify_invocations + audit_invocations) + 2 * SQS_IDLE_RECEIVES_PER_QUEUE;
+    // batch (one per batch); plus the idle long polls of three queues.
+    let sqs_requests = (notify_messages + events + feedback_messages)
+        + 2 * (notify_invocations + audit_invocations + feedback_invocations)
+        + 3 * SQS_IDLE_RECEIVES_PER_QUEUE;
 
     // CloudWatch.
     let log_bytes = u128::from(invocations) * u128::from(LOG_BYTES_PER_INVOCATION)
-        + u128::from(transactions + events) * u128::from(LOG_BYTES_PER_RECORD)
+        + u128::from(transactions + events + feedback_messages) * u128::from(LOG_BYTES_PER_RECORD)
         + u128::from(emails) * u128::from(LOG_BYTES_PER_EMAIL)
         + u128::from(transactions) * u128::from(LOG_BYTES_PER_REQUEST);
     let log_gb = u64::try_from(log_bytes.div_ceil(1 << 30)).unwrap_or(u64::MAX);
@@ -438,7 +473,7 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
         charge(prices::LOGS_STORAGE, log_stored_gb),
         charge(
             prices::CUSTOM_METRICS,
-            deployment.dashboard_metrics + METRICS_BY_DETAIL_TYPE,
+            deployment.dashboard_metrics + METRICS_BY_DETAIL_TYPE + METRICS_BY_EVENT_TYPE,
         ),
         charge(prices::DASHBOARDS, 1),
         charge(prices::ALARMS, deployment.alarms),
@@ -502,8 +537,9 @@ mod tests {
         );
         assert_eq!(line(&estimate, "emails").quantity, 28_290_600 + 435_000);
         assert_eq!(line(&estimate, "HTTP API requests").quantity, 30_420_000);
-        // The dashboard's 40 (function, metric) pairs and 12 EventsPublished by detail-type.
-        assert_eq!(line(&estimate, "custom metrics").quantity, 52);
+        // The dashboard's 47 (function, metric) pairs, 13 EventsPublished by detail-type and
+        // 7 FeedbackReceived by SES event type.
+        assert_eq!(line(&estimate, "custom metrics").quantity, 67);
         let sum: u128 = estimate.lines.iter().map(|l| l.picodollars).sum();
         assert_eq!(sum, estimate.total_picodollars);
         // SES and the API are the big lines at this volume; nothing is negative or absurd.
@@ -558,7 +594,9 @@ mod tests {
     fn the_template_counts_come_from_the_dashboard_and_the_alarms() {
         let deployment = deployment();
         let (metrics, alarms) = (deployment.dashboard_metrics, deployment.alarms);
-        assert!(metrics >= 40, "{metrics}");
-        assert_eq!(alarms, 9);
+        assert!(metrics >= 47, "{metrics}");
+        // Errors, iterator age, rejected records, five DLQs, SES throttling and reputation
+        // (bounce, complaint), the digest.
+        assert_eq!(alarms, 12);
     }
 }

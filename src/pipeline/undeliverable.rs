@@ -17,7 +17,7 @@ use crate::domain::events::{
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 use super::publish::{EntryGroup, PublishLimits, entry_for, publish};
 use super::retry::RetryPolicy;
-use crate::ports::{Clock, EventBus, Idempotency};
+use crate::ports::{Clock, EventBus, Idempotency, PortError};
 
 /// What was not delivered.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +74,17 @@ pub struct Reporting<'a, B, I, C> {
     pub event_bus_name: &'a str,
 }
 
+/// Why a report was not published: the message is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error("another delivery is publishing the same Notification Undeliverable")]
+    InProgressElsewhere,
+    #[error("the idempotency store failed: {0}")]
+    Store(PortError),
+    #[error("PutEvents of the Notification Undeliverable failed: {0}")]
+    Bus(String),
+}
+
 /// Whether this call published the event or an earlier one had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reported {
@@ -86,7 +97,7 @@ pub enum Reported {
 pub async fn report_undeliverable<B: EventBus, I: Idempotency, C: Clock>(
     reporting: &Reporting<'_, B, I, C>,
     undelivered: &Undelivered<'_>,
-) -> Result<Reported, String> {
+) -> Result<Reported, ReportError> {
     let event = undelivered.event();
     let key = format!("undeliverable#{}", event.header.event_id);
     let group = EntryGroup {
@@ -122,8 +133,8 @@ pub async fn report_undeliverable<B: EventBus, I: Idempotency, C: Clock>(
     match outcome {
         Ok(Once::Done(())) => Ok(Reported::Published),
         Ok(Once::AlreadyDone(_)) => Ok(Reported::AlreadyPublished),
-        Err(OnceError::InProgressElsewhere) => Err("another delivery is publishing the same report".into()),
-        Err(OnceError::Store(error)) => Err(format!("idempotency store: {error}")),
-        Err(OnceError::Effect(error)) => Err(format!("PutEvents: {error}")),
+        Err(OnceError::InProgressElsewhere) => Err(ReportError::InProgressElsewhere),
+        Err(OnceError::Store(error)) => Err(ReportError::Store(error)),
+        Err(OnceError::Effect(error)) => Err(ReportError::Bus(error)),
     }
 }

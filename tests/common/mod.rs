@@ -177,3 +177,42 @@ pub fn transaction_id(entry: &BusEntry) -> Option<String> {
         .as_str()
         .map(str::to_string)
 }
+
+/// An audit trail holding, as sent, every email of our configuration set the batch's SES
+/// events are about (as the notifier would have recorded them).
+pub async fn sent_notifications_for(batch: &Value) -> txn_notify::local::memory::MemoryAuditLog {
+    use txn_notify::domain::{Decision, DeliveryState, Notification, NotificationEmail, Recipient};
+    use txn_notify::ports::NotificationLog;
+    let log = txn_notify::local::memory::MemoryAuditLog::new();
+    for record in batch["Records"].as_array().unwrap() {
+        let event: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+        let feedback = txn_notify::pipeline::feedback::SesFeedback::from_event(
+            event["detail-type"].as_str().unwrap(),
+            &event["detail"],
+        )
+        .unwrap();
+        if feedback.configuration_set.as_deref() != Some(txn_notify::template::CONFIGURATION_SET) {
+            continue;
+        }
+        let notification = Notification {
+            event_id: feedback.event_id.clone().unwrap(),
+            account_id: feedback.account_id.clone().unwrap(),
+            detail_type: feedback.detail_type.unwrap().as_str().to_string(),
+            occurred_at: feedback.timestamp,
+            transaction_id: feedback.transaction_id.clone(),
+            decision: Decision::Sent,
+            reason: None,
+            emails: vec![NotificationEmail {
+                template: feedback.template.clone().unwrap(),
+                to: Recipient::Account,
+                message_id: Some(feedback.message_id.clone()),
+                delivery_state: DeliveryState::Sent,
+                delivery_state_at: feedback.timestamp,
+            }],
+            decided_at: feedback.timestamp,
+            expires_at: feedback.timestamp.timestamp() + 86_400,
+        };
+        log.record_notification(&notification).await.unwrap();
+    }
+    log
+}

@@ -272,6 +272,7 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
     let notifier = Notifier::new(
         DynamoLedger::new(dynamo.clone(), &ledger_table),
         SesMailer::new(aws_sdk_sesv2::Client::new(&moto_config), None),
+        EventBridgeBus::new(events.clone()),
         DynamoIdempotency::new(dynamo.clone(), &idempotency_table),
         DynamoAuditLog::new(dynamo.clone(), &audit_table),
         SecretsManagerSecrets::new(
@@ -279,7 +280,10 @@ async fn a_transaction_becomes_one_email_and_one_audit_trail_whatever_is_redeliv
             unique("statements-only"),
         ),
         SystemClock,
-        NotifyConfig::new(Mailbox::new(Some("txn-notify"), &sender).unwrap()),
+        NotifyConfig {
+            event_bus_name: bus.clone(),
+            ..NotifyConfig::new(Mailbox::new(Some("txn-notify"), &sender).unwrap())
+        },
     );
     let auditor = Auditor::new(
         DynamoAuditLog::new(dynamo.clone(), &audit_table),

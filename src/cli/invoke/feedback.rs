@@ -61,7 +61,14 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
             (reply, stats, accounts, notifications, feedback.bus.accepted())
         }
     };
-    report(args.json, &reply_json(&reply), &stats, &accounts, &notifications, &published);
+    report(
+        args.json,
+        &reply_json(&reply),
+        &stats,
+        &accounts,
+        &notifications,
+        &published,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,7 +103,11 @@ fn named_emails(payload: &Value, configuration_set: &str) -> Vec<Named> {
         .collect()
 }
 
-async fn taken_as_sent(log: &MemoryAuditLog, named: &[Named], now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+async fn taken_as_sent(
+    log: &MemoryAuditLog,
+    named: &[Named],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
     let mut by_event: BTreeMap<&str, Notification> = BTreeMap::new();
     for email in named {
         let notification = by_event.entry(&email.event_id).or_insert_with(|| Notification {
@@ -221,10 +232,9 @@ fn report(
         }
     }
     for account in accounts {
-        let status = account
-            .email_status
-            .as_ref()
-            .map_or("deliverable".to_string(), |s| format!("undeliverable ({})", s.reason.as_str()));
+        let status = account.email_status.as_ref().map_or("deliverable".to_string(), |s| {
+            format!("undeliverable ({})", s.reason.as_str())
+        });
         println!("  account {}: {status}", account.account_id);
     }
     for event in published {

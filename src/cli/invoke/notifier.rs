@@ -10,13 +10,13 @@ use super::input::{Recorded, now_of, open_store, read_json, reply_json, runtime,
 use crate::clock::FrozenClock;
 use crate::domain::email::Mailbox;
 use crate::local::embedded::FixedSecret;
-use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::bus::EmbeddedBus;
-use crate::template::Routes;
-use crate::local::memory::{MemoryBus, MemoryMailer};
-use crate::ports::BusEntry;
+use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::memory::{MemoryAuditLog, MemoryIdempotency};
+use crate::local::memory::{MemoryBus, MemoryMailer};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
+use crate::ports::BusEntry;
+use crate::template::Routes;
 
 /// One email the notifier sent, for the report.
 struct Sent {

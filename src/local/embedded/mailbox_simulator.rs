@@ -60,7 +60,10 @@ pub fn events_for(email: &Email, message_id: &str, sent_at: DateTime<Utc>, confi
     let mut tags = serde_json::Map::new();
     tags.insert("ses:configuration-set".into(), json!([configuration_set]));
     tags.insert("ses:source-ip".into(), json!(["127.0.0.1"]));
-    tags.insert("ses:from-domain".into(), json!([email.from.address.expose().rsplit('@').next().unwrap_or_default()]));
+    tags.insert(
+        "ses:from-domain".into(),
+        json!([email.from.address.expose().rsplit('@').next().unwrap_or_default()]),
+    );
     for tag in &email.tags {
         if let Some(value) = ses_tag_value(&tag.value) {
             tags.insert(tag.name.clone(), json!([value]));
@@ -159,7 +162,11 @@ mod tests {
             Fate::of("suppressionlist@simulator.amazonses.com"),
             Fate::OnSuppressionList
         );
-        assert_eq!(Fate::of("bounce@example.com"), Fate::Delivered, "only the simulator's domain");
+        assert_eq!(
+            Fate::of("bounce@example.com"),
+            Fate::Delivered,
+            "only the simulator's domain"
+        );
         assert_eq!(Fate::of("not an address"), Fate::Delivered);
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::domain::email::Email;
 use crate::domain::DeliveryState;
+use crate::domain::email::Email;
 use crate::local::embedded::bus::{DEFAULT_BUS, EmbeddedBus};
 use crate::local::embedded::mailbox_simulator::events_for;
 use crate::local::embedded::store::OutboxEntry;
@@ -79,7 +79,9 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         match feedback.bus.put_events(&refs).await {
             Ok(results) if results.iter().all(|r| matches!(r, EntryResult::Accepted { .. })) => {}
             Ok(_) => tracing::warn!(message_id, "an SES event of the mailbox simulator was refused"),
-            Err(error) => tracing::warn!(message_id, error = %error, "the mailbox simulator's events were not published"),
+            Err(error) => {
+                tracing::warn!(message_id, error = %error, "the mailbox simulator's events were not published")
+            }
         }
     }
 

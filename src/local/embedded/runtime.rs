@@ -95,7 +95,8 @@ pub type EmbeddedNotifier<C> = Notifier<
 >;
 
 /// The feedback function on the store, publishing onto the embedded bus.
-pub type EmbeddedFeedback<C> = Feedback<FaultyStore<C>, FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, FaultyStore<C>, C>;
+pub type EmbeddedFeedback<C> =
+    Feedback<FaultyStore<C>, FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, FaultyStore<C>, C>;
 
 /// Everything but the store on disk.
 pub struct Runtime<C> {

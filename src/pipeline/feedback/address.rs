@@ -47,7 +47,11 @@ pub async fn mark_undeliverable<L: Ledger, C: Clock>(
         if !same_address(current.email.expose(), address) {
             return Ok(AddressMark::AddressChanged);
         }
-        if current.email_status.as_ref().is_some_and(|status| status.marks(address)) {
+        if current
+            .email_status
+            .as_ref()
+            .is_some_and(|status| status.marks(address))
+        {
             return Ok(AddressMark::AlreadyMarked);
         }
         let mut next = current.clone();

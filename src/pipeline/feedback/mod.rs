@@ -31,12 +31,12 @@ use serde_json::Value;
 
 use crate::domain::events::{DetailType, Severity, UndeliveredReason};
 use crate::domain::{DeliveryState, UndeliverableReason};
-use crate::ports::{Clock, DeliveryUpdate, EventBus, Idempotency, Ledger, NotificationLog};
+use crate::ports::{Clock, DeliveryUpdate, EventBus, Idempotency, Ledger, NotificationLog, PortError};
 
 use super::consumer::{Delivery, MessageError, Outcome, PayloadError, Reply, messages_of, reply};
 use super::idempotency::IdempotencyConfig;
 use super::retry::{RetryPolicy, retry_transient};
-use super::undeliverable::{Reported, Reporting, Undelivered, report_undeliverable};
+use super::undeliverable::{ReportError, Reported, Reporting, Undelivered, report_undeliverable};
 
 /// The source of SES's events on the default bus.
 pub const SES_SOURCE: &str = "aws.ses";
@@ -170,14 +170,14 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
             Err(error) => {
                 stats.retried += 1;
                 tracing::warn!(event_id, message_id = %feedback.message_id, error = %error, "feedback not fully applied; to be retried");
-                Outcome::retry(error)
+                Outcome::retry(error.to_string())
             }
         }
     }
 
     /// The effects of one feedback, each idempotent, so that a retry after any failure
     /// redoes only what is missing.
-    async fn apply(&self, event: &FeedbackOf<'_>, stats: &mut FeedbackStats) -> Result<(), String> {
+    async fn apply(&self, event: &FeedbackOf<'_>, stats: &mut FeedbackStats) -> Result<(), FeedbackError> {
         let feedback = event.feedback;
         let reason = match feedback.kind {
             FeedbackKind::Bounce(BounceType::Permanent) => Some(UndeliverableReason::Bounce),
@@ -196,16 +196,23 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
                     feedback.timestamp,
                 )
                 .await
-                .map_err(|e| format!("marking the address: {e}"))?;
+                .map_err(FeedbackError::MarkAddress)?;
                 match mark {
                     AddressMark::Marked => {
                         stats.addresses_marked += 1;
-                        tracing::warn!(account_id = event.account_id, reason = reason.as_str(), "the account's address is now undeliverable");
+                        tracing::warn!(
+                            account_id = event.account_id,
+                            reason = reason.as_str(),
+                            "the account's address is now undeliverable"
+                        );
                     }
                     AddressMark::AddressChanged => stats.address_changed += 1,
                     AddressMark::AlreadyMarked => {}
                     AddressMark::Missing => {
-                        tracing::warn!(account_id = event.account_id, "feedback for an account that is not in the ledger")
+                        tracing::warn!(
+                            account_id = event.account_id,
+                            "feedback for an account that is not in the ledger"
+                        )
                     }
                 }
             }
@@ -216,11 +223,9 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
                 .record_delivery(event.event_id, &feedback.message_id, reported, feedback.timestamp)
         })
         .await
-        .map_err(|e| format!("recording the delivery state: {e}"))?;
+        .map_err(FeedbackError::RecordDelivery)?;
         let now_final = match update {
-            DeliveryUpdate::UnknownEmail => {
-                return Err("the notification of this email is not in the audit trail yet".into());
-            }
+            DeliveryUpdate::UnknownEmail => return Err(FeedbackError::NotYetRecorded),
             DeliveryUpdate::Moved { .. } => {
                 stats.moved += 1;
                 reported.is_final()
@@ -238,7 +243,12 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
         Ok(())
     }
 
-    async fn report(&self, event: &FeedbackOf<'_>, state: DeliveryState, stats: &mut FeedbackStats) -> Result<(), String> {
+    async fn report(
+        &self,
+        event: &FeedbackOf<'_>,
+        state: DeliveryState,
+        stats: &mut FeedbackStats,
+    ) -> Result<(), FeedbackError> {
         let feedback = event.feedback;
         let reason = match state {
             DeliveryState::Bounced => UndeliveredReason::Bounced,
@@ -271,6 +281,19 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
         }
         Ok(())
     }
+}
+
+/// Why a feedback was not fully applied: the message is retried, and what was done stays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("marking the address undeliverable failed: {0}")]
+    MarkAddress(PortError),
+    #[error("recording the delivery state failed: {0}")]
+    RecordDelivery(PortError),
+    #[error("the notification of this email is not in the audit trail yet")]
+    NotYetRecorded,
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }
 
 /// A feedback of ours, with the tags that name its notification.

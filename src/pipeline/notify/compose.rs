@@ -4,10 +4,10 @@
 use serde::Serialize;
 
 use crate::domain::Account;
-use crate::domain::events::{AccountUpdated, Severity};
 use crate::domain::Recipient;
 use crate::domain::account::Locale;
 use crate::domain::email::{Email, ExtraHeader, HeaderError, HeaderText, Mailbox, Tag};
+use crate::domain::events::{AccountUpdated, Severity};
 use crate::domain::money::{Money, MoneySum};
 use crate::domain::money_display::{format_money, format_sum};
 use crate::domain::text::strip_invisible_format;

@@ -42,10 +42,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::email::Mailbox;
+use crate::domain::events::{Severity, UndeliveredReason};
 use crate::domain::pii::redact_addresses;
 use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TOKEN_LIFETIME, mint};
 use crate::domain::{Account, Decision, DeliveryState, Notification, NotificationEmail};
-use crate::domain::events::{Severity, UndeliveredReason};
 use crate::ports::{Clock, EventBus, Idempotency, Ledger, MailError, Mailer, NotificationLog, Secrets};
 
 use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
@@ -365,7 +365,7 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
             Err(error) => {
                 stats.retried += 1;
                 tracing::warn!(event_id = undelivered.original_event_id, error = %error, "Notification Undeliverable not published; to be retried");
-                Err(Outcome::retry(error))
+                Err(Outcome::retry(error.to_string()))
             }
         }
     }
