@@ -1019,3 +1019,181 @@ async fn statements_carry_a_one_click_unsubscribe_and_alerts_do_not() {
     let (sent, _) = send_one(&account, opened(&account)).await;
     assert!(sent[0].email.headers.is_empty());
 }
+
+// ---- undeliverable addresses -------------------------------------------------------------------
+
+/// `account` after SES's feedback marked its address undeliverable.
+fn bounced_address(mut account: Account) -> Account {
+    account.email_status = Some(txn_notify::domain::EmailStatus::undeliverable(
+        account.email.expose(),
+        txn_notify::domain::UndeliverableReason::Bounce,
+        common::now(),
+    ));
+    account
+}
+
+fn reported(notifier: &TestNotifier) -> Vec<Value> {
+    notifier
+        .bus
+        .published()
+        .iter()
+        .map(|e| {
+            assert_eq!(e.detail_type, "Notification Undeliverable");
+            assert_eq!(e.source, "txn-notify");
+            serde_json::from_str(&e.detail).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn nothing_goes_to_an_undeliverable_address_and_a_warning_not_delivered_is_reported_once() {
+    let account = bounced_address(french());
+    let (large, change) = transaction_for("large", &account);
+    let warning = recorded(&account, &large, change);
+    assert_eq!(warning["detail"]["severity"], "critical");
+    let (plain, change) = transaction_for("plain", &account);
+    let info = recorded(&account, &plain, change);
+    let notifier = notifier(std::slice::from_ref(&account));
+    let (failed, stats) = deliver(&notifier, sqs(&[warning.clone(), info, statement(&account, 2, 2)])).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(notifier.mailer.sent().is_empty(), "not one email to the address");
+    assert_eq!(stats.suppressed_by_reason.get("address_undeliverable"), Some(&3));
+    assert_eq!(
+        stats.undeliverable, 1,
+        "the critical one only: info is not worth another channel"
+    );
+    let report = &reported(&notifier)[0];
+    assert_eq!(report["original_event_id"], warning["detail"]["event_id"]);
+    assert_eq!(report["original_detail_type"], "Transaction Recorded");
+    assert_eq!(report["transaction_id"], "t-large");
+    assert_eq!(
+        (
+            &report["reason"],
+            &report["severity"],
+            &report["template"],
+            &report["message_id"]
+        ),
+        (
+            &json!("address_undeliverable"),
+            &json!("critical"),
+            &Value::Null,
+            &Value::Null
+        )
+    );
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["detail_type"], "Large Transaction");
+    assert_eq!(findings[0]["event_id"], warning["detail"]["findings"][0]["event_id"]);
+    let decisions = notifier.notifications.notification_records();
+    assert!(
+        decisions
+            .iter()
+            .all(|n| n.decision.as_str() == "suppressed" && n.reason.as_deref() == Some("address_undeliverable")),
+        "{decisions:?}"
+    );
+    // A redelivery or a replay reports nothing a second time.
+    let (_, stats) = deliver(&notifier, sqs(&[warning])).await;
+    assert_eq!(stats.undeliverable, 0);
+    assert_eq!(reported(&notifier).len(), 1);
+}
+
+#[tokio::test]
+async fn a_frozen_account_with_an_undeliverable_address_is_reported_and_a_new_address_is_not_blocked() {
+    let mut frozen = bounced_address(english());
+    frozen.status = txn_notify::domain::AccountStatus::Frozen;
+    frozen.version = 4;
+    let frozen_notifier = notifier(std::slice::from_ref(&frozen));
+    let (_, stats) = deliver(&frozen_notifier, sqs(&[updated(&frozen, &["status"])])).await;
+    assert_eq!(stats.sent, 0);
+    assert_eq!(stats.undeliverable, 1, "Account Updated of status is a warning");
+    assert_eq!(reported(&frozen_notifier)[0]["original_detail_type"], "Account Updated");
+
+    // The customer moves to a new address: the status concerns the old one only (ingest
+    // clears it; even left in place, it does not match the new address).
+    let moved = with_new_address(bounced_address(english()));
+    let notifier = notifier(std::slice::from_ref(&moved));
+    let (_, stats) = deliver(&notifier, sqs(&[updated(&moved, &["email"])])).await;
+    let sent: Vec<String> = notifier
+        .mailer
+        .sent()
+        .iter()
+        .map(|s| s.email.to.address.expose().clone())
+        .collect();
+    assert_eq!(
+        sent,
+        [moved.email.expose().clone()],
+        "the new address confirms; the bounced one gets nothing"
+    );
+    assert_eq!(stats.sent_by_template.get("address_confirmed"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_message_ses_refuses_at_once_is_recorded_rejected_and_reported_once() {
+    let account = french();
+    let (txn, change) = transaction_for("plain", &account);
+    let event = recorded(&account, &txn, change);
+    let notifier = notifier(&[account]);
+    notifier.mailer.fail_next([MailError::Rejected(
+        "MessageRejected: Email address is on the suppression list".into(),
+    )]);
+    let (failed, stats) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
+    assert!(failed.is_empty(), "not failed forever: acknowledged");
+    assert_eq!((stats.rejected, stats.undeliverable), (1, 1));
+    let report = &reported(&notifier)[0];
+    assert_eq!(
+        (&report["reason"], &report["template"]),
+        (&json!("rejected"), &json!("transaction"))
+    );
+    let recorded = notifier.notifications.notification_records();
+    assert_eq!(recorded[0].emails[0].delivery_state.as_str(), "rejected");
+    let (_, stats) = deliver(&notifier, sqs(&[event])).await;
+    assert_eq!((stats.duplicates, stats.undeliverable), (1, 0));
+    assert_eq!(reported(&notifier).len(), 1, "once");
+}
+
+#[tokio::test]
+async fn a_report_the_bus_does_not_take_retries_the_message_and_sends_nothing() {
+    let account = bounced_address(french());
+    let (large, change) = transaction_for("large", &account);
+    let event = recorded(&account, &large, change);
+    let notifier = Notifier::new(
+        common::ledger_with(std::slice::from_ref(&account)),
+        MemoryMailer::new(),
+        MemoryBus::failing_calls(|_| Some(txn_notify::ports::PortError::transient("ThrottlingException"))),
+        MemoryIdempotency::new(),
+        MemoryAuditLog::new(),
+        FixedSecret::new(SECRET),
+        FrozenClock::at(common::now()),
+        NotifyConfig::new(sender()),
+    );
+    let (failed, stats) = deliver(&notifier, sqs(&[event])).await;
+    assert_eq!(failed, ["m-0"]);
+    assert_eq!(stats.retried, 1);
+    assert!(notifier.mailer.sent().is_empty());
+    assert!(
+        notifier.notifications.notification_records().is_empty(),
+        "decided again on the redelivery"
+    );
+}
+
+#[test]
+fn emails_carry_the_tags_feedback_needs() {
+    let account = french();
+    let (txn, change) = transaction_for("large", &account);
+    let (sent, _) = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(send_one(&account, recorded(&account, &txn, change)));
+    let tags: std::collections::BTreeMap<&str, &str> = sent[0]
+        .email
+        .tags
+        .iter()
+        .map(|t| (t.name.as_str(), t.value.as_str()))
+        .collect();
+    assert_eq!(tags["account_id"], account.account_id);
+    assert_eq!(tags["template"], "transaction");
+    assert_eq!(tags["severity"], "critical");
+    assert_eq!(tags["transaction_id"], "t-large");
+    assert_eq!(tags["detail_type"], "Transaction_Recorded");
+    assert!(!tags.values().any(|v| v.contains('@')), "no address in a tag");
+}

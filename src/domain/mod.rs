@@ -75,7 +75,7 @@ pub use account::{
 };
 pub use audit::AuditRecord;
 pub use category::Category;
-pub use email::{Email, ExtraHeader, HeaderText, Mailbox, Tag};
+pub use email::{Email, ExtraHeader, HeaderText, Mailbox, Tag, decode_ses_tag_value, ses_tag_value};
 pub use events::{
     AccountOpened, AccountSnapshot, AccountUpdated, BusEvent, CategoryTotal, DetailType, ForeignReason, Header,
     NotificationUndeliverable, Severity, StatementLine, StatementWeek, ThresholdSource, TransactionChange,

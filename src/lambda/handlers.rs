@@ -190,7 +190,7 @@ pub async fn feedback<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency
         .count("RecordsReceived", s.received)
         .count("RecordsRetried", s.retried)
         .count("RecordsRejected", s.malformed)
-        .count("FeedbackSkipped", s.other_configuration_set + s.untagged + s.not_ses)
+        .count("FeedbackSkipped", s.skipped())
         .count("AddressesMarkedUndeliverable", s.addresses_marked)
         .count("NotificationsUndeliverable", s.undeliverable);
     for (event_type, count) in &s.by_event_type {
@@ -202,7 +202,7 @@ pub async fn feedback<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency
         unchanged = s.unchanged,
         addresses_marked = s.addresses_marked,
         undeliverable = s.undeliverable,
-        skipped = s.other_configuration_set + s.untagged + s.not_ses,
+        skipped = s.skipped(),
         retried = s.retried,
         malformed = s.malformed,
         "messages done"

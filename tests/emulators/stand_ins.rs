@@ -274,16 +274,31 @@ async fn emails_go_out_with_the_configuration_set_and_tags_ses_accepts() {
         Some("txn-notify-emails".into()),
     );
     let mut email = email();
-    email.tags = vec![txn_notify::domain::Tag {
-        name: "detail type".into(),
-        value: "Transaction Recorded".into(),
-    }];
+    let tag = |name: &str, value: &str| txn_notify::domain::Tag {
+        name: name.into(),
+        value: value.into(),
+    };
+    email.tags = vec![
+        tag("detail type", "Transaction Recorded"),
+        // An account id the API takes, with a character SES refuses in a tag.
+        tag("account_id", "bank:acc_7"),
+        // An id from outside the API, too long for a tag once encoded: left off.
+        tag("transaction_id", &":".repeat(100)),
+    ];
     assert_eq!(mailer.send(&email).await.unwrap(), "m-1");
     let sent: serde_json::Value = serde_json::from_str(&stand_in.requests()[0].body).unwrap();
     assert_eq!(sent["ConfigurationSetName"], "txn-notify-emails");
     assert_eq!(
         sent["EmailTags"],
-        json!([{ "Name": "detail_type", "Value": "Transaction_Recorded" }])
+        json!([
+            { "Name": "detail_type", "Value": "Transaction@20Recorded" },
+            { "Name": "account_id", "Value": "bank@3Aacc_7" }
+        ]),
+        "values SES accepts, which feedback decodes back"
+    );
+    assert_eq!(
+        txn_notify::domain::decode_ses_tag_value("bank@3Aacc_7").as_deref(),
+        Some("bank:acc_7")
     );
     assert_eq!(sent["FromEmailAddress"], "\"txn-notify\" <alerts@bank.example>");
     assert_eq!(sent["Content"]["Simple"]["Body"]["Text"]["Data"], "12,50 €");

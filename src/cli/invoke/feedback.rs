@@ -217,7 +217,7 @@ fn report(
         stats.unchanged,
         stats.addresses_marked,
         stats.undeliverable,
-        stats.other_configuration_set + stats.untagged + stats.not_ses,
+        stats.skipped(),
         stats.retried,
         stats.malformed
     );

@@ -14,6 +14,7 @@
 //! | an email of another configuration set | acknowledged, nothing done | `other_configuration_set` |
 //! | an email of ours without our tags (not sent by the notifier) | acknowledged, nothing done | `untagged` |
 //! | an event whose source is not `aws.ses` | acknowledged, nothing done | `not_ses` |
+//! | an SES event of a type not tracked (Email Opened, Email Clicked, Email Subscribed) | acknowledged, nothing done | `other_event_type` |
 //! | the notification is not in the audit trail yet (SES was faster than the notifier's record) | retried later | `retried` |
 //! | the ledger, the audit table, the bus or the idempotency table failing | retried later; what was done stays done | `retried` |
 //! | not an EventBridge event, not an SES email event, a detail SES would not write | reported failed: SQS retries it, then its DLQ keeps it | `malformed` |
@@ -79,8 +80,17 @@ pub struct FeedbackStats {
     pub other_configuration_set: u64,
     pub untagged: u64,
     pub not_ses: u64,
+    /// SES events of a type feedback does not track (Email Opened, Email Clicked, ...).
+    pub other_event_type: u64,
     pub retried: u64,
     pub malformed: u64,
+}
+
+impl FeedbackStats {
+    /// Feedback acknowledged without effect: not ours, or not tracked.
+    pub fn skipped(&self) -> u64 {
+        self.other_configuration_set + self.untagged + self.not_ses + self.other_event_type
+    }
 }
 
 pub struct Feedback<L, N, B, I, C> {
@@ -135,6 +145,11 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
         }
         let feedback = match SesFeedback::from_event(&delivery.detail_type, &delivery.detail) {
             Ok(feedback) => feedback,
+            Err(SesEventError::NotAnEmailEvent(detail_type)) => {
+                stats.other_event_type += 1;
+                tracing::info!(detail_type = %detail_type, "an SES event feedback does not track; skipped");
+                return Outcome::Done;
+            }
             Err(error) => {
                 stats.malformed += 1;
                 tracing::warn!(detail_type = %delivery.detail_type, reason = %error, "not an SES email event we can read; it will reach the DLQ");
