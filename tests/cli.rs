@@ -388,14 +388,14 @@ fn invoke_auditor_writes_one_record_per_event() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value = stdout_json(&output);
     assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
-    assert_eq!(value["audit"]["written"], 13);
+    assert_eq!(value["audit"]["written"], 14);
     let types: std::collections::BTreeSet<&str> = value["records"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["detail_type"].as_str().unwrap())
         .collect();
-    assert_eq!(types.len(), 13, "one record per detail-type");
+    assert_eq!(types.len(), 14, "one record per detail-type");
     let bare = events_dir().join("consumers/eventbridge-transaction-recorded.json");
     let output = txn_notify(&["invoke", "auditor", "--event", bare.to_str().unwrap(), "--json"]);
     assert!(output.status.success());
@@ -713,11 +713,11 @@ fn invoke_with_a_data_dir_keeps_state_in_the_embedded_store_between_processes() 
         deliveries.to_str().unwrap(),
         "--json",
     ];
-    assert_eq!(stdout_json(&txn_notify(&audit))["audit"]["written"], 13);
+    assert_eq!(stdout_json(&txn_notify(&audit))["audit"]["written"], 14);
     let again = stdout_json(&txn_notify(&audit));
     assert_eq!(
         (again["audit"]["written"].clone(), again["audit"]["duplicates"].clone()),
-        (0.into(), 13.into())
+        (0.into(), 14.into())
     );
 
     // The processor publishes onto the store's bus: template.yaml's AuditRule takes every

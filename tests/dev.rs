@@ -624,3 +624,93 @@ fn an_account_changes_address_mutes_unsubscribes_and_closes_through_dev() {
     let (exit, _) = dev.interrupt();
     assert!(exit.success());
 }
+
+/// SES's feedback, end to end on the embedded runtime: the outbox plays SES's mailbox
+/// simulator. A bounce marks the address; the next alert is not sent and is reported
+/// undeliverable; a new address clears it and the next alert is delivered.
+#[test]
+fn a_bounce_blocks_the_address_until_the_customer_gives_a_new_one_through_dev() {
+    let dir = tempdir("dev-feedback");
+    let dev = Dev::start(&dir);
+    let id = "acc-dev-bounce";
+    let mut opened = account();
+    opened["account_id"] = json!(id);
+    opened["email"] = json!("bounce@simulator.amazonses.com");
+    assert_eq!(dev.signed("POST", "/v1/accounts", &opened).status, 201);
+    dev.settled(1);
+    let welcome = dev.notification(id, |n| n["detail_type"] == "Account Opened");
+    assert_eq!(welcome["delivery_state"], "bounced", "{welcome}");
+    let read = dev.signed("GET", &format!("/v1/accounts/{id}"), &Value::Null);
+    let profile: Value = serde_json::from_str(&read.body).unwrap();
+    assert_eq!(profile["email_status"]["state"], "undeliverable", "{profile}");
+    assert_eq!(profile["email_status"]["reason"], "bounce");
+    assert!(
+        read.head.contains("etag: \"2\""),
+        "the mark is a new version: {}",
+        read.head
+    );
+
+    // The next alert: nothing to the address, and the history says why.
+    let mut purchase = large_purchase();
+    purchase["account_id"] = json!(id);
+    purchase["transaction_id"] = json!("t-dev-after-bounce");
+    assert_eq!(dev.signed("POST", "/v1/transactions", &purchase).status, 201);
+    let suppressed = dev.notification(id, |n| n["transaction_id"] == "t-dev-after-bounce");
+    assert_eq!(
+        (&suppressed["decision"], &suppressed["reason"]),
+        (&json!("suppressed"), &json!("address_undeliverable")),
+        "{suppressed}"
+    );
+    dev.settled(1);
+
+    // A new address: the mark goes, the old address hears of the change (and bounces
+    // again, which blocks nothing now), the new one confirms and gets the next alert.
+    let moved = dev.patch(
+        &format!("/v1/accounts/{id}"),
+        "\"2\"",
+        &json!({"email": "success@simulator.amazonses.com"}),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let moved: Value = serde_json::from_str(&moved.body).unwrap();
+    assert!(
+        moved.get("email_status").is_none() || moved["email_status"].is_null(),
+        "{moved}"
+    );
+    dev.settled(3);
+    purchase["transaction_id"] = json!("t-dev-after-move");
+    assert_eq!(dev.signed("POST", "/v1/transactions", &purchase).status, 201);
+    dev.settled(4);
+    let delivered = dev.notification(id, |n| {
+        n["transaction_id"] == "t-dev-after-move" && n["delivery_state"] == "delivered"
+    });
+    assert_eq!(delivered["decision"], "sent", "{delivered}");
+    let read = dev.signed("GET", &format!("/v1/accounts/{id}"), &Value::Null);
+    let profile: Value = serde_json::from_str(&read.body).unwrap();
+    assert!(
+        profile.get("email_status").is_none(),
+        "the old address's bounce did not block the new one: {profile}"
+    );
+    let index = dev.get("/outbox/");
+    assert!(
+        index.body.contains("bounced") && index.body.contains("delivered"),
+        "{}",
+        index.body
+    );
+
+    // What the audit trail kept: the Notification Undeliverable of the suppressed alert.
+    let (status, _) = dev.interrupt();
+    assert!(status.success());
+    let store = txn_notify::local::embedded::store::EmbeddedStore::open(&dir, txn_notify::clock::SystemClock).unwrap();
+    let reports: Vec<Value> = store
+        .audit_records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r["detail_type"] == "Notification Undeliverable")
+        .collect();
+    let reasons: Vec<&str> = reports
+        .iter()
+        .map(|r| r["detail"]["reason"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(reasons.contains(&"address_undeliverable"), "{reports:#?}");
+    assert!(reasons.contains(&"bounced"), "the welcome's bounce: {reports:#?}");
+}

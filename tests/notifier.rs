@@ -1166,14 +1166,46 @@ async fn a_report_the_bus_does_not_take_retries_the_message_and_sends_nothing() 
         FrozenClock::at(common::now()),
         NotifyConfig::new(sender()),
     );
-    let (failed, stats) = deliver(&notifier, sqs(&[event])).await;
+    let (failed, stats) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
     assert_eq!(failed, ["m-0"]);
     assert_eq!(stats.retried, 1);
     assert!(notifier.mailer.sent().is_empty());
-    assert!(
-        notifier.notifications.notification_records().is_empty(),
-        "decided again on the redelivery"
+    // The decision is recorded; the redelivery records it again (a suppressed one is
+    // replaced) and reports then.
+    assert_eq!(notifier.notifications.notification_records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_replay_of_an_alert_sent_before_the_address_bounced_reports_nothing() {
+    let account = french();
+    let (large, change) = transaction_for("large", &account);
+    let event = recorded(&account, &large, change);
+    let ledger = common::ledger_with(std::slice::from_ref(&account));
+    let notifier = Notifier::new(
+        ledger,
+        MemoryMailer::new(),
+        MemoryBus::new(),
+        MemoryIdempotency::new(),
+        MemoryAuditLog::new(),
+        FixedSecret::new(SECRET),
+        FrozenClock::at(common::now()),
+        NotifyConfig::new(sender()),
     );
+    let (_, stats) = deliver(&notifier, sqs(std::slice::from_ref(&event))).await;
+    assert_eq!(stats.sent, 1);
+    // Then the address bounces (feedback marks it), and the archive is replayed.
+    let marked = bounced_address(account.clone());
+    use txn_notify::ports::Ledger;
+    notifier.ledger.update_account(&marked, account.version).await.unwrap();
+    let (failed, stats) = deliver(&notifier, sqs(&[event])).await;
+    assert!(failed.is_empty());
+    assert_eq!((stats.sent, stats.undeliverable), (0, 0), "{stats:?}");
+    assert!(
+        reported(&notifier).is_empty(),
+        "the alert did go out: feedback reports its bounce"
+    );
+    let decisions = notifier.notifications.notification_records();
+    assert_eq!(decisions[0].decision.as_str(), "sent", "the sent decision stays");
 }
 
 #[test]

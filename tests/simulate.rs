@@ -76,10 +76,14 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
     let rules = Arc::new(Rules::builtin());
     let expected = expected_effects(&store, &rules).await.unwrap();
     let audited = store.audited_events().unwrap();
+    let marked = txn_notify::local::tools::simulate::report::marked_accounts(&store)
+        .await
+        .unwrap();
     let verdict = judge(
         &expected,
         audited.iter().map(|(id, _)| id.as_str()),
         &store.outbox().unwrap(),
+        &marked,
     );
     assert_eq!((verdict.lost, verdict.duplicated), (2, 1), "{:?}", verdict.examples);
 }

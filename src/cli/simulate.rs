@@ -130,6 +130,14 @@ fn print_report(r: &Report) {
         "faults                {:>7}  injected, {} got past the SDK's retries; {} crash(es)",
         r.faults_injected, r.faults_surfaced, r.crashes
     );
+    println!(
+        "SES feedback          {:>7}  bounces, {} complaints; {} addresses marked undeliverable, {} notifications undeliverable, {} emails not sent to them",
+        r.bounces,
+        r.complaints,
+        r.addresses_marked_undeliverable,
+        r.notifications_undeliverable,
+        r.emails_suppressed_undeliverable
+    );
     println!("lost                  {:>7}", r.lost);
     println!("duplicated            {:>7}", r.duplicated);
     for example in &r.examples {

@@ -3,7 +3,11 @@
 //! shaped as SES documents its event records. The outbox puts them on the embedded default
 //! bus, where template.yaml's FeedbackRule takes them to FeedbackQueue.
 //!
-//! | recipient (`local[+label]@simulator.amazonses.com`) | events after Email Sent |
+//! SES also publishes an Email Sent for every message it takes; it moves no state (the
+//! notifier recorded `sent`), so the simulator leaves it out and spares the local run one
+//! queue message per email. The samples in `events/feedback/` carry one.
+//!
+//! | recipient (`local[+label]@simulator.amazonses.com`) | events |
 //! |---|---|
 //! | `success@`, `ooto@` | Email Delivered (SES reports an out-of-office as delivered) |
 //! | `bounce@` | Email Bounced, Permanent, General |
@@ -54,7 +58,7 @@ pub struct SesEvent {
 }
 
 /// The events SES would publish for `email`, accepted as `message_id` at `sent_at` with the
-/// configuration set `configuration_set`, in the order SES sends them.
+/// configuration set `configuration_set`, in the order SES sends them (Email Sent aside).
 pub fn events_for(email: &Email, message_id: &str, sent_at: DateTime<Utc>, configuration_set: &str) -> Vec<SesEvent> {
     let to = email.to.address.expose().clone();
     let mut tags = serde_json::Map::new();
@@ -113,7 +117,7 @@ pub fn events_for(email: &Email, message_id: &str, sent_at: DateTime<Utc>, confi
             }),
         )
     };
-    let mut events = vec![event("Email Sent", "Send", "send", json!({}))];
+    let mut events = Vec::with_capacity(2);
     match Fate::of(&to) {
         Fate::Delivered => events.push(delivered),
         Fate::Bounced => events.push(bounce(

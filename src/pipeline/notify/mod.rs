@@ -16,7 +16,7 @@
 //! | the profile could not be read (ledger failing) | retried later | `retried` |
 //! | throttling, 5xx from the mail service | the key is released, retried later | `retried`, `throttled` |
 //! | message rejected by SES at once (MessageRejected), or an address no email can go to | acknowledged, logged without the address, never retried; recorded as `rejected`; a Notification Undeliverable (reason `rejected`) | `rejected`, `undeliverable` |
-//! | the account's address is marked undeliverable (SES feedback) | acknowledged, nothing sent to it; decision `suppressed` (`address_undeliverable`); a Notification Undeliverable when the event is of severity warning or above | `suppressed`, `undeliverable` |
+//! | the account's address is marked undeliverable (SES feedback) | acknowledged, nothing sent to it; decision `suppressed` (`address_undeliverable`); a Notification Undeliverable when the event is of severity warning or above and nothing was sent for it before (a replay of an alert that went out finds its `sent` decision) | `suppressed`, `undeliverable` |
 //! | a Notification Undeliverable cannot be published (bus failing) | retried later; it is published once (idempotent on its event id) | `retried` |
 //! | a Weekly Statement while the signing secret cannot be read (its unsubscribe link) | retried later | `retried` |
 //! | the mail service refuses every message (account suspended or paused, sender unverified, configuration set missing) | the key is released, the message fails: SQS keeps it, then its DLQ, for a redrive once fixed | `retried`, `blocked` |
@@ -46,7 +46,7 @@ use crate::domain::events::{Severity, UndeliveredReason};
 use crate::domain::pii::redact_addresses;
 use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TOKEN_LIFETIME, mint};
 use crate::domain::{Account, Decision, DeliveryState, Notification, NotificationEmail};
-use crate::ports::{Clock, EventBus, Idempotency, Ledger, MailError, Mailer, NotificationLog, Secrets};
+use crate::ports::{Clock, EventBus, Idempotency, Ledger, MailError, Mailer, NotificationLog, PutOutcome, Secrets};
 
 use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
@@ -267,7 +267,16 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
                     reason = reason.as_str(),
                     "email suppressed by the holder's preferences or the account's status"
                 );
-                if reason == Suppression::AddressUndeliverable && notice.severity() >= Severity::Warning {
+                let recorded = self
+                    .record(notice, Decision::Suppressed, Some(reason.as_str()), Vec::new(), stats)
+                    .await;
+                // Reported only when nothing was sent for the event before: a replay of an
+                // alert that went out before the address bounced finds its `sent` decision
+                // (AlreadyPresent) and reports nothing.
+                if recorded == Ok(PutOutcome::Written)
+                    && reason == Suppression::AddressUndeliverable
+                    && notice.severity() >= Severity::Warning
+                {
                     let undelivered = Undelivered {
                         template: None,
                         message_id: None,
@@ -277,9 +286,7 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
                         return outcome;
                     }
                 }
-                return self
-                    .record(notice, Decision::Suppressed, Some(reason.as_str()), Vec::new(), stats)
-                    .await;
+                return recorded.map_or_else(|outcome| outcome, |_| Outcome::Done);
             }
             Plan::Send(kinds) => kinds,
         };
@@ -290,7 +297,10 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
                 Err(outcome) => return outcome,
             }
         }
-        self.record(notice, Decision::Sent, None, emails, stats).await
+        match self.record(notice, Decision::Sent, None, emails, stats).await {
+            Ok(_) => Outcome::Done,
+            Err(outcome) => outcome,
+        }
     }
 
     /// The decision, in the audit trail. Failing, the message is retried: every email it
@@ -302,7 +312,7 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
         reason: Option<&str>,
         emails: Vec<NotificationEmail>,
         stats: &mut NotifyStats,
-    ) -> Outcome {
+    ) -> Result<PutOutcome, Outcome> {
         let now = self.clock.now();
         let notification = Notification {
             event_id: notice.event_id().to_string(),
@@ -321,11 +331,11 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
         })
         .await
         {
-            Ok(_) => Outcome::Done,
+            Ok(outcome) => Ok(outcome),
             Err(error) => {
                 stats.retried += 1;
                 tracing::warn!(event_id = %notification.event_id, error = %error, "the decision could not be recorded; to be retried");
-                Outcome::retry(error.to_string())
+                Err(Outcome::retry(error.to_string()))
             }
         }
     }

@@ -38,6 +38,24 @@ impl<C: Clock> EmbeddedStore<C> {
         Ok(record.and_then(|text| serde_json::from_str(&text).ok()))
     }
 
+    /// How many emails of the notifications are in each delivery state.
+    pub fn delivery_state_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, PortError> {
+        let records: Vec<String> = self.with(|connection| {
+            let mut statement = connection.prepare_cached("SELECT record FROM notifications")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })?;
+        let mut counts = std::collections::BTreeMap::new();
+        for text in records {
+            if let Ok(notification) = serde_json::from_str::<Notification>(&text) {
+                for email in notification.emails {
+                    *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
     pub fn audit_count(&self) -> Result<u64, PortError> {
         self.with(|connection| {
             connection

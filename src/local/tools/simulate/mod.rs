@@ -9,10 +9,17 @@
 //! batches, between a batch's effects and its checkpoint, with a notifier batch in flight,
 //! and starts it again from the store.
 //!
+//! One account in twenty gets an address of SES's mailbox simulator (bounce@, complaint@,
+//! suppressionlist@, success@, ooto@ in turn): the outbox answers for them as SES would,
+//! and the feedback function marks the ones that bounce or complain undeliverable.
+//!
 //! The report checks the result against what must happen: the events the rule engine gives
 //! for the ledger's stream, and the emails the email policy allows among them. Lost: an
-//! expected audit item or email that is not there. Duplicated: an email sent twice for one
-//! event (audit items cannot be, their key is the event id).
+//! expected audit item or email that is not there, or an address the simulator bounced that
+//! is not marked undeliverable (or one it delivered to that is). Duplicated: an email sent
+//! twice for one event (audit items cannot be, their key is the event id). The emails of an
+//! address the simulator does not deliver to may be missing once its feedback is in: they
+//! are counted as suppressed, not lost.
 
 pub mod report;
 
@@ -29,6 +36,7 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::faults::Faults;
+use crate::local::embedded::mailbox_simulator::{Fate, SIMULATOR_DOMAIN};
 use crate::local::embedded::outbox::OutboxError;
 use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
@@ -203,6 +211,9 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
             Ok(LedgerItem::Account(account)) => {
                 let mut body = serde_json::to_value(&*account).expect("an account serialises");
                 let object = body.as_object_mut().expect("an account is an object");
+                if let Some(address) = simulator_address(tally.accounts_in, &account.account_id) {
+                    object.insert("email".into(), Value::String(address));
+                }
                 object.remove("status");
                 object.remove("created_at");
                 object.remove("version");
@@ -269,6 +280,16 @@ async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut I
     Ok(())
 }
 
+/// One account in twenty, in turn: an address of SES's mailbox simulator, labelled with the
+/// account id (`bounce+acc-…@simulator.amazonses.com`).
+fn simulator_address(opened_before: u64, account_id: &str) -> Option<String> {
+    const MAILBOXES: [&str; 5] = ["bounce", "complaint", "suppressionlist", "success", "ooto"];
+    (opened_before % 20 == 3).then(|| {
+        let mailbox = MAILBOXES[(opened_before / 20 % 5) as usize];
+        format!("{mailbox}+{account_id}@{SIMULATOR_DOMAIN}")
+    })
+}
+
 /// An event the pipeline must publish, with what the report needs of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedEvent {
@@ -285,6 +306,9 @@ pub struct ExpectedEvent {
 pub struct Expected {
     pub events: BTreeMap<String, ExpectedEvent>,
     pub emails: BTreeMap<String, String>,
+    /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
+    /// email reached it, it must be marked undeliverable and the rest may be suppressed.
+    pub undeliverable_accounts: std::collections::BTreeSet<String>,
 }
 
 /// The events the pipeline must publish for what the ledger's stream holds, computed again
@@ -322,7 +346,14 @@ pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expec
                 }
                 let emailed = match accounts.get(&account_id) {
                     Some(Some(account)) => {
-                        matches!(plan(&notice, account), Plan::Send(_))
+                        if Fate::of(account.email.expose()) != Fate::Delivered {
+                            expected.undeliverable_accounts.insert(account_id.clone());
+                        }
+                        // What the policy sends to a deliverable address: the mark the
+                        // feedback left is judged on its own.
+                        let mut deliverable = account.clone();
+                        deliverable.email_status = None;
+                        matches!(plan(&notice, &deliverable), Plan::Send(_))
                             && Mailbox::new(None, account.email.expose()).is_ok()
                     }
                     _ => false,

@@ -39,6 +39,14 @@ pub struct Report {
     pub duplicated: u64,
     /// A few of the lost or duplicated event ids, to look into.
     pub examples: Vec<String>,
+    /// SES's feedback (the outbox as its mailbox simulator): emails that bounced or drew a
+    /// complaint, the accounts whose address was marked undeliverable, the Notification
+    /// Undeliverable events, and the emails not sent to an undeliverable address.
+    pub bounces: u64,
+    pub complaints: u64,
+    pub addresses_marked_undeliverable: u64,
+    pub notifications_undeliverable: u64,
+    pub emails_suppressed_undeliverable: u64,
     pub faults_injected: u64,
     pub faults_surfaced: u64,
     pub crashes: u64,
@@ -56,13 +64,17 @@ pub struct Verdict {
     pub lost: u64,
     pub duplicated: u64,
     pub examples: Vec<String>,
+    /// Expected emails of an undeliverable address that were not sent (not lost).
+    pub suppressed_undeliverable: u64,
 }
 
-/// Compares the audit items and the outbox with the expected events and emails.
+/// Compares the audit items, the outbox and the accounts marked undeliverable with the
+/// expected events, emails and marks.
 pub fn judge<'a>(
     expected: &Expected,
     audited_ids: impl IntoIterator<Item = &'a str>,
     outbox: &[crate::local::embedded::store::OutboxEntry],
+    marked_accounts: &std::collections::BTreeSet<String>,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     let audited_ids: std::collections::BTreeSet<&str> = audited_ids.into_iter().collect();
@@ -78,10 +90,37 @@ pub fn judge<'a>(
             *emailed.entry(id).or_default() += 1;
         }
     }
-    for id in expected.emails.keys() {
-        if !emailed.contains_key(id.as_str()) {
+    let mut reached: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for (id, account_id) in &expected.emails {
+        if emailed.contains_key(id.as_str()) {
+            reached.insert(account_id);
+        } else if expected.undeliverable_accounts.contains(account_id) {
+            verdict.suppressed_undeliverable += 1;
+        } else {
             verdict.lost += 1;
             verdict.examples.push(format!("no email for {id}"));
+        }
+    }
+    // An address the simulator bounced or complained about, once an email reached it, is
+    // marked; no other is.
+    for account_id in expected
+        .undeliverable_accounts
+        .iter()
+        .filter(|a| reached.contains(a.as_str()))
+    {
+        if !marked_accounts.contains(account_id) {
+            verdict.lost += 1;
+            verdict
+                .examples
+                .push(format!("the address of {account_id} was not marked undeliverable"));
+        }
+    }
+    for account_id in marked_accounts {
+        if !expected.undeliverable_accounts.contains(account_id) {
+            verdict.lost += 1;
+            verdict
+                .examples
+                .push(format!("the address of {account_id} was marked undeliverable"));
         }
     }
     for (id, count) in &emailed {
@@ -95,6 +134,26 @@ pub fn judge<'a>(
     }
     verdict.examples.truncate(10);
     verdict
+}
+
+/// The accounts whose `email_status` marks their address undeliverable.
+pub async fn marked_accounts(store: &Store) -> Result<std::collections::BTreeSet<String>, super::SimulateError> {
+    use crate::ports::{Ledger, ScanSegment};
+    let mut marked = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.scan_accounts(ScanSegment::whole(), after.as_deref(), 500).await?;
+        marked.extend(
+            page.accounts
+                .into_iter()
+                .filter(|a| a.email_status.is_some())
+                .map(|a| a.account_id),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(marked),
+        }
+    }
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -117,14 +176,21 @@ pub(super) async fn build(
     let expected = expected_effects(store, rules).await?;
     let audited = store.audited_events()?;
     let outbox = store.outbox()?;
-    let verdict = judge(&expected, audited.iter().map(|(id, _)| id.as_str()), &outbox);
+    let marked = marked_accounts(store).await?;
+    let verdict = judge(&expected, audited.iter().map(|(id, _)| id.as_str()), &outbox, &marked);
+    let suppressed_undeliverable = verdict.suppressed_undeliverable;
     let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
+    let states = store.delivery_state_counts()?;
 
     let mut events_by_detail_type = BTreeMap::new();
     for (_, detail_type) in &audited {
         *events_by_detail_type.entry(detail_type.clone()).or_default() += 1;
     }
     let rejected_records = events_by_detail_type.get("Record Rejected").copied().unwrap_or(0);
+    let notifications_undeliverable = events_by_detail_type
+        .get("Notification Undeliverable")
+        .copied()
+        .unwrap_or(0);
 
     // Insert → email, for the emails of transactions as they were stored (a reversal's
     // email comes from a later write).
@@ -168,6 +234,11 @@ pub(super) async fn build(
         lost,
         duplicated,
         examples,
+        bounces: states.get("bounced").copied().unwrap_or(0),
+        complaints: states.get("complained").copied().unwrap_or(0),
+        addresses_marked_undeliverable: marked.len() as u64,
+        notifications_undeliverable,
+        emails_suppressed_undeliverable: suppressed_undeliverable,
         faults_injected: faults.injected(),
         faults_surfaced: faults.surfaced(),
         crashes: tally.crashes,
