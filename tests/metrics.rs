@@ -439,12 +439,15 @@ fn dashboard() -> (Value, BTreeSet<String>) {
     (body, references)
 }
 
+/// (a dimension or function, MetricName) pairs.
+type MetricNames = BTreeSet<(String, String)>;
+
 /// The second dimensions the code writes besides Function.
 const SECOND_DIMENSIONS: [&str; 2] = ["DetailType", "EventType"];
 
 /// What the code writes: (Function, MetricName), and (dimension, MetricName) for the names
 /// written per DetailType or per SES EventType.
-async fn written_by_the_code() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+async fn written_by_the_code() -> (MetricNames, MetricNames) {
     let mut by_function = BTreeSet::new();
     let mut by_dimension = BTreeSet::new();
     for (function, documents) in every_invocation().await {
@@ -466,7 +469,7 @@ async fn written_by_the_code() -> (BTreeSet<(String, String)>, BTreeSet<(String,
 
 /// What the dashboard shows of TxnNotify: (Function, MetricName), and the (dimension,
 /// MetricName) its SEARCH expressions take per DetailType or EventType.
-fn on_the_dashboard(body: &Value) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+fn on_the_dashboard(body: &Value) -> (MetricNames, MetricNames) {
     let mut by_function = BTreeSet::new();
     let mut by_dimension = BTreeSet::new();
     for widget in body["widgets"].as_array().unwrap() {

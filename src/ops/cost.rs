@@ -537,9 +537,9 @@ mod tests {
         );
         assert_eq!(line(&estimate, "emails").quantity, 28_290_600 + 435_000);
         assert_eq!(line(&estimate, "HTTP API requests").quantity, 30_420_000);
-        // The dashboard's 47 (function, metric) pairs, 13 EventsPublished by detail-type and
+        // The dashboard's 49 (function, metric) pairs, 13 EventsPublished by detail-type and
         // 7 FeedbackReceived by SES event type.
-        assert_eq!(line(&estimate, "custom metrics").quantity, 67);
+        assert_eq!(line(&estimate, "custom metrics").quantity, 69);
         let sum: u128 = estimate.lines.iter().map(|l| l.picodollars).sum();
         assert_eq!(sum, estimate.total_picodollars);
         // SES and the API are the big lines at this volume; nothing is negative or absurd.

@@ -10,6 +10,7 @@ mod api_contract;
 mod contracts;
 mod dynamodb;
 mod end_to_end;
+mod feedback;
 mod moto_services;
 mod replay;
 mod runtime;

@@ -102,7 +102,7 @@ fn binary(name: &str) -> PathBuf {
             assert!(
                 path.exists(),
                 "TXN_NOTIFY_BIN_DIR has no {name} binary ({}): build the release binaries first, \
-                 `cargo build --release --bin processor --bin notifier`",
+                 `cargo build --release --bin processor --bin notifier --bin feedback`",
                 path.display()
             );
             path
@@ -110,6 +110,7 @@ fn binary(name: &str) -> PathBuf {
         None => match name {
             "processor" => PathBuf::from(env!("CARGO_BIN_EXE_processor")),
             "notifier" => PathBuf::from(env!("CARGO_BIN_EXE_notifier")),
+            "feedback" => PathBuf::from(env!("CARGO_BIN_EXE_feedback")),
             other => panic!("no binary {other}"),
         },
     }
@@ -221,7 +222,7 @@ fn emf_totals(stdout: &str) -> HashMap<String, f64> {
 }
 
 #[tokio::test]
-async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
+async fn the_processor_notifier_and_feedback_binaries_answer_the_runtime_api() {
     let dynamo = dynamodb().await;
     let (ledger_table, idempotency_table, audit_table) = (unique("ledger"), unique("idem"), unique("audit"));
     create_table(&dynamo, "LedgerTable", &ledger_table).await;
@@ -379,4 +380,107 @@ async fn the_processor_and_notifier_binaries_answer_the_runtime_api() {
     );
     assert!(processor.cold_start < Duration::from_secs(30) && processor.peak_rss_kib > 0);
     assert!(notifier.cold_start < Duration::from_secs(30) && notifier.peak_rss_kib > 0);
+
+    // SES's feedback on those two emails, through the compiled feedback binary: the first
+    // bounced (Permanent), the second was delivered; and a message that is not an event.
+    let set = unique("emails");
+    let tag = |value: &str| json!([txn_notify::domain::ses_tag_value(value).unwrap()]);
+    let ses_event =
+        |n: &txn_notify::domain::Notification, detail_type: &str, event_type: &str, key: &str, body: Value| {
+            let email = &n.emails[0];
+            let mut detail = json!({"eventType": event_type, "mail": {
+            "timestamp": "2026-11-20T18:00:00.000Z", "source": sender, "messageId": email.message_id,
+            "destination": [address],
+            "tags": {"ses:configuration-set": [set], "event_id": tag(&n.event_id), "account_id": tag(&n.account_id),
+                     "template": tag(&email.template), "detail_type": tag(&n.detail_type.replace(' ', "_")),
+                     "severity": tag("warning")}}});
+            detail[key] = body;
+            json!({"version": "0", "id": unique("env"), "detail-type": detail_type, "source": "aws.ses",
+               "account": "123456789012", "time": "2026-11-20T18:00:05Z", "region": REGION, "resources": [],
+               "detail": detail})
+        };
+    let bounced = ses_event(
+        &page.notifications[0],
+        "Email Bounced",
+        "Bounce",
+        "bounce",
+        json!({
+        "bounceType": "Permanent", "bounceSubType": "General", "feedbackId": "fb-rt-1",
+        "timestamp": "2026-11-20T18:00:03Z", "bouncedRecipients": [{"emailAddress": address}]}),
+    );
+    let delivered = ses_event(
+        &page.notifications[1],
+        "Email Delivered",
+        "Delivery",
+        "delivery",
+        json!({
+        "timestamp": "2026-11-20T18:00:01Z", "recipients": [address]}),
+    );
+    let message = |id: &str, body: String| {
+        json!({
+        "messageId": id, "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:feedback",
+        "awsRegion": REGION})
+    };
+    let batch = json!({"Records": [
+        message("fb-1", bounced.to_string()),
+        message("fb-2", delivered.to_string()),
+        message("fb-3", "{\"detail-type\": \"Email Bounced\"}".to_string()),
+    ]});
+    let feedback = run_binary(
+        "feedback",
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_IDEMPOTENCY_TABLE", idempotency_table.clone()),
+            ("TXN_NOTIFY_AUDIT_TABLE", audit_table.clone()),
+            ("TXN_NOTIFY_SES_CONFIGURATION_SET", set.clone()),
+            ("TXN_NOTIFY_EVENT_BUS", bus.clone()),
+        ],
+        vec![batch.clone(), batch, json!({"neither": "shape"})],
+    )
+    .await;
+    for reply in &feedback.replies[..2] {
+        match reply {
+            Reply::Response(body) => assert_eq!(
+                body,
+                &json!({"batchItemFailures": [{"itemIdentifier": "fb-3"}]}),
+                "only the malformed message fails; a redelivered batch changes nothing"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    match &feedback.replies[2] {
+        Reply::Error(body) => assert_eq!(body["errorType"], "UnexpectedPayload", "{body}"),
+        other => panic!("{other:?}"),
+    }
+    let totals = emf_totals(&feedback.stdout);
+    assert_eq!(
+        totals["AddressesMarkedUndeliverable"], 1.0,
+        "once, for two deliveries: {totals:?}"
+    );
+    assert_eq!(totals["NotificationsUndeliverable"], 1.0, "{totals:?}");
+    assert_eq!(totals["RecordsRejected"], 2.0, "{totals:?}");
+    assert!(!feedback.stdout.contains(&address), "no email address in the logs");
+    let marked = ledger.get_account("acc-rt").await.unwrap().unwrap();
+    let status = marked.email_status.expect("the bounced address is marked");
+    assert!(status.marks(&address));
+    let page = txn_notify::ports::NotificationLog::notifications(
+        &history,
+        &txn_notify::ports::NotificationQuery {
+            account_id: "acc-rt",
+            limit: 10,
+            after: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut states: Vec<&str> = page
+        .notifications
+        .iter()
+        .map(|n| n.emails[0].delivery_state.as_str())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["bounced", "delivered"]);
 }
