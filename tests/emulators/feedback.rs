@@ -1,5 +1,5 @@
-//! SES's feedback on the AWS adapters: template.yaml's FeedbackRule on moto's default bus
-//! takes a real SES-shaped event to the queue; the feedback use case on DynamoDB Local marks
+//! SES's feedback on the AWS adapters: template.yaml's configuration set on moto's SES, its
+//! FeedbackRule on moto's default bus takes a real SES-shaped event to the queue; the feedback use case on DynamoDB Local marks
 //! the address with a conditional write that a change of address in between wins.
 
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ use txn_notify::ports::{AccountUpdate, Ledger, NotificationLog, NotificationQuer
 
 use crate::common::account;
 use crate::moto_services::{Routing, drain};
-use crate::support::{create_table, dynamodb, moto, rule_pattern, unique};
+use crate::support::{create_table, dynamodb, moto, resource_properties, rule_pattern, unique};
 
 /// The rule's pattern with `!Ref EmailConfigurationSet` as CloudFormation resolves it.
 fn resolved(pattern: Value, set: &str) -> Value {
@@ -52,25 +52,58 @@ async fn an_ses_event_on_the_default_bus_reaches_the_queue_and_marks_the_address
     let sqs = aws_sdk_sqs::Client::new(&config);
     let set = unique("emails");
 
-    // FeedbackRule, on the default bus (no EventBusName), to a queue.
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("feedback"))
+    // The configuration set as template.yaml makes it: SES's suppression list for bounces
+    // and complaints. The notifier sends with it and with our tags, and SES takes them.
+    use aws_sdk_sesv2::types::{SuppressionListReason, SuppressionOptions};
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let reasons: Vec<SuppressionListReason> =
+        resource_properties("EmailConfigurationSet")["SuppressionOptions"]["SuppressedReasons"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|r| SuppressionListReason::from(r.as_str().unwrap()))
+            .collect();
+    ses.create_configuration_set()
+        .configuration_set_name(&set)
+        .suppression_options(
+            SuppressionOptions::builder()
+                .set_suppressed_reasons(Some(reasons))
+                .build(),
+        )
         .send()
         .await
-        .unwrap()
-        .queue_url
         .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+    let created = ses
+        .get_configuration_set()
+        .configuration_set_name(&set)
         .send()
         .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+        .unwrap();
+    assert_eq!(
+        created.suppression_options.unwrap().suppressed_reasons.unwrap(),
+        [SuppressionListReason::Bounce, SuppressionListReason::Complaint]
+    );
+    let sender = crate::moto_services::verified_sender().await;
+    let mut email = crate::common::mailer_contract::contract_email(&sender, "Paiement de 89,90 €");
+    email.tags = vec![
+        txn_notify::domain::Tag {
+            name: "event_id".into(),
+            value: "3f8c2a10-5d7e-5b4a-9c1d-2e6f7a8b9c77".into(),
+        },
+        txn_notify::domain::Tag {
+            name: "account_id".into(),
+            value: "bank:acc-fb".into(),
+        },
+    ];
+    let mailer = txn_notify::aws::ses::SesMailer::new(ses.clone(), Some(set.clone()));
+    use txn_notify::ports::Mailer;
+    assert!(!mailer.send(&email).await.unwrap().is_empty());
+
+    // FeedbackRule, on the default bus (no EventBusName), to a queue.
+    let crate::support::Queue {
+        url: queue_url,
+        arn: queue_arn,
+    } = crate::support::queue(&sqs, "feedback").await;
     let rule = unique("FeedbackRule");
     let pattern = resolved(rule_pattern("FeedbackRule"), &set);
     assert_eq!(pattern["detail"]["mail"]["tags"]["ses:configuration-set"], json!([set]));

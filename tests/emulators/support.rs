@@ -212,12 +212,11 @@ pub struct Queue {
     pub arn: String,
 }
 
-/// Creates a queue and a rule of `bus` with the pattern of template.yaml's rule `rule`
-/// that targets it.
-pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
+/// A new queue (its name made unique from `name`).
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Queue {
     let url = sqs
         .create_queue()
-        .queue_name(unique(rule))
+        .queue_name(unique(name))
         .send()
         .await
         .unwrap()
@@ -233,6 +232,13 @@ pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Clie
         .attributes
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
+    Queue { url, arn }
+}
+
+/// Creates a queue and a rule of `bus` with the pattern of template.yaml's rule `rule`
+/// that targets it.
+pub async fn route(events: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client, bus: &str, rule: &str) -> Queue {
+    let Queue { url, arn } = queue(sqs, rule).await;
     let name = unique(rule);
     events
         .put_rule()
