@@ -65,8 +65,11 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
         [],
     )
     .unwrap();
+    // An audit item of an event the rules give (a Notification Undeliverable depends on
+    // the feedback's timing, and the check does not expect one).
     db.execute(
-        "DELETE FROM audit WHERE event_id = (SELECT MIN(event_id) FROM audit)",
+        "DELETE FROM audit WHERE event_id = (SELECT MIN(event_id) FROM audit
+         WHERE json_extract(record, '$.detail_type') <> 'Notification Undeliverable')",
         [],
     )
     .unwrap();
