@@ -153,6 +153,23 @@ pub trait EventBus: Send + Sync {
     fn put_events(&self, entries: &[&BusEntry]) -> impl Future<Output = Result<Vec<EntryResult>, PortError>> + Send;
 }
 
+/// SQS SendMessageBatch takes at most 10 messages a call.
+pub const MAX_MESSAGES_PER_SEND: usize = 10;
+
+/// A queue the use cases put work on (DigestQueue): SQS SendMessageBatch.
+pub trait WorkQueue: Send + Sync {
+    /// Sends at most `MAX_MESSAGES_PER_SEND` bodies. One result per body, in order: Ok, or
+    /// the entry's own failure (a sender's fault is permanent, SQS's transient). Err: the
+    /// whole call failed and nothing was sent.
+    fn send_messages(&self, bodies: &[String]) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send;
+}
+
+impl<T: WorkQueue> WorkQueue for std::sync::Arc<T> {
+    fn send_messages(&self, bodies: &[String]) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send {
+        (**self).send_messages(bodies)
+    }
+}
+
 /// What a BatchGetItem of account profiles returned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountBatch {
@@ -162,35 +179,12 @@ pub struct AccountBatch {
     pub unprocessed: Vec<String>,
 }
 
-/// One segment of a parallel Scan (DynamoDB's Segment / TotalSegments); `whole()` is all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScanSegment {
-    pub index: u32,
-    pub total: u32,
-}
-
-impl ScanSegment {
-    pub const fn whole() -> Self {
-        ScanSegment { index: 0, total: 1 }
-    }
-
-    /// Whether the item of this partition key falls in the segment. DynamoDB spreads items
-    /// by a hash of their key it does not publish; the embedded adapters use this one.
-    pub fn holds(&self, pk: &str) -> bool {
-        let hash = pk.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
-        (hash % u64::from(self.total.max(1))) as u32 == self.index
-    }
-}
-
-/// One page of a Scan of account profiles.
+/// One page of the `accounts-by-zone` index: the ids of accounts whose statement is due in
+/// one zone, in account_id order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct AccountPage {
-    pub accounts: Vec<Account>,
-    /// ACCOUNT items on this page that do not decode (skipped, counted).
-    pub undecodable: u32,
-    /// Where the next page starts (an opaque key); None: the scan is done.
+pub struct AccountIdPage {
+    pub account_ids: Vec<String>,
+    /// Where the next page starts (an opaque cursor); None: the zone is done.
     pub next: Option<String>,
 }
 
@@ -272,13 +266,16 @@ pub trait Ledger: Send + Sync {
         account_ids: &[String],
     ) -> impl Future<Output = Result<AccountBatch, PortError>> + Send;
 
-    /// Shaped like a Scan of ACCOUNT items: pages of at most `limit`, resumed after `after`.
-    fn scan_accounts(
+    /// Shaped like a Query of the sparse `accounts-by-zone` index (keys only): the accounts
+    /// whose statement is due in `zone` (an IANA name, as `Account::statement_zone` writes
+    /// it), pages of at most `limit` ids, resumed after the `next` of the previous page. The
+    /// index is eventually consistent: the caller reads each profile again before acting.
+    fn accounts_in_zone(
         &self,
-        segment: ScanSegment,
+        zone: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> impl Future<Output = Result<AccountPage, PortError>> + Send;
+    ) -> impl Future<Output = Result<AccountIdPage, PortError>> + Send;
 
     /// Shaped like a Query on the account's partition, sort key range on booked_at.
     fn query_transactions(
@@ -434,13 +431,13 @@ impl<T: Ledger> Ledger for std::sync::Arc<T> {
         (**self).batch_get_accounts(account_ids)
     }
 
-    fn scan_accounts(
+    fn accounts_in_zone(
         &self,
-        segment: ScanSegment,
+        zone: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> impl Future<Output = Result<AccountPage, PortError>> + Send {
-        (**self).scan_accounts(segment, after, limit)
+    ) -> impl Future<Output = Result<AccountIdPage, PortError>> + Send {
+        (**self).accounts_in_zone(zone, after, limit)
     }
 
     fn query_transactions(

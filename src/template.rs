@@ -21,9 +21,13 @@ pub mod functions {
     pub const PROCESSOR: &str = "ProcessorFunction";
     pub const NOTIFIER: &str = "NotifierFunction";
     pub const AUDITOR: &str = "AuditorFunction";
-    pub const DIGEST: &str = "DigestFunction";
+    pub const DIGEST_PLANNER: &str = "DigestPlannerFunction";
+    pub const DIGEST_WORKER: &str = "DigestWorkerFunction";
     pub const FEEDBACK: &str = "FeedbackFunction";
 }
+
+/// The logical id of the queue the digest planner fills and the workers read.
+pub const DIGEST_QUEUE: &str = "DigestQueue";
 
 /// The logical id of the SES configuration set, which the embedded runtime uses as its name
 /// (as it resolves `!Ref` in the rules' patterns).
@@ -100,6 +104,20 @@ pub struct QueueSource {
     pub queue: String,
     pub batch_size: usize,
     pub batching_window: Duration,
+}
+
+/// A ScheduleV2 event of a function: EventBridge Scheduler's expression and its zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSource {
+    /// The event's name in the template (SundayEvening).
+    pub name: String,
+    /// `cron(...)`, `rate(...)` or `at(...)`, as written.
+    pub expression: String,
+    /// ScheduleExpressionTimezone; Scheduler's default is UTC.
+    pub time_zone: String,
+    /// FlexibleTimeWindow Mode (Scheduler's default in SAM: OFF).
+    pub flexible: bool,
+    pub input: Option<String>,
 }
 
 /// The logical id behind `!GetAtt Name.Arn` (or a plain string).
@@ -269,6 +287,32 @@ impl Template {
             .collect()
     }
 
+    /// The ScheduleV2 events of `function`, in the template's order.
+    pub fn schedules(&self, function: &str) -> Result<Vec<ScheduleSource>, TemplateError> {
+        let events = self.resource(function)?["Properties"]["Events"].as_mapping().cloned().unwrap_or_default();
+        let mut schedules = Vec::new();
+        for (name, event) in &events {
+            if event["Type"].as_str() != Some("ScheduleV2") {
+                continue;
+            }
+            let name = name.as_str().unwrap_or_default().to_string();
+            let properties = &event["Properties"];
+            schedules.push(ScheduleSource {
+                expression: properties["ScheduleExpression"]
+                    .as_str()
+                    .ok_or_else(|| problem(function, format!("the schedule {name} has no ScheduleExpression")))?
+                    .to_string(),
+                time_zone: properties["ScheduleExpressionTimezone"].as_str().unwrap_or("UTC").to_string(),
+                flexible: properties["FlexibleTimeWindow"]["Mode"]
+                    .as_str()
+                    .is_some_and(|mode| mode != "OFF"),
+                input: properties["Input"].as_str().map(str::to_string),
+                name,
+            });
+        }
+        Ok(schedules)
+    }
+
     /// The memory size of a function, MB: its own, else the Globals'.
     pub fn memory_mb(&self, function: &str) -> Result<u64, TemplateError> {
         let resource = self.resource(function)?;
@@ -319,11 +363,11 @@ impl Routes {
             .expect("template.yaml's routes are checked by the tests")
     }
 
-    /// The dead-letter queues of the queues the rules fill.
+    /// Every dead-letter queue of the template: the redrive targets of its queues.
     pub fn dead_letter_queues(&self) -> std::collections::BTreeSet<&str> {
-        self.rules
-            .iter()
-            .filter_map(|rule| self.queues.get(&rule.queue)?.dead_letter_queue.as_deref())
+        self.queues
+            .values()
+            .filter_map(|settings| settings.dead_letter_queue.as_deref())
             .collect()
     }
 
@@ -401,7 +445,7 @@ mod tests {
         assert_eq!(batch(functions::NOTIFIER), Some(("NotifyQueue".into(), 10)));
         assert_eq!(batch(functions::AUDITOR), Some(("AuditQueue".into(), 100)));
         assert_eq!(builtin.memory_mb(functions::NOTIFIER).unwrap(), 256, "from Globals");
-        assert_eq!(builtin.memory_mb(functions::DIGEST).unwrap(), 512, "its own");
+        assert_eq!(builtin.memory_mb(functions::DIGEST_WORKER).unwrap(), 512, "its own");
 
         // A different template, different settings: nothing is a copy of the text.
         let text = changed(
@@ -440,7 +484,7 @@ mod tests {
             5
         );
         assert_eq!(other.memory_mb(functions::PROCESSOR).unwrap(), 1024);
-        assert_eq!(other.memory_mb(functions::DIGEST).unwrap(), 512);
+        assert_eq!(other.memory_mb(functions::DIGEST_WORKER).unwrap(), 512);
         assert_eq!(
             other.routes().unwrap().queues["NotifyQueue"].visibility_timeout,
             Duration::from_secs(45)

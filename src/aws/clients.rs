@@ -60,6 +60,7 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sesv2: aws_sdk_sesv2::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -69,6 +70,7 @@ impl Clients {
             eventbridge: aws_sdk_eventbridge::Client::new(config),
             sesv2: aws_sdk_sesv2::Client::new(config),
             secretsmanager: aws_sdk_secretsmanager::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
         }
     }
 }

@@ -8,3 +8,4 @@ pub mod eventbridge;
 pub(crate) mod failure;
 pub mod secrets;
 pub mod ses;
+pub mod sqs;

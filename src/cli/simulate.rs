@@ -138,6 +138,15 @@ fn print_report(r: &Report) {
         r.notifications_undeliverable,
         r.emails_suppressed_undeliverable
     );
+    println!(
+        "weekly statements     {:>7}  published, {} due; {} planner runs from {} to {} ({} failed)",
+        r.statements_published,
+        r.statements_expected,
+        r.planner_runs,
+        r.monday_from.as_deref().unwrap_or("-"),
+        r.monday_to.as_deref().unwrap_or("-"),
+        r.planner_runs_failed
+    );
     println!("lost                  {:>7}", r.lost);
     println!("duplicated            {:>7}", r.duplicated);
     for example in &r.examples {

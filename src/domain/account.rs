@@ -181,6 +181,12 @@ impl Account {
         zone_or_default(self.time_zone.as_deref())
     }
 
+    /// The zone its weekly statement is due in, None when none is due (closed, or the
+    /// holder unsubscribed): the key that puts its item in the `accounts-by-zone` index.
+    pub fn statement_zone(&self) -> Option<chrono_tz::Tz> {
+        (self.status != AccountStatus::Closed && self.preferences.statement_enabled).then(|| self.zone())
+    }
+
     pub fn decode(attributes: &Attributes) -> Result<Account, DecodeError> {
         let f = Fields::root(attributes);
         let account_id = f.string("account_id")?.to_string();
@@ -256,6 +262,36 @@ impl Account {
         })
     }
 
+    /// The `statement_zone` an account item should carry, as its own `to_item` would write
+    /// it: Some(Some(zone)) to set, Some(None) to remove, None when the item already has what
+    /// it should or is not an account that decodes. What a backfill writes.
+    pub fn statement_zone_fix(item: &Attributes) -> Option<Option<&'static str>> {
+        let is_profile = matches!(item.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if sk == keys::PROFILE_SK)
+            && matches!(item.get("type"), Some(serde_dynamo::AttributeValue::S(t)) if t == keys::ACCOUNT_TYPE);
+        let account = Account::decode(item).ok().filter(|_| is_profile)?;
+        let wanted = account.statement_zone().map(|zone| zone.name());
+        let present = match item.get(keys::STATEMENT_ZONE) {
+            Some(serde_dynamo::AttributeValue::S(zone)) => Some(zone.as_str()),
+            _ => None,
+        };
+        (present != wanted).then_some(wanted)
+    }
+
+    /// The item with its `statement_zone` as `to_item` would write it, every other
+    /// attribute kept: an item written by another system, or before the index.
+    pub fn with_statement_zone(mut item: Item) -> Item {
+        match Account::statement_zone_fix(&item) {
+            Some(Some(zone)) => {
+                item.insert(keys::STATEMENT_ZONE.to_string(), serde_dynamo::AttributeValue::S(zone.to_string()));
+            }
+            Some(None) => {
+                item.remove(keys::STATEMENT_ZONE);
+            }
+            None => {}
+        }
+        item
+    }
+
     /// The `version` of a stored account item, as a conditional update compares it: absent
     /// (an item written before versions) is 1.
     pub fn stored_version(item: &Attributes) -> u64 {
@@ -272,6 +308,9 @@ impl Account {
             sk: &'static str,
             #[serde(rename = "type")]
             item_type: &'static str,
+            /// keys::STATEMENT_ZONE: derived, so that every write of the profile keeps it.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            statement_zone: Option<&'static str>,
             #[serde(flatten)]
             account: &'a Account,
         }
@@ -279,6 +318,7 @@ impl Account {
             pk: account_pk(&self.account_id),
             sk: keys::PROFILE_SK,
             item_type: keys::ACCOUNT_TYPE,
+            statement_zone: self.statement_zone().map(|zone| zone.name()),
             account: self,
         })
         .expect("an account always serializes to an item")

@@ -7,6 +7,12 @@
 //! | transaction | `ACCOUNT#<account_id>` | `TXN#<booked_at>#<transaction_id>` | `TXN` |
 //! | uniqueness marker | `ACCOUNT#<account_id>` | `TXNID#<transaction_id>` | `TXN_ID` |
 //!
+//! Account items alone also carry `statement_zone` (S), the key of the sparse global
+//! secondary index `accounts-by-zone` (partition `statement_zone`, sort `account_id`, keys
+//! only): the IANA zone their weekly statement is cut in, present only while a statement is
+//! due (not closed, `statement_enabled` not false). The digest planner Queries it by zone;
+//! no transaction is ever in it.
+//!
 //! In the audit table, keyed by `event_id`, the notifier's decision for an event is an item
 //! of its own, `NOTIFICATION#<event_id>`, beside the auditor's record of the event.
 //!
@@ -27,6 +33,13 @@ pub const ACCOUNT_TYPE: &str = "ACCOUNT";
 pub const TRANSACTION_TYPE: &str = "TXN";
 /// The processor ignores items of this type.
 pub const MARKER_TYPE: &str = "TXN_ID";
+
+/// The attribute that puts an account item into `accounts-by-zone`; nothing else carries it.
+pub const STATEMENT_ZONE: &str = "statement_zone";
+/// The sparse index of account items by statement zone (template.yaml's LedgerTable).
+pub const ACCOUNTS_BY_ZONE_INDEX: &str = "accounts-by-zone";
+/// The index's sort key: every account item has it.
+pub const ACCOUNTS_BY_ZONE_SORT_KEY: &str = "account_id";
 
 /// The audit table's key of an event's notification.
 pub const NOTIFICATION_PREFIX: &str = "NOTIFICATION#";

@@ -6,11 +6,11 @@
 //! | `UnexpectedPayload` | the payload is not this function's event | the source retries it, then its DLQ or failure destination keeps it |
 //! | `DeliveryRetry` | a bare event whose effect failed for now | retried, then the failure destination |
 //! | `MalformedEvent` | a bare event that cannot be handled as it is | the same: kept, never dropped |
-//! | `DigestIncomplete` | accounts failed or the scan stopped | the schedule retries; statements already out carry the same event ids |
-//! | `BadDigestRequest` | the scheduled event's detail is not a digest request | the schedule's DLQ |
+//! | `DigestPlanIncomplete` | the planner could not read the index or fill DigestQueue | Lambda retries the run twice, then DigestDLQ keeps it; pages already sent are sent again, and the workers cut the same statements with the same event ids |
+//! | `BadDigestRequest` | the scheduled event is not a planner run (no object, bad `time`, a `detail`) | the same: DigestDLQ keeps it |
 
 use crate::pipeline::consumer::{DeliveryError, PayloadError};
-use crate::pipeline::digest::DigestRequestError;
+use crate::pipeline::digest::PlanRequestError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
@@ -19,9 +19,9 @@ pub enum HandlerError {
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
-    BadDigestRequest(#[from] DigestRequestError),
-    #[error("the digest is incomplete ({failed} accounts failed{}); it will run again", .scan_error.as_deref().map(|e| format!(", scan stopped: {e}")).unwrap_or_default())]
-    DigestIncomplete { failed: usize, scan_error: Option<String> },
+    BadDigestRequest(#[from] PlanRequestError),
+    #[error("the digest plan is incomplete ({0}); it will run again")]
+    DigestPlanIncomplete(String),
 }
 
 impl From<PayloadError> for HandlerError {
@@ -38,7 +38,7 @@ impl HandlerError {
             HandlerError::Delivery(DeliveryError::Retry(_)) => "DeliveryRetry",
             HandlerError::Delivery(DeliveryError::Malformed(_)) => "MalformedEvent",
             HandlerError::BadDigestRequest(_) => "BadDigestRequest",
-            HandlerError::DigestIncomplete { .. } => "DigestIncomplete",
+            HandlerError::DigestPlanIncomplete(_) => "DigestPlanIncomplete",
         }
     }
 }

@@ -11,12 +11,12 @@ use super::error::HandlerError;
 use crate::pipeline::StreamBatch;
 use crate::pipeline::audit::Auditor;
 use crate::pipeline::consumer::Reply;
-use crate::pipeline::digest::{Digest, DigestRequest};
+use crate::pipeline::digest::{DigestPlanner, DigestWorker, PlanRequest};
 use crate::pipeline::feedback::Feedback;
 use crate::pipeline::ingest::Ingest;
 use crate::pipeline::notify::Notifier;
 use crate::pipeline::process::Processor;
-use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, NotificationLog, Secrets};
+use crate::ports::{AuditLog, Clock, EventBus, Idempotency, Ledger, Mailer, NotificationLog, Secrets, WorkQueue};
 use crate::telemetry::emf::Invocation;
 
 /// A use case that a Lambda function runs on each event.
@@ -77,14 +77,25 @@ impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
     }
 }
 
-impl<L: Ledger, B: EventBus, C: Clock> Invoke for Digest<L, B, C> {
+impl<L: Ledger, Q: WorkQueue, C: Clock> Invoke for DigestPlanner<L, Q, C> {
     async fn invoke(
         &self,
         payload: Value,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        digest(self, payload, metrics).await
+        digest_planner(self, payload, metrics).await
+    }
+}
+
+impl<L: Ledger, B: EventBus, C: Clock> Invoke for DigestWorker<L, B, C> {
+    async fn invoke(
+        &self,
+        payload: Value,
+        _deadline: Option<DateTime<Utc>>,
+        metrics: &mut Invocation,
+    ) -> Result<Value, HandlerError> {
+        digest_worker(self, payload, metrics).await
     }
 }
 
@@ -234,35 +245,52 @@ pub async fn auditor<L: AuditLog, C: Clock>(
     consumer_reply(reply)
 }
 
-/// A scheduled event → the week's statements. An incomplete run is an error, so that Lambda
-/// runs it again: the statements already published carry the same event ids.
-pub async fn digest<L: Ledger, B: EventBus, C: Clock>(
-    digest: &Digest<L, B, C>,
+/// A scheduled event → the accounts due this hour, as pages on DigestQueue. An incomplete
+/// run is an error, so that Lambda runs it again: the pages already sent come to the same
+/// statements with the same event ids.
+pub async fn digest_planner<L: Ledger, Q: WorkQueue, C: Clock>(
+    planner: &DigestPlanner<L, Q, C>,
     payload: Value,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
-    let (request, fired_at) = DigestRequest::from_event(&payload)?;
-    let now = fired_at.unwrap_or_else(|| digest.clock.now());
-    let report = digest.run(&request, now).await?;
+    let request = PlanRequest::from_event(&payload, planner.clock.now())?;
+    let report = planner.run(&request).await;
     metrics
-        .count("RecordsReceived", report.accounts_scanned)
-        .count("RecordsProcessed", report.statements_published)
-        .count("RecordsRetried", report.accounts_failed.len() as u64)
-        .count("EventsPublished", report.statements_published)
-        .count_by_detail_type("EventsPublished", "Weekly Statement", report.statements_published);
-    tracing::info!(
-        accounts = report.accounts_scanned,
-        statements = report.statements_published,
-        failed = report.accounts_failed.len(),
-        "digest run done"
-    );
-    if !report.complete() {
-        return Err(HandlerError::DigestIncomplete {
-            failed: report.accounts_failed.len(),
-            scan_error: report.scan_error.clone(),
-        });
+        .count("DigestAccountsRead", report.accounts_read)
+        .count("DigestPagesQueued", report.messages_sent);
+    if let Some(error) = &report.error {
+        return Err(HandlerError::DigestPlanIncomplete(error.clone()));
     }
     Ok(reply_value(&report))
+}
+
+/// An SQS batch of DigestQueue pages → their statements; a page that failed is listed in
+/// `batchItemFailures`, a message that is not a page too (it ends in the DLQ).
+pub async fn digest_worker<L: Ledger, B: EventBus, C: Clock>(
+    worker: &DigestWorker<L, B, C>,
+    payload: Value,
+    metrics: &mut Invocation,
+) -> Result<Value, HandlerError> {
+    let batch = worker.handle_batch(payload).await?;
+    let t = &batch.totals;
+    metrics
+        .count("RecordsReceived", batch.messages)
+        .count("RecordsRetried", batch.retried)
+        .count("RecordsRejected", batch.malformed)
+        .count("StatementsPublished", t.statements_published)
+        .count("EventsPublished", t.statements_published)
+        .count_by_detail_type("EventsPublished", "Weekly Statement", t.statements_published);
+    tracing::info!(
+        messages = batch.messages,
+        accounts = t.accounts_read,
+        statements = t.statements_published,
+        without_transactions = t.accounts_without_transactions,
+        not_due = t.accounts_not_due,
+        failed = t.accounts_failed.len(),
+        malformed = batch.malformed,
+        "pages done"
+    );
+    Ok(serde_json::to_value(&batch.response).expect("an SQS batch response serializes"))
 }
 
 /// An API Gateway HTTP API (v2) request → its response. A payload that is not such a request

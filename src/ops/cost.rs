@@ -315,7 +315,7 @@ impl Deployment {
             processor_memory_mb: template.memory_mb(functions::PROCESSOR)?,
             notifier_memory_mb: template.memory_mb(functions::NOTIFIER)?,
             auditor_memory_mb: template.memory_mb(functions::AUDITOR)?,
-            digest_memory_mb: template.memory_mb(functions::DIGEST)?,
+            digest_memory_mb: template.memory_mb(functions::DIGEST_WORKER)?,
             feedback_memory_mb: template.memory_mb(functions::FEEDBACK)?,
             stream: template.stream_source(functions::PROCESSOR)?,
             notify_queue: queue(functions::NOTIFIER)?,

@@ -2,7 +2,8 @@
 //!
 //! - `process`: a DynamoDB stream batch → typed events on the bus, with partial batch failure.
 //! - `audit`: every event → one audit record, written once.
-//! - `digest`: each account's week → one Weekly Statement event.
+//! - `digest`: the hourly planner of Monday mornings and the workers that turn each due
+//!   account's week into one Weekly Statement event.
 //! - `consumer`: what the consumers share: SQS batches or bare events in, partial replies out.
 //! - `idempotency`: exactly-once effects over at-least-once deliveries.
 //! - `ingest`: the signed HTTP API that stores transactions and accounts.
@@ -11,7 +12,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod consumer;
-pub(crate) mod digest;
+pub mod digest;
 pub mod feedback;
 pub(crate) mod idempotency;
 pub mod ingest;
@@ -25,7 +26,7 @@ pub(crate) mod undeliverable;
 
 pub use audit::{AuditConfig, Auditor};
 pub use consumer::{Delivery, DeliveryError, MessageError, Outcome, PayloadError, Reply};
-pub use digest::{Digest, DigestConfig, DigestReport, DigestRequest, DigestRequestError, Week};
+pub use digest::{DigestPlanner, DigestWorker, PlanRequest, PlannerConfig, Week, WorkerConfig};
 pub use idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 pub use process::{BatchOutcome, BatchStats, Processor, ProcessorConfig, StreamBatch};
 pub use profiles::load_profiles;

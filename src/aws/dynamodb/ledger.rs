@@ -3,7 +3,7 @@
 //! | port call | DynamoDB | what it relies on |
 //! |---|---|---|
 //! | `batch_get_accounts` | BatchGetItem of `(ACCOUNT#id, PROFILE)`, ≤ 100 keys | UnprocessedKeys handed back; the use case asks again with backoff |
-//! | `scan_accounts` | Scan, filter `type = ACCOUNT`, Segment/TotalSegments, Limit | the cursor is LastEvaluatedKey; a page may hold fewer than Limit accounts (Limit counts items read) |
+//! | `accounts_in_zone` | Query of the sparse GSI `accounts-by-zone` (keys only): `statement_zone = :zone`, Limit, eventually consistent | only account items carry the key, so no transaction is read; the cursor is the last account_id (LastEvaluatedKey is rebuilt from it) |
 //! | `query_transactions` | Query `pk = ACCOUNT#id AND sk BETWEEN TXN#<from> AND TXN#<to>`, ScanIndexForward | the cursor is the last sort key read; booked_at is then checked exactly |
 //! | `put_transaction` | TransactWriteItems: the uniqueness marker `TXNID#<id>` and the transaction, each on `attribute_not_exists(pk)` | a cancelled transaction says which condition failed; the marker's fingerprint comes back with it |
 //! | `put_account` | PutItem on `attribute_not_exists(pk)` | the existing item comes back on a failed condition |
@@ -11,14 +11,20 @@
 //! | `update_account` | PutItem on `version = :expected` (at 1 also: `attribute_exists(pk) AND attribute_not_exists(version)`) | a failed condition returns the item (ALL_OLD): absent is Missing, else Stale with its version |
 //!
 //! Throttling and 5xx are retried by the SDK (see `clients`), then reported transient.
+//! Every read asks for ReturnConsumedCapacity TOTAL (free) and adds it to `read_units()`,
+//! so that a run can say what it cost.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem};
-use serde::{Deserialize, Serialize};
+use aws_sdk_dynamodb::types::{
+    ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, Select,
+    TransactWriteItem,
+};
 
 use super::item::{SdkItem, from_sdk, n, s, string, to_sdk};
 use crate::aws::failure::{classify, service_code};
@@ -26,7 +32,7 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    AccountBatch, AccountIdPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
@@ -36,13 +42,8 @@ const ONLY_IF_NEW: &str = "attribute_not_exists(pk)";
 pub struct DynamoLedger {
     client: Client,
     table: String,
-}
-
-/// Where a Scan stopped, as the opaque cursor of `AccountPage::next`.
-#[derive(Serialize, Deserialize)]
-struct ScanCursor {
-    pk: String,
-    sk: String,
+    /// Read capacity consumed by this adapter's reads, in thousandths of a unit.
+    read_milli_units: Arc<AtomicU64>,
 }
 
 impl DynamoLedger {
@@ -50,6 +51,19 @@ impl DynamoLedger {
         DynamoLedger {
             client,
             table: table.into(),
+            read_milli_units: Arc::default(),
+        }
+    }
+
+    /// Read capacity units its reads consumed so far, as DynamoDB reported them.
+    pub fn read_units(&self) -> f64 {
+        self.read_milli_units.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    fn count_read(&self, consumed: Option<&ConsumedCapacity>) {
+        if let Some(units) = consumed.and_then(ConsumedCapacity::capacity_units) {
+            self.read_milli_units
+                .fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
         }
     }
 
@@ -73,9 +87,11 @@ impl DynamoLedger {
             .key("pk", s(pk))
             .key("sk", s(sk))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| classify("GetItem", &e))?;
+        self.count_read(output.consumed_capacity());
         Ok(output.item)
     }
 }
@@ -141,9 +157,13 @@ impl Ledger for DynamoLedger {
             .client
             .batch_get_item()
             .request_items(&self.table, request)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| classify("BatchGetItem", &e))?;
+        for consumed in output.consumed_capacity() {
+            self.count_read(Some(consumed));
+        }
         let mut batch = AccountBatch::default();
         let items = output
             .responses
@@ -165,53 +185,45 @@ impl Ledger for DynamoLedger {
         Ok(batch)
     }
 
-    async fn scan_accounts(
-        &self,
-        segment: ScanSegment,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<AccountPage, PortError> {
-        let start = match after {
-            None => None,
-            Some(cursor) => {
-                let cursor: ScanCursor = serde_json::from_str(cursor)
-                    .map_err(|_| PortError::permanent("Scan: the cursor is not one this ledger handed out"))?;
-                Some(HashMap::from([
-                    ("pk".to_string(), s(cursor.pk)),
-                    ("sk".to_string(), s(cursor.sk)),
-                ]))
-            }
-        };
-        let mut request = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("#type = :account")
-            .expression_attribute_names("#type", "type")
-            .expression_attribute_values(":account", s(keys::ACCOUNT_TYPE))
-            .limit(limit.clamp(1, i32::MAX as u32) as i32)
-            .set_exclusive_start_key(start);
-        if segment.total > 1 {
-            request = request
-                .segment(segment.index as i32)
-                .total_segments(segment.total as i32);
-        }
-        let output = request.send().await.map_err(|e| classify("Scan", &e))?;
-        let mut page = AccountPage::default();
-        for item in output.items.unwrap_or_default() {
-            match LedgerItem::decode(&from_sdk(item)) {
-                Ok(LedgerItem::Account(account)) => page.accounts.push(*account),
-                _ => page.undecodable += 1,
-            }
-        }
-        page.next = output.last_evaluated_key.map(|key| {
-            serde_json::to_string(&ScanCursor {
-                pk: string(&key, "pk").unwrap_or_default().to_string(),
-                sk: string(&key, "sk").unwrap_or_default().to_string(),
-            })
-            .expect("two strings serialize")
+    async fn accounts_in_zone(&self, zone: &str, after: Option<&str>, limit: u32) -> Result<AccountIdPage, PortError> {
+        // An index's LastEvaluatedKey holds its own keys and the table's: all four follow
+        // from the account id.
+        let start = after.map(|account_id| {
+            HashMap::from([
+                (keys::STATEMENT_ZONE.to_string(), s(zone)),
+                (keys::ACCOUNTS_BY_ZONE_SORT_KEY.to_string(), s(account_id)),
+                ("pk".to_string(), s(account_pk(account_id))),
+                ("sk".to_string(), s(PROFILE_SK)),
+            ])
         });
-        Ok(page)
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::ACCOUNTS_BY_ZONE_INDEX)
+            .key_condition_expression("#zone = :zone")
+            .projection_expression("#id")
+            .expression_attribute_names("#zone", keys::STATEMENT_ZONE)
+            .expression_attribute_names("#id", keys::ACCOUNTS_BY_ZONE_SORT_KEY)
+            .expression_attribute_values(":zone", s(zone))
+            .limit(limit.clamp(1, i32::MAX as u32) as i32)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("Query", &e))?;
+        self.count_read(output.consumed_capacity());
+        let account_ids = output
+            .items()
+            .iter()
+            .filter_map(|item| string(item, keys::ACCOUNTS_BY_ZONE_SORT_KEY).map(str::to_string))
+            .collect();
+        Ok(AccountIdPage {
+            account_ids,
+            next: output
+                .last_evaluated_key()
+                .and_then(|key| string(key, keys::ACCOUNTS_BY_ZONE_SORT_KEY).map(str::to_string)),
+        })
     }
 
     async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {
@@ -234,9 +246,11 @@ impl Ledger for DynamoLedger {
             .limit(query.limit.clamp(1, i32::MAX as u32) as i32)
             .select(Select::AllAttributes)
             .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| classify("Query", &e))?;
+        self.count_read(output.consumed_capacity());
         let mut page = TransactionPage::default();
         for item in output.items.unwrap_or_default() {
             page.take(&from_sdk(item), query);

@@ -1,81 +1,190 @@
-//! `invoke digest`: the weekly digest on a scheduled event.
+//! `invoke digest`: a run of the weekly schedule as on AWS — the planner for the event's hour,
+//! then the workers on every page it queued — and the statements they published.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::args::InvokeArgs;
 use super::input::{Recorded, open_store, read_json, runtime, seeded_ledger};
 use crate::clock::FrozenClock;
+use crate::local::embedded::StoreQueue;
 use crate::local::embedded::bus::EmbeddedBus;
-use crate::local::memory::MemoryBus;
-use crate::pipeline::digest::{Digest, DigestConfig, DigestRequest};
-use crate::ports::{BusEntry, EventBus, Ledger};
-use crate::template::Routes;
+use crate::local::embedded::bus::queue_runner::deliver;
+use crate::local::memory::{MemoryBus, MemoryQueue};
+use crate::pipeline::digest::{
+    DigestPage, DigestPlanner, DigestWorker, PageReport, PlanReport, PlanRequest, PlannerConfig, WorkerConfig,
+};
+use crate::ports::BusEntry;
+use crate::template::{DIGEST_QUEUE, Routes, Template, functions};
 
-/// The digest on a scheduled event, over the seeded ledger; prints what it published.
+struct Outcome {
+    plan: PlanReport,
+    pages: PageReport,
+    pages_failed: u64,
+    published: Vec<BusEntry>,
+}
+
+/// The planner, then the workers, over the seeded ledger (or the store of `--data-dir`).
 pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
     let event = read_json(&args.event)?;
-    let (request, fired_at) = DigestRequest::from_event(&event).map_err(|e| e.to_string())?;
-    let now = args.now.or(fired_at).unwrap_or_else(Utc::now);
+    let fallback = args.now.unwrap_or_else(chrono::Utc::now);
+    let request = PlanRequest::from_event(&event, fallback).map_err(|e| e.to_string())?;
+    let clock = Arc::new(FrozenClock::at(args.now.unwrap_or_else(|| request.hour.start())));
     let rules = args.rules.load()?;
-    async fn run(
-        ledger: impl Ledger,
-        bus: impl EventBus,
-        now: DateTime<Utc>,
-        rules: Arc<crate::rules::Rules>,
-        config: DigestConfig,
-        request: &DigestRequest,
-    ) -> Result<(crate::pipeline::digest::DigestReport, Vec<BusEntry>), String> {
-        let bus = Arc::new(Recorded::new(bus));
-        let digest = Digest::new(ledger, Arc::clone(&bus), FrozenClock::at(now), rules, config);
-        let report = digest.run(request, now).await.map_err(|e| e.to_string())?;
-        Ok((report, bus.accepted()))
-    }
-    let config = DigestConfig::new(args.bus.clone());
-    let (report, published) = match &args.data_dir {
+    let config = WorkerConfig::new(args.bus.clone());
+    let outcome = match &args.data_dir {
         Some(dir) => {
             let store = open_store(dir)?;
-            let bus = EmbeddedBus::new(Arc::clone(&store), Routes::builtin());
-            runtime()?.block_on(run(store, bus, now, rules, config, &request))?
-        }
-        None => runtime()?.block_on(run(
-            seeded_ledger(args.ledger.as_ref())?,
-            MemoryBus::new(),
-            now,
-            rules,
-            config,
-            &request,
-        ))?,
-    };
-    if args.json {
-        let events: Vec<Value> = published
-            .iter()
-            .map(|e| json!({"DetailType": e.detail_type, "Detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null)}))
-            .collect();
-        println!("{}", json!({ "report": report, "published": events }));
-    } else {
-        println!(
-            "digest: {} accounts: {} statements, {} without transactions, {} failed",
-            report.accounts_scanned,
-            report.statements_published,
-            report.accounts_without_transactions,
-            report.accounts_failed.len()
-        );
-        for entry in &published {
-            let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
-            println!(
-                "  {} {} week of {}: {} transactions",
-                entry.detail_type, detail["account_id"], detail["week"]["start"], detail["transaction_count"]
+            let routes = Routes::builtin();
+            let settings = routes
+                .queues
+                .get(DIGEST_QUEUE)
+                .cloned()
+                .ok_or_else(|| format!("template.yaml has no {DIGEST_QUEUE}"))?;
+            let batch_size = Template::builtin()
+                .queue_sources()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|s| s.function == functions::DIGEST_WORKER)
+                .map_or(10, |s| s.batch_size);
+            let bus = Arc::new(Recorded::new(EmbeddedBus::new(Arc::clone(&store), routes)));
+            let planner = DigestPlanner::new(
+                Arc::clone(&store),
+                StoreQueue::new(Arc::clone(&store), DIGEST_QUEUE),
+                Arc::clone(&clock),
+                PlannerConfig::default(),
             );
+            let worker = DigestWorker::new(Arc::clone(&store), Arc::clone(&bus), Arc::clone(&clock), rules, config);
+            runtime()?.block_on(async {
+                let plan = planner.run(&request).await;
+                let mut pages = PageReport::default();
+                let mut pages_failed = 0;
+                // Like the event source mapping: batches until nothing is visible; a failed
+                // page stays on the queue for the next `dev` tick (or this command again).
+                loop {
+                    let mut totals = None;
+                    let delivered = deliver(&store, DIGEST_QUEUE, &settings, batch_size, |payload| async {
+                        let batch = worker.handle_batch(payload).await.map_err(|e| e.to_string())?;
+                        totals = Some(batch.totals.clone());
+                        pages_failed += batch.response.batch_item_failures.len() as u64;
+                        serde_json::to_value(&batch.response).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    if let Some(totals) = totals {
+                        pages.add(&totals);
+                    }
+                    if delivered.received == 0 || delivered.failed == delivered.received {
+                        break;
+                    }
+                }
+                Ok::<_, String>(Outcome {
+                    plan,
+                    pages,
+                    pages_failed,
+                    published: bus.accepted(),
+                })
+            })?
         }
-    }
-    // Incomplete: the schedule must retry the invocation.
-    Ok(if report.complete() {
+        None => {
+            let ledger = Arc::new(seeded_ledger(args.ledger.as_ref())?);
+            let queue = Arc::new(MemoryQueue::new());
+            let bus = Arc::new(Recorded::new(MemoryBus::new()));
+            let planner = DigestPlanner::new(
+                Arc::clone(&ledger),
+                Arc::clone(&queue),
+                Arc::clone(&clock),
+                PlannerConfig::default(),
+            );
+            let worker = DigestWorker::new(ledger, Arc::clone(&bus), clock, rules, config);
+            runtime()?.block_on(async {
+                let plan = planner.run(&request).await;
+                let mut pages = PageReport::default();
+                let mut pages_failed = 0;
+                for body in queue.drain() {
+                    match DigestPage::parse(&body) {
+                        Ok((page, week)) => {
+                            let report = worker.work(&page, &week).await;
+                            pages_failed += u64::from(!report.complete());
+                            pages.add(&report);
+                        }
+                        Err(_) => pages_failed += 1,
+                    }
+                }
+                Outcome {
+                    plan,
+                    pages,
+                    pages_failed,
+                    published: bus.accepted(),
+                }
+            })
+        }
+    };
+    print(args, &request, &outcome);
+    // Incomplete: on AWS the run (or the page) would be retried.
+    Ok(if outcome.plan.complete() && outcome.pages_failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn print(args: &InvokeArgs, request: &PlanRequest, outcome: &Outcome) {
+    let details: Vec<Value> = outcome
+        .published
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null))
+        .collect();
+    if args.json {
+        let events: Vec<Value> = outcome
+            .published
+            .iter()
+            .zip(&details)
+            .map(|(e, detail)| json!({"DetailType": e.detail_type, "Detail": detail}))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "plan": outcome.plan,
+                "workers": outcome.pages,
+                "pages_failed": outcome.pages_failed,
+                "published": events,
+            })
+        );
+        return;
+    }
+    let plan = &outcome.plan;
+    println!(
+        "digest planner, run of {}: {} zones due, {} with accounts; {} accounts in {} pages",
+        request.hour.start().format("%Y-%m-%d %H:%M UTC"),
+        plan.zones_due,
+        plan.zones.len(),
+        plan.accounts_read,
+        plan.messages_sent
+    );
+    for zone in &plan.zones {
+        println!("  {}: {} accounts", zone.zone, zone.accounts);
+    }
+    if let Some(error) = &plan.error {
+        println!("  the plan stopped: {error}");
+    }
+    let pages = &outcome.pages;
+    println!(
+        "digest workers: {} statements, {} accounts without transactions, {} not due, {} failed",
+        pages.statements_published,
+        pages.accounts_without_transactions,
+        pages.accounts_not_due,
+        pages.accounts_failed.len()
+    );
+    for detail in &details {
+        println!(
+            "  Weekly Statement {} week of {} ({}): {} transactions",
+            detail["account_id"].as_str().unwrap_or_default(),
+            detail["week"]["start"].as_str().unwrap_or_default(),
+            detail["week"]["time_zone"].as_str().unwrap_or_default(),
+            detail["transaction_count"]
+        );
+    }
 }

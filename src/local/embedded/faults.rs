@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use crate::domain::audit::AuditRecord;
 use crate::domain::email::Email;
 use crate::ports::{
-    AccountBatch, AccountPage, AccountWrite, AuditLog, BusEntry, Claim, Clock, EntryResult, EventBus, Idempotency,
-    Ledger, MailError, Mailer, PortError, PutOutcome, ScanSegment, TransactionPage, TransactionQuery, TransactionWrite,
+    AccountBatch, AccountIdPage, AccountWrite, AuditLog, BusEntry, Claim, Clock, EntryResult, EventBus, Idempotency,
+    Ledger, MailError, Mailer, PortError, PutOutcome, TransactionPage, TransactionQuery, TransactionWrite,
 };
 
 /// The attempts the SDK makes (standard mode).
@@ -90,14 +90,9 @@ impl<T: Ledger, C: Clock> Ledger for Faulty<T, C> {
         self.inner.batch_get_accounts(account_ids).await
     }
 
-    async fn scan_accounts(
-        &self,
-        segment: ScanSegment,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<AccountPage, PortError> {
-        self.faults.attempt(&self.clock, "Scan").await?;
-        self.inner.scan_accounts(segment, after, limit).await
+    async fn accounts_in_zone(&self, zone: &str, after: Option<&str>, limit: u32) -> Result<AccountIdPage, PortError> {
+        self.faults.attempt(&self.clock, "Query").await?;
+        self.inner.accounts_in_zone(zone, after, limit).await
     }
 
     async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {
@@ -163,6 +158,13 @@ impl<T: EventBus, C: Clock> EventBus for Faulty<T, C> {
                 }
             })
             .collect())
+    }
+}
+
+impl<T: crate::ports::WorkQueue, C: Clock> crate::ports::WorkQueue for Faulty<T, C> {
+    async fn send_messages(&self, bodies: &[String]) -> Result<Vec<Result<(), PortError>>, PortError> {
+        self.faults.attempt(&self.clock, "SendMessageBatch").await?;
+        self.inner.send_messages(bodies).await
     }
 }
 

@@ -6,9 +6,12 @@ pub mod mailbox_simulator;
 pub(crate) mod outbox;
 pub(crate) mod poller;
 pub(crate) mod runtime;
+pub mod scheduler;
 pub(crate) mod secrets;
 pub mod store;
+pub(crate) mod work_queue;
 
 pub use outbox::{OutboxError, OutboxMailer};
 pub use poller::{PollerConfig, StreamPoller};
 pub use secrets::FixedSecret;
+pub use work_queue::StoreQueue;

@@ -1,7 +1,9 @@
-//! The embedded runtime: the six use cases wired to the embedded adapters on one store
-//! folder, and one `tick` that runs what is ready — the stream in batches through the
-//! processor, then the notifier's, the feedback's and the auditor's queues — with the same
-//! handlers as the Lambda functions. The outbox plays SES's mailbox simulator: its events
+//! The embedded runtime: the use cases of the seven functions wired to the embedded adapters
+//! on one store folder, and one `tick` that runs what is ready — the stream in batches
+//! through the processor, then the notifier's, the feedback's, the auditor's and the digest
+//! workers' queues — with the same handlers as the Lambda functions. `run_schedules` plays
+//! EventBridge Scheduler: template.yaml's hourly Monday-morning schedules invoke the digest
+//! planner, whose pages the workers take at the next tick. The outbox plays SES's mailbox simulator: its events
 //! reach FeedbackQueue through the default bus and template.yaml's FeedbackRule. `simulate`, `dev` and `replay` drive it; a crash throws a `Runtime`
 //! away and opens a new one on the same folder.
 
@@ -21,7 +23,10 @@ use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::embedded::store::StoreOpenError;
+use crate::local::embedded::scheduler::{Cron, CronError};
+use crate::local::embedded::work_queue::StoreQueue;
 use crate::pipeline::audit::{AuditConfig, Auditor};
+use crate::pipeline::digest::{DigestPlanner, DigestWorker, PlannerConfig, WorkerConfig};
 use crate::pipeline::feedback::{Feedback, FeedbackConfig};
 use crate::pipeline::ingest::{Ingest, IngestConfig};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
@@ -29,7 +34,12 @@ use crate::pipeline::{Processor, ProcessorConfig};
 use crate::ports::{Clock, PortError};
 use crate::rules::Rules;
 use crate::telemetry::emf::Invocation;
-use crate::template::{CONFIGURATION_SET, QueueSource, Routes, Template, TemplateError, functions};
+use crate::template::{CONFIGURATION_SET, DIGEST_QUEUE, QueueSource, Routes, Template, TemplateError, functions};
+
+/// Where the scheduler remembers the last instant it looked at.
+const SCHEDULE_CHECKPOINT: &str = "scheduler:DigestPlannerFunction";
+/// Where a planner run that failed three times is kept (Lambda's on-failure destination).
+pub const DIGEST_RUN_DLQ: &str = "DigestDLQ";
 
 /// The bus name put on every event.
 pub const EVENT_BUS: &str = "txn-notify";
@@ -51,6 +61,8 @@ pub enum RuntimeError {
     Store(#[from] PortError),
     #[error(transparent)]
     Outbox(#[from] crate::local::embedded::outbox::OutboxError),
+    #[error("template.yaml's schedule: {0}")]
+    Schedule(#[from] CronError),
 }
 
 /// What the runtime is built from besides its folder.
@@ -98,6 +110,12 @@ pub type EmbeddedNotifier<C> = Notifier<
 pub type EmbeddedFeedback<C> =
     Feedback<FaultyStore<C>, FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, FaultyStore<C>, C>;
 
+/// The digest planner on the store, filling its DigestQueue.
+pub type EmbeddedPlanner<C> = DigestPlanner<FaultyStore<C>, Faulty<StoreQueue<C>, C>, C>;
+
+/// A digest worker on the store, publishing onto the embedded bus.
+pub type EmbeddedWorker<C> = DigestWorker<FaultyStore<C>, Faulty<Arc<EmbeddedBus<C>>, C>, C>;
+
 /// Everything but the store on disk.
 pub struct Runtime<C> {
     pub store: Store<C>,
@@ -105,6 +123,10 @@ pub struct Runtime<C> {
     pub notifier: EmbeddedNotifier<C>,
     pub feedback: EmbeddedFeedback<C>,
     pub auditor: Auditor<FaultyStore<C>, C>,
+    pub digest_planner: EmbeddedPlanner<C>,
+    pub digest_worker: EmbeddedWorker<C>,
+    /// The planner's schedules in template.yaml, with the Input each hands it.
+    pub schedules: Vec<(Cron, Option<String>)>,
     pub ingest: Ingest<FaultyStore<C>, FaultyStore<C>, FixedSecret, C>,
     pub routes: Routes,
     /// The consumers' SQS event sources, as template.yaml sets them.
@@ -154,6 +176,28 @@ impl<C: Clock + Clone> Runtime<C> {
                 FeedbackConfig::new(CONFIGURATION_SET, EVENT_BUS),
             ),
             auditor: Auditor::new(faulty(), clock.clone(), AuditConfig::default()),
+            digest_planner: DigestPlanner::new(
+                faulty(),
+                Faulty::new(
+                    StoreQueue::new(Arc::clone(&store), DIGEST_QUEUE),
+                    Arc::clone(&parts.faults),
+                    clock.clone(),
+                ),
+                clock.clone(),
+                PlannerConfig::default(),
+            ),
+            digest_worker: DigestWorker::new(
+                faulty(),
+                Faulty::new(Arc::clone(&bus), Arc::clone(&parts.faults), clock.clone()),
+                clock.clone(),
+                Arc::clone(&parts.rules),
+                WorkerConfig::new(EVENT_BUS),
+            ),
+            schedules: Template::builtin()
+                .schedules(functions::DIGEST_PLANNER)?
+                .iter()
+                .map(|schedule| Ok((Cron::of(schedule)?, schedule.input.clone())))
+                .collect::<Result<_, CronError>>()?,
             ingest: Ingest::new(
                 faulty(),
                 faulty(),
@@ -229,6 +273,9 @@ impl<C: Clock + Clone> Runtime<C> {
         } else if source.function == functions::FEEDBACK {
             let cold = self.cold_start("feedback");
             invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
+        } else if source.function == functions::DIGEST_WORKER {
+            let cold = self.cold_start("digest-worker");
+            invoke_measured("digest-worker", &self.digest_worker, event, &self.request_id(), cold, None).await
         } else {
             let cold = self.cold_start("auditor");
             invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
@@ -291,6 +338,65 @@ impl<C: Clock + Clone> Runtime<C> {
         Ok(Ticked::Ran)
     }
 
+    /// Plays EventBridge Scheduler up to now: each instant since the last call at which a
+    /// planner schedule fires invokes the planner with the schedule's Input (its
+    /// `<aws.scheduler.scheduled-time>` filled in), as an asynchronous invocation: a run that
+    /// fails is tried twice more, then kept on DigestDLQ. The first call only starts the
+    /// clock. Returns the runs made.
+    pub async fn run_schedules(&self) -> Result<Vec<ScheduledRun>, PortError> {
+        let now = self.store.clock().now();
+        let last = self.store.checkpoint(SCHEDULE_CHECKPOINT)?;
+        let Some(last) = last.and_then(|text| crate::domain::time::parse_timestamp(&text)) else {
+            self.store
+                .set_checkpoint(SCHEDULE_CHECKPOINT, &crate::domain::time::format_rfc3339(&now))?;
+            return Ok(Vec::new());
+        };
+        let mut fired: Vec<(chrono::DateTime<chrono::Utc>, Option<&String>)> = self
+            .schedules
+            .iter()
+            .flat_map(|(cron, input)| cron.fires_between(last, now).into_iter().map(move |at| (at, input.as_ref())))
+            .collect();
+        fired.sort_by_key(|(at, _)| *at);
+        let mut runs = Vec::new();
+        for (at, input) in fired {
+            let time = crate::domain::time::format_rfc3339(&at);
+            let event: Value = input
+                .map(|input| input.replace("<aws.scheduler.scheduled-time>", &time))
+                .and_then(|input| serde_json::from_str(&input).ok())
+                .unwrap_or_else(|| serde_json::json!({"time": time, "detail": {}}));
+            let mut run = ScheduledRun { at, attempts: 0, failed: None };
+            for _ in 0..3 {
+                run.attempts += 1;
+                let cold = self.cold_start("digest-planner");
+                let (reply, metrics) = invoke_measured(
+                    "digest-planner",
+                    &self.digest_planner,
+                    event.clone(),
+                    &self.request_id(),
+                    cold,
+                    None,
+                )
+                .await;
+                self.append_metrics(&metrics);
+                match reply {
+                    Ok(_) => {
+                        run.failed = None;
+                        break;
+                    }
+                    Err(error) => run.failed = Some(error.to_string()),
+                }
+            }
+            if run.failed.is_some() {
+                tracing::error!(run = %time, "the digest planner failed three times: the run is kept on DigestDLQ");
+                self.store.enqueue(DIGEST_RUN_DLQ, &event.to_string())?;
+            }
+            runs.push(run);
+        }
+        self.store
+            .set_checkpoint(SCHEDULE_CHECKPOINT, &crate::domain::time::format_rfc3339(&now))?;
+        Ok(runs)
+    }
+
     /// The process dies with a notifier batch in flight: received, emailed, not deleted.
     async fn crash_mid_delivery(&self) -> Result<(), PortError> {
         let Some(source) = self.consumers.iter().find(|s| s.function == functions::NOTIFIER) else {
@@ -307,6 +413,15 @@ impl<C: Clock + Clone> Runtime<C> {
         );
         Ok(())
     }
+}
+
+/// One run of the planner's schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRun {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub attempts: u32,
+    /// Why its last attempt failed (it is then on DigestDLQ).
+    pub failed: Option<String>,
 }
 
 /// What is left to do.

@@ -12,7 +12,7 @@ use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError, ScanSegment,
+    AccountBatch, AccountIdPage, AccountUpdate, AccountWrite, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
 
@@ -109,7 +109,8 @@ impl MemoryLedger {
                 continue;
             };
             if let Ok(item) = serde_json::from_value::<Item>(image.clone()) {
-                self.put(item);
+                // An image from before the statement index: its account joins the index.
+                self.put(Account::with_statement_zone(item));
             }
         }
     }
@@ -148,29 +149,20 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    async fn scan_accounts(
-        &self,
-        segment: ScanSegment,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<AccountPage, PortError> {
+    async fn accounts_in_zone(&self, zone: &str, after: Option<&str>, limit: u32) -> Result<AccountIdPage, PortError> {
         self.fault()?;
         let items = self.items.read().expect("ledger lock");
-        let mut page = AccountPage::default();
-        let start = after.map_or(Bound::Unbounded, |pk| {
-            Bound::Excluded((pk.to_string(), PROFILE_SK.to_string()))
-        });
+        let mut page = AccountIdPage::default();
+        let start = after.map_or(Bound::Unbounded, |id| Bound::Excluded((account_pk(id), PROFILE_SK.to_string())));
         for ((pk, sk), item) in items.range((start, Bound::Unbounded)) {
-            if sk != PROFILE_SK || !segment.holds(pk) {
+            let in_zone = matches!(item.get(keys::STATEMENT_ZONE), Some(serde_dynamo::AttributeValue::S(z)) if z == zone);
+            let Some(account_id) = keys::account_id_of(pk).filter(|_| sk == PROFILE_SK && in_zone) else {
                 continue;
-            }
-            match LedgerItem::decode(item) {
-                Ok(LedgerItem::Account(account)) => page.accounts.push(*account),
-                _ => page.undecodable += 1,
-            }
+            };
+            page.account_ids.push(account_id.to_string());
             // Like DynamoDB: at the limit, hand back where it stopped (the next page may be empty).
-            if page.accounts.len() + page.undecodable as usize >= limit as usize {
-                page.next = Some(pk.clone());
+            if page.account_ids.len() >= limit.max(1) as usize {
+                page.next = Some(account_id.to_string());
                 break;
             }
         }

@@ -7,6 +7,7 @@ mod bus;
 mod idempotency;
 mod ledger;
 mod mailer;
+mod queue;
 mod secrets;
 
 pub use audit_log::MemoryAuditLog;
@@ -14,6 +15,7 @@ pub use bus::MemoryBus;
 pub use idempotency::MemoryIdempotency;
 pub use ledger::{LedgerFaults, MemoryLedger};
 pub use mailer::{MemoryMailer, SentEmail};
+pub use queue::{MemoryQueue, QueueFaults};
 pub use secrets::MemorySecrets;
 
 pub use super::LOCAL_SIGNING_SECRET;

@@ -1,7 +1,9 @@
 //! `txn-notify dev`: the embedded runtime as a long-running local service. The ingest API
 //! (the same use case, routes, signatures and problem+json as the Lambda function) on a
 //! loopback address, the pipeline running continuously behind it on the wall clock, and
-//! the outbox served at `/outbox/`. Shutdown (Ctrl-C) stops taking requests, lets those
+//! the outbox served at `/outbox/`. template.yaml's Monday-morning schedules run on the wall
+//! clock too: each hour from Sunday 16:00 to Monday 18:00 UTC the digest planner runs, and
+//! the statements of the zones whose Monday 06:00 it is go out. Shutdown (Ctrl-C) stops taking requests, lets those
 //! in flight finish, ends the pipeline's current tick and closes the store: the stream
 //! position and the queues are on disk, and the next start goes on from there.
 
@@ -151,6 +153,14 @@ async fn run_pipeline(app: App, every: Duration, mut stop: tokio::sync::watch::R
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => break,
             () = tokio::time::sleep(every) => {}
+        }
+        match app.runtime.run_schedules().await {
+            Ok(runs) => {
+                for run in runs {
+                    tracing::info!(run = %run.at, attempts = run.attempts, failed = run.failed.is_some(), "digest planner run");
+                }
+            }
+            Err(error) => tracing::error!(error = %error, "the schedules could not run; they run on the next tick"),
         }
         if let Err(error) = app.runtime.tick(false, &mut tally, None).await {
             tracing::error!(error = %error, "pipeline tick failed; it runs again on the next tick");

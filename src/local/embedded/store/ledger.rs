@@ -2,13 +2,13 @@
 
 use rusqlite::params;
 
-use super::{EmbeddedStore, read_item, write_in};
+use super::{EmbeddedStore, ZONE_OF_ITEM, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
 use crate::ports::{
-    AccountBatch, AccountPage, AccountUpdate, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
-    ScanSegment, TransactionPage, TransactionQuery, TransactionWrite,
+    AccountBatch, AccountIdPage, AccountUpdate, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
+    TransactionPage, TransactionQuery, TransactionWrite,
 };
 
 fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
@@ -40,36 +40,25 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         Ok(batch)
     }
 
-    async fn scan_accounts(
-        &self,
-        segment: ScanSegment,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<AccountPage, PortError> {
-        // Profiles are found by their sort key; `after` is the last partition key handed out.
-        let rows: Vec<(String, String)> = self.with(|connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT pk, item FROM ledger WHERE sk = ?1 AND pk > ?2 ORDER BY pk")?;
-            let rows = statement.query_map(params![PROFILE_SK, after.unwrap_or("")], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
+    async fn accounts_in_zone(&self, zone: &str, after: Option<&str>, limit: u32) -> Result<AccountIdPage, PortError> {
+        // The partial index `ledger_by_statement_zone` plays the sparse GSI.
+        let after_pk = after.map(account_pk).unwrap_or_default();
+        let pks: Vec<String> = self.with(|connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT pk FROM ledger WHERE sk = '{PROFILE_SK}' AND {ZONE_OF_ITEM} = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3"
+            ))?;
+            let rows = statement.query_map(params![zone, after_pk, i64::from(limit.max(1))], |row| row.get(0))?;
             rows.collect()
         })?;
-        let mut page = AccountPage::default();
-        for (pk, text) in rows {
-            if !segment.holds(&pk) {
-                continue;
-            }
-            match decode_text(&text).map(|item| LedgerItem::decode(&item)) {
-                Some(Ok(LedgerItem::Account(account))) => page.accounts.push(*account),
-                _ => page.undecodable += 1,
-            }
-            if page.accounts.len() + page.undecodable as usize >= limit.max(1) as usize {
-                page.next = Some(pk);
-                break;
-            }
-        }
-        Ok(page)
+        let full = pks.len() == limit.max(1) as usize;
+        let account_ids: Vec<String> = pks
+            .iter()
+            .filter_map(|pk| keys::account_id_of(pk).map(str::to_string))
+            .collect();
+        Ok(AccountIdPage {
+            next: if full { account_ids.last().cloned() } else { None },
+            account_ids,
+        })
     }
 
     async fn query_transactions(&self, query: &TransactionQuery<'_>) -> Result<TransactionPage, PortError> {

@@ -100,6 +100,44 @@ CREATE TABLE IF NOT EXISTS archive (
 );
 ";
 
+/// The statement zone of a ledger item's JSON text: the key of the partial index that plays
+/// the `accounts-by-zone` GSI (only account profiles are in it, as only they carry the key).
+pub(super) const ZONE_OF_ITEM: &str = "json_extract(item, '$.statement_zone.S')";
+
+fn zone_index_sql() -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS ledger_by_statement_zone ON ledger ({ZONE_OF_ITEM}, pk) WHERE sk = '{}'",
+        crate::domain::keys::PROFILE_SK
+    )
+}
+
+/// Gives the profiles of a store written before the index their `statement_zone`, as the
+/// README's backfill does on DynamoDB. Profiles without one that need none (closed,
+/// unsubscribed) are decoded again at each open: there are few.
+fn backfill_statement_zones(connection: &Connection) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String)> = {
+        let mut statement = connection.prepare(&format!(
+            "SELECT pk, item FROM ledger WHERE sk = '{}' AND {ZONE_OF_ITEM} IS NULL",
+            crate::domain::keys::PROFILE_SK
+        ))?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (pk, text) in rows {
+        let Ok(item) = serde_json::from_str::<Item>(&text) else {
+            continue;
+        };
+        if let Some(Some(_)) = crate::domain::Account::statement_zone_fix(&item) {
+            let item = crate::domain::Account::with_statement_zone(item);
+            connection.execute(
+                "UPDATE ledger SET item = ?2 WHERE pk = ?1 AND sk = ?3",
+                params![pk, to_text(&item), crate::domain::keys::PROFILE_SK],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Columns added since the first stores were written: a store from an older version gets
 /// them (empty) when it is opened.
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("idempotency", "result", "TEXT")];
@@ -179,6 +217,8 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
             .and_then(|_| upgrade(&connection))
+            .and_then(|_| connection.execute_batch(&zone_index_sql()))
+            .and_then(|_| backfill_statement_zones(&connection))
             .map_err(|source| match source.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                     StoreOpenError::InUse { path: path.clone() }
@@ -287,6 +327,24 @@ impl<C: Clock> EmbeddedStore<C> {
             )?;
             Ok(())
         })
+    }
+
+    /// Every account profile that decodes, in account_id order: what a local tool reports
+    /// on (the pipeline reads profiles by key or through the zone index).
+    pub fn accounts(&self) -> Result<Vec<crate::domain::Account>, PortError> {
+        let texts: Vec<String> = self.with(|connection| {
+            let mut statement = connection.prepare_cached("SELECT item FROM ledger WHERE sk = ?1 ORDER BY pk")?;
+            let rows = statement.query_map([crate::domain::keys::PROFILE_SK], |row| row.get(0))?;
+            rows.collect()
+        })?;
+        Ok(texts
+            .iter()
+            .filter_map(|text| serde_json::from_str::<Item>(text).ok())
+            .filter_map(|item| match crate::domain::LedgerItem::decode(&item) {
+                Ok(crate::domain::LedgerItem::Account(account)) => Some(*account),
+                _ => None,
+            })
+            .collect())
     }
 
     /// How many items the ledger holds.

@@ -54,6 +54,23 @@ impl<C: Clock> EmbeddedStore<C> {
         Ok(id)
     }
 
+    /// Puts messages on a queue in one transaction, visible now: all or none.
+    pub fn enqueue_all(&self, queue: &str, bodies: &[String]) -> Result<(), PortError> {
+        let now = self.clock.now().timestamp_millis();
+        self.with(|connection| {
+            let tx = connection.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?;
+                for body in bodies {
+                    insert.execute(params![random_id(), queue, body, now])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     /// Receives up to `max` visible messages, oldest first, moving those past the redrive
     /// policy to the dead-letter queue instead.
     pub fn receive(

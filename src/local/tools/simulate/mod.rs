@@ -9,6 +9,12 @@
 //! batches, between a batch's effects and its checkpoint, with a notifier batch in flight,
 //! and starts it again from the store.
 //!
+//! Then comes a Monday morning across zones: the clock skips to the next window of the
+//! digest planner's schedules (Sunday 16:00 to Monday 18:00 UTC) and goes through it hour by
+//! hour; each hour's planner run queues the accounts whose Monday 06:00 it is, and the
+//! workers publish their statements for the week that just ended in their zone. Expected:
+//! one statement for each account that is due and had a transaction in that week.
+//!
 //! One account in twenty gets an address of SES's mailbox simulator (bounce@, complaint@,
 //! suppressionlist@, success@, ooto@ in turn): the outbox answers for them as SES would,
 //! and the feedback function marks the ones that bounce or complain undeliverable.
@@ -41,6 +47,7 @@ use crate::local::embedded::outbox::OutboxError;
 use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::memory::MemoryBus;
+use crate::pipeline::digest::RunHour;
 use crate::pipeline::ingest::Written;
 use crate::pipeline::ingest::json_body::JsonBody;
 use crate::pipeline::notify::notice::Notice;
@@ -138,16 +145,62 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     }
     progress.wrote(writes.len() as u64);
     drop(writes);
+    runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
+
+    // A Monday morning: the next whole window of the planner's schedules, hour by hour.
+    let mut monday = MondayMorning::default();
+    runtime.run_schedules().await?;
+    let mut window = RunHour::window_from(clock.now());
+    if window.first().is_some_and(|first| first.start() < clock.now()) {
+        window = RunHour::window_from(clock.now() + chrono::Duration::days(6));
+    }
+    for hour in &window {
+        // The clock skips in whole milliseconds: land just past the hour's top.
+        while clock.now() < hour.start() {
+            let ahead = (hour.start() - clock.now()).num_milliseconds().max(0) as u64 + 1;
+            clock.advance(Duration::from_millis(ahead));
+        }
+        let runs = runtime.run_schedules().await?;
+        monday.planner_runs += runs.len() as u64;
+        monday.planner_runs_failed += runs.iter().filter(|r| r.failed.is_some()).count() as u64;
+        runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
+    }
+    monday.window = window.iter().map(|h| h.start()).collect();
+    runtime.outbox.write_index()?;
+    let wall = started.elapsed();
+    report::build(&runtime.store, &parts.rules, &intake, &tally, &parts.faults, &monday, wall, &dir).await
+}
+
+/// The Monday morning the simulation went through.
+#[derive(Debug, Default)]
+pub struct MondayMorning {
+    /// The hours of the window, in order.
+    pub window: Vec<chrono::DateTime<chrono::Utc>>,
+    pub planner_runs: u64,
+    pub planner_runs_failed: u64,
+}
+
+/// Ticks until the stream and the queues are empty, skipping ahead to when a message that
+/// is not visible yet comes back; a crash opens a new runtime on the same folder.
+async fn drain(
+    mut runtime: Runtime<Clk>,
+    dir: &Path,
+    parts: &RuntimeParts<Clk>,
+    clock: &Clk,
+    tally: &mut Tally,
+    crash_here: &dyn Fn(&Tally) -> bool,
+    progress: &impl Progress,
+) -> Result<Runtime<Clk>, SimulateError> {
     let mut idle_rounds = 0;
     loop {
-        if runtime.tick(true, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
-            runtime = restart(runtime, &dir, &parts)?;
+        if runtime.tick(true, tally, Some(crash_here)).await? == Ticked::Crashed {
+            runtime = restart(runtime, dir, parts)?;
             continue;
         }
         let backlog = runtime.backlog()?;
         progress.draining(backlog.stream + backlog.queued);
         if backlog.is_empty() {
-            break;
+            return Ok(runtime);
         }
         // Nothing visible yet: skip ahead to when the next message reappears.
         let next = runtime
@@ -162,9 +215,6 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
             return Err(SimulateError::DidNotDrain);
         }
     }
-    runtime.outbox.write_index()?;
-    let wall = started.elapsed();
-    report::build(&runtime.store, &parts.rules, &intake, &tally, &parts.faults, wall, &dir).await
 }
 
 /// Throws the runtime away (closing the store) and opens a new one on the same folder.
@@ -374,6 +424,75 @@ pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expec
         }
     }
     Ok(expected)
+}
+
+/// The Weekly Statements the Monday window must have published, added to `expected`: for
+/// each account that is due (not closed, not unsubscribed), the run of the window that holds
+/// Monday 06:00 in its zone, and the week that just ended there; a statement when the
+/// ledger holds a transaction of that week. Worked out from the profiles and the ledger,
+/// not from the planner's index or its pages.
+pub async fn expected_statements(
+    store: &Store,
+    window: &[chrono::DateTime<chrono::Utc>],
+    expected: &mut Expected,
+) -> Result<u64, SimulateError> {
+    let hours: Vec<RunHour> = window.iter().map(|at| RunHour::containing(*at)).collect();
+    let mut statements = 0;
+    for account in store.accounts()? {
+        if account.status == crate::domain::AccountStatus::Closed || !account.preferences.statement_enabled {
+            continue;
+        }
+        let zone = account.zone();
+        let Some(due) = hours.iter().find_map(|hour| hour.due(zone)) else {
+            continue;
+        };
+        let query = crate::ports::TransactionQuery {
+            account_id: &account.account_id,
+            from: due.week.from,
+            to: due.week.to,
+            newest_first: false,
+            limit: 1,
+            after: None,
+        };
+        let mut after: Option<String> = None;
+        let mut any = false;
+        loop {
+            let page = store
+                .query_transactions(&crate::ports::TransactionQuery {
+                    after: after.as_deref(),
+                    ..query.clone()
+                })
+                .await?;
+            if !page.transactions.is_empty() {
+                any = true;
+                break;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if !any {
+            continue;
+        }
+        statements += 1;
+        let id = crate::domain::event_id::for_weekly_statement(&account.account_id, &due.week.start.to_string());
+        expected.events.insert(
+            id.clone(),
+            ExpectedEvent {
+                detail_type: "Weekly Statement".into(),
+                transaction_id: None,
+                reversal: false,
+            },
+        );
+        if Fate::of(account.email.expose()) != Fate::Delivered {
+            expected.undeliverable_accounts.insert(account.account_id.clone());
+        }
+        if account.preferences.email_enabled && Mailbox::new(None, account.email.expose()).is_ok() {
+            expected.emails.insert(id, account.account_id.clone());
+        }
+    }
+    Ok(statements)
 }
 
 /// What a replay of the embedded archive did.

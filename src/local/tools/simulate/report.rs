@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Expected, Intake, Store, expected_effects};
+use super::{Expected, Intake, MondayMorning, Store, expected_effects, expected_statements};
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::runtime::Tally;
 use crate::rules::Rules;
@@ -47,6 +47,14 @@ pub struct Report {
     pub addresses_marked_undeliverable: u64,
     pub notifications_undeliverable: u64,
     pub emails_suppressed_undeliverable: u64,
+    /// The Monday morning: the planner's runs (the window's hours, first and last), the
+    /// statements due, and the Weekly Statements audited.
+    pub monday_from: Option<String>,
+    pub monday_to: Option<String>,
+    pub planner_runs: u64,
+    pub planner_runs_failed: u64,
+    pub statements_expected: u64,
+    pub statements_published: u64,
     pub faults_injected: u64,
     pub faults_surfaced: u64,
     pub crashes: u64,
@@ -138,22 +146,12 @@ pub fn judge<'a>(
 
 /// The accounts whose `email_status` marks their address undeliverable.
 pub async fn marked_accounts(store: &Store) -> Result<std::collections::BTreeSet<String>, super::SimulateError> {
-    use crate::ports::{Ledger, ScanSegment};
-    let mut marked = std::collections::BTreeSet::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.scan_accounts(ScanSegment::whole(), after.as_deref(), 500).await?;
-        marked.extend(
-            page.accounts
-                .into_iter()
-                .filter(|a| a.email_status.is_some())
-                .map(|a| a.account_id),
-        );
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(marked),
-        }
-    }
+    Ok(store
+        .accounts()?
+        .into_iter()
+        .filter(|a| a.email_status.is_some())
+        .map(|a| a.account_id)
+        .collect())
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -170,10 +168,12 @@ pub(super) async fn build(
     intake: &Intake,
     tally: &Tally,
     faults: &Faults,
+    monday: &MondayMorning,
     wall: Duration,
     dir: &Path,
 ) -> Result<Report, super::SimulateError> {
-    let expected = expected_effects(store, rules).await?;
+    let mut expected = expected_effects(store, rules).await?;
+    let statements_expected = expected_statements(store, &monday.window, &mut expected).await?;
     let audited = store.audited_events()?;
     let outbox = store.outbox()?;
     let marked = marked_accounts(store).await?;
@@ -186,6 +186,7 @@ pub(super) async fn build(
     for (_, detail_type) in &audited {
         *events_by_detail_type.entry(detail_type.clone()).or_default() += 1;
     }
+    let statements_published = events_by_detail_type.get("Weekly Statement").copied().unwrap_or(0);
     let rejected_records = events_by_detail_type.get("Record Rejected").copied().unwrap_or(0);
     let notifications_undeliverable = events_by_detail_type
         .get("Notification Undeliverable")
@@ -216,6 +217,7 @@ pub(super) async fn build(
     let dlq_messages = crate::template::Routes::builtin()
         .dead_letter_queues()
         .into_iter()
+        .chain([crate::local::embedded::runtime::DIGEST_RUN_DLQ])
         .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
         .sum::<Result<u64, _>>()?;
     let seconds = wall.as_secs_f64();
@@ -239,6 +241,12 @@ pub(super) async fn build(
         addresses_marked_undeliverable: marked.len() as u64,
         notifications_undeliverable,
         emails_suppressed_undeliverable: suppressed_undeliverable,
+        monday_from: monday.window.first().map(crate::domain::time::format_rfc3339),
+        monday_to: monday.window.last().map(crate::domain::time::format_rfc3339),
+        planner_runs: monday.planner_runs,
+        planner_runs_failed: monday.planner_runs_failed,
+        statements_expected,
+        statements_published,
         faults_injected: faults.injected(),
         faults_surfaced: faults.surfaced(),
         crashes: tally.crashes,
