@@ -1,5 +1,6 @@
-//! The weekly digest: week boundaries in the account's zone (across daylight-saving changes),
-//! totals, the 200-line cap, paging, determinism, and failures.
+//! The weekly statements: the planner's hour picks the zones whose Monday 06:00 it is, the
+//! workers cut each account's week in its zone (across daylight-saving changes), with its
+//! totals, the 200-line cap, paging, determinism, and failures on either side.
 
 mod common;
 
@@ -11,12 +12,11 @@ use serde_json::{Value, json};
 use txn_notify::clock::FrozenClock;
 use txn_notify::domain::{Account, Currency, Money, Transaction};
 use txn_notify::domain::{Channel, DeclineReason, TransactionKind, TransactionStatus};
-use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger};
-use txn_notify::pipeline::{Digest, DigestConfig, DigestReport, DigestRequest, Week};
+use txn_notify::local::memory::{LedgerFaults, MemoryBus, MemoryLedger, MemoryQueue, QueueFaults};
+use txn_notify::pipeline::digest::{DigestPage, PageReport, PlanReport, RunHour};
+use txn_notify::pipeline::{DigestPlanner, DigestWorker, PlanRequest, PlannerConfig, Week, WorkerConfig};
 use txn_notify::ports::BusEntry;
 use txn_notify::rules::Rules;
-
-type TestDigest = Digest<MemoryLedger, MemoryBus, FrozenClock>;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
@@ -26,18 +26,77 @@ fn monday(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }
 
-fn digest_over(ledger: MemoryLedger, config: DigestConfig) -> TestDigest {
-    Digest::new(
-        ledger,
-        MemoryBus::new(),
-        FrozenClock::at(common::now()),
-        Arc::new(Rules::builtin()),
-        config,
-    )
+/// The planner and the workers over one ledger, with the queue between them in memory.
+struct Digest {
+    planner: DigestPlanner<Arc<MemoryLedger>, Arc<MemoryQueue>, Arc<FrozenClock>>,
+    worker: DigestWorker<Arc<MemoryLedger>, MemoryBus, Arc<FrozenClock>>,
+    ledger: Arc<MemoryLedger>,
+    queue: Arc<MemoryQueue>,
+    clock: Arc<FrozenClock>,
 }
 
-fn digest(ledger: MemoryLedger) -> TestDigest {
-    digest_over(ledger, DigestConfig::new("txn-notify"))
+impl Digest {
+    fn over(
+        ledger: impl Into<Arc<MemoryLedger>>,
+        bus: MemoryBus,
+        config: WorkerConfig,
+        planner: PlannerConfig,
+    ) -> Digest {
+        let ledger = ledger.into();
+        let queue = Arc::new(MemoryQueue::new());
+        let clock = Arc::new(FrozenClock::at(common::now()));
+        Digest {
+            planner: DigestPlanner::new(Arc::clone(&ledger), Arc::clone(&queue), Arc::clone(&clock), planner),
+            worker: DigestWorker::new(
+                Arc::clone(&ledger),
+                bus,
+                Arc::clone(&clock),
+                Arc::new(Rules::builtin()),
+                config,
+            ),
+            ledger,
+            queue,
+            clock,
+        }
+    }
+
+    /// The planner's run of that hour, then the workers on every page it queued.
+    async fn run_hour(&self, hour: &str) -> (PlanReport, PageReport) {
+        let plan = self
+            .planner
+            .run(&PlanRequest {
+                hour: RunHour::containing(at(hour)),
+            })
+            .await;
+        let mut pages = PageReport::default();
+        for body in self.queue.drain() {
+            let (page, week) = DigestPage::parse(&body).unwrap();
+            pages.add(&self.worker.work(&page, &week).await);
+        }
+        (plan, pages)
+    }
+
+    /// The run that sends Paris its statements for the week starting on `week_start`.
+    async fn run_paris_week(&self, week_start: &str) -> PageReport {
+        let sends = Week::starting(monday(week_start) + Duration::days(7), chrono_tz::Europe::Paris).from
+            + Duration::hours(6);
+        let (plan, pages) = self.run_hour(&txn_notify::domain::time::format_rfc3339(&sends)).await;
+        assert!(plan.complete(), "{plan:?}");
+        pages
+    }
+
+    fn published(&self) -> Vec<BusEntry> {
+        self.worker.bus.published()
+    }
+}
+
+fn digest(ledger: MemoryLedger) -> Digest {
+    Digest::over(
+        ledger,
+        MemoryBus::new(),
+        WorkerConfig::new("txn-notify"),
+        PlannerConfig::default(),
+    )
 }
 
 fn paris(id: &str) -> Account {
@@ -52,16 +111,8 @@ fn txn_at(id: &str, account: &Account, booked_at: &str, amount_minor: i64) -> Tr
     txn
 }
 
-async fn run_week(digest: &TestDigest, week_start: &str) -> DigestReport {
-    let request = DigestRequest {
-        week_start: Some(monday(week_start)),
-        ..DigestRequest::default()
-    };
-    digest.run(&request, common::now()).await.unwrap()
-}
-
-fn statements(digest: &TestDigest) -> Vec<Value> {
-    digest.bus.published().iter().map(common::detail).collect()
+fn statements(digest: &Digest) -> Vec<Value> {
+    digest.published().iter().map(common::detail).collect()
 }
 
 fn listed_ids(statement: &Value) -> Vec<String> {
@@ -129,7 +180,7 @@ async fn the_week_boundaries_hold_across_the_autumn_change() {
         ledger.insert_transaction(&txn_at(id, &account, booked_at, 1000));
     }
     let digest = digest(ledger);
-    let report = run_week(&digest, "2026-10-19").await;
+    let report = digest.run_paris_week("2026-10-19").await;
     assert!(report.complete(), "{report:?}");
     let statements = statements(&digest);
     assert_eq!(statements.len(), 1);
@@ -153,7 +204,7 @@ async fn the_week_boundaries_hold_across_the_spring_change() {
         ledger.insert_transaction(&txn_at(id, &account, booked_at, 1000));
     }
     let digest = digest(ledger);
-    run_week(&digest, "2026-03-23").await;
+    digest.run_paris_week("2026-03-23").await;
     assert_eq!(listed_ids(&statements(&digest)[0]), ["first", "sunday-late"]);
 }
 
@@ -187,7 +238,7 @@ async fn totals_count_approved_transactions_per_category_and_currency() {
         ledger.insert_transaction(t);
     }
     let digest = digest(ledger);
-    run_week(&digest, "2026-11-16").await;
+    digest.run_paris_week("2026-11-16").await;
     let statement = &statements(&digest)[0];
     assert_eq!(statement["transaction_count"], 7);
     assert_eq!(statement["truncated"], false);
@@ -219,14 +270,21 @@ async fn at_most_200_transactions_are_listed_and_paging_reads_them_all() {
         ledger.insert_transaction(&txn);
     }
     ledger.insert_transaction(&txn_at("t-other", &accounts[4], "2026-11-20T08:00:00Z", 700));
-    let mut config = DigestConfig::new("txn-notify");
-    config.scan_page_size = 2;
-    config.query_page_size = 50;
-    let digest = digest_over(ledger, config);
-    let report = run_week(&digest, "2026-11-16").await;
+    let mut config = WorkerConfig::new("txn-notify");
+    config.statement.query_page_size = 50;
+    let digest = Digest::over(
+        ledger,
+        MemoryBus::new(),
+        config,
+        PlannerConfig {
+            index_page_size: 2,
+            ..PlannerConfig::default()
+        },
+    );
+    let report = digest.run_paris_week("2026-11-16").await;
     assert_eq!(
         (
-            report.accounts_scanned,
+            report.accounts_read,
             report.statements_published,
             report.accounts_without_transactions
         ),
@@ -262,15 +320,14 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
         ));
     }
     let run = || async {
-        let digest = Digest::new(
-            ledger.clone(),
+        let digest = Digest::over(
+            Arc::clone(&ledger),
             MemoryBus::new(),
-            FrozenClock::at(common::now()),
-            Arc::new(Rules::builtin()),
-            DigestConfig::new("txn-notify"),
+            WorkerConfig::new("txn-notify"),
+            PlannerConfig::default(),
         );
-        run_week_arc(&digest).await;
-        digest.bus.published()
+        digest.run_paris_week("2026-11-16").await;
+        digest.published()
     };
     let first = run().await;
     let second = run().await;
@@ -310,14 +367,6 @@ async fn a_second_run_publishes_the_same_event_ids_so_nothing_is_emailed_twice()
     }));
 }
 
-async fn run_week_arc(digest: &Digest<Arc<MemoryLedger>, MemoryBus, FrozenClock>) -> DigestReport {
-    let request = DigestRequest {
-        week_start: Some(monday("2026-11-16")),
-        ..DigestRequest::default()
-    };
-    digest.run(&request, common::now()).await.unwrap()
-}
-
 #[tokio::test]
 async fn transient_ledger_failures_are_retried_and_persistent_ones_reported() {
     let account = paris("acc-fr-001");
@@ -328,18 +377,53 @@ async fn transient_ledger_failures_are_retried_and_persistent_ones_reported() {
         ..LedgerFaults::default()
     });
     let digest = digest(ledger);
-    let report = run_week(&digest, "2026-11-16").await;
+    let report = digest.run_paris_week("2026-11-16").await;
     assert!(report.complete(), "{report:?}");
     assert_eq!(report.statements_published, 1);
     assert_eq!(digest.clock.sleeps().len(), 3, "one backoff per failure");
 
+    // The index fails for good: the run stops, queues nothing, and must run again.
     digest.ledger.inject(LedgerFaults {
         always_fail: true,
         ..LedgerFaults::default()
     });
-    let report = run_week(&digest, "2026-11-16").await;
-    assert!(!report.complete());
-    assert!(report.scan_error.unwrap().contains("AccessDenied"));
+    let (plan, pages) = digest.run_hour("2026-11-23T05:00:00Z").await;
+    assert!(!plan.complete());
+    assert!(plan.error.unwrap().contains("AccessDenied"), "the cause is kept");
+    assert_eq!((plan.messages_sent, pages.accounts_read), (0, 0));
+}
+
+#[tokio::test]
+async fn an_account_whose_week_cannot_be_read_fails_its_page_alone() {
+    let (good, bad) = (paris("acc-good"), paris("acc-bad"));
+    let ledger = common::ledger_with(&[good.clone(), bad.clone()]);
+    for account in [&good, &bad] {
+        ledger.insert_transaction(&txn_at(&format!("t-{}", account.account_id), account, "2026-11-17T10:00:00Z", 1000));
+    }
+    let digest = digest(ledger);
+    digest
+        .planner
+        .run(&PlanRequest {
+            hour: RunHour::containing(at("2026-11-23T05:00:00Z")),
+        })
+        .await;
+    let bodies = digest.queue.drain();
+    assert_eq!(bodies.len(), 1);
+    // Two pages of one account each, the second's reads failing.
+    let (page, week) = DigestPage::parse(&bodies[0]).unwrap();
+    let one = |id: &str| DigestPage {
+        account_ids: vec![id.to_string()],
+        ..page.clone()
+    };
+    assert!(digest.worker.work(&one("acc-good"), &week).await.complete());
+    digest.ledger.inject(LedgerFaults {
+        always_fail: true,
+        ..LedgerFaults::default()
+    });
+    let failed = digest.worker.work(&one("acc-bad"), &week).await;
+    assert_eq!(failed.accounts_failed, ["acc-bad"]);
+    assert!(failed.last_error.unwrap().contains("AccessDenied"));
+    assert_eq!(digest.published().len(), 1, "the good page's statement is out");
 }
 
 #[tokio::test]
@@ -347,67 +431,177 @@ async fn statements_that_cannot_be_published_are_reported_failed() {
     let account = paris("acc-fr-001");
     let ledger = common::ledger_with(std::slice::from_ref(&account));
     ledger.insert_transaction(&txn_at("t-1", &account, "2026-11-17T10:00:00Z", 1000));
-    let digest = Digest::new(
+    let digest = Digest::over(
         ledger,
         MemoryBus::failing_entries(|_, _| Some("ThrottlingException".into())),
-        FrozenClock::at(common::now()),
-        Arc::new(Rules::builtin()),
-        DigestConfig::new("txn-notify"),
+        WorkerConfig::new("txn-notify"),
+        PlannerConfig::default(),
     );
-    let report = run_week(&digest, "2026-11-16").await;
+    let report = digest.run_paris_week("2026-11-16").await;
     assert_eq!(report.accounts_failed, ["acc-fr-001"]);
     assert_eq!(report.statements_published, 0);
 }
 
 #[tokio::test]
-async fn scan_segments_visit_each_account_exactly_once() {
-    let accounts: Vec<Account> = (0..40).map(|i| paris(&format!("acc-{i:02}"))).collect();
-    let ledger = Arc::new(common::ledger_with(&accounts));
-    let mut seen = Vec::new();
-    for segment in 0..3 {
-        let digest = Digest::new(
-            ledger.clone(),
-            MemoryBus::new(),
-            FrozenClock::at(common::now()),
-            Arc::new(Rules::builtin()),
-            DigestConfig::new("txn-notify"),
-        );
-        let request = DigestRequest {
-            week_start: Some(monday("2026-11-16")),
-            segment: Some(segment),
-            total_segments: Some(3),
-        };
-        let report = digest.run(&request, common::now()).await.unwrap();
-        assert!(report.accounts_scanned > 0, "segment {segment} is not empty");
-        seen.push(report.accounts_scanned);
+async fn each_hour_takes_the_zones_whose_monday_six_oclock_it_is() {
+    let zoned = |id: &str, zone: Option<&str>| {
+        let mut account = common::account(id, "FR", Currency::EUR);
+        account.time_zone = zone.map(str::to_string);
+        account
+    };
+    let accounts = [
+        zoned("acc-tokyo", Some("Asia/Tokyo")),
+        zoned("acc-kathmandu", Some("Asia/Kathmandu")),
+        zoned("acc-paris", Some("Europe/Paris")),
+        zoned("acc-nozone", None),
+        zoned("acc-unknown", Some("Mars/Olympus")),
+        zoned("acc-newyork", Some("America/New_York")),
+        zoned("acc-marquesas", Some("Pacific/Marquesas")),
+    ];
+    let ledger = common::ledger_with(&accounts);
+    // One transaction each on Sunday 22 November at noon UTC: still Sunday in every one of
+    // these zones, so in the week of the 16th for all of them.
+    for account in &accounts {
+        ledger.insert_transaction(&txn_at(&format!("t-{}", account.account_id), account, "2026-11-22T12:00:00Z", 500));
     }
-    assert_eq!(seen.iter().sum::<u64>(), 40);
+    let digest = digest(ledger);
+    let mut by_hour = Vec::new();
+    for hour in RunHour::window_from(at("2026-11-22T16:00:00Z")) {
+        let (plan, pages) = digest.run_hour(&txn_notify::domain::time::format_rfc3339(&hour.start())).await;
+        assert!(plan.complete() && pages.complete());
+        let mut zones: Vec<(String, u64)> = plan.zones.iter().map(|z| (z.zone.clone(), z.accounts)).collect();
+        zones.sort();
+        if !zones.is_empty() {
+            by_hour.push((hour.start().format("%a %H:%M").to_string(), zones));
+        }
+    }
+    let z = |zone: &str, n: u64| (zone.to_string(), n);
+    assert_eq!(
+        by_hour,
+        [
+            ("Sun 21:00".to_string(), vec![z("Asia/Tokyo", 1)]),
+            ("Mon 00:00".to_string(), vec![z("Asia/Kathmandu", 1)]),
+            ("Mon 05:00".to_string(), vec![z("Europe/Paris", 3)]),
+            ("Mon 11:00".to_string(), vec![z("America/New_York", 1)]),
+            ("Mon 15:00".to_string(), vec![z("Pacific/Marquesas", 1)]),
+        ]
+    );
+    let published = statements(&digest);
+    assert_eq!(published.len(), 7, "one each");
+    for statement in &published {
+        assert_eq!(statement["week"]["start"], "2026-11-16", "{statement}");
+    }
+    let zone_of = |id: &str| {
+        published
+            .iter().find(|s| s["account_id"] == id).unwrap()["week"]["time_zone"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(zone_of("acc-nozone"), "Europe/Paris");
+    assert_eq!(zone_of("acc-unknown"), "Europe/Paris", "an unknown zone falls back to Paris");
+    assert_eq!(zone_of("acc-marquesas"), "Pacific/Marquesas");
+    // A rerun of any hour: the same event ids.
+    let before: Vec<String> = published.iter().map(|s| s["event_id"].to_string()).collect();
+    digest.run_hour("2026-11-23T05:00:00Z").await;
+    let again: Vec<Value> = statements(&digest)[7..].to_vec();
+    assert_eq!(again.len(), 3);
+    assert!(again.iter().all(|s| before.contains(&s["event_id"].to_string())));
+}
+
+#[tokio::test]
+async fn pages_hold_at_most_100_accounts_and_cover_the_zone_once() {
+    let accounts: Vec<Account> = (0..250).map(|i| paris(&format!("acc-{i:03}"))).collect();
+    let ledger = common::ledger_with(&accounts);
+    let digest = Digest::over(
+        ledger,
+        MemoryBus::new(),
+        WorkerConfig::new("txn-notify"),
+        PlannerConfig {
+            index_page_size: 64,
+            ..PlannerConfig::default()
+        },
+    );
+    let plan = digest
+        .planner
+        .run(&PlanRequest {
+            hour: RunHour::containing(at("2026-11-23T05:00:00Z")),
+        })
+        .await;
+    // Paris's four pages of the index, and one empty Query per other zone of the hour.
+    assert_eq!(plan.accounts_read, 250);
+    assert_eq!(plan.index_pages, 4 + plan.zones_due - 1);
+    let mut seen: Vec<String> = Vec::new();
+    for body in digest.queue.drain() {
+        let (page, _) = DigestPage::parse(&body).unwrap();
+        assert!(page.account_ids.len() <= 100);
+        assert_eq!((page.zone.as_str(), page.week_start), ("Europe/Paris", monday("2026-11-16")));
+        seen.extend(page.account_ids);
+    }
+    seen.sort();
+    assert_eq!(seen, accounts.iter().map(|a| a.account_id.clone()).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn the_queue_failing_is_retried_then_fails_the_run() {
+    let accounts: Vec<Account> = (0..30).map(|i| paris(&format!("acc-{i:02}"))).collect();
+    let digest = Digest::over(
+        common::ledger_with(&accounts),
+        MemoryBus::new(),
+        WorkerConfig::new("txn-notify"),
+        PlannerConfig {
+            index_page_size: 10,
+            ..PlannerConfig::default()
+        },
+    );
+    let hour = PlanRequest {
+        hour: RunHour::containing(at("2026-11-23T05:00:00Z")),
+    };
+    // A whole call fails once, then a call sends only its first entry: all is sent in the end.
+    digest.queue.inject(QueueFaults {
+        failing_calls: 1,
+        partial_calls: 1,
+        ..QueueFaults::default()
+    });
+    let plan = digest.planner.run(&hour).await;
+    assert!(plan.complete(), "{plan:?}");
+    assert_eq!(plan.messages_sent, 3);
+    assert_eq!(digest.queue.drain().len(), 3);
+    digest.queue.inject(QueueFaults {
+        failing_calls: 100,
+        ..QueueFaults::default()
+    });
+    let plan = digest.planner.run(&hour).await;
+    assert!(plan.error.unwrap().contains("ServiceUnavailable"));
+    digest.queue.inject(QueueFaults {
+        always_fail: true,
+        ..QueueFaults::default()
+    });
+    let sleeps = digest.clock.sleeps().len();
+    let plan = digest.planner.run(&hour).await;
+    assert!(plan.error.unwrap().contains("AccessDenied"));
+    assert_eq!(digest.clock.sleeps().len(), sleeps, "a permanent failure is not retried");
 }
 
 #[test]
 fn scheduled_events_are_read_strictly() {
-    let (request, time) = DigestRequest::from_event(&json!({
-        "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.scheduler",
-        "time": "2026-11-23T05:00:00Z", "detail": {}
-    }))
+    let now = at("2026-11-23T05:20:00Z");
+    let request = PlanRequest::from_event(
+        &json!({
+            "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+            "time": "2026-11-23T04:00:00Z", "detail": {}
+        }),
+        now,
+    )
     .unwrap();
-    assert_eq!(
-        (request, time),
-        (DigestRequest::default(), Some(at("2026-11-23T05:00:00Z")))
-    );
-    let (request, _) =
-        DigestRequest::from_event(&json!({"detail": {"week_start": "2026-11-16", "segment": 1, "total_segments": 4}}))
-            .unwrap();
-    assert_eq!(request.week_start, Some(monday("2026-11-16")));
+    assert_eq!(request.hour.start(), at("2026-11-23T04:00:00Z"), "the scheduled hour, not now");
     for (event, message) in [
-        (json!({"detail": {"week_start": "2026-11-17"}}), "must be a Monday"),
-        (json!({"detail": {"weekstart": "2026-11-16"}}), "unknown field"),
-        (json!({"detail": {"segment": 1}}), "go together"),
-        (json!({"detail": {"segment": 4, "total_segments": 4}}), "go together"),
+        (json!({"detail": {"week_start": "2026-11-16"}}), "must be empty"),
+        (json!({"detail": {"segment": 1, "total_segments": 4}}), "must be empty"),
         (json!({"time": "yesterday"}), "RFC 3339"),
         (json!([1, 2]), "JSON object"),
     ] {
-        let error = DigestRequest::from_event(&event).unwrap_err();
+        let error = PlanRequest::from_event(&event, now).unwrap_err();
         assert!(error.to_string().contains(message), "{event}: {error}");
     }
 }
@@ -418,7 +612,7 @@ async fn statements_validate_against_their_schema() {
     let ledger = common::ledger_with(std::slice::from_ref(&account));
     ledger.insert_transaction(&txn_at("t-1", &account, "2026-11-17T10:00:00Z", 1000));
     let digest = digest(ledger);
-    run_week(&digest, "2026-11-16").await;
+    digest.run_paris_week("2026-11-16").await;
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -455,9 +649,9 @@ async fn totals_are_exact_however_large_and_never_saturate() {
         ledger.insert_transaction(&txn);
     }
     let digest = digest(ledger);
-    let report = run_week(&digest, "2026-11-16").await;
+    let report = digest.run_paris_week("2026-11-16").await;
     assert!(report.complete());
-    let text = digest.bus.published()[0].detail.clone();
+    let text = digest.published()[0].detail.clone();
     let exact = i128::from(max) * i128::from(count);
     assert!(exact > i128::from(i64::MAX));
     assert!(
@@ -491,15 +685,33 @@ async fn closed_and_unsubscribed_accounts_get_no_statement_and_cost_no_reads() {
             .await
             .unwrap();
     }
-    let digest = digest_over(ledger, DigestConfig::new("txn-notify"));
-    let report = run_week(&digest, "2026-11-16").await;
+    let digest = digest(ledger);
+    let (plan, report) = digest.run_hour("2026-11-23T05:00:00Z").await;
+    assert_eq!(plan.accounts_read, 1, "the index holds only the account that is due");
     assert_eq!(
-        (report.statements_published, report.accounts_not_due),
-        (1, 2),
+        (report.accounts_read, report.statements_published, report.accounts_not_due),
+        (1, 1, 0),
         "{report:?}"
     );
     assert_eq!(report.transactions_read, 1, "only the open account's week is read");
     let published = statements(&digest);
     assert_eq!(published.len(), 1);
     assert_eq!(published[0]["account_id"], "acc-open");
+
+    // A page written before they closed or unsubscribed (the index lags by a moment, or a
+    // page is redelivered later): the profile read again says no, and nothing is read.
+    let stale = DigestPage {
+        run_hour: at("2026-11-23T05:00:00Z"),
+        zone: "Europe/Paris".into(),
+        week_start: monday("2026-11-16"),
+        account_ids: vec!["acc-closed".into(), "acc-unsub".into(), "acc-gone".into()],
+    };
+    let (stale, week) = DigestPage::parse(&stale.body()).unwrap();
+    let report = digest.worker.work(&stale, &week).await;
+    assert_eq!(
+        (report.statements_published, report.accounts_not_due, report.transactions_read),
+        (0, 3, 0),
+        "{report:?}"
+    );
+    assert!(report.complete(), "not due is not a failure");
 }

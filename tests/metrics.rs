@@ -26,7 +26,8 @@ use txn_notify::pipeline::feedback::{Feedback, FeedbackConfig};
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 use txn_notify::pipeline::{AuditConfig, Auditor};
-use txn_notify::pipeline::{Digest, DigestConfig};
+use txn_notify::local::memory::MemoryQueue;
+use txn_notify::pipeline::{DigestPlanner, DigestWorker, PlannerConfig, WorkerConfig};
 use txn_notify::pipeline::{Processor, ProcessorConfig};
 use txn_notify::rules::Rules;
 use txn_notify::template::CONFIGURATION_SET;
@@ -180,15 +181,29 @@ async fn every_invocation() -> Vec<(&'static str, Vec<Value>)> {
         "feedback",
         documents_of("feedback", &feedback, feedback_batch, true).await,
     ));
-    let digest = Digest::new(
+    let planner = DigestPlanner::new(
+        sample_ledger(),
+        MemoryQueue::new(),
+        FrozenClock::at(now),
+        PlannerConfig::default(),
+    );
+    let schedule = read(&events("scheduled/weekly-digest.json"));
+    invocations.push((
+        "digest-planner",
+        documents_of("digest-planner", &planner, schedule, true).await,
+    ));
+    let worker = DigestWorker::new(
         sample_ledger(),
         MemoryBus::new(),
         FrozenClock::at(now),
         Arc::clone(&rules),
-        DigestConfig::new("txn-notify"),
+        WorkerConfig::new("txn-notify"),
     );
-    let schedule = read(&events("scheduled/weekly-digest.json"));
-    invocations.push(("digest", documents_of("digest", &digest, schedule, true).await));
+    let pages = read(&events("digest/sqs-digest-pages.json"));
+    invocations.push((
+        "digest-worker",
+        documents_of("digest-worker", &worker, pages, true).await,
+    ));
     let signed_at = "2026-11-20T18:00:10Z".parse().unwrap();
     let ingest = Ingest::new(
         sample_ledger(),
@@ -575,7 +590,8 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
         "ProcessorFunction",
         "NotifierFunction",
         "AuditorFunction",
-        "DigestFunction",
+        "DigestPlannerFunction",
+        "DigestWorkerFunction",
         "IngestFunction",
         "FeedbackFunction",
     ] {
@@ -585,7 +601,14 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
         text.contains("\"Reputation.BounceRate\"") && text.contains("\"Reputation.ComplaintRate\""),
         "SES's reputation is on the dashboard"
     );
-    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ", "FeedbackDLQ"] {
+    for queue in [
+        "NotifyDLQ",
+        "AuditDLQ",
+        "RoutingDLQ",
+        "DigestDLQ",
+        "DigestQueueDLQ",
+        "FeedbackDLQ",
+    ] {
         assert!(
             references.contains(&format!("{queue}.QueueName")),
             "no depth for {queue}"
@@ -593,42 +616,63 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
     }
 }
 
-/// The alarms: (logical id, namespace, metric, the dimension value, statistic, threshold).
+/// The alarms: (logical id, namespace, metric, the dimension value, statistic, threshold),
+/// one row per metric an alarm watches (an alarm on metric math has several).
 fn alarms() -> Vec<(String, String, String, String, String, f64)> {
     let template = template();
-    template["Resources"]
+    let dimension_of = |id: &str, dimensions: &serde_yaml_ng::Value| match &dimensions[0]["Value"] {
+        // An account-wide metric (SES's reputation).
+        serde_yaml_ng::Value::Null => String::new(),
+        serde_yaml_ng::Value::String(value) => value.clone(),
+        serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_string(),
+        other => panic!("{id}: {other:?}"),
+    };
+    let mut rows = Vec::new();
+    for (id, alarm) in template["Resources"]
         .as_mapping()
         .unwrap()
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
-        .map(|(id, alarm)| {
-            let p = &alarm["Properties"];
-            let id = id.as_str().unwrap().to_string();
-            for actions in ["AlarmActions", "OKActions"] {
-                let action = format!("{:?}", p[actions][0]);
-                assert!(
-                    action.contains("AlarmTopic"),
-                    "{id} {actions} do not go to AlarmTopic: {action}"
-                );
-            }
-            assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
-            let dimension = match &p["Dimensions"][0]["Value"] {
-                // An account-wide metric (SES's reputation).
-                serde_yaml_ng::Value::Null => String::new(),
-                serde_yaml_ng::Value::String(value) => value.clone(),
-                serde_yaml_ng::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_string(),
-                other => panic!("{id}: {other:?}"),
-            };
-            (
-                id,
+    {
+        let p = &alarm["Properties"];
+        let id = id.as_str().unwrap().to_string();
+        for actions in ["AlarmActions", "OKActions"] {
+            let action = format!("{:?}", p[actions][0]);
+            assert!(
+                action.contains("AlarmTopic"),
+                "{id} {actions} do not go to AlarmTopic: {action}"
+            );
+        }
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+        let threshold = p["Threshold"].as_f64().unwrap();
+        match p["Metrics"].as_sequence() {
+            None => rows.push((
+                id.clone(),
                 p["Namespace"].as_str().unwrap().to_string(),
                 p["MetricName"].as_str().unwrap().to_string(),
-                dimension,
+                dimension_of(&id, &p["Dimensions"]),
                 p["Statistic"].as_str().unwrap().to_string(),
-                p["Threshold"].as_f64().unwrap(),
-            )
-        })
-        .collect()
+                threshold,
+            )),
+            Some(metrics) => {
+                assert!(
+                    metrics.iter().filter(|m| m["ReturnData"] == true).count() == 1,
+                    "{id}: one expression decides"
+                );
+                for stat in metrics.iter().map(|m| &m["MetricStat"]).filter(|m| !m.is_null()) {
+                    rows.push((
+                        id.clone(),
+                        stat["Metric"]["Namespace"].as_str().unwrap().to_string(),
+                        stat["Metric"]["MetricName"].as_str().unwrap().to_string(),
+                        dimension_of(&id, &stat["Metric"]["Dimensions"]),
+                        stat["Stat"].as_str().unwrap().to_string(),
+                        threshold,
+                    ));
+                }
+            }
+        }
+    }
+    rows
 }
 
 #[tokio::test]
@@ -651,7 +695,14 @@ async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_
         has("TxnNotify", "RecordsRejected", "processor", 0.0),
         "any Record Rejected"
     );
-    for queue in ["NotifyDLQ", "AuditDLQ", "RoutingDLQ", "DigestDLQ", "FeedbackDLQ"] {
+    for queue in [
+        "NotifyDLQ",
+        "AuditDLQ",
+        "RoutingDLQ",
+        "DigestDLQ",
+        "DigestQueueDLQ",
+        "FeedbackDLQ",
+    ] {
         assert!(
             has("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, 0.0),
             "{queue} depth above 0"
@@ -671,7 +722,10 @@ async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_
         );
     }
     assert!(has("TxnNotify", "SesThrottled", "notifier", 0.0), "SES throttling");
-    assert!(has("AWS/Lambda", "Errors", "DigestFunction", 0.0), "digest failure");
+    for function in ["DigestPlannerFunction", "DigestWorkerFunction"] {
+        assert!(has("AWS/Lambda", "Errors", function, 0.0), "digest failure: {function}");
+    }
+    assert!(has("TxnNotify", "RecordsRetried", "digest-worker", 0.0), "digest pages retried");
     // An alarm on our namespace watches a metric the code writes for that function.
     let (written, _) = written_by_the_code().await;
     for (id, namespace, metric, function, _, _) in &alarms {

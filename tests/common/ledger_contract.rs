@@ -4,7 +4,8 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use txn_notify::domain::Currency;
-use txn_notify::ports::{AccountUpdate, AccountWrite, Ledger, ScanSegment, TransactionQuery, TransactionWrite};
+use txn_notify::domain::AccountStatus;
+use txn_notify::ports::{AccountUpdate, AccountWrite, Ledger, TransactionQuery, TransactionWrite};
 
 use super::{account, purchase};
 
@@ -53,31 +54,6 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
     let mut found: Vec<&str> = batch.accounts.iter().map(|a| a.account_id.as_str()).collect();
     found.sort();
     assert_eq!(found, ["c-acc-2", "c-acc-4"]);
-
-    // Scans: every account exactly once, in pages, in one segment or in several.
-    for total in [1, 3] {
-        let mut seen = Vec::new();
-        for index in 0..total {
-            let mut after: Option<String> = None;
-            loop {
-                let page = ledger
-                    .scan_accounts(ScanSegment { index, total }, after.as_deref(), 2)
-                    .await
-                    .unwrap();
-                seen.extend(page.accounts.into_iter().map(|a| a.account_id));
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-        }
-        seen.sort();
-        assert_eq!(
-            seen,
-            ["c-acc-1", "c-acc-2", "c-acc-3", "c-acc-4", "c-acc-5"],
-            "{total} segments"
-        );
-    }
 
     // History: [from, to), newest first, in pages, never a marker.
     let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap();
@@ -166,4 +142,49 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
         right
     };
     assert_eq!(profile("c-acc-2").await, winner);
+
+    // The statement index: the accounts due in a zone, by Query, in pages, never a
+    // transaction; an account without a zone (or with one that is not IANA's) is in Paris;
+    // a change of zone moves it; a closed or unsubscribed account leaves it.
+    let winner_zone = winner.time_zone.clone().unwrap();
+    assert_eq!(zone_ids(ledger, "Europe/Paris").await, ["c-acc-1", "c-acc-3", "c-acc-4", "c-acc-5"]);
+    assert_eq!(zone_ids(ledger, &winner_zone).await, ["c-acc-2"]);
+    assert!(zone_ids(ledger, "America/New_York").await.is_empty(), "it moved on");
+    assert!(zone_ids(ledger, "Pacific/Kiritimati").await.is_empty());
+    let mut odd = account("c-acc-6", "FR", eur);
+    odd.time_zone = Some("Mars/Olympus".into());
+    ledger.put_account(&odd).await.unwrap();
+    let mut closed = profile("c-acc-3").await;
+    closed.status = AccountStatus::Closed;
+    closed.version = 2;
+    assert_eq!(ledger.update_account(&closed, 1).await.unwrap(), AccountUpdate::Updated);
+    let mut unsubscribed = profile("c-acc-4").await;
+    unsubscribed.preferences.statement_enabled = false;
+    unsubscribed.version = 2;
+    assert_eq!(ledger.update_account(&unsubscribed, 1).await.unwrap(), AccountUpdate::Updated);
+    assert_eq!(zone_ids(ledger, "Europe/Paris").await, ["c-acc-1", "c-acc-5", "c-acc-6"]);
+    let mut back = profile("c-acc-4").await;
+    back.preferences.statement_enabled = true;
+    back.version = 3;
+    assert_eq!(ledger.update_account(&back, 2).await.unwrap(), AccountUpdate::Updated);
+    assert_eq!(
+        zone_ids(ledger, "Europe/Paris").await,
+        ["c-acc-1", "c-acc-4", "c-acc-5", "c-acc-6"],
+        "subscribed again, due again"
+    );
+}
+
+/// Every id of a zone in the index, read two at a time.
+async fn zone_ids<L: Ledger>(ledger: &L, zone: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ledger.accounts_in_zone(zone, after.as_deref(), 2).await.unwrap();
+        assert!(page.account_ids.len() <= 2);
+        ids.extend(page.account_ids);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return ids,
+        }
+    }
 }
