@@ -5,7 +5,7 @@ use chrono::{Duration, TimeZone, Utc};
 use txn_notify::aws::dynamodb::item::to_sdk;
 use txn_notify::aws::dynamodb::{DynamoAuditLog, DynamoLedger};
 use txn_notify::domain::Currency;
-use txn_notify::ports::{AccountWrite, AuditLog, Ledger, PutOutcome, ScanSegment, TransactionWrite};
+use txn_notify::ports::{AccountWrite, AuditLog, Ledger, PutOutcome, TransactionWrite};
 
 use crate::common::audit_contract::audit_record;
 use crate::common::{account, purchase};
@@ -92,65 +92,49 @@ async fn profiles_come_back_by_batch_and_missing_ones_are_absent() {
 }
 
 #[tokio::test]
-async fn scans_page_through_accounts_only_and_segments_split_them() {
+async fn the_zone_index_pages_through_due_accounts_only_and_never_reads_a_transaction() {
     let ledger = ledger().await;
     let eur = Currency::from_code("EUR").unwrap();
     let mut expected: Vec<String> = (0..7).map(|i| format!("acc-{i}")).collect();
     for id in &expected {
         ledger.put_account(&account(id, "FR", eur)).await.unwrap();
-        for n in 0..3 {
+        for n in 0..20 {
             let txn = purchase(&format!("{id}-t{n}"), id, 100 + n, eur);
             ledger.put_transaction(&txn, "fp").await.unwrap();
         }
     }
+    let mut tokyo = account("acc-tokyo", "JP", eur);
+    tokyo.time_zone = Some("Asia/Tokyo".into());
+    ledger.put_account(&tokyo).await.unwrap();
     expected.sort();
 
+    let before = ledger.read_units();
     let mut seen = Vec::new();
-    let mut after = None;
+    let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = ledger
-            .scan_accounts(ScanSegment::whole(), after.as_deref(), 4)
-            .await
-            .unwrap();
+        let page = ledger.accounts_in_zone("Europe/Paris", after.as_deref(), 3).await.unwrap();
         pages += 1;
-        assert_eq!(page.undecodable, 0);
-        seen.extend(page.accounts.into_iter().map(|a| a.account_id));
+        assert!(page.account_ids.len() <= 3);
+        seen.extend(page.account_ids);
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
-    seen.sort();
-    assert_eq!(seen, expected);
+    assert_eq!(seen, expected, "in account_id order, each once");
+    assert!(pages <= 4, "Limit counts index items only: {pages} pages for 7 accounts");
+    let units = ledger.read_units() - before;
     assert!(
-        pages > 7,
-        "Limit counts the items read, transactions included: {pages} pages"
+        units > 0.0 && units <= f64::from(pages) * 0.5,
+        "eventually consistent, keys only: at most half a unit a page, not the 140 transactions: {units}"
     );
-
-    let mut by_segment = Vec::new();
-    for index in 0..3 {
-        let mut after = None;
-        loop {
-            let page = ledger
-                .scan_accounts(ScanSegment { index, total: 3 }, after.as_deref(), 100)
-                .await
-                .unwrap();
-            by_segment.extend(page.accounts.into_iter().map(|a| a.account_id));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-    }
-    by_segment.sort();
-    assert_eq!(by_segment, expected, "the segments visit each account exactly once");
-
-    let error = ledger
-        .scan_accounts(ScanSegment::whole(), Some("not a cursor"), 10)
-        .await
-        .unwrap_err();
-    assert!(!error.is_transient());
+    assert_eq!(
+        ledger.accounts_in_zone("Asia/Tokyo", None, 10).await.unwrap().account_ids,
+        ["acc-tokyo"]
+    );
+    let nobody = ledger.accounts_in_zone("America/Lima", None, 10).await.unwrap();
+    assert!(nobody.account_ids.is_empty() && nobody.next.is_none());
 }
 
 #[tokio::test]

@@ -16,4 +16,5 @@ mod replay;
 mod runtime;
 mod stand_in;
 mod stand_ins;
+mod statements;
 mod support;
