@@ -146,7 +146,8 @@ mod tests {
         assert_eq!(schedules.len(), 2);
         let crons: Vec<Cron> = schedules.iter().map(|s| Cron::of(s).unwrap()).collect();
         assert!(schedules.iter().all(|s| !s.flexible), "the flexible window is off");
-        let week_from = at("2026-11-23T00:00:00Z");
+        // From a Wednesday, for a week: one whole window.
+        let week_from = at("2026-11-25T00:00:00Z");
         let mut fired: Vec<DateTime<Utc>> = crons
             .iter()
             .flat_map(|c| c.fires_between(week_from, week_from + Duration::days(7)))

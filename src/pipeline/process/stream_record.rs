@@ -297,9 +297,16 @@ fn plan_modify(record: &EventRecord) -> Plan {
     }
 }
 
-/// Attributes the server sets on every change through the API: a change of them alone is no
-/// change of the account.
-const BOOKKEEPING: [&str; 5] = ["pk", "sk", "type", "version", "updated_at"];
+/// Attributes the server sets on every change through the API, and the statement index's
+/// key (derived from the profile): a change of them alone is no change of the account.
+const BOOKKEEPING: [&str; 6] = [
+    "pk",
+    "sk",
+    "type",
+    "version",
+    "updated_at",
+    crate::domain::keys::STATEMENT_ZONE,
+];
 
 /// A MODIFY of an account's profile: Account Updated, naming the fields that changed.
 fn plan_account_modify(record: &EventRecord) -> Plan {
