@@ -161,11 +161,17 @@ pub trait WorkQueue: Send + Sync {
     /// Sends at most `MAX_MESSAGES_PER_SEND` bodies. One result per body, in order: Ok, or
     /// the entry's own failure (a sender's fault is permanent, SQS's transient). Err: the
     /// whole call failed and nothing was sent.
-    fn send_messages(&self, bodies: &[String]) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send;
+    fn send_messages(
+        &self,
+        bodies: &[String],
+    ) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send;
 }
 
 impl<T: WorkQueue> WorkQueue for std::sync::Arc<T> {
-    fn send_messages(&self, bodies: &[String]) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send {
+    fn send_messages(
+        &self,
+        bodies: &[String],
+    ) -> impl Future<Output = Result<Vec<Result<(), PortError>>, PortError>> + Send {
         (**self).send_messages(bodies)
     }
 }

@@ -289,7 +289,10 @@ impl Template {
 
     /// The ScheduleV2 events of `function`, in the template's order.
     pub fn schedules(&self, function: &str) -> Result<Vec<ScheduleSource>, TemplateError> {
-        let events = self.resource(function)?["Properties"]["Events"].as_mapping().cloned().unwrap_or_default();
+        let events = self.resource(function)?["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default();
         let mut schedules = Vec::new();
         for (name, event) in &events {
             if event["Type"].as_str() != Some("ScheduleV2") {
@@ -302,7 +305,10 @@ impl Template {
                     .as_str()
                     .ok_or_else(|| problem(function, format!("the schedule {name} has no ScheduleExpression")))?
                     .to_string(),
-                time_zone: properties["ScheduleExpressionTimezone"].as_str().unwrap_or("UTC").to_string(),
+                time_zone: properties["ScheduleExpressionTimezone"]
+                    .as_str()
+                    .unwrap_or("UTC")
+                    .to_string(),
                 flexible: properties["FlexibleTimeWindow"]["Mode"]
                     .as_str()
                     .is_some_and(|mode| mode != "OFF"),

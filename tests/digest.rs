@@ -78,8 +78,8 @@ impl Digest {
 
     /// The run that sends Paris its statements for the week starting on `week_start`.
     async fn run_paris_week(&self, week_start: &str) -> PageReport {
-        let sends = Week::starting(monday(week_start) + Duration::days(7), chrono_tz::Europe::Paris).from
-            + Duration::hours(6);
+        let sends =
+            Week::starting(monday(week_start) + Duration::days(7), chrono_tz::Europe::Paris).from + Duration::hours(6);
         let (plan, pages) = self.run_hour(&txn_notify::domain::time::format_rfc3339(&sends)).await;
         assert!(plan.complete(), "{plan:?}");
         pages
@@ -398,7 +398,12 @@ async fn an_account_whose_week_cannot_be_read_fails_its_page_alone() {
     let (good, bad) = (paris("acc-good"), paris("acc-bad"));
     let ledger = common::ledger_with(&[good.clone(), bad.clone()]);
     for account in [&good, &bad] {
-        ledger.insert_transaction(&txn_at(&format!("t-{}", account.account_id), account, "2026-11-17T10:00:00Z", 1000));
+        ledger.insert_transaction(&txn_at(
+            &format!("t-{}", account.account_id),
+            account,
+            "2026-11-17T10:00:00Z",
+            1000,
+        ));
     }
     let digest = digest(ledger);
     digest
@@ -462,12 +467,19 @@ async fn each_hour_takes_the_zones_whose_monday_six_oclock_it_is() {
     // One transaction each on Sunday 22 November at noon UTC: still Sunday in every one of
     // these zones, so in the week of the 16th for all of them.
     for account in &accounts {
-        ledger.insert_transaction(&txn_at(&format!("t-{}", account.account_id), account, "2026-11-22T12:00:00Z", 500));
+        ledger.insert_transaction(&txn_at(
+            &format!("t-{}", account.account_id),
+            account,
+            "2026-11-22T12:00:00Z",
+            500,
+        ));
     }
     let digest = digest(ledger);
     let mut by_hour = Vec::new();
     for hour in RunHour::window_from(at("2026-11-22T16:00:00Z")) {
-        let (plan, pages) = digest.run_hour(&txn_notify::domain::time::format_rfc3339(&hour.start())).await;
+        let (plan, pages) = digest
+            .run_hour(&txn_notify::domain::time::format_rfc3339(&hour.start()))
+            .await;
         assert!(plan.complete() && pages.complete());
         let mut zones: Vec<(String, u64)> = plan.zones.iter().map(|z| (z.zone.clone(), z.accounts)).collect();
         zones.sort();
@@ -492,14 +504,17 @@ async fn each_hour_takes_the_zones_whose_monday_six_oclock_it_is() {
         assert_eq!(statement["week"]["start"], "2026-11-16", "{statement}");
     }
     let zone_of = |id: &str| {
-        published
-            .iter().find(|s| s["account_id"] == id).unwrap()["week"]["time_zone"]
+        published.iter().find(|s| s["account_id"] == id).unwrap()["week"]["time_zone"]
             .as_str()
             .unwrap()
             .to_string()
     };
     assert_eq!(zone_of("acc-nozone"), "Europe/Paris");
-    assert_eq!(zone_of("acc-unknown"), "Europe/Paris", "an unknown zone falls back to Paris");
+    assert_eq!(
+        zone_of("acc-unknown"),
+        "Europe/Paris",
+        "an unknown zone falls back to Paris"
+    );
     assert_eq!(zone_of("acc-marquesas"), "Pacific/Marquesas");
     // A rerun of any hour: the same event ids.
     let before: Vec<String> = published.iter().map(|s| s["event_id"].to_string()).collect();
@@ -535,7 +550,10 @@ async fn pages_hold_at_most_100_accounts_and_cover_the_zone_once() {
     for body in digest.queue.drain() {
         let (page, _) = DigestPage::parse(&body).unwrap();
         assert!(page.account_ids.len() <= 100);
-        assert_eq!((page.zone.as_str(), page.week_start), ("Europe/Paris", monday("2026-11-16")));
+        assert_eq!(
+            (page.zone.as_str(), page.week_start),
+            ("Europe/Paris", monday("2026-11-16"))
+        );
         seen.extend(page.account_ids);
     }
     seen.sort();
@@ -580,7 +598,11 @@ async fn the_queue_failing_is_retried_then_fails_the_run() {
     let sleeps = digest.clock.sleeps().len();
     let plan = digest.planner.run(&hour).await;
     assert!(plan.error.unwrap().contains("AccessDenied"));
-    assert_eq!(digest.clock.sleeps().len(), sleeps, "a permanent failure is not retried");
+    assert_eq!(
+        digest.clock.sleeps().len(),
+        sleeps,
+        "a permanent failure is not retried"
+    );
 }
 
 #[test]
@@ -594,7 +616,11 @@ fn scheduled_events_are_read_strictly() {
         now,
     )
     .unwrap();
-    assert_eq!(request.hour.start(), at("2026-11-23T04:00:00Z"), "the scheduled hour, not now");
+    assert_eq!(
+        request.hour.start(),
+        at("2026-11-23T04:00:00Z"),
+        "the scheduled hour, not now"
+    );
     for (event, message) in [
         (json!({"detail": {"week_start": "2026-11-16"}}), "must be empty"),
         (json!({"detail": {"segment": 1, "total_segments": 4}}), "must be empty"),
@@ -689,7 +715,11 @@ async fn closed_and_unsubscribed_accounts_get_no_statement_and_cost_no_reads() {
     let (plan, report) = digest.run_hour("2026-11-23T05:00:00Z").await;
     assert_eq!(plan.accounts_read, 1, "the index holds only the account that is due");
     assert_eq!(
-        (report.accounts_read, report.statements_published, report.accounts_not_due),
+        (
+            report.accounts_read,
+            report.statements_published,
+            report.accounts_not_due
+        ),
         (1, 1, 0),
         "{report:?}"
     );
@@ -709,7 +739,11 @@ async fn closed_and_unsubscribed_accounts_get_no_statement_and_cost_no_reads() {
     let (stale, week) = DigestPage::parse(&stale.body()).unwrap();
     let report = digest.worker.work(&stale, &week).await;
     assert_eq!(
-        (report.statements_published, report.accounts_not_due, report.transactions_read),
+        (
+            report.statements_published,
+            report.accounts_not_due,
+            report.transactions_read
+        ),
         (0, 3, 0),
         "{report:?}"
     );

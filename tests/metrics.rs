@@ -21,12 +21,12 @@ use txn_notify::domain::Mailbox;
 use txn_notify::lambda::handlers::Invoke;
 use txn_notify::lambda::runtime::invoke_measured;
 use txn_notify::local::memory::MemoryMailer;
+use txn_notify::local::memory::MemoryQueue;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
 use txn_notify::pipeline::feedback::{Feedback, FeedbackConfig};
 use txn_notify::pipeline::ingest::{Ingest, IngestConfig};
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 use txn_notify::pipeline::{AuditConfig, Auditor};
-use txn_notify::local::memory::MemoryQueue;
 use txn_notify::pipeline::{DigestPlanner, DigestWorker, PlannerConfig, WorkerConfig};
 use txn_notify::pipeline::{Processor, ProcessorConfig};
 use txn_notify::rules::Rules;
@@ -725,7 +725,10 @@ async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_
     for function in ["DigestPlannerFunction", "DigestWorkerFunction"] {
         assert!(has("AWS/Lambda", "Errors", function, 0.0), "digest failure: {function}");
     }
-    assert!(has("TxnNotify", "RecordsRetried", "digest-worker", 0.0), "digest pages retried");
+    assert!(
+        has("TxnNotify", "RecordsRetried", "digest-worker", 0.0),
+        "digest pages retried"
+    );
     // An alarm on our namespace watches a metric the code writes for that function.
     let (written, _) = written_by_the_code().await;
     for (id, namespace, metric, function, _, _) in &alarms {

@@ -84,7 +84,10 @@ pub enum Function {
     Auditor,
     Notifier,
     Ingest,
+    /// The digest planner for the event's hour, then the workers on what it queued.
     Digest,
+    /// The digest workers alone, on an SQS batch of DigestQueue pages.
+    DigestWorker,
     Feedback,
 }
 

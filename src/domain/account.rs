@@ -282,7 +282,10 @@ impl Account {
     pub fn with_statement_zone(mut item: Item) -> Item {
         match Account::statement_zone_fix(&item) {
             Some(Some(zone)) => {
-                item.insert(keys::STATEMENT_ZONE.to_string(), serde_dynamo::AttributeValue::S(zone.to_string()));
+                item.insert(
+                    keys::STATEMENT_ZONE.to_string(),
+                    serde_dynamo::AttributeValue::S(zone.to_string()),
+                );
             }
             Some(None) => {
                 item.remove(keys::STATEMENT_ZONE);

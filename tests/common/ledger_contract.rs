@@ -3,8 +3,8 @@
 
 use chrono::{Duration, TimeZone, Utc};
 
-use txn_notify::domain::Currency;
 use txn_notify::domain::AccountStatus;
+use txn_notify::domain::Currency;
 use txn_notify::ports::{AccountUpdate, AccountWrite, Ledger, TransactionQuery, TransactionWrite};
 
 use super::{account, purchase};
@@ -147,7 +147,10 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
     // transaction; an account without a zone (or with one that is not IANA's) is in Paris;
     // a change of zone moves it; a closed or unsubscribed account leaves it.
     let winner_zone = winner.time_zone.clone().unwrap();
-    assert_eq!(zone_ids(ledger, "Europe/Paris").await, ["c-acc-1", "c-acc-3", "c-acc-4", "c-acc-5"]);
+    assert_eq!(
+        zone_ids(ledger, "Europe/Paris").await,
+        ["c-acc-1", "c-acc-3", "c-acc-4", "c-acc-5"]
+    );
     assert_eq!(zone_ids(ledger, &winner_zone).await, ["c-acc-2"]);
     assert!(zone_ids(ledger, "America/New_York").await.is_empty(), "it moved on");
     assert!(zone_ids(ledger, "Pacific/Kiritimati").await.is_empty());
@@ -161,8 +164,14 @@ pub async fn ledger_contract<L: Ledger>(ledger: &L) {
     let mut unsubscribed = profile("c-acc-4").await;
     unsubscribed.preferences.statement_enabled = false;
     unsubscribed.version = 2;
-    assert_eq!(ledger.update_account(&unsubscribed, 1).await.unwrap(), AccountUpdate::Updated);
-    assert_eq!(zone_ids(ledger, "Europe/Paris").await, ["c-acc-1", "c-acc-5", "c-acc-6"]);
+    assert_eq!(
+        ledger.update_account(&unsubscribed, 1).await.unwrap(),
+        AccountUpdate::Updated
+    );
+    assert_eq!(
+        zone_ids(ledger, "Europe/Paris").await,
+        ["c-acc-1", "c-acc-5", "c-acc-6"]
+    );
     let mut back = profile("c-acc-4").await;
     back.preferences.statement_enabled = true;
     back.version = 3;

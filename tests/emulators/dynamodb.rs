@@ -113,7 +113,10 @@ async fn the_zone_index_pages_through_due_accounts_only_and_never_reads_a_transa
     let mut after: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = ledger.accounts_in_zone("Europe/Paris", after.as_deref(), 3).await.unwrap();
+        let page = ledger
+            .accounts_in_zone("Europe/Paris", after.as_deref(), 3)
+            .await
+            .unwrap();
         pages += 1;
         assert!(page.account_ids.len() <= 3);
         seen.extend(page.account_ids);
@@ -123,14 +126,21 @@ async fn the_zone_index_pages_through_due_accounts_only_and_never_reads_a_transa
         }
     }
     assert_eq!(seen, expected, "in account_id order, each once");
-    assert!(pages <= 4, "Limit counts index items only: {pages} pages for 7 accounts");
+    assert!(
+        pages <= 4,
+        "Limit counts index items only: {pages} pages for 7 accounts"
+    );
     let units = ledger.read_units() - before;
     assert!(
         units > 0.0 && units <= f64::from(pages) * 0.5,
         "eventually consistent, keys only: at most half a unit a page, not the 140 transactions: {units}"
     );
     assert_eq!(
-        ledger.accounts_in_zone("Asia/Tokyo", None, 10).await.unwrap().account_ids,
+        ledger
+            .accounts_in_zone("Asia/Tokyo", None, 10)
+            .await
+            .unwrap()
+            .account_ids,
         ["acc-tokyo"]
     );
     let nobody = ledger.accounts_in_zone("America/Lima", None, 10).await.unwrap();

@@ -27,7 +27,13 @@ use crate::common::{account, purchase};
 use crate::support::{create_table, dynamodb, moto, queue, route, unique};
 
 const ACCOUNTS: usize = 10_000;
-const ZONES: [&str; 5] = ["Europe/Paris", "Europe/London", "America/New_York", "Asia/Tokyo", "Asia/Kolkata"];
+const ZONES: [&str; 5] = [
+    "Europe/Paris",
+    "Europe/London",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+];
 /// Paris's Monday 06:00 on 30 November 2026 (UTC+1).
 const PARIS_RUN: &str = "2026-11-30T05:00:00Z";
 
@@ -262,7 +268,10 @@ async fn read_units_follow_the_accounts_due_and_their_week_not_the_table() {
     assert!(due.len() > 2_000, "{}", due.len());
 
     let first = paris_monday(&dynamo, &table).await;
-    assert_eq!(first.accounts_planned, in_index, "the index holds Paris's due accounts only");
+    assert_eq!(
+        first.accounts_planned, in_index,
+        "the index holds Paris's due accounts only"
+    );
     // Exactly one statement for every due account, and none for anyone else.
     let got: Vec<&String> = first.statements.keys().collect();
     let wanted: Vec<&String> = due.iter().map(|a| &a.account_id).collect();

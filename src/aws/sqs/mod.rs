@@ -59,7 +59,11 @@ impl WorkQueue for SqsQueue {
             .await
             .map_err(|e| classify("SendMessageBatch", &e))?;
         let mut results: Vec<Result<(), PortError>> = (0..bodies.len())
-            .map(|_| Err(PortError::transient("SendMessageBatch: the entry is in no list of the answer")))
+            .map(|_| {
+                Err(PortError::transient(
+                    "SendMessageBatch: the entry is in no list of the answer",
+                ))
+            })
             .collect();
         for sent in output.successful() {
             if let Some(slot) = sent.id().parse::<usize>().ok().and_then(|n| results.get_mut(n)) {

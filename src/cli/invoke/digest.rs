@@ -188,3 +188,70 @@ fn print(args: &InvokeArgs, request: &PlanRequest, outcome: &Outcome) {
         );
     }
 }
+
+/// The workers alone on an SQS batch of pages, over the seeded ledger (or the store of
+/// `--data-dir`): the Lambda reply, and the statements published.
+pub fn run_worker(args: &InvokeArgs) -> Result<ExitCode, String> {
+    let payload = read_json(&args.event)?;
+    let clock = Arc::new(FrozenClock::at(args.now.unwrap_or_else(chrono::Utc::now)));
+    let rules = args.rules.load()?;
+    let config = WorkerConfig::new(args.bus.clone());
+    let (batch, published) = match &args.data_dir {
+        Some(dir) => {
+            let store = open_store(dir)?;
+            let bus = Arc::new(Recorded::new(EmbeddedBus::new(Arc::clone(&store), Routes::builtin())));
+            let worker = DigestWorker::new(store, Arc::clone(&bus), clock, rules, config);
+            let batch = runtime()?
+                .block_on(worker.handle_batch(payload))
+                .map_err(|e| e.to_string())?;
+            (batch, bus.accepted())
+        }
+        None => {
+            let bus = Arc::new(Recorded::new(MemoryBus::new()));
+            let worker = DigestWorker::new(
+                seeded_ledger(args.ledger.as_ref())?,
+                Arc::clone(&bus),
+                clock,
+                rules,
+                config,
+            );
+            let batch = runtime()?
+                .block_on(worker.handle_batch(payload))
+                .map_err(|e| e.to_string())?;
+            (batch, bus.accepted())
+        }
+    };
+    let response = serde_json::to_value(&batch.response).unwrap_or(Value::Null);
+    let details: Vec<Value> = published
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null))
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({"response": response, "workers": batch.totals, "malformed": batch.malformed, "published": details})
+        );
+    } else {
+        let t = &batch.totals;
+        println!(
+            "digest workers: {} pages ({} malformed, {} to retry): {} statements, {} without transactions, {} not due",
+            batch.messages,
+            batch.malformed,
+            batch.retried,
+            t.statements_published,
+            t.accounts_without_transactions,
+            t.accounts_not_due
+        );
+        for detail in &details {
+            println!(
+                "  Weekly Statement {} week of {} ({}): {} transactions",
+                detail["account_id"].as_str().unwrap_or_default(),
+                detail["week"]["start"].as_str().unwrap_or_default(),
+                detail["week"]["time_zone"].as_str().unwrap_or_default(),
+                detail["transaction_count"]
+            );
+        }
+        println!("response: {response}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -23,6 +23,7 @@ pub fn run(args: InvokeArgs) -> ExitCode {
         Function::Notifier => notifier::run(&args),
         Function::Ingest => ingest::run(&args),
         Function::Digest => digest::run(&args),
+        Function::DigestWorker => digest::run_worker(&args),
         Function::Feedback => feedback::run(&args),
     };
     handled.unwrap_or_else(|message| crate::cli::fail(args.json, &message))

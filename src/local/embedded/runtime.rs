@@ -21,9 +21,9 @@ use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
 use crate::local::embedded::faults::{Faults, Faulty};
 use crate::local::embedded::outbox::OutboxMailer;
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
+use crate::local::embedded::scheduler::{Cron, CronError};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::embedded::store::StoreOpenError;
-use crate::local::embedded::scheduler::{Cron, CronError};
 use crate::local::embedded::work_queue::StoreQueue;
 use crate::pipeline::audit::{AuditConfig, Auditor};
 use crate::pipeline::digest::{DigestPlanner, DigestWorker, PlannerConfig, WorkerConfig};
@@ -275,7 +275,15 @@ impl<C: Clock + Clone> Runtime<C> {
             invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
         } else if source.function == functions::DIGEST_WORKER {
             let cold = self.cold_start("digest-worker");
-            invoke_measured("digest-worker", &self.digest_worker, event, &self.request_id(), cold, None).await
+            invoke_measured(
+                "digest-worker",
+                &self.digest_worker,
+                event,
+                &self.request_id(),
+                cold,
+                None,
+            )
+            .await
         } else {
             let cold = self.cold_start("auditor");
             invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
@@ -354,7 +362,11 @@ impl<C: Clock + Clone> Runtime<C> {
         let mut fired: Vec<(chrono::DateTime<chrono::Utc>, Option<&String>)> = self
             .schedules
             .iter()
-            .flat_map(|(cron, input)| cron.fires_between(last, now).into_iter().map(move |at| (at, input.as_ref())))
+            .flat_map(|(cron, input)| {
+                cron.fires_between(last, now)
+                    .into_iter()
+                    .map(move |at| (at, input.as_ref()))
+            })
             .collect();
         fired.sort_by_key(|(at, _)| *at);
         let mut runs = Vec::new();
@@ -364,7 +376,11 @@ impl<C: Clock + Clone> Runtime<C> {
                 .map(|input| input.replace("<aws.scheduler.scheduled-time>", &time))
                 .and_then(|input| serde_json::from_str(&input).ok())
                 .unwrap_or_else(|| serde_json::json!({"time": time, "detail": {}}));
-            let mut run = ScheduledRun { at, attempts: 0, failed: None };
+            let mut run = ScheduledRun {
+                at,
+                attempts: 0,
+                failed: None,
+            };
             for _ in 0..3 {
                 run.attempts += 1;
                 let cold = self.cold_start("digest-planner");

@@ -167,8 +167,14 @@ mod tests {
             Err(CronError::NotCron("rate(1 hour)".into()))
         );
         assert!(matches!(Cron::parse("cron(0 6 1 * ? *)"), Err(CronError::Field { .. })));
-        assert!(matches!(Cron::parse("cron(0 25 ? * MON *)"), Err(CronError::Field { .. })));
-        assert!(matches!(Cron::parse("cron(0 6 ? * FUNDAY *)"), Err(CronError::Field { .. })));
+        assert!(matches!(
+            Cron::parse("cron(0 25 ? * MON *)"),
+            Err(CronError::Field { .. })
+        ));
+        assert!(matches!(
+            Cron::parse("cron(0 6 ? * FUNDAY *)"),
+            Err(CronError::Field { .. })
+        ));
         let cron = Cron::parse("cron(30 6,8-9 ? * 2-3 *)").unwrap();
         assert!(cron.fires_at(at("2026-11-30T06:30:00Z")), "Monday is 2");
         assert!(cron.fires_at(at("2026-12-01T09:30:00Z")));

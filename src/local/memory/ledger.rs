@@ -153,9 +153,12 @@ impl Ledger for MemoryLedger {
         self.fault()?;
         let items = self.items.read().expect("ledger lock");
         let mut page = AccountIdPage::default();
-        let start = after.map_or(Bound::Unbounded, |id| Bound::Excluded((account_pk(id), PROFILE_SK.to_string())));
+        let start = after.map_or(Bound::Unbounded, |id| {
+            Bound::Excluded((account_pk(id), PROFILE_SK.to_string()))
+        });
         for ((pk, sk), item) in items.range((start, Bound::Unbounded)) {
-            let in_zone = matches!(item.get(keys::STATEMENT_ZONE), Some(serde_dynamo::AttributeValue::S(z)) if z == zone);
+            let in_zone =
+                matches!(item.get(keys::STATEMENT_ZONE), Some(serde_dynamo::AttributeValue::S(z)) if z == zone);
             let Some(account_id) = keys::account_id_of(pk).filter(|_| sk == PROFILE_SK && in_zone) else {
                 continue;
             };

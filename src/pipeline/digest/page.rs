@@ -114,7 +114,10 @@ mod tests {
         let (hour, due) = paris_due();
         let ids: Vec<String> = (0..250).map(|n| format!("acc-{n:04}")).collect();
         let pages = pages_of(hour, &due, ids.clone());
-        assert_eq!(pages.iter().map(|p| p.account_ids.len()).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(
+            pages.iter().map(|p| p.account_ids.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
         let back: Vec<String> = pages.iter().flat_map(|p| p.account_ids.clone()).collect();
         assert_eq!(back, ids);
         let (page, week) = DigestPage::parse(&pages[2].body()).unwrap();
@@ -146,10 +149,22 @@ mod tests {
             with(&|v| v["week_start"] = "2026-11-24".into()),
             PageError::NotAMonday { .. }
         ));
-        assert_eq!(with(&|v| v["account_ids"] = serde_json::json!([])), PageError::BadSize(0));
+        assert_eq!(
+            with(&|v| v["account_ids"] = serde_json::json!([])),
+            PageError::BadSize(0)
+        );
         let many: Vec<String> = (0..101).map(|n| n.to_string()).collect();
-        assert_eq!(with(&|v| v["account_ids"] = serde_json::json!(many)), PageError::BadSize(101));
-        assert_eq!(with(&|v| v["account_ids"] = serde_json::json!([""])), PageError::EmptyId);
-        assert!(matches!(with(&|v| v["account_ids"] = serde_json::json!([7])), PageError::NotAPage(_)));
+        assert_eq!(
+            with(&|v| v["account_ids"] = serde_json::json!(many)),
+            PageError::BadSize(101)
+        );
+        assert_eq!(
+            with(&|v| v["account_ids"] = serde_json::json!([""])),
+            PageError::EmptyId
+        );
+        assert!(matches!(
+            with(&|v| v["account_ids"] = serde_json::json!([7])),
+            PageError::NotAPage(_)
+        ));
     }
 }

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::page::{DigestPage, MAX_SEND_BYTES, pages_of};
 use super::schedule::{RunHour, ZoneDue};
-use crate::ports::{Clock, Ledger, MAX_MESSAGES_PER_SEND, PortError, WorkQueue};
 use crate::pipeline::retry::{RetryPolicy, retry_transient};
+use crate::ports::{Clock, Ledger, MAX_MESSAGES_PER_SEND, PortError, WorkQueue};
 
 #[derive(Debug, Clone)]
 pub struct PlannerConfig {
@@ -249,7 +249,10 @@ mod tests {
     #[test]
     fn calls_take_ten_bodies_and_256_kib_at_most() {
         let small: Vec<String> = (0..23).map(|n| n.to_string()).collect();
-        assert_eq!(calls_of(&small).iter().map(|c| c.len()).collect::<Vec<_>>(), [10, 10, 3]);
+        assert_eq!(
+            calls_of(&small).iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [10, 10, 3]
+        );
         let big: Vec<String> = (0..5).map(|_| "x".repeat(100 * 1024)).collect();
         assert_eq!(calls_of(&big).iter().map(|c| c.len()).collect::<Vec<_>>(), [2, 2, 1]);
         assert!(calls_of(&[]).is_empty());
@@ -270,7 +273,10 @@ mod tests {
             hour(serde_json::json!({"time": "Monday"})),
             Err(PlanRequestError::BadTime("Monday".into()))
         );
-        assert_eq!(hour(serde_json::json!({"time": 5})), Err(PlanRequestError::TimeNotAString));
+        assert_eq!(
+            hour(serde_json::json!({"time": 5})),
+            Err(PlanRequestError::TimeNotAString)
+        );
         assert!(matches!(
             hour(serde_json::json!({"detail": {"segment": 0, "total_segments": 2}})),
             Err(PlanRequestError::DetailNotEmpty(_))

@@ -124,7 +124,10 @@ impl RunHour {
     /// Every IANA zone (links included: an account may name either) whose statements this
     /// hour sends, by name.
     pub fn zones_due(&self) -> Vec<ZoneDue> {
-        let mut due: Vec<ZoneDue> = chrono_tz::TZ_VARIANTS.iter().filter_map(|zone| self.due(*zone)).collect();
+        let mut due: Vec<ZoneDue> = chrono_tz::TZ_VARIANTS
+            .iter()
+            .filter_map(|zone| self.due(*zone))
+            .collect();
         due.sort_by_key(|d| d.zone.name());
         due
     }

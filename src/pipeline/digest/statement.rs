@@ -45,7 +45,10 @@ pub struct Week {
 /// go back): the first time.
 pub fn first_instant_at(local: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
     (0..=180)
-        .find_map(|minutes| zone.from_local_datetime(&(local + Duration::minutes(minutes))).earliest())
+        .find_map(|minutes| {
+            zone.from_local_datetime(&(local + Duration::minutes(minutes)))
+                .earliest()
+        })
         .map(|local| local.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&local))
 }

@@ -136,7 +136,10 @@ impl<L: Ledger, B: EventBus, C: Clock> DigestWorker<L, B, C> {
             match statement {
                 Ok(Some(statement)) => groups.push(EntryGroup {
                     account: Some(account.account_id.clone()),
-                    entries: vec![entry_for(&BusEvent::WeeklyStatement(statement), &self.config.event_bus_name)],
+                    entries: vec![entry_for(
+                        &BusEvent::WeeklyStatement(statement),
+                        &self.config.event_bus_name,
+                    )],
                 }),
                 Ok(None) => report.accounts_without_transactions += 1,
                 Err(error) => {

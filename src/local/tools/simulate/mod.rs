@@ -168,7 +168,17 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     monday.window = window.iter().map(|h| h.start()).collect();
     runtime.outbox.write_index()?;
     let wall = started.elapsed();
-    report::build(&runtime.store, &parts.rules, &intake, &tally, &parts.faults, &monday, wall, &dir).await
+    report::build(
+        &runtime.store,
+        &parts.rules,
+        &intake,
+        &tally,
+        &parts.faults,
+        &monday,
+        wall,
+        &dir,
+    )
+    .await
 }
 
 /// The Monday morning the simulation went through.
