@@ -56,7 +56,15 @@ fn every_function_is_an_arm64_cargo_lambda_build_of_one_of_our_binaries() {
     binaries.sort();
     assert_eq!(
         binaries,
-        ["auditor", "digest", "feedback", "ingest", "notifier", "processor"]
+        [
+            "auditor",
+            "digest-planner",
+            "digest-worker",
+            "feedback",
+            "ingest",
+            "notifier",
+            "processor"
+        ]
     );
 }
 
@@ -118,8 +126,8 @@ fn event_sources_report_partial_failures_and_give_up_in_time() {
             }
         }
     }
-    assert_eq!(sources, 4, "the stream and the three queues");
-    for queue in ["NotifyQueue", "AuditQueue", "FeedbackQueue"] {
+    assert_eq!(sources, 5, "the stream and the four queues");
+    for queue in ["NotifyQueue", "AuditQueue", "FeedbackQueue", "DigestQueue"] {
         let redrive = &template["Resources"][queue]["Properties"]["RedrivePolicy"];
         assert!(redrive["maxReceiveCount"].as_i64().unwrap() >= 1, "{queue} has a DLQ");
     }
@@ -146,7 +154,7 @@ fn no_role_grants_a_wildcard_action_or_resource() {
             }
         }
     }
-    assert_eq!(roles, 6, "one role per function");
+    assert_eq!(roles, 7, "one role per function");
 }
 
 #[test]
