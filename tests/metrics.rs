@@ -601,20 +601,23 @@ fn the_dashboard_covers_the_design_catalog_and_every_function() {
         text.contains("\"Reputation.BounceRate\"") && text.contains("\"Reputation.ComplaintRate\""),
         "SES's reputation is on the dashboard"
     );
-    for queue in [
-        "NotifyDLQ",
-        "AuditDLQ",
-        "RoutingDLQ",
-        "DigestDLQ",
-        "DigestQueueDLQ",
-        "FeedbackDLQ",
-    ] {
+    for queue in DEAD_LETTER_QUEUES {
         assert!(
             references.contains(&format!("{queue}.QueueName")),
             "no depth for {queue}"
         );
     }
 }
+
+/// Every dead-letter queue of template.yaml: each has a depth on the dashboard and an alarm.
+const DEAD_LETTER_QUEUES: [&str; 6] = [
+    "NotifyDLQ",
+    "AuditDLQ",
+    "RoutingDLQ",
+    "DigestDLQ",
+    "DigestQueueDLQ",
+    "FeedbackDLQ",
+];
 
 /// The alarms: (logical id, namespace, metric, the dimension value, statistic, threshold),
 /// one row per metric an alarm watches (an alarm on metric math has several).
@@ -695,14 +698,7 @@ async fn the_alarms_watch_errors_lag_rejections_dead_letters_throttling_and_the_
         has("TxnNotify", "RecordsRejected", "processor", 0.0),
         "any Record Rejected"
     );
-    for queue in [
-        "NotifyDLQ",
-        "AuditDLQ",
-        "RoutingDLQ",
-        "DigestDLQ",
-        "DigestQueueDLQ",
-        "FeedbackDLQ",
-    ] {
+    for queue in DEAD_LETTER_QUEUES {
         assert!(
             has("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, 0.0),
             "{queue} depth above 0"

@@ -178,15 +178,7 @@ fn print(args: &InvokeArgs, request: &PlanRequest, outcome: &Outcome) {
         pages.accounts_not_due,
         pages.accounts_failed.len()
     );
-    for detail in &details {
-        println!(
-            "  Weekly Statement {} week of {} ({}): {} transactions",
-            detail["account_id"].as_str().unwrap_or_default(),
-            detail["week"]["start"].as_str().unwrap_or_default(),
-            detail["week"]["time_zone"].as_str().unwrap_or_default(),
-            detail["transaction_count"]
-        );
-    }
+    print_statements(&details);
 }
 
 /// The workers alone on an SQS batch of pages, over the seeded ledger (or the store of
@@ -242,16 +234,20 @@ pub fn run_worker(args: &InvokeArgs) -> Result<ExitCode, String> {
             t.accounts_without_transactions,
             t.accounts_not_due
         );
-        for detail in &details {
-            println!(
-                "  Weekly Statement {} week of {} ({}): {} transactions",
-                detail["account_id"].as_str().unwrap_or_default(),
-                detail["week"]["start"].as_str().unwrap_or_default(),
-                detail["week"]["time_zone"].as_str().unwrap_or_default(),
-                detail["transaction_count"]
-            );
-        }
+        print_statements(&details);
         println!("response: {response}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_statements(details: &[Value]) {
+    for detail in details {
+        println!(
+            "  Weekly Statement {} week of {} ({}): {} transactions",
+            detail["account_id"].as_str().unwrap_or_default(),
+            detail["week"]["start"].as_str().unwrap_or_default(),
+            detail["week"]["time_zone"].as_str().unwrap_or_default(),
+            detail["transaction_count"]
+        );
+    }
 }
