@@ -518,9 +518,18 @@ fn invoke_ingest_answers_each_sample_request_like_api_gateway() {
     );
 }
 
-#[test]
-fn invoke_digest_publishes_one_statement_per_account_with_transactions() {
-    let path = events_dir().join("scheduled/weekly-digest.json");
+/// A scheduled event of the weekly schedule at `time` (the sample's, with another hour).
+fn scheduled_event_at(time: &str) -> PathBuf {
+    let sample = std::fs::read_to_string(events_dir().join("scheduled/weekly-digest.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&sample).unwrap();
+    event["time"] = Value::String(time.into());
+    let path = temp_file(&format!("scheduled-{}.json", time.replace(':', "")));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+fn invoke_digest_at(time: &str) -> Value {
+    let path = scheduled_event_at(time);
     let output = txn_notify(&[
         "invoke",
         "digest",
@@ -531,14 +540,129 @@ fn invoke_digest_publishes_one_statement_per_account_with_transactions() {
         "--json",
     ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    stdout_json(&output)
+}
+
+fn statement_accounts(value: &Value) -> Vec<(String, String, u64)> {
+    value["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["DetailType"], "Weekly Statement", "{p}");
+            let detail = &p["Detail"];
+            (
+                detail["account_id"].as_str().unwrap().to_string(),
+                detail["week"]["start"].as_str().unwrap().to_string(),
+                detail["transaction_count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn invoke_digest_sends_each_zone_its_statements_in_the_hour_of_its_monday_six_am() {
+    // The sample ledger: acc-fr-001 (Europe/Paris, 5 transactions in the week of 16 November),
+    // acc-gb-002 (Europe/London, 2), acc-jp-003 (Asia/Tokyo, none that week).
+    // Monday 23 November 2026, 06:00 in Paris (UTC+1) is 05:00 UTC.
+    let paris = invoke_digest_at("2026-11-23T05:00:00Z");
+    assert_eq!(paris["plan"]["accounts_read"], 1, "{paris}");
+    assert_eq!(
+        paris["plan"]["zones"],
+        serde_json::json!([{"zone": "Europe/Paris", "accounts": 1}])
+    );
+    assert_eq!(
+        statement_accounts(&paris),
+        vec![("acc-fr-001".to_string(), "2026-11-16".to_string(), 5)]
+    );
+    // 05:59:59 is still the 05:00 run: the same statement, the same event_id.
+    let still_paris = invoke_digest_at("2026-11-23T05:59:59Z");
+    assert_eq!(statement_accounts(&still_paris), statement_accounts(&paris));
+    assert_eq!(
+        paris["published"][0]["Detail"]["event_id"], still_paris["published"][0]["Detail"]["event_id"],
+        "a rerun of the same hour publishes the same event_id"
+    );
+    // At 06:00 UTC it is London's turn (UTC+0 in November).
+    let london = invoke_digest_at("2026-11-23T06:00:00Z");
+    assert_eq!(
+        statement_accounts(&london),
+        vec![("acc-gb-002".to_string(), "2026-11-16".to_string(), 2)]
+    );
+    // Tokyo's Monday 06:00 (UTC+9) is Sunday 21:00 UTC: its account is due, but had no
+    // transaction that week, so it gets no statement.
+    let tokyo = invoke_digest_at("2026-11-22T21:00:00Z");
+    assert_eq!(tokyo["plan"]["accounts_read"], 1, "{tokyo}");
+    assert_eq!(tokyo["workers"]["accounts_without_transactions"], 1, "{tokyo}");
+    assert!(statement_accounts(&tokyo).is_empty());
+    // An hour with no zone at Monday 06:00 among the accounts: nothing.
+    let none = invoke_digest_at("2026-11-23T12:00:00Z");
+    assert_eq!(none["plan"]["accounts_read"], 0, "{none}");
+    assert!(statement_accounts(&none).is_empty());
+}
+
+#[test]
+fn invoke_digest_refuses_an_event_that_is_not_a_planner_run() {
+    let path = temp_file("digest-with-detail.json");
+    std::fs::write(
+        &path,
+        r#"{"time": "2026-11-23T05:00:00Z", "detail": {"segment": 0, "total_segments": 4}}"#,
+    )
+    .unwrap();
+    let output = txn_notify(&["invoke", "digest", "--event", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`detail` must be empty"), "{stderr}");
+}
+
+#[test]
+fn invoke_digest_worker_answers_an_sqs_batch_of_pages() {
+    let path = events_dir().join("digest/sqs-digest-pages.json");
+    let output = txn_notify(&[
+        "invoke",
+        "digest-worker",
+        "--event",
+        path.to_str().unwrap(),
+        "--ledger",
+        &ledger_seed(),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let value = stdout_json(&output);
-    assert_eq!(value["report"]["accounts_scanned"], 3);
-    let published = value["published"].as_array().unwrap();
-    assert_eq!(published.len(), 2);
-    assert!(
-        published
-            .iter()
-            .all(|p| p["DetailType"] == "Weekly Statement" && p["Detail"]["week"]["start"] == "2026-11-16")
+    assert_eq!(value["response"], serde_json::json!({"batchItemFailures": []}));
+    // The Paris page names an account the ledger does not hold: no statement, no failure.
+    assert_eq!(value["workers"]["accounts_not_due"], 1, "{value}");
+    let mut accounts = statement_accounts(&value);
+    accounts.sort();
+    assert_eq!(
+        accounts,
+        vec![
+            ("acc-fr-001".to_string(), "2026-11-16".to_string(), 5),
+            ("acc-gb-002".to_string(), "2026-11-16".to_string(), 2),
+        ]
+    );
+    // A page that is not a page is that message's failure alone.
+    let mut batch: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    batch["Records"][0]["body"] = Value::String("{\"zone\": \"Europe/London\"}".into());
+    let broken = temp_file("digest-pages-broken.json");
+    std::fs::write(&broken, batch.to_string()).unwrap();
+    let output = txn_notify(&[
+        "invoke",
+        "digest-worker",
+        "--event",
+        broken.to_str().unwrap(),
+        "--ledger",
+        &ledger_seed(),
+        "--json",
+    ]);
+    let value = stdout_json(&output);
+    assert_eq!(
+        value["response"]["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": batch["Records"][0]["messageId"]}])
+    );
+    assert_eq!(value["malformed"], 1);
+    assert_eq!(
+        statement_accounts(&value),
+        vec![("acc-fr-001".to_string(), "2026-11-16".to_string(), 5)]
     );
 }
 

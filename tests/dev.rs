@@ -554,16 +554,30 @@ fn an_account_changes_address_mutes_unsubscribes_and_closes_through_dev() {
     // The week's statement (the digest run on the stopped store), sent once dev is back.
     let (exit, _) = dev.interrupt();
     assert!(exit.success());
-    let monday = {
-        use chrono::Datelike;
-        let today = chrono::Utc::now().date_naive();
+    // The planner's run of the hour of next Monday 06:00 in Paris (the account's zone): the
+    // week it closes is the one of today.
+    let run = {
+        use chrono::{Datelike, TimeZone};
+        let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
         let next = today + chrono::Duration::days(7 - today.weekday().num_days_from_monday() as i64);
-        format!("{next}T07:00:00Z")
+        let six = chrono_tz::Europe::Paris
+            .from_local_datetime(&next.and_hms_opt(6, 0, 0).unwrap())
+            .single()
+            .unwrap();
+        six.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
+    let event = dir.join("weekly-digest.json");
+    std::fs::write(
+        &event,
+        json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.scheduler", "time": run, "detail": {}})
+            .to_string(),
+    )
+    .unwrap();
     let digest = Command::new(BIN)
         .args(["invoke", "digest", "--event"])
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/scheduled/weekly-digest.json"))
-        .args(["--now", &monday, "--data-dir"])
+        .arg(&event)
+        .arg("--data-dir")
         .arg(&dir)
         .output()
         .unwrap();

@@ -380,7 +380,14 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
     let expected = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     assert_eq!(
         names.keys().cloned().collect::<Vec<_>>(),
-        ["auditor", "feedback", "notifier", "processor"]
+        [
+            "auditor",
+            "digest-planner",
+            "digest-worker",
+            "feedback",
+            "notifier",
+            "processor"
+        ]
     );
     for (function, must) in [
         (
@@ -410,6 +417,26 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
                 "RecordsReceived",
                 "AddressesMarkedUndeliverable",
                 "NotificationsUndeliverable",
+            ]),
+        ),
+        // simulate's Monday morning: the schedule's runs, then the workers on their pages.
+        (
+            "digest-planner",
+            expected(&[
+                "ColdStart",
+                "ProcessingLatency",
+                "DigestAccountsRead",
+                "DigestPagesQueued",
+            ]),
+        ),
+        (
+            "digest-worker",
+            expected(&[
+                "ColdStart",
+                "ProcessingLatency",
+                "RecordsReceived",
+                "StatementsPublished",
+                "EventsPublished",
             ]),
         ),
     ] {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use txn_notify::clock::SkippingClock;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::tools::simulate::report::judge;
-use txn_notify::local::tools::simulate::{Quiet, SimulateOptions, expected_effects, simulate};
+use txn_notify::local::tools::simulate::{Quiet, SimulateOptions, expected_effects, expected_statements, simulate};
 use txn_notify::rules::Rules;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -77,7 +77,21 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
 
     let store = Arc::new(EmbeddedStore::open(&options.data_dir, Arc::new(SkippingClock::new())).unwrap());
     let rules = Arc::new(Rules::builtin());
-    let expected = expected_effects(&store, &rules).await.unwrap();
+    let mut expected = expected_effects(&store, &rules).await.unwrap();
+    // The statements of the run's Monday morning, each hour of its window.
+    let hour = |at: &Option<String>| {
+        chrono::DateTime::parse_from_rfc3339(at.as_deref().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let (from, to) = (hour(&report.monday_from), hour(&report.monday_to));
+    let window: Vec<_> = (0..)
+        .map(|h| from + chrono::Duration::hours(h))
+        .take_while(|at| *at <= to)
+        .collect();
+    let statements = expected_statements(&store, &window, &mut expected).await.unwrap();
+    assert_eq!(statements, report.statements_expected);
+    assert!(statements > 0, "{report:?}");
     let audited = store.audited_events().unwrap();
     let marked = txn_notify::local::tools::simulate::report::marked_accounts(&store)
         .await

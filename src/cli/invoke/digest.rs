@@ -132,18 +132,8 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
 }
 
 fn print(args: &InvokeArgs, request: &PlanRequest, outcome: &Outcome) {
-    let details: Vec<Value> = outcome
-        .published
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null))
-        .collect();
+    let events = published_events(&outcome.published);
     if args.json {
-        let events: Vec<Value> = outcome
-            .published
-            .iter()
-            .zip(&details)
-            .map(|(e, detail)| json!({"DetailType": e.detail_type, "Detail": detail}))
-            .collect();
         println!(
             "{}",
             json!({
@@ -178,7 +168,7 @@ fn print(args: &InvokeArgs, request: &PlanRequest, outcome: &Outcome) {
         pages.accounts_not_due,
         pages.accounts_failed.len()
     );
-    print_statements(&details);
+    print_statements(&events);
 }
 
 /// The workers alone on an SQS batch of pages, over the seeded ledger (or the store of
@@ -214,14 +204,11 @@ pub fn run_worker(args: &InvokeArgs) -> Result<ExitCode, String> {
         }
     };
     let response = serde_json::to_value(&batch.response).unwrap_or(Value::Null);
-    let details: Vec<Value> = published
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null))
-        .collect();
+    let events = published_events(&published);
     if args.json {
         println!(
             "{}",
-            json!({"response": response, "workers": batch.totals, "malformed": batch.malformed, "published": details})
+            json!({"response": response, "workers": batch.totals, "malformed": batch.malformed, "published": events})
         );
     } else {
         let t = &batch.totals;
@@ -234,14 +221,25 @@ pub fn run_worker(args: &InvokeArgs) -> Result<ExitCode, String> {
             t.accounts_without_transactions,
             t.accounts_not_due
         );
-        print_statements(&details);
+        print_statements(&events);
         println!("response: {response}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_statements(details: &[Value]) {
-    for detail in details {
+/// The entries put on the bus, as PutEvents carried them: `DetailType` and the parsed `Detail`.
+fn published_events(published: &[BusEntry]) -> Vec<Value> {
+    published
+        .iter()
+        .map(|e| {
+            let detail = serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null);
+            json!({"DetailType": e.detail_type, "Detail": detail})
+        })
+        .collect()
+}
+
+fn print_statements(events: &[Value]) {
+    for detail in events.iter().map(|e| &e["Detail"]) {
         println!(
             "  Weekly Statement {} week of {} ({}): {} transactions",
             detail["account_id"].as_str().unwrap_or_default(),
