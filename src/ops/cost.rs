@@ -10,6 +10,9 @@
 
 use serde::Serialize;
 
+use crate::pipeline::digest::MAX_ACCOUNTS_PER_PAGE;
+use crate::pipeline::digest::schedule::{RUNS_PER_WEEK, zones_known};
+use crate::ports::MAX_MESSAGES_PER_SEND;
 use crate::template::{QueueSource, StreamSource, Template, TemplateError, functions};
 
 pub const PRICES_AS_OF: &str = "2026-11";
@@ -87,6 +90,14 @@ pub mod prices {
     );
     /// SQS standard queues: $0.40 per million requests, each 64 KB chunk one.
     pub const SQS_REQUESTS: Price = usd_per("SQS", "queue requests (64 KB chunks)", 400_000, 1_000_000, "requests");
+    /// EventBridge Scheduler: $1.00 per million invocations (the planner's runs).
+    pub const SCHEDULER_INVOCATIONS: Price = usd_per(
+        "Scheduler",
+        "scheduled invocations",
+        1_000_000,
+        1_000_000,
+        "invocations",
+    );
     /// SES outbound email: $0.10 per 1,000.
     pub const SES_EMAILS: Price = usd_per("SES", "emails", 100_000, 1_000, "emails");
     /// API Gateway HTTP API: $1.00 per million requests (first 300 million, 512 KB each).
@@ -143,15 +154,32 @@ pub mod model {
     /// complaints are a small share and replace the Delivery). SES's events on the default
     /// bus and the rule that matches them are not billed.
     pub const FEEDBACK_EVENTS_PER_EMAIL: u64 = 2;
-    /// Digest, per account: one Query of its week, the statement.
+    /// Digest planner, per run: the zones due this hour (a Query of the index each, most
+    /// of them empty), then per page of 1,000 ids read and per SendMessageBatch.
+    pub const PLANNER_RUN_MS: u64 = 60;
+    pub const PLANNER_PER_INDEX_PAGE_MS: u64 = 10;
+    pub const PLANNER_PER_SEND_MS: u64 = 10;
+    /// Digest worker, per page: one BatchGetItem of its profiles; per account due: one
+    /// Query of its week and its share of a PutEvents call.
+    pub const DIGEST_PER_PAGE_MS: u64 = 15;
     pub const DIGEST_PER_ACCOUNT_MS: u64 = 12;
+    /// The zones a bank's accounts live in: each zone's last page is a partial one.
+    pub const ZONES_WITH_ACCOUNTS: u64 = 20;
+    /// A page of 100 account ids on DigestQueue (ids of about 36 characters, JSON).
+    pub const DIGEST_PAGE_BYTES: u64 = 4_200;
+    /// An entry of the keys-only index: statement_zone, account_id and the table's keys.
+    pub const INDEX_ENTRY_BYTES: u64 = 120;
+    pub const ACCOUNT_ITEM_BYTES: u64 = 900;
+    /// Accounts opened (or moved to another zone, or closed) per month, in hundredths of a
+    /// percent of the accounts: the writes that touch the index entry.
+    pub const ACCOUNT_INDEX_CHANGES_PER_MONTH_BP: u64 = 200;
     /// Item sizes, bytes.
     pub const TRANSACTION_ITEM_BYTES: u64 = 1_100;
     pub const AUDIT_ITEM_BYTES: u64 = 1_500;
     /// The notifier's decision for an event, in the audit table.
     pub const NOTIFICATION_ITEM_BYTES: u64 = 600;
     pub const EVENT_BYTES: u64 = 1_800;
-    /// The ledger keeps a year of transactions (the digest's Scan reads all of it weekly).
+    /// The ledger keeps a year of transactions (the digest reads only each account's week).
     pub const LEDGER_DAYS: u64 = 365;
     pub const AUDIT_DAYS: u64 = 396;
     pub const ARCHIVE_DAYS: u64 = 30;
@@ -280,13 +308,15 @@ pub struct Deployment {
     pub processor_memory_mb: u64,
     pub notifier_memory_mb: u64,
     pub auditor_memory_mb: u64,
-    pub digest_memory_mb: u64,
+    pub digest_planner_memory_mb: u64,
+    pub digest_worker_memory_mb: u64,
     pub feedback_memory_mb: u64,
     /// The processor's stream event source.
     pub stream: StreamSource,
     pub notify_queue: QueueSource,
     pub audit_queue: QueueSource,
     pub feedback_queue: QueueSource,
+    pub digest_queue: QueueSource,
 }
 
 impl Deployment {
@@ -315,12 +345,14 @@ impl Deployment {
             processor_memory_mb: template.memory_mb(functions::PROCESSOR)?,
             notifier_memory_mb: template.memory_mb(functions::NOTIFIER)?,
             auditor_memory_mb: template.memory_mb(functions::AUDITOR)?,
-            digest_memory_mb: template.memory_mb(functions::DIGEST_WORKER)?,
+            digest_planner_memory_mb: template.memory_mb(functions::DIGEST_PLANNER)?,
+            digest_worker_memory_mb: template.memory_mb(functions::DIGEST_WORKER)?,
             feedback_memory_mb: template.memory_mb(functions::FEEDBACK)?,
             stream: template.stream_source(functions::PROCESSOR)?,
             notify_queue: queue(functions::NOTIFIER)?,
             audit_queue: queue(functions::AUDITOR)?,
             feedback_queue: queue(functions::FEEDBACK)?,
+            digest_queue: queue(functions::DIGEST_WORKER)?,
         })
     }
 }
@@ -374,13 +406,24 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
         feedback.batch_size as u64,
     );
     let feedback_invocations = feedback_messages.div_ceil(feedback_batch);
-    let digest_runs = WEEKS_PER_MONTH_X100.div_ceil(100);
+    // The digest: the planner's runs of the Monday window, each zone's accounts read from
+    // the index once a week and queued in pages; the workers take the pages in batches.
+    let weekly = |per_week: u64| per_week * WEEKS_PER_MONTH_X100 / 100;
+    let planner_runs = weekly(RUNS_PER_WEEK);
+    let digest_pages_per_week =
+        workload.accounts.div_ceil(MAX_ACCOUNTS_PER_PAGE as u64) + ZONES_WITH_ACCOUNTS.min(workload.accounts);
+    let digest_pages = weekly(digest_pages_per_week);
+    let index_pages = weekly(workload.accounts.div_ceil(1000) + zones_known());
+    let pages_per_send = (MAX_MESSAGES_PER_SEND as u64).min((64 * 1024 / DIGEST_PAGE_BYTES).max(1));
+    let digest_sends = weekly(digest_pages_per_week.div_ceil(pages_per_send));
+    let digest_invocations = weekly(digest_pages_per_week.div_ceil(deployment.digest_queue.batch_size as u64));
     let invocations = transactions
         + processor_invocations
         + notify_invocations
         + audit_invocations
         + feedback_invocations
-        + digest_runs;
+        + planner_runs
+        + digest_invocations;
     let mb = |memory_mb: u64, ms: u64| u128::from(memory_mb) * u128::from(ms);
     let mb_ms = mb(deployment.ingest_memory_mb, transactions * INGEST_MS)
         + mb(
@@ -401,7 +444,18 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
             deployment.feedback_memory_mb,
             feedback_invocations * CONSUMER_BASE_MS + feedback_messages * FEEDBACK_MS,
         )
-        + mb(deployment.digest_memory_mb, statements * DIGEST_PER_ACCOUNT_MS);
+        + mb(
+            deployment.digest_planner_memory_mb,
+            planner_runs * PLANNER_RUN_MS
+                + index_pages * PLANNER_PER_INDEX_PAGE_MS
+                + digest_sends * PLANNER_PER_SEND_MS,
+        )
+        + mb(
+            deployment.digest_worker_memory_mb,
+            digest_invocations * CONSUMER_BASE_MS
+                + digest_pages * DIGEST_PER_PAGE_MS
+                + statements * DIGEST_PER_ACCOUNT_MS,
+        );
 
     // DynamoDB. Ingest: a transaction of two items (the marker and the transaction), 2 WRU
     // per KB each; one eventually consistent read of the account (0.5 RRU). Processor: the
@@ -409,22 +463,27 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
     // its decision for every message (an item and its index entry). Auditor: one item plus
     // its by-account index entry. Feedback: a strongly consistent read of the notification per
     // SES event (1 RRU), and the Delivery's update of it (the item and its index entry).
-    // Digest: the Scan of the ledger, then one Query per account.
+    // Digest, all eventually consistent (half a unit per 4 KB): a Query of the keys-only
+    // index per zone a week (never a transaction: only account items carry its key), one
+    // BatchGetItem of each page's profiles, one Query of each account's week. An account
+    // item written with a new zone (opened, moved, closed) also writes its index entry.
     let transaction_wru = 2 * (wru(TRANSACTION_ITEM_BYTES) + 1);
+    let account_index_changes = workload.accounts * ACCOUNT_INDEX_CHANGES_PER_MONTH_BP / 10_000;
     let writes = transactions * transaction_wru
         + emails * 2
         + notify_messages * 2 * wru(NOTIFICATION_ITEM_BYTES)
         + events * 2 * wru(AUDIT_ITEM_BYTES)
-        + emails * 2 * wru(NOTIFICATION_ITEM_BYTES);
+        + emails * 2 * wru(NOTIFICATION_ITEM_BYTES)
+        + account_index_changes * (wru(ACCOUNT_ITEM_BYTES) + wru(INDEX_ENTRY_BYTES));
     let ledger_items = per_day * LEDGER_DAYS;
-    let scan_rru = (ledger_items * TRANSACTION_ITEM_BYTES).div_ceil(4096).div_ceil(2);
-    let weekly_per_account_kb = (per_day * 7 * TRANSACTION_ITEM_BYTES / workload.accounts.max(1)).div_ceil(4096);
-    let reads_x2 = transactions
-        + processor_invocations * processor_batch.min(workload.accounts.max(1))
-        + emails
-        + WEEKS_PER_MONTH_X100 / 100 * (2 * scan_rru + workload.accounts * weekly_per_account_kb.max(1));
+    let index_units = weekly(zones_known() + (workload.accounts * INDEX_ENTRY_BYTES).div_ceil(4096));
+    let profile_units = statements * ACCOUNT_ITEM_BYTES.div_ceil(4096);
+    let week_per_account = (per_day * 7 * TRANSACTION_ITEM_BYTES / workload.accounts.max(1)).div_ceil(4096);
+    let reads_x2 = transactions + processor_invocations * processor_batch.min(workload.accounts.max(1)) + emails;
     let reads = reads_x2.div_ceil(2) + feedback_messages;
-    let ledger_gb = gigabytes(ledger_items, TRANSACTION_ITEM_BYTES * 2);
+    let digest_reads = (index_units + profile_units + statements * week_per_account.max(1)).div_ceil(2);
+    let ledger_gb = gigabytes(ledger_items, TRANSACTION_ITEM_BYTES * 2)
+        + gigabytes(workload.accounts, ACCOUNT_ITEM_BYTES + INDEX_ENTRY_BYTES);
     let audit_gb = gigabytes(events / 30 * AUDIT_DAYS, AUDIT_ITEM_BYTES * 2)
         + gigabytes(notify_messages / 30 * AUDIT_DAYS, NOTIFICATION_ITEM_BYTES * 2);
 
@@ -432,14 +491,16 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
     let archive_gb = gigabytes(events, EVENT_BYTES);
     let archive_stored_gb = gigabytes(events / 30 * ARCHIVE_DAYS, EVENT_BYTES);
     // Per message: EventBridge's send, the poller's receive (one per batch), the delete
-    // batch (one per batch); plus the idle long polls of three queues.
+    // batch (one per batch); the planner's SendMessageBatch calls; plus the idle long polls
+    // of the four queues with a Lambda event source.
     let sqs_requests = (notify_messages + events + feedback_messages)
-        + 2 * (notify_invocations + audit_invocations + feedback_invocations)
-        + 3 * SQS_IDLE_RECEIVES_PER_QUEUE;
+        + 2 * (notify_invocations + audit_invocations + feedback_invocations + digest_invocations)
+        + digest_sends
+        + 4 * SQS_IDLE_RECEIVES_PER_QUEUE;
 
     // CloudWatch.
     let log_bytes = u128::from(invocations) * u128::from(LOG_BYTES_PER_INVOCATION)
-        + u128::from(transactions + events + feedback_messages) * u128::from(LOG_BYTES_PER_RECORD)
+        + u128::from(transactions + events + feedback_messages + statements) * u128::from(LOG_BYTES_PER_RECORD)
         + u128::from(emails) * u128::from(LOG_BYTES_PER_EMAIL)
         + u128::from(transactions) * u128::from(LOG_BYTES_PER_REQUEST);
     let log_gb = u64::try_from(log_bytes.div_ceil(1 << 30)).unwrap_or(u64::MAX);
@@ -451,6 +512,10 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
         charge(prices::LAMBDA_REQUESTS, invocations),
         charge(prices::DYNAMODB_WRITES, writes),
         charge(prices::DYNAMODB_READS, reads),
+        Line {
+            item: "on-demand reads (statements)",
+            ..charge(prices::DYNAMODB_READS, digest_reads)
+        },
         charge(prices::DYNAMODB_STREAM_READS_BY_LAMBDA, processor_invocations),
         charge(prices::DYNAMODB_STORAGE, ledger_gb + audit_gb),
         charge(prices::DYNAMODB_PITR, ledger_gb),
@@ -465,6 +530,7 @@ pub fn estimate(workload: &Workload, design: Design, deployment: &Deployment) ->
     }
     lines.extend([
         charge(prices::SQS_REQUESTS, sqs_requests),
+        charge(prices::SCHEDULER_INVOCATIONS, planner_runs),
         charge(prices::SES_EMAILS, emails),
         charge(prices::HTTP_API_REQUESTS, transactions),
         charge(prices::SECRET_MONTH, 1),
@@ -537,9 +603,11 @@ mod tests {
         );
         assert_eq!(line(&estimate, "emails").quantity, 28_290_600 + 435_000);
         assert_eq!(line(&estimate, "HTTP API requests").quantity, 30_420_000);
-        // The dashboard's 49 (function, metric) pairs, 13 EventsPublished by detail-type and
+        // The dashboard's 54 (function, metric) pairs, 13 EventsPublished by detail-type and
         // 7 FeedbackReceived by SES event type.
-        assert_eq!(line(&estimate, "custom metrics").quantity, 69);
+        assert_eq!(line(&estimate, "custom metrics").quantity, 74);
+        // The planner runs every hour from Sunday 16:00 to Monday 18:00 UTC: 27 a week.
+        assert_eq!(line(&estimate, "scheduled invocations").quantity, 27 * 435 / 100);
         let sum: u128 = estimate.lines.iter().map(|l| l.picodollars).sum();
         assert_eq!(sum, estimate.total_picodollars);
         // SES and the API are the big lines at this volume; nothing is negative or absurd.
@@ -579,7 +647,7 @@ mod tests {
     fn the_compute_line_follows_the_memory_template_yaml_gives() {
         let text = crate::template::TEMPLATE_YAML.replacen("    MemorySize: 256\n", "    MemorySize: 1024\n", 1);
         let larger = Deployment::from_template(&Template::parse(&text).unwrap()).unwrap();
-        assert_eq!((larger.ingest_memory_mb, larger.digest_memory_mb), (1024, 512));
+        assert_eq!((larger.ingest_memory_mb, larger.digest_worker_memory_mb), (1024, 512));
         let compute = |deployment: &Deployment| {
             line(
                 &estimate(&workload(1_000_000), Design::Lambda, deployment),
@@ -595,8 +663,35 @@ mod tests {
         let deployment = deployment();
         let (metrics, alarms) = (deployment.dashboard_metrics, deployment.alarms);
         assert!(metrics >= 47, "{metrics}");
-        // Errors, iterator age, rejected records, five DLQs, SES throttling and reputation
-        // (bounce, complaint), the digest.
-        assert_eq!(alarms, 12);
+        // Errors, iterator age, rejected records, six DLQs (DigestQueue's among them), SES
+        // throttling and reputation (bounce, complaint), the digest.
+        assert_eq!(alarms, 13);
+    }
+
+    #[test]
+    fn the_digest_reads_the_accounts_due_and_their_weeks_never_the_ledger() {
+        let reads = |accounts: u64| {
+            let mut w = workload(1_000_000);
+            w.accounts = accounts;
+            line(
+                &estimate(&w, Design::Lambda, &deployment()),
+                "on-demand reads (statements)",
+            )
+            .quantity
+        };
+        let base = reads(100_000);
+        // A Scan of the year of transactions the ledger holds, once a week, would read
+        // 365 M items of 1,100 B at half a unit per 4 KB: about 213 M RRU a month alone.
+        let scan_a_month = (365_000_000u64 * 1_100).div_ceil(4096).div_ceil(2) * 435 / 100;
+        assert!(base < scan_a_month / 2, "{base} vs a Scan's {scan_a_month}");
+        // The same transactions over twice the accounts: each added account costs its
+        // profile read (half a unit, 4.35 times a month), and the weeks' transactions read
+        // stay about what they were: the same bytes, in more Queries.
+        let added = reads(200_000) - base;
+        let per_added_account = added as f64 / (100_000.0 * 4.35);
+        assert!(
+            (0.4..=1.6).contains(&per_added_account),
+            "{per_added_account} RRU per added account per week"
+        );
     }
 }

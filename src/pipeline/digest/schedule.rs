@@ -31,6 +31,18 @@ pub const STATEMENT_TIME: NaiveTime = match NaiveTime::from_hms_opt(6, 0, 0) {
 pub const FIRST_RUN: (Weekday, u32) = (Weekday::Sun, 16);
 pub const LAST_RUN: (Weekday, u32) = (Weekday::Mon, 18);
 
+/// The planner's runs a week: every hour from `FIRST_RUN` to `LAST_RUN`.
+pub const RUNS_PER_WEEK: u64 = {
+    let days = (LAST_RUN.0.num_days_from_monday() + 7 - FIRST_RUN.0.num_days_from_monday()) % 7;
+    (days * 24 + LAST_RUN.1 + 1 - FIRST_RUN.1) as u64
+};
+
+/// The zones the planner asks the index for: each exactly once a week, in the hour that
+/// holds its Monday 06:00.
+pub fn zones_known() -> u64 {
+    chrono_tz::TZ_VARIANTS.len() as u64
+}
+
 /// One hour of the schedule, [start, start + 1h): a run of the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RunHour {
@@ -158,6 +170,7 @@ mod tests {
     fn the_window_is_sunday_16_to_monday_18_utc() {
         let hours = RunHour::window_from(at("2026-11-25T10:00:00Z"));
         assert_eq!(hours.len(), 27);
+        assert_eq!(RUNS_PER_WEEK, 27);
         assert_eq!(hours[0].start(), at("2026-11-29T16:00:00Z"));
         assert_eq!(hours[26].start(), at("2026-11-30T18:00:00Z"));
         // From inside the window: the same window.
