@@ -177,41 +177,50 @@ pub struct WeekRead {
     pub undecodable: u64,
 }
 
-/// Builds one account's statement for `week`, reading its transactions page by page with one
-/// Query on its key range (each page retried on transient failures). None: it had none.
-pub async fn statement_of<L: Ledger, C: Clock>(
-    ledger: &L,
-    clock: &C,
-    retry: &RetryPolicy,
-    rules: &Rules,
-    account: &Account,
-    week: &Week,
-    limits: StatementLimits,
-    read: &mut WeekRead,
-) -> Result<Option<WeeklyStatement>, PortError> {
-    let mut builder = StatementBuilder::new(limits.max_listed);
-    let mut after: Option<String> = None;
-    loop {
-        let query = TransactionQuery {
-            account_id: &account.account_id,
-            from: week.from,
-            to: week.to,
-            newest_first: false,
-            limit: limits.query_page_size,
-            after: after.as_deref(),
-        };
-        let page = retry_transient(clock, retry, || ledger.query_transactions(&query)).await?;
-        read.transactions += page.transactions.len() as u64;
-        read.undecodable += u64::from(page.undecodable);
-        for transaction in &page.transactions {
-            builder.add(transaction, categorize(rules, transaction));
+/// What a statement is read with: the ledger, the retry of a transient failure, the rules
+/// that categorize, the limits.
+pub struct StatementReader<'a, L, C> {
+    pub ledger: &'a L,
+    pub clock: &'a C,
+    pub retry: &'a RetryPolicy,
+    pub rules: &'a Rules,
+    pub limits: StatementLimits,
+}
+
+impl<L: Ledger, C: Clock> StatementReader<'_, L, C> {
+    /// Builds one account's statement for `week`, reading its transactions page by page
+    /// with one Query on its key range (each page retried on transient failures). None: it
+    /// had none.
+    pub async fn statement_of(
+        &self,
+        account: &Account,
+        week: &Week,
+        read: &mut WeekRead,
+    ) -> Result<Option<WeeklyStatement>, PortError> {
+        let mut builder = StatementBuilder::new(self.limits.max_listed);
+        let mut after: Option<String> = None;
+        loop {
+            let query = TransactionQuery {
+                account_id: &account.account_id,
+                from: week.from,
+                to: week.to,
+                newest_first: false,
+                limit: self.limits.query_page_size,
+                after: after.as_deref(),
+            };
+            let page = retry_transient(self.clock, self.retry, || self.ledger.query_transactions(&query)).await?;
+            read.transactions += page.transactions.len() as u64;
+            read.undecodable += u64::from(page.undecodable);
+            for transaction in &page.transactions {
+                builder.add(transaction, categorize(self.rules, transaction));
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+        Ok(builder.finish(account, week))
     }
-    Ok(builder.finish(account, week))
 }
 
 /// How much of a week one statement lists, and how many items a Query page asks for.

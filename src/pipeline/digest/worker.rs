@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde::Serialize;
 
 use super::page::DigestPage;
-use super::statement::{StatementLimits, Week, WeekRead, statement_of};
+use super::statement::{StatementLimits, StatementReader, Week, WeekRead};
 use crate::domain::AccountStatus;
 use crate::domain::events::BusEvent;
 use crate::pipeline::consumer::PayloadError;
@@ -112,6 +112,13 @@ impl<L: Ledger, B: EventBus, C: Clock> DigestWorker<L, B, C> {
         }
         let mut groups = Vec::new();
         let mut read = WeekRead::default();
+        let reader = StatementReader {
+            ledger: &self.ledger,
+            clock: &self.clock,
+            retry: &self.config.retry,
+            rules: &self.rules,
+            limits: self.config.statement,
+        };
         for id in ids.iter().filter(|id| !load.unread.contains(*id)) {
             let Some(account) = load.profiles.get(id) else {
                 report.accounts_not_due += 1;
@@ -122,17 +129,7 @@ impl<L: Ledger, B: EventBus, C: Clock> DigestWorker<L, B, C> {
                 report.accounts_not_due += 1;
                 continue;
             }
-            let statement = statement_of(
-                &self.ledger,
-                &self.clock,
-                &self.config.retry,
-                &self.rules,
-                account,
-                week,
-                self.config.statement,
-                &mut read,
-            )
-            .await;
+            let statement = reader.statement_of(account, week, &mut read).await;
             match statement {
                 Ok(Some(statement)) => groups.push(EntryGroup {
                     account: Some(account.account_id.clone()),

@@ -168,17 +168,15 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     monday.window = window.iter().map(|h| h.start()).collect();
     runtime.outbox.write_index()?;
     let wall = started.elapsed();
-    report::build(
-        &runtime.store,
-        &parts.rules,
-        &intake,
-        &tally,
-        &parts.faults,
-        &monday,
+    let run = report::Run {
+        intake: &intake,
+        tally: &tally,
+        faults: &parts.faults,
+        monday: &monday,
         wall,
-        &dir,
-    )
-    .await
+        dir: &dir,
+    };
+    report::build(&runtime.store, &parts.rules, run).await
 }
 
 /// The Monday morning the simulation went through.

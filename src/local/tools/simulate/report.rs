@@ -162,16 +162,25 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub(super) async fn build(
-    store: &Store,
-    rules: &Arc<Rules>,
-    intake: &Intake,
-    tally: &Tally,
-    faults: &Faults,
-    monday: &MondayMorning,
-    wall: Duration,
-    dir: &Path,
-) -> Result<Report, super::SimulateError> {
+/// What the run went through, for its report.
+pub(super) struct Run<'a> {
+    pub intake: &'a Intake,
+    pub tally: &'a Tally,
+    pub faults: &'a Faults,
+    pub monday: &'a MondayMorning,
+    pub wall: Duration,
+    pub dir: &'a Path,
+}
+
+pub(super) async fn build(store: &Store, rules: &Arc<Rules>, run: Run<'_>) -> Result<Report, super::SimulateError> {
+    let Run {
+        intake,
+        tally,
+        faults,
+        monday,
+        wall,
+        dir,
+    } = run;
     let mut expected = expected_effects(store, rules).await?;
     let statements_expected = expected_statements(store, &monday.window, &mut expected).await?;
     let audited = store.audited_events()?;
