@@ -1,6 +1,7 @@
 //! The `txn-notify` command line. Output for people by default, `--json` for machines.
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
+mod backfill;
 mod cost;
 mod dashboard;
 mod dev;
@@ -40,6 +41,9 @@ enum Command {
     /// The monthly AWS cost of a workload, line by line, for template.yaml's design and on
     /// EventBridge Pipes.
     Cost(cost::CostArgs),
+    /// Give the account items of a ledger table written before the accounts-by-zone index
+    /// their statement_zone key: account ids on stdin, one a line.
+    BackfillStatementZones(backfill::BackfillArgs),
     /// Print the X-Signature header value of an ingest request (for curl).
     Sign(dev::SignArgs),
     /// Replay archived events with replay-name: an embedded run's archive (its --data-dir),
@@ -130,6 +134,7 @@ pub fn run() -> ExitCode {
         Command::Sign(args) => dev::sign(args),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Cost(args) => cost::run(args),
+        Command::BackfillStatementZones(args) => backfill::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),

@@ -7,6 +7,7 @@
 mod common;
 
 mod api_contract;
+mod backfill;
 mod contracts;
 mod dynamodb;
 mod end_to_end;

@@ -6,6 +6,7 @@ pub(crate) mod audit_log;
 pub(crate) mod idempotency;
 pub mod item;
 pub(crate) mod ledger;
+pub mod zone_backfill;
 
 pub use audit_log::DynamoAuditLog;
 pub use idempotency::DynamoIdempotency;
