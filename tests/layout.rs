@@ -495,6 +495,31 @@ fn the_edges_of_the_use_cases_and_the_functions_answer_typed_errors() {
     assert!(found.is_empty(), "string errors in lambda/ or pipeline/: {found:#?}");
 }
 
+/// A Scan reads (and bills) every item of a table: the ledger holds years of transactions.
+/// Nothing of ours calls one, and no role may grant one.
+#[test]
+fn nothing_scans_a_table() {
+    let mut found = Vec::new();
+    let mut paths = Vec::new();
+    rust_files(Path::new(SRC), &mut paths);
+    for path in paths {
+        let code = without_comments(&std::fs::read_to_string(&path).unwrap());
+        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        for needle in [".scan()", "operation::scan", "ScanInput", "dynamodb:Scan"] {
+            if compact.contains(needle) {
+                found.push(format!("{}: {needle}", relative(&path)));
+            }
+        }
+    }
+    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")).unwrap();
+    for (n, line) in template.lines().enumerate() {
+        if line.contains("dynamodb:Scan") || line.contains("dynamodb:*") {
+            found.push(format!("template.yaml:{}: {}", n + 1, line.trim()));
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
+
 #[test]
 fn the_embedded_runtime_and_the_aws_adapters_do_not_use_the_test_doubles() {
     let mut found = Vec::new();

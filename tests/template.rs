@@ -486,3 +486,160 @@ fn the_reputation_alarms_fire_where_ses_reviews_the_account() {
         serde_yaml_ng::from_str::<Value>("!GetAtt FeedbackDLQ.QueueName").unwrap()
     );
 }
+
+/// Every IAM action a role of the template grants, with the role's name.
+fn granted_actions(template: &Value) -> Vec<(String, String, Value)> {
+    let mut granted = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in resource["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                let actions: Vec<String> = match &statement["Action"] {
+                    Value::String(action) => vec![action.clone()],
+                    Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                    other => panic!("{name:?}: unexpected Action {other:?}"),
+                };
+                for action in actions {
+                    granted.push((
+                        name.as_str().unwrap().to_string(),
+                        action,
+                        statement["Resource"].clone(),
+                    ));
+                }
+            }
+        }
+    }
+    granted
+}
+
+#[test]
+fn weekly_statements_run_every_hour_of_the_monday_window_from_an_index_never_a_scan() {
+    let template = template();
+    let resources = &template["Resources"];
+    let reference = |text: &str| -> Value { serde_yaml_ng::from_str(text).unwrap() };
+
+    // The sparse index: only items with statement_zone are in it.
+    let table = &resources["LedgerTable"]["Properties"];
+    let index = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|i| i["IndexName"] == "accounts-by-zone")
+        .expect("the accounts-by-zone index");
+    assert_eq!(index["KeySchema"][0]["AttributeName"], "statement_zone");
+    assert_eq!(index["KeySchema"][0]["KeyType"], "HASH");
+    assert_eq!(index["KeySchema"][1]["AttributeName"], "account_id");
+    assert_eq!(index["KeySchema"][1]["KeyType"], "RANGE");
+    assert_eq!(index["Projection"]["ProjectionType"], "KEYS_ONLY");
+    let defined: Vec<(&str, &str)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["AttributeName"].as_str().unwrap(),
+                d["AttributeType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(defined.contains(&("statement_zone", "S")) && defined.contains(&("account_id", "S")));
+
+    // The planner: two schedules in UTC, on the hour, flexible window off, retried, with a
+    // DLQ for what Scheduler cannot deliver, and the scheduled time as the run's hour.
+    let planner = &resources["DigestPlannerFunction"]["Properties"];
+    let schedules: Vec<&Value> = planner["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "ScheduleV2")
+        .collect();
+    assert_eq!(schedules.len(), 2);
+    let mut expressions = Vec::new();
+    for schedule in schedules {
+        let p = &schedule["Properties"];
+        expressions.push(p["ScheduleExpression"].as_str().unwrap().to_string());
+        assert_eq!(p["ScheduleExpressionTimezone"], "UTC");
+        assert_eq!(p["FlexibleTimeWindow"]["Mode"], "OFF");
+        assert!(p["RetryPolicy"]["MaximumRetryAttempts"].as_u64().unwrap() >= 1);
+        assert_eq!(p["DeadLetterConfig"]["Arn"], reference("!GetAtt DigestDLQ.Arn"));
+        let input: serde_json::Value = serde_json::from_str(p["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input["time"], "<aws.scheduler.scheduled-time>");
+        assert_eq!(input["detail"], serde_json::json!({}));
+    }
+    expressions.sort();
+    assert_eq!(expressions, ["cron(0 0-18 ? * MON *)", "cron(0 16-23 ? * SUN *)"]);
+    let on_failure = &planner["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Destination"], reference("!GetAtt DigestDLQ.Arn"));
+    assert_eq!(
+        planner["Environment"]["Variables"]["TXN_NOTIFY_DIGEST_QUEUE_URL"],
+        reference("!Ref DigestQueue")
+    );
+
+    // The workers: DigestQueue's event source, partial failures, a concurrency parameter,
+    // a visibility timeout of six times the function's timeout, and a DLQ.
+    let worker = &resources["DigestWorkerFunction"]["Properties"];
+    let source = &worker["Events"]["DigestQueue"]["Properties"];
+    assert_eq!(source["Queue"], reference("!GetAtt DigestQueue.Arn"));
+    assert_eq!(source["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(
+        source["ScalingConfig"]["MaximumConcurrency"],
+        reference("!Ref DigestWorkerMaximumConcurrency")
+    );
+    let parameter = &template["Parameters"]["DigestWorkerMaximumConcurrency"];
+    assert!(
+        parameter["MinValue"].as_u64().unwrap() >= 2,
+        "Lambda's floor for MaximumConcurrency"
+    );
+    let queue = &resources["DigestQueue"]["Properties"];
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * worker["Timeout"].as_u64().unwrap());
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        reference("!GetAtt DigestQueueDLQ.Arn")
+    );
+    assert!(
+        worker["Events"].as_mapping().unwrap().len() == 1,
+        "the workers run on pages only"
+    );
+
+    // Least privilege: no role may Scan; the planner reads the index alone and publishes
+    // nothing; the workers read the table and publish, and queue nothing.
+    let granted = granted_actions(&template);
+    assert!(
+        granted.iter().all(|(_, action, _)| action != "dynamodb:Scan"),
+        "a role grants Scan: {:?}",
+        granted.iter().filter(|g| g.1 == "dynamodb:Scan").collect::<Vec<_>>()
+    );
+    let of = |role: &str| -> Vec<(String, Value)> {
+        granted
+            .iter()
+            .filter(|(name, _, _)| name == role)
+            .map(|(_, action, resource)| (action.clone(), resource.clone()))
+            .collect()
+    };
+    let planner_grants = of("DigestPlannerRole");
+    let dynamodb: Vec<_> = planner_grants
+        .iter()
+        .filter(|(a, _)| a.starts_with("dynamodb:"))
+        .collect();
+    assert_eq!(dynamodb.len(), 1, "{planner_grants:?}");
+    assert_eq!(dynamodb[0].0, "dynamodb:Query");
+    assert_eq!(
+        dynamodb[0].1,
+        reference("!Sub \"${LedgerTable.Arn}/index/accounts-by-zone\"")
+    );
+    assert!(planner_grants.iter().all(|(a, _)| !a.starts_with("events:")));
+    let worker_grants = of("DigestWorkerRole");
+    let worker_actions: Vec<&str> = worker_grants.iter().map(|(a, _)| a.as_str()).collect();
+    for needed in [
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "events:PutEvents",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+    ] {
+        assert!(worker_actions.contains(&needed), "{needed}: {worker_actions:?}");
+    }
+    assert!(!worker_actions.contains(&"sqs:SendMessage"), "{worker_actions:?}");
+}
