@@ -102,7 +102,7 @@ fn binary(name: &str) -> PathBuf {
             assert!(
                 path.exists(),
                 "TXN_NOTIFY_BIN_DIR has no {name} binary ({}): build the release binaries first, \
-                 `cargo build --release --bin processor --bin notifier --bin feedback`",
+                 `cargo build --release --bin processor --bin notifier --bin feedback --bin digest-planner --bin digest-worker`",
                 path.display()
             );
             path
@@ -111,6 +111,8 @@ fn binary(name: &str) -> PathBuf {
             "processor" => PathBuf::from(env!("CARGO_BIN_EXE_processor")),
             "notifier" => PathBuf::from(env!("CARGO_BIN_EXE_notifier")),
             "feedback" => PathBuf::from(env!("CARGO_BIN_EXE_feedback")),
+            "digest-planner" => PathBuf::from(env!("CARGO_BIN_EXE_digest-planner")),
+            "digest-worker" => PathBuf::from(env!("CARGO_BIN_EXE_digest-worker")),
             other => panic!("no binary {other}"),
         },
     }
@@ -483,4 +485,141 @@ async fn the_processor_notifier_and_feedback_binaries_answer_the_runtime_api() {
         .collect();
     states.sort();
     assert_eq!(states, ["bounced", "delivered"]);
+}
+
+/// The weekly statements on the Lambda path: the compiled planner on a scheduled event of
+/// Paris's Monday 06:00 queues its due accounts on a moto queue; the compiled worker on
+/// those pages publishes one statement per account with transactions that week.
+#[tokio::test]
+async fn the_digest_planner_and_worker_binaries_answer_the_runtime_api() {
+    let dynamo = dynamodb().await;
+    let ledger_table = unique("ledger-digest");
+    create_table(&dynamo, "LedgerTable", &ledger_table).await;
+    let moto_config = moto().await;
+    let events = aws_sdk_eventbridge::Client::new(&moto_config);
+    let sqs = aws_sdk_sqs::Client::new(&moto_config);
+    let bus = unique("txn-notify-digest");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let audit_queue = route(&events, &sqs, &bus, "AuditRule").await;
+    let digest_queue = crate::support::queue(&sqs, "DigestQueue").await;
+
+    let ledger = DynamoLedger::new(dynamo.clone(), &ledger_table);
+    let eur = Currency::from_code("EUR").unwrap();
+    let paris = |id: &str| {
+        let mut a = account(id, "FR", eur);
+        a.time_zone = Some("Europe/Paris".into());
+        a
+    };
+    ledger.put_account(&paris("acc-dg-1")).await.unwrap();
+    ledger.put_account(&paris("acc-dg-quiet")).await.unwrap();
+    let mut tokyo = paris("acc-dg-tokyo");
+    tokyo.time_zone = Some("Asia/Tokyo".into());
+    ledger.put_account(&tokyo).await.unwrap();
+    for (n, id) in ["acc-dg-1", "acc-dg-tokyo"].iter().enumerate() {
+        let mut txn = purchase(&format!("t-dg-{n}"), id, 1_999, eur);
+        // Wednesday 25 November 2026: the week that ends on Monday 30 November.
+        txn.booked_at = "2026-11-25T12:00:00Z".parse().unwrap();
+        ledger.put_transaction(&txn, "fp").await.unwrap();
+    }
+
+    // Monday 30 November 2026, 06:00 in Paris (UTC+1), as Scheduler's Input makes it.
+    let scheduled =
+        |time: &str| json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "time": time, "detail": {}});
+    let planner_env = |queue_url: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_SQS", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_DIGEST_QUEUE_URL", queue_url.to_string()),
+        ]
+    };
+    let planner = run_binary(
+        "digest-planner",
+        &planner_env(&digest_queue.url),
+        vec![
+            scheduled("2026-11-30T05:00:00Z"),
+            json!({"source": "aws.scheduler", "time": "2026-11-30T05:00:00Z", "detail": {"segment": 3}}),
+            scheduled("a Monday"),
+        ],
+    )
+    .await;
+    match &planner.replies[0] {
+        Reply::Response(body) => {
+            assert_eq!(body["accounts_read"], 2, "Paris's two accounts, not Tokyo's: {body}");
+            assert_eq!(body["messages_sent"], 1, "{body}");
+        }
+        other => panic!("{other:?}"),
+    }
+    for reply in &planner.replies[1..] {
+        match reply {
+            Reply::Error(body) => assert_eq!(body["errorType"], "BadDigestRequest", "{body}"),
+            other => panic!("a request that is not a run is an error reply: {other:?}"),
+        }
+    }
+    let totals = emf_totals(&planner.stdout);
+    assert_eq!(totals["DigestAccountsRead"], 2.0, "{totals:?}");
+    assert_eq!(totals["DigestPagesQueued"], 1.0, "{totals:?}");
+
+    // A queue that is not there: the run fails as a whole, and Lambda's retries and then
+    // DigestDLQ take it.
+    let missing = format!("{}/000000000000/{}", moto_url(), unique("no-such-queue"));
+    let failing = run_binary(
+        "digest-planner",
+        &planner_env(&missing),
+        vec![scheduled("2026-11-30T05:00:00Z")],
+    )
+    .await;
+    match &failing.replies[0] {
+        Reply::Error(body) => assert_eq!(body["errorType"], "DigestPlanIncomplete", "{body}"),
+        other => panic!("{other:?}"),
+    }
+
+    let mut batch = receive_batch(&sqs, &digest_queue).await;
+    assert_eq!(batch["Records"].as_array().unwrap().len(), 1);
+    let page: Value = serde_json::from_str(batch["Records"][0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(page["zone"], "Europe/Paris");
+    assert_eq!(page["week_start"], "2026-11-23");
+    batch["Records"].as_array_mut().unwrap().push(json!({
+        "messageId": "not-a-page", "receiptHandle": "r", "body": "{\"zone\": \"Europe/Paris\"}",
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
+        "eventSource": "aws:sqs", "eventSourceARN": digest_queue.arn, "awsRegion": REGION
+    }));
+    let worker = run_binary(
+        "digest-worker",
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_EVENT_BUS", bus.clone()),
+        ],
+        vec![batch.clone(), batch],
+    )
+    .await;
+    for reply in &worker.replies {
+        match reply {
+            Reply::Response(body) => assert_eq!(
+                body,
+                &json!({"batchItemFailures": [{"itemIdentifier": "not-a-page"}]}),
+                "only the message that is not a page fails"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    let totals = emf_totals(&worker.stdout);
+    assert_eq!(totals["StatementsPublished"], 2.0, "one a delivery: {totals:?}");
+    assert_eq!(totals["RecordsRejected"], 2.0, "{totals:?}");
+    // Delivered twice, published twice, with one event_id: the consumers keep one.
+    let audited = receive_batch(&sqs, &audit_queue).await;
+    let statements: Vec<Value> = audited["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap())
+        .filter(|e| e["detail-type"] == "Weekly Statement")
+        .collect();
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    assert!(statements.iter().all(|e| e["detail"]["account_id"] == "acc-dg-1"));
+    assert_eq!(statements[0]["detail"]["event_id"], statements[1]["detail"]["event_id"]);
+    assert_eq!(statements[0]["detail"]["transaction_count"], 1);
+    assert!(planner.peak_rss_kib > 0 && worker.peak_rss_kib > 0);
 }
