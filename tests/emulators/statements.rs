@@ -70,13 +70,13 @@ fn active_that_week(n: usize) -> bool {
     n % 3 != 0
 }
 
-/// Writes items with BatchWriteItem, 25 a call, sixteen calls at a time, until none is left
+/// Writes items with BatchWriteItem, 25 a call, eight calls at a time, until none is left
 /// unprocessed.
 async fn load(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<serde_dynamo::Item>) {
     let mut calls = tokio::task::JoinSet::new();
     let chunks: Vec<Vec<serde_dynamo::Item>> = items.chunks(25).map(<[_]>::to_vec).collect();
     for chunk in chunks {
-        while calls.len() >= 16 {
+        while calls.len() >= 8 {
             calls.join_next().await.unwrap().unwrap();
         }
         let client = client.clone();
