@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 a negative answer (invalid rules), 2 bad usage or input.
 
 mod backfill;
+mod bench;
 mod cost;
 mod dashboard;
 mod dev;
@@ -52,6 +53,9 @@ enum Command {
     /// Run one handler on a Lambda event file, with in-memory adapters or on the embedded
     /// store of a folder (--data-dir).
     Invoke(invoke::InvokeArgs),
+    /// Measure a handler in process on your own event file: records/s, events/s, PutEvents
+    /// calls and peak RSS.
+    Bench(bench::BenchArgs),
     /// Say whether an event matches an EventBridge event pattern, like
     /// `aws events test-event-pattern`: exit 0 match, 1 no match, 2 invalid input.
     Pattern(pattern::PatternArgs),
@@ -136,6 +140,7 @@ pub fn run() -> ExitCode {
         Command::Cost(args) => cost::run(args),
         Command::BackfillStatementZones(args) => backfill::run(args),
         Command::Invoke(args) => invoke::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Pattern(args) => pattern::run(args),
         Command::Rules {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_dynamo::Item;
 
 use super::fields::{Attributes, CountryCode, DecodeError, Fields};
+use super::item_view::ItemView;
 use super::keys::{self, account_pk};
 use super::money::Currency;
 use super::pii::Pii;
@@ -188,7 +189,12 @@ impl Account {
     }
 
     pub fn decode(attributes: &Attributes) -> Result<Account, DecodeError> {
-        let f = Fields::root(attributes);
+        Account::decode_view(&ItemView::of_item(attributes))
+    }
+
+    /// `decode`, on an item read in place.
+    pub fn decode_view(item: &ItemView) -> Result<Account, DecodeError> {
+        let f = Fields::root(item);
         let account_id = f.string("account_id")?.to_string();
         if let Some(pk) = f.opt_string("pk")?
             && pk != account_pk(&account_id)

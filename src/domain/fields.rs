@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_dynamo::AttributeValue;
 
+use super::item_view::{Attr, ItemView};
+
 use super::money::{Currency, CurrencyError, MAX_AMOUNT_MINOR};
 use super::time::parse_timestamp;
 
@@ -77,30 +79,14 @@ impl DecodeError {
     }
 }
 
-/// The DynamoDB JSON type tag of an attribute value.
-pub fn type_name(value: &AttributeValue) -> &'static str {
-    match value {
-        AttributeValue::N(_) => "N",
-        AttributeValue::S(_) => "S",
-        AttributeValue::Bool(_) => "BOOL",
-        AttributeValue::B(_) => "B",
-        AttributeValue::Null(_) => "NULL",
-        AttributeValue::M(_) => "M",
-        AttributeValue::L(_) => "L",
-        AttributeValue::Ss(_) => "SS",
-        AttributeValue::Ns(_) => "NS",
-        AttributeValue::Bs(_) => "BS",
-    }
-}
-
 /// A view of one attribute map, naming nested fields by their dotted path in errors.
 pub struct Fields<'a> {
-    map: &'a Attributes,
+    map: &'a ItemView<'a>,
     prefix: String,
 }
 
 impl<'a> Fields<'a> {
-    pub fn root(map: &'a Attributes) -> Self {
+    pub fn root(map: &'a ItemView<'a>) -> Self {
         Fields {
             map,
             prefix: String::new(),
@@ -116,30 +102,30 @@ impl<'a> Fields<'a> {
     }
 
     /// The attribute, with an explicit DynamoDB NULL read as absent.
-    pub fn get(&self, name: &str) -> Option<&'a AttributeValue> {
+    pub fn get(&self, name: &str) -> Option<&'a Attr<'a>> {
         match self.map.get(name) {
-            Some(AttributeValue::Null(_)) | None => None,
+            Some(Attr::Null(_)) | None => None,
             Some(value) => Some(value),
         }
     }
 
-    fn required(&self, name: &str) -> Result<&'a AttributeValue, DecodeError> {
+    fn required(&self, name: &str) -> Result<&'a Attr<'a>, DecodeError> {
         self.get(name)
             .ok_or_else(|| DecodeError::MissingField { field: self.path(name) })
     }
 
-    fn wrong_type(&self, name: &str, expected: &'static str, found: &AttributeValue) -> DecodeError {
+    fn wrong_type(&self, name: &str, expected: &'static str, found: &Attr) -> DecodeError {
         DecodeError::WrongType {
             field: self.path(name),
             expected,
-            found: type_name(found),
+            found: found.type_name(),
         }
     }
 
     pub fn opt_string(&self, name: &str) -> Result<Option<&'a str>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
-            Some(AttributeValue::S(s)) => Ok(Some(s.as_str())),
+            Some(Attr::S(s)) => Ok(Some(s.as_ref())),
             Some(other) => Err(self.wrong_type(name, "S", other)),
         }
     }
@@ -147,8 +133,8 @@ impl<'a> Fields<'a> {
     /// A required, non-empty string.
     pub fn string(&self, name: &str) -> Result<&'a str, DecodeError> {
         match self.required(name)? {
-            AttributeValue::S(s) if s.is_empty() => Err(DecodeError::Empty { field: self.path(name) }),
-            AttributeValue::S(s) => Ok(s.as_str()),
+            Attr::S(s) if s.is_empty() => Err(DecodeError::Empty { field: self.path(name) }),
+            Attr::S(s) => Ok(s.as_ref()),
             other => Err(self.wrong_type(name, "S", other)),
         }
     }
@@ -157,7 +143,7 @@ impl<'a> Fields<'a> {
     pub fn opt_amount(&self, name: &str) -> Result<Option<i64>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
-            Some(AttributeValue::N(n)) => match parse_integer(n) {
+            Some(Attr::N(n)) => match parse_integer(n) {
                 Ok(value) if value.unsigned_abs() <= MAX_AMOUNT_MINOR as u64 => Ok(Some(value)),
                 Ok(_) | Err(IntegerError::OutOfRange) => Err(DecodeError::OutOfRange { field: self.path(name) }),
                 Err(IntegerError::NotAnInteger) => Err(DecodeError::NotAnInteger { field: self.path(name) }),
@@ -174,7 +160,7 @@ impl<'a> Fields<'a> {
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
-            Some(AttributeValue::Bool(b)) => Ok(Some(*b)),
+            Some(Attr::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(self.wrong_type(name, "BOOL", other)),
         }
     }
@@ -182,7 +168,7 @@ impl<'a> Fields<'a> {
     pub fn opt_map(&self, name: &str) -> Result<Option<Fields<'a>>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
-            Some(AttributeValue::M(map)) => Ok(Some(Fields {
+            Some(Attr::M(map)) => Ok(Some(Fields {
                 map,
                 prefix: self.path(name),
             })),
@@ -199,11 +185,11 @@ impl<'a> Fields<'a> {
     pub fn string_list(&self, name: &str) -> Result<Vec<String>, DecodeError> {
         match self.get(name) {
             None => Ok(Vec::new()),
-            Some(AttributeValue::Ss(items)) => Ok(items.clone()),
-            Some(AttributeValue::L(items)) => items
+            Some(Attr::Ss(items)) => Ok(items.iter().map(|s| s.to_string()).collect()),
+            Some(Attr::L(items)) => items
                 .iter()
                 .map(|item| match item {
-                    AttributeValue::S(s) => Ok(s.clone()),
+                    Attr::S(s) => Ok(s.to_string()),
                     other => Err(self.wrong_type(name, "L of S", other)),
                 })
                 .collect(),
@@ -306,6 +292,10 @@ pub enum IntegerError {
 /// Parses a DynamoDB number (`"12"`, `"-3"`, `"1.2E3"`, `"100.00"`) exactly, as an integer.
 /// A number with a non-zero fraction is not an integer; one beyond i64 is out of range.
 pub fn parse_integer(text: &str) -> Result<i64, IntegerError> {
+    // Most amounts are plain digits: 18 of them always fit.
+    if !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(text.bytes().fold(0i64, |n, b| n * 10 + i64::from(b - b'0')));
+    }
     let (negative, unsigned) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

@@ -2,6 +2,7 @@
 
 use super::account::Account;
 use super::fields::{Attributes, DecodeError, Fields};
+use super::item_view::ItemView;
 use super::keys;
 use super::transaction::Transaction;
 
@@ -18,10 +19,15 @@ pub enum LedgerItem {
 
 impl LedgerItem {
     pub fn decode(attributes: &Attributes) -> Result<LedgerItem, DecodeError> {
-        let fields = Fields::root(attributes);
+        LedgerItem::decode_view(&ItemView::of_item(attributes))
+    }
+
+    /// `decode`, on an item read in place.
+    pub fn decode_view(item: &ItemView) -> Result<LedgerItem, DecodeError> {
+        let fields = Fields::root(item);
         match fields.string("type")? {
-            keys::TRANSACTION_TYPE => Transaction::decode(attributes).map(|t| LedgerItem::Transaction(Box::new(t))),
-            keys::ACCOUNT_TYPE => Account::decode(attributes).map(|a| LedgerItem::Account(Box::new(a))),
+            keys::TRANSACTION_TYPE => Transaction::decode_view(item).map(|t| LedgerItem::Transaction(Box::new(t))),
+            keys::ACCOUNT_TYPE => Account::decode_view(item).map(|a| LedgerItem::Account(Box::new(a))),
             other => Ok(LedgerItem::Other {
                 item_type: other.to_string(),
             }),

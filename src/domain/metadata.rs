@@ -21,6 +21,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_dynamo::AttributeValue;
 use serde_json::value::RawValue;
 
+use super::item_view::Attr;
+
 /// DynamoDB's nesting limit ("up to 32 levels deep") counts the item as a level: the
 /// `metadata` map and the maps and lists inside it may nest 31 deep, as `depth` counts
 /// them. Measured on DynamoDB Local: 31 nested maps store, 32 are refused.
@@ -62,39 +64,37 @@ impl MetaValue {
         }
     }
 
-    fn from_attribute(value: &AttributeValue, path: &str) -> Result<MetaValue, MetadataError> {
+    fn from_attr(value: &Attr, path: &str) -> Result<MetaValue, MetadataError> {
         let number = |text: &str, path: &str| {
             json_number(text)
                 .map(MetaValue::Number)
                 .ok_or_else(|| MetadataError::NotANumber { path: path.to_string() })
         };
         Ok(match value {
-            AttributeValue::Null(_) => MetaValue::Null,
-            AttributeValue::Bool(b) => MetaValue::Bool(*b),
-            AttributeValue::S(s) => MetaValue::String(s.clone()),
-            AttributeValue::N(n) => number(n, path)?,
-            AttributeValue::B(bytes) => MetaValue::String(STANDARD.encode(bytes)),
-            AttributeValue::Ss(items) => MetaValue::Array(items.iter().cloned().map(MetaValue::String).collect()),
-            AttributeValue::Ns(items) => MetaValue::Array(
+            Attr::Null(_) => MetaValue::Null,
+            Attr::Bool(b) => MetaValue::Bool(*b),
+            Attr::S(s) => MetaValue::String(s.to_string()),
+            Attr::N(n) => number(n, path)?,
+            Attr::B(bytes) => MetaValue::String(STANDARD.encode(bytes)),
+            Attr::Ss(items) => MetaValue::Array(items.iter().map(|s| MetaValue::String(s.to_string())).collect()),
+            Attr::Ns(items) => MetaValue::Array(
                 items
                     .iter()
                     .enumerate()
                     .map(|(i, n)| number(n, &format!("{path}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
-            AttributeValue::Bs(items) => {
-                MetaValue::Array(items.iter().map(|b| MetaValue::String(STANDARD.encode(b))).collect())
-            }
-            AttributeValue::L(items) => MetaValue::Array(
+            Attr::Bs(items) => MetaValue::Array(items.iter().map(|b| MetaValue::String(STANDARD.encode(b))).collect()),
+            Attr::L(items) => MetaValue::Array(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| MetaValue::from_attribute(item, &format!("{path}[{i}]")))
+                    .map(|(i, item)| MetaValue::from_attr(item, &format!("{path}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
-            AttributeValue::M(map) => MetaValue::Object(
+            Attr::M(map) => MetaValue::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), MetaValue::from_attribute(v, &format!("{path}.{k}"))?)))
+                    .map(|(k, v)| Ok((k.to_string(), MetaValue::from_attr(v, &format!("{path}.{k}"))?)))
                     .collect::<Result<_, _>>()?,
             ),
         })
@@ -171,9 +171,14 @@ impl MetaValue {
 impl Metadata {
     /// The `metadata` attribute of a ledger item: any DynamoDB type but M is not ours to read.
     pub fn from_attribute(value: &AttributeValue) -> Result<Option<Metadata>, MetadataError> {
+        Metadata::from_attr(&Attr::of_value(value))
+    }
+
+    /// `from_attribute`, on a value read in place.
+    pub fn from_attr(value: &Attr) -> Result<Option<Metadata>, MetadataError> {
         match value {
-            AttributeValue::Null(_) => Ok(None),
-            AttributeValue::M(_) => match MetaValue::from_attribute(value, "metadata")? {
+            Attr::Null(_) => Ok(None),
+            Attr::M(_) => match MetaValue::from_attr(value, "metadata")? {
                 MetaValue::Object(map) => Ok(Some(Metadata(map))),
                 _ => unreachable!("an M attribute converts to an object"),
             },

@@ -57,6 +57,7 @@ pub(crate) mod events;
 pub(crate) mod fields;
 pub(crate) mod idempotency;
 pub(crate) mod item;
+pub(crate) mod item_view;
 pub mod keys;
 pub(crate) mod metadata;
 pub(crate) mod money;

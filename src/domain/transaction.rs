@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_dynamo::Item;
 
 use super::fields::{Attributes, CountryCode, DecodeError, Fields};
+use super::item_view::ItemView;
 use super::keys::{self, account_pk};
 use super::metadata::{Metadata, MetadataError};
 use super::money::{Currency, Money};
@@ -139,7 +140,12 @@ pub struct Transaction {
 
 impl Transaction {
     pub fn decode(attributes: &Attributes) -> Result<Transaction, DecodeError> {
-        let f = Fields::root(attributes);
+        Transaction::decode_view(&ItemView::of_item(attributes))
+    }
+
+    /// `decode`, on an item read in place.
+    pub fn decode_view(item: &ItemView) -> Result<Transaction, DecodeError> {
+        let f = Fields::root(item);
         let account_id = f.string("account_id")?.to_string();
         if let Some(pk) = f.opt_string("pk")?
             && pk != account_pk(&account_id)
@@ -172,12 +178,12 @@ impl Transaction {
         };
         let metadata = match f.get("metadata") {
             None => None,
-            Some(value) => Metadata::from_attribute(value).map_err(|error| match error {
+            Some(value) => Metadata::from_attr(value).map_err(|error| match error {
                 MetadataError::NotANumber { path } => DecodeError::NotANumber { field: path },
                 _ => DecodeError::WrongType {
                     field: "metadata".into(),
                     expected: "M",
-                    found: super::fields::type_name(value),
+                    found: value.type_name(),
                 },
             })?,
         };

@@ -118,8 +118,8 @@ pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
     deadline: Option<DateTime<Utc>>,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
-    let batch =
-        StreamBatch::from_json(&payload.to_string()).map_err(|e| HandlerError::UnexpectedPayload(e.to_string()))?;
+    let text = payload.to_string();
+    let batch = StreamBatch::from_json(&text).map_err(|e| HandlerError::UnexpectedPayload(e.to_string()))?;
     let outcome = processor.process_batch_until(batch, deadline).await;
     let s = &outcome.stats;
     metrics

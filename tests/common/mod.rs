@@ -113,8 +113,9 @@ pub fn stream_event(writes: &[LedgerWrite]) -> Value {
     to_stream_event(writes)
 }
 
-pub fn batch_of(event: &Value) -> StreamBatch {
-    StreamBatch::from_json(&event.to_string()).unwrap()
+/// The batch of an event: it borrows its text, which a test keeps to its end.
+pub fn batch_of(event: &Value) -> StreamBatch<'static> {
+    StreamBatch::from_json(Box::leak(event.to_string().into_boxed_str())).unwrap()
 }
 
 pub fn sequence_numbers(event: &Value) -> Vec<String> {

@@ -6,7 +6,7 @@ mod auditor;
 mod digest;
 mod feedback;
 mod ingest;
-mod input;
+pub(super) mod input;
 mod notifier;
 mod processor;
 

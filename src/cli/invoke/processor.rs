@@ -58,7 +58,7 @@ async fn run_processor<L: Ledger, B: EventBus>(
     frozen: Option<FrozenClock>,
     rules: Arc<crate::rules::Rules>,
     config: ProcessorConfig,
-    batch: StreamBatch,
+    batch: StreamBatch<'_>,
 ) -> (BatchOutcome, Vec<BusEntry>) {
     let bus = Arc::new(Recorded::new(bus));
     let outcome = match frozen {

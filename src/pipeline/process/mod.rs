@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -138,36 +137,33 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         }
     }
 
-    /// The typed Lambda event. A record that does not fit its shape fails the whole
-    /// deserialization before this is called: the Lambda glue uses `process_batch`.
-    pub async fn process_event(&self, event: Event) -> BatchOutcome {
-        self.process(Incoming::all_from_event(event), &Deadline::none()).await
-    }
-
     /// The batch with every record kept raw: a malformed record is rejected on its own.
-    pub async fn process_batch(&self, batch: StreamBatch) -> BatchOutcome {
+    pub async fn process_batch(&self, batch: StreamBatch<'_>) -> BatchOutcome {
         self.process_batch_until(batch, None).await
     }
 
     /// `process_batch` within an invocation that must answer by `deadline` (Lambda's): no
     /// lookup or PutEvents call starts without `deadline_reserve` left, and the records not
     /// published by then are reported in batchItemFailures, as after any transient failure.
-    pub async fn process_batch_until(&self, batch: StreamBatch, deadline: Option<DateTime<Utc>>) -> BatchOutcome {
+    pub async fn process_batch_until(&self, batch: StreamBatch<'_>, deadline: Option<DateTime<Utc>>) -> BatchOutcome {
         let deadline = match deadline {
             Some(at) => Deadline::at(at, self.config.deadline_reserve),
             None => Deadline::none(),
         };
-        self.process(batch.records.into_iter().map(Incoming::from_raw).collect(), &deadline)
-            .await
+        self.process(batch, &deadline).await
     }
 
-    async fn process(&self, records: Vec<Incoming>, deadline: &Deadline) -> BatchOutcome {
+    async fn process(&self, mut batch: StreamBatch<'_>, deadline: &Deadline) -> BatchOutcome {
         let now = self.clock.now();
         let mut stats = BatchStats {
-            records_received: records.len() as u64,
+            records_received: batch.len() as u64,
             ..BatchStats::default()
         };
-        let plans: Vec<Plan> = records.iter().map(Plan::of).collect();
+        let plans: Vec<Plan> = batch.records.iter().map(Plan::of).collect();
+        if plans.iter().any(|plan| matches!(plan, Plan::Reject(_))) {
+            batch.keep_raw_records();
+        }
+        let records = batch.records;
 
         let wanted = profiles_wanted(&plans);
         let load = load_profiles_until(&self.ledger, &self.clock, &self.config.retry, &wanted, deadline).await;
@@ -278,7 +274,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
 
     fn record_result(
         &self,
-        incoming: &Incoming,
+        incoming: &Incoming<'_>,
         plan: &Plan,
         profiles: &HashMap<String, Account>,
         now: DateTime<Utc>,
@@ -330,7 +326,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         }
     }
 
-    fn rejected(&self, incoming: &Incoming, rejection: &Rejection, now: DateTime<Utc>) -> RecordResult {
+    fn rejected(&self, incoming: &Incoming<'_>, rejection: &Rejection, now: DateTime<Utc>) -> RecordResult {
         let mut raw_record = incoming.raw_json();
         mask_personal_data(&mut raw_record);
         let too_large = serde_json::to_vec(&raw_record).map_or(true, |bytes| bytes.len() > MAX_RAW_RECORD_BYTES);
@@ -350,8 +346,8 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             reason: rejection.reason.clone(),
             sequence_number,
             stream_event_id,
-            event_name: record.map(|r| r.event_name.clone()),
-            event_source_arn: record.and_then(|r| r.event_source_arn.clone()),
+            event_name: record.map(|r| r.event_name.as_str().to_string()),
+            event_source_arn: record.and_then(|r| r.event_source_arn.as_ref().map(|arn| arn.as_str().to_string())),
             raw_record: if too_large { serde_json::Value::Null } else { raw_record },
             raw_record_truncated: too_large,
         };
@@ -373,7 +369,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
     /// Serializes a record's events. An event too large for PutEvents can never be sent:
     /// the record is rejected instead (without its raw record, which is larger still), and
     /// counted as rejected.
-    fn entry_group(&self, result: &mut RecordResult, incoming: &Incoming, now: DateTime<Utc>) -> EntryGroup {
+    fn entry_group(&self, result: &mut RecordResult, incoming: &Incoming<'_>, now: DateTime<Utc>) -> EntryGroup {
         let entries: Vec<BusEntry> = result
             .events
             .iter()

@@ -1,24 +1,25 @@
 //! Reading DynamoDB stream records: each record on its own, so that one malformed record
 //! becomes a Record Rejected event instead of failing the whole batch.
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use aws_lambda_events::event::dynamodb::{EventRecord, StreamViewType};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::domain::events::TransactionChange;
-use crate::domain::fields::{Attributes, DecodeError, Fields};
+use crate::domain::fields::{DecodeError, Fields};
 use crate::domain::item::LedgerItem;
+use crate::domain::item_view::{ItemView, Text};
 use crate::domain::keys;
 use crate::domain::transaction::TransactionStatus;
 use crate::domain::{Account, Transaction};
 
-/// A DynamoDB stream batch as Lambda delivers it, every record kept as raw JSON.
-#[derive(Debug, Deserialize)]
-pub struct StreamBatch {
-    #[serde(rename = "Records")]
-    pub records: Vec<Box<RawValue>>,
+/// A DynamoDB stream batch as Lambda delivers it, read in place: its records borrow their
+/// names and strings from the payload's text.
+pub struct StreamBatch<'a> {
+    pub records: Vec<Incoming<'a>>,
+    text: &'a str,
 }
 
 /// Why a payload is not a DynamoDB stream event at all (as opposed to a bad record in one,
@@ -35,25 +36,183 @@ pub enum NotAStreamEvent {
     RecordsNotAList,
 }
 
-impl StreamBatch {
-    /// `{"Records": [...]}`, each record kept raw; anything else is refused, never read as
-    /// an empty batch.
-    pub fn from_json(text: &str) -> Result<StreamBatch, NotAStreamEvent> {
-        #[derive(Deserialize)]
-        struct Shape<'a> {
-            #[serde(rename = "Records", borrow)]
-            records: Option<&'a RawValue>,
+/// `{"Records": [...]}` with the records of the stream record shape.
+#[derive(Deserialize)]
+struct WholeBatch<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<RecordView<'a>>,
+}
+
+/// `{"Records": [...]}`, each record kept raw.
+fn raw_records(text: &str) -> Result<Vec<&RawValue>, NotAStreamEvent> {
+    #[derive(Deserialize)]
+    struct Shape<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Option<&'a RawValue>,
+    }
+    let shape: Shape = serde_json::from_str(text).map_err(|e| match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(_)) => NotAStreamEvent::RecordsNotAList,
+        Ok(_) => NotAStreamEvent::NotAnObject,
+        Err(_) => NotAStreamEvent::NotJson(e.to_string()),
+    })?;
+    let records = shape.records.ok_or(NotAStreamEvent::NoRecords)?;
+    serde_json::from_str(records.get()).map_err(|_| NotAStreamEvent::RecordsNotAList)
+}
+
+impl<'a> StreamBatch<'a> {
+    /// `{"Records": [...]}`; anything else is refused, never read as an empty batch.
+    pub fn from_json(text: &'a str) -> Result<StreamBatch<'a>, NotAStreamEvent> {
+        // One reading of the whole batch when every record has the shape of a stream
+        // record; else each record on its own, so that a bad one is rejected alone.
+        if let Ok(whole) = serde_json::from_str::<WholeBatch>(text) {
+            let records = whole
+                .records
+                .into_iter()
+                .map(|record| Incoming {
+                    record: Ok(record),
+                    raw: None,
+                })
+                .collect();
+            return Ok(StreamBatch { records, text });
         }
-        // Read once; only a payload that fails is read again, to say why.
-        let shape: Shape = serde_json::from_str(text).map_err(|e| match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(_)) => NotAStreamEvent::RecordsNotAList,
-            Ok(_) => NotAStreamEvent::NotAnObject,
-            Err(_) => NotAStreamEvent::NotJson(e.to_string()),
-        })?;
-        let records = shape.records.ok_or(NotAStreamEvent::NoRecords)?;
-        let records: Vec<Box<RawValue>> =
-            serde_json::from_str(records.get()).map_err(|_| NotAStreamEvent::RecordsNotAList)?;
-        Ok(StreamBatch { records })
+        let records = raw_records(text)?.into_iter().map(Incoming::from_raw).collect();
+        Ok(StreamBatch { records, text })
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Gives every record its raw text, for the Record Rejected events that carry it: a
+    /// batch read whole does not keep them.
+    pub fn keep_raw_records(&mut self) {
+        if self.records.iter().all(|r| r.raw.is_some()) {
+            return;
+        }
+        // The text was read whole without error: its records can be found by their
+        // brackets alone. A "Records" key spelled with escapes is left to serde.
+        let raws = match record_spans(self.text) {
+            Some(spans) if spans.len() == self.records.len() => spans,
+            _ => match raw_records(self.text) {
+                Ok(raws) => raws.into_iter().map(RawValue::get).collect(),
+                Err(_) => return,
+            },
+        };
+        if raws.len() == self.records.len() {
+            for (incoming, raw) in self.records.iter_mut().zip(raws) {
+                incoming.raw = Some(raw);
+            }
+        }
+    }
+}
+
+/// The text of each element of the top-level `"Records"` array, in a JSON text known to be
+/// valid; None when no key is spelled `"Records"` literally.
+fn record_spans(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    loop {
+        at = skip_space(bytes, at);
+        match bytes.get(at)? {
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = skip_string(bytes, at)?;
+        let key = &text[at + 1..key_end - 1];
+        at = skip_space(bytes, key_end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_space(bytes, at + 1);
+        if key == "Records" {
+            if bytes.get(at) != Some(&b'[') {
+                return None;
+            }
+            at += 1;
+            let mut spans = Vec::new();
+            loop {
+                at = skip_space(bytes, at);
+                match bytes.get(at)? {
+                    b']' => return Some(spans),
+                    b',' => at += 1,
+                    _ => {
+                        let end = skip_value(bytes, at)?;
+                        spans.push(&text[at..end]);
+                        at = end;
+                    }
+                }
+            }
+        }
+        at = skip_space(bytes, skip_value(bytes, at)?);
+        match bytes.get(at)? {
+            b',' => at += 1,
+            _ => return None,
+        }
+    }
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Past the string that opens at `at`.
+fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut at = at + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', &bytes[at..])?;
+        if bytes[at] == b'"' {
+            return Some(at + 1);
+        }
+        at += 2;
+    }
+}
+
+/// Past the value that starts at `at`.
+fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        b'"' => skip_string(bytes, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = at;
+            loop {
+                match bytes.get(at)? {
+                    b'"' => {
+                        at = skip_string(bytes, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        _ => {
+            let mut at = at;
+            while !matches!(
+                bytes.get(at),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                at += 1;
+            }
+            Some(at)
+        }
     }
 }
 
@@ -69,16 +228,124 @@ pub enum MalformedRecord {
     Field(String),
 }
 
-/// One record of a batch: parsed if it has the shape of a stream record.
-pub struct Incoming {
-    pub record: Result<EventRecord, MalformedRecord>,
-    raw: Option<Box<RawValue>>,
+/// A stream record read in place. It takes exactly what `aws_lambda_events`'s
+/// `EventRecord` takes (the tests compare the two), without copying the images.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordView<'a> {
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    aws_region: Text<'a>,
+    #[serde(rename = "dynamodb", borrow)]
+    pub change: ChangeView<'a>,
+    #[serde(rename = "eventID", borrow)]
+    pub event_id: Text<'a>,
+    #[serde(borrow)]
+    pub event_name: Text<'a>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    event_source: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    event_version: Option<Text<'a>>,
+    #[serde(rename = "eventSourceARN", default, borrow)]
+    pub event_source_arn: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub user_identity: Option<UserIdentityView<'a>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    record_format: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)]
+    table_name: Option<Text<'a>>,
 }
 
-impl Incoming {
-    pub fn from_raw(raw: Box<RawValue>) -> Incoming {
-        let record = serde_json::from_str::<EventRecord>(raw.get()).map_err(|_| {
-            // Parsed again, only when it failed, to learn where; path tracking costs on every record.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentityView<'a> {
+    #[serde(rename = "type", default, borrow)]
+    pub type_: Text<'a>,
+    #[serde(default, borrow)]
+    pub principal_id: Text<'a>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangeView<'a> {
+    #[serde(
+        rename = "ApproximateCreationDateTime",
+        default = "epoch",
+        deserialize_with = "float_epoch"
+    )]
+    pub approximate_creation_date_time: DateTime<Utc>,
+    #[serde(rename = "Keys", default, borrow, deserialize_with = "nullish")]
+    pub keys: ItemView<'a>,
+    #[serde(rename = "NewImage", default, borrow, deserialize_with = "nullish")]
+    pub new_image: ItemView<'a>,
+    #[serde(rename = "OldImage", default, borrow, deserialize_with = "nullish")]
+    pub old_image: ItemView<'a>,
+    #[serde(rename = "SequenceNumber", default, borrow)]
+    pub sequence_number: Option<Text<'a>>,
+    #[serde(rename = "SizeBytes")]
+    #[allow(dead_code)]
+    size_bytes: i64,
+    #[serde(rename = "StreamViewType", default)]
+    #[allow(dead_code)]
+    stream_view_type: Option<StreamViewType>,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::default()
+}
+
+/// An image given as null reads as none, as `EventRecord` reads it.
+fn nullish<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<ItemView<'a>, D::Error> {
+    Ok(Option::<ItemView<'a>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Seconds since the epoch, as `EventRecord` reads them, to the same instant: its fraction
+/// is taken as millionths and given to chrono as nanoseconds, so the events it gives stay
+/// the events this gives.
+fn float_epoch<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    struct Seconds;
+    impl serde::de::Visitor<'_> for Seconds {
+        type Value = DateTime<Utc>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a unix timestamp as a float")
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<DateTime<Utc>, E> {
+            single(Utc.timestamp_opt(value as i64, 0), value)
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<DateTime<Utc>, E> {
+            single(Utc.timestamp_opt(value, 0), value)
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<DateTime<Utc>, E> {
+            let fraction = (value.fract() * 1_000_000.).floor() as u32;
+            single(Utc.timestamp_opt(value.trunc() as i64, fraction), value)
+        }
+    }
+    fn single<E: serde::de::Error>(
+        at: chrono::LocalResult<DateTime<Utc>>,
+        value: impl std::fmt::Display,
+    ) -> Result<DateTime<Utc>, E> {
+        match at {
+            chrono::LocalResult::Single(at) => Ok(at),
+            _ => Err(E::custom(format!("value is not a legal timestamp: {value}"))),
+        }
+    }
+    deserializer.deserialize_f64(Seconds)
+}
+
+/// One record of a batch: read if it has the shape of a stream record.
+pub struct Incoming<'a> {
+    pub record: Result<RecordView<'a>, MalformedRecord>,
+    raw: Option<&'a str>,
+}
+
+impl<'a> Incoming<'a> {
+    pub fn from_raw(raw: &'a RawValue) -> Incoming<'a> {
+        let record = serde_json::from_str::<RecordView>(raw.get()).map_err(|_| {
+            // Read again, only when it failed, to learn where; path tracking costs on every
+            // record. The Lambda event type names the field as it always did.
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
             let Err(e) = serde_path_to_error::deserialize::<_, EventRecord>(&mut deserializer) else {
                 return MalformedRecord::NotARecord;
@@ -90,39 +357,31 @@ impl Incoming {
                 MalformedRecord::Field(path)
             }
         });
-        Incoming { record, raw: Some(raw) }
-    }
-
-    pub fn from_record(record: EventRecord) -> Incoming {
         Incoming {
-            record: Ok(record),
-            raw: None,
+            record,
+            raw: Some(raw.get()),
         }
     }
 
-    pub fn all_from_event(event: Event) -> Vec<Incoming> {
-        event.records.into_iter().map(Incoming::from_record).collect()
-    }
-
-    /// The record as received, for a Record Rejected event.
+    /// The record as received, for a Record Rejected event (null when it was not kept:
+    /// `StreamBatch::keep_raw_records`).
     pub fn raw_json(&self) -> Value {
-        match (&self.raw, &self.record) {
-            (Some(raw), _) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
-            (None, Ok(record)) => serde_json::to_value(record).unwrap_or(Value::Null),
-            (None, Err(_)) => Value::Null,
+        match &self.raw {
+            Some(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+            None => Value::Null,
         }
     }
 
     pub fn sequence_number(&self) -> Option<String> {
         match &self.record {
-            Ok(record) => record.change.sequence_number.clone(),
+            Ok(record) => record.change.sequence_number.as_ref().map(|s| s.as_str().to_string()),
             Err(_) => self.raw_field(&["dynamodb", "SequenceNumber"]),
         }
     }
 
     pub fn stream_event_id(&self) -> Option<String> {
         match &self.record {
-            Ok(record) => Some(record.event_id.clone()),
+            Ok(record) => Some(record.event_id.as_str().to_string()),
             Err(_) => self.raw_field(&["eventID"]),
         }
     }
@@ -201,7 +460,7 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub fn of(incoming: &Incoming) -> Plan {
+    pub fn of(incoming: &Incoming<'_>) -> Plan {
         match &incoming.record {
             Ok(record) => plan_record(record),
             Err(error) => Plan::Reject(Rejection {
@@ -212,20 +471,25 @@ impl Plan {
     }
 }
 
-fn plan_record(record: &EventRecord) -> Plan {
-    if record.change.sequence_number.as_deref().is_none_or(str::is_empty) {
+fn plan_record(record: &RecordView<'_>) -> Plan {
+    if record
+        .change
+        .sequence_number
+        .as_ref()
+        .is_none_or(|s| s.as_str().is_empty())
+    {
         return Plan::Reject(Rejection {
             code: "missing_sequence_number",
             reason: "the record has no dynamodb.SequenceNumber".into(),
         });
     }
-    let new_image: &Attributes = &record.change.new_image;
+    let new_image = &record.change.new_image;
     match record.event_name.as_str() {
         "REMOVE" => {
             let by_ttl = record
                 .user_identity
                 .as_ref()
-                .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
+                .is_some_and(|u| u.type_.as_str() == "Service" && u.principal_id.as_str() == "dynamodb.amazonaws.com");
             Plan::Ignore(if by_ttl {
                 IgnoreReason::TtlExpired
             } else {
@@ -236,7 +500,7 @@ fn plan_record(record: &EventRecord) -> Plan {
             code: "missing_new_image",
             reason: "INSERT record has no NewImage (the stream view type must be NEW_AND_OLD_IMAGES)".into(),
         }),
-        "INSERT" => match LedgerItem::decode(new_image) {
+        "INSERT" => match LedgerItem::decode_view(new_image) {
             Ok(LedgerItem::Transaction(transaction)) => Plan::Transaction {
                 transaction,
                 change: TransactionChange::Inserted,
@@ -257,8 +521,8 @@ fn plan_record(record: &EventRecord) -> Plan {
 }
 
 /// A MODIFY matters only when a transaction's status becomes `reversed`.
-fn plan_modify(record: &EventRecord) -> Plan {
-    let new_image: &Attributes = &record.change.new_image;
+fn plan_modify(record: &RecordView<'_>) -> Plan {
+    let new_image = &record.change.new_image;
     if new_image.is_empty() {
         return Plan::Reject(Rejection {
             code: "missing_new_image",
@@ -271,11 +535,11 @@ fn plan_modify(record: &EventRecord) -> Plan {
         Ok(_) => return Plan::Ignore(IgnoreReason::Modified),
         Err(error) => return Plan::Reject(error.into()),
     }
-    let transaction = match Transaction::decode(new_image) {
+    let transaction = match Transaction::decode_view(new_image) {
         Ok(transaction) => transaction,
         Err(error) => return Plan::Reject(error.into()),
     };
-    let old_image: &Attributes = &record.change.old_image;
+    let old_image = &record.change.old_image;
     if transaction.status == TransactionStatus::Reversed && old_image.is_empty() {
         // Without the image before, a reversal cannot be told from a replay of one (or
         // from any later change of a reversed transaction): it would be emailed again.
@@ -309,13 +573,12 @@ const BOOKKEEPING: [&str; 6] = [
 ];
 
 /// A MODIFY of an account's profile: Account Updated, naming the fields that changed.
-fn plan_account_modify(record: &EventRecord) -> Plan {
-    let (old_image, new_image) = (&record.change.old_image, &record.change.new_image);
-    let account = match Account::decode(new_image) {
+fn plan_account_modify(record: &RecordView<'_>) -> Plan {
+    let account = match Account::decode_view(&record.change.new_image) {
         Ok(account) => account,
         Err(error) => return Plan::Reject(error.into()),
     };
-    if old_image.is_empty() {
+    if record.change.old_image.is_empty() {
         // Without the image before, what changed cannot be said, and a replay of the
         // record could not be told from a new change.
         return Plan::Reject(Rejection {
@@ -324,6 +587,8 @@ fn plan_account_modify(record: &EventRecord) -> Plan {
                 .into(),
         });
     }
+    // Rare enough to compare as owned items.
+    let (old_image, new_image) = (record.change.old_image.to_item(), record.change.new_image.to_item());
     let mut changed: Vec<String> = old_image
         .keys()
         .chain(new_image.keys())
@@ -339,8 +604,8 @@ fn plan_account_modify(record: &EventRecord) -> Plan {
     let event_id = crate::domain::event_id::for_account_updated(
         &account.account_id,
         account.version,
-        &canonical(old_image),
-        &canonical(new_image),
+        &canonical(&old_image),
+        &canonical(&new_image),
     );
     Plan::AccountUpdated {
         account: Box::new(account),
@@ -373,14 +638,14 @@ fn same_value(a: Option<&serde_dynamo::AttributeValue>, b: Option<&serde_dynamo:
 }
 
 /// The image as JSON with its maps in key order: the same image, the same text.
-fn canonical(image: &Attributes) -> String {
+fn canonical(image: &crate::domain::fields::Attributes) -> String {
     serde_dynamo::from_item::<_, Value>(serde_dynamo::Item::from(image.clone()))
         .map(|value| value.to_string())
         .unwrap_or_default()
 }
 
 /// The account a record is about, read from its keys (`pk = ACCOUNT#<id>`) or image.
-pub fn account_of(incoming: &Incoming) -> Option<String> {
+pub fn account_of(incoming: &Incoming<'_>) -> Option<String> {
     let record = incoming.record.as_ref().ok()?;
     let from_keys = Fields::root(&record.change.keys)
         .opt_string("pk")
@@ -500,6 +765,131 @@ fn luhn_valid(digits: &[u32]) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn sample_record() -> Value {
+        json!({
+            "eventID": "e-1",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1",
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:1:table/ledger/stream/x",
+            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+            "recordFormat": "application/json",
+            "tableName": "ledger",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1763690400.123456,
+                "Keys": {"pk": {"S": "ACCOUNT#a"}, "sk": {"S": "TXN#1"}},
+                "NewImage": {"pk": {"S": "ACCOUNT#a"}, "n": {"N": "1"}, "m": {"M": {"x": {"L": [{"BOOL": true}]}}}},
+                "OldImage": null,
+                "SequenceNumber": "100",
+                "SizeBytes": 12,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        })
+    }
+
+    /// Every field of the record, at every depth, given a value of each JSON kind in turn
+    /// (or removed): the view takes exactly the records the Lambda event type takes, and
+    /// reads the same keys, images, sequence number and time from them.
+    #[test]
+    fn the_record_view_takes_exactly_what_the_lambda_event_type_takes() {
+        fn paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+            if let Value::Object(map) = value {
+                for (key, item) in map {
+                    let path = format!("{prefix}/{key}");
+                    out.push(path.clone());
+                    paths(item, &path, out);
+                }
+            }
+        }
+        let base = sample_record();
+        let mut all = Vec::new();
+        paths(&base, "", &mut all);
+        let replacements = [
+            None,
+            Some(Value::Null),
+            Some(json!(1)),
+            Some(json!(-1.5)),
+            Some(json!(1e300)),
+            Some(json!("text")),
+            Some(json!(true)),
+            Some(json!([])),
+            Some(json!({})),
+            Some(json!({"S": "x"})),
+            Some(json!(["NEW_IMAGE"])),
+            Some(json!("NEW_IMAGE")),
+        ];
+        let mut compared = 0;
+        for path in &all {
+            for replacement in &replacements {
+                let mut record = base.clone();
+                let (parent, key) = path.rsplit_once('/').unwrap();
+                let target = record.pointer_mut(parent).and_then(Value::as_object_mut).unwrap();
+                match replacement {
+                    None => {
+                        target.remove(key);
+                    }
+                    Some(value) => {
+                        target.insert(key.to_string(), value.clone());
+                    }
+                }
+                let text = record.to_string();
+                let typed = serde_json::from_str::<EventRecord>(&text);
+                let viewed = serde_json::from_str::<RecordView>(&text);
+                assert_eq!(typed.is_ok(), viewed.is_ok(), "{path} = {replacement:?}: {text}");
+                if let (Ok(typed), Ok(viewed)) = (typed, viewed) {
+                    assert_eq!(typed.change.keys.clone().into_inner(), viewed.change.keys.to_item());
+                    assert_eq!(
+                        typed.change.new_image.clone().into_inner(),
+                        viewed.change.new_image.to_item()
+                    );
+                    assert_eq!(
+                        typed.change.old_image.clone().into_inner(),
+                        viewed.change.old_image.to_item()
+                    );
+                    assert_eq!(
+                        typed.change.sequence_number.as_deref(),
+                        viewed.change.sequence_number.as_ref().map(Text::as_str)
+                    );
+                    assert_eq!(
+                        typed.change.approximate_creation_date_time,
+                        viewed.change.approximate_creation_date_time
+                    );
+                    assert_eq!(typed.event_name, viewed.event_name.as_str());
+                    assert_eq!(
+                        typed.user_identity.map(|u| (u.type_, u.principal_id)),
+                        viewed
+                            .user_identity
+                            .map(|u| (u.type_.as_str().to_string(), u.principal_id.as_str().to_string()))
+                    );
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > 200, "{compared}");
+    }
+
+    #[test]
+    fn records_are_found_by_their_brackets_as_serde_finds_them() {
+        let mut tricky = sample_record();
+        tricky["dynamodb"]["NewImage"]["note"] = json!({"S": "a ] } , \" [ { \\"});
+        let texts = [
+            json!({"Records": [sample_record(), tricky.clone(), 1, "x", [], {}]}).to_string(),
+            serde_json::to_string_pretty(&json!({"before": {"Records": [1]}, "Records": [tricky, null, true]}))
+                .unwrap(),
+            "{ \"a\" : [ ] , \"Records\" : [ 1 , 2.5e3 , \"\\\"\" , { } ] , \"z\" : 1 }".to_string(),
+        ];
+        for text in &texts {
+            let by_serde: Vec<&str> = raw_records(text).unwrap().into_iter().map(RawValue::get).collect();
+            assert_eq!(record_spans(text).unwrap(), by_serde, "{text}");
+        }
+        assert_eq!(
+            record_spans(r#"{"Rec\u006frds": [1]}"#),
+            None,
+            "an escaped key is left to serde"
+        );
+    }
 
     #[test]
     fn card_numbers_are_masked_wherever_they_appear() {
