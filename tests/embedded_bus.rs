@@ -59,9 +59,12 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     let mut poller = StreamPoller::new(&store, PollerConfig::of_template(common::temp_dir("flow-failed")));
     let step = poller
         .step(true, |event| {
-            let batch = StreamBatch::from_json(&event.to_string()).unwrap();
+            let text = event.to_string();
             let processor = &processor;
-            async move { Ok::<_, String>(serde_json::to_value(processor.process_batch(batch).await.response).unwrap()) }
+            async move {
+                let batch = StreamBatch::from_json(&text).unwrap();
+                Ok::<_, String>(serde_json::to_value(processor.process_batch(batch).await.response).unwrap())
+            }
         })
         .await
         .unwrap();

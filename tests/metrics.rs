@@ -114,7 +114,8 @@ fn violations(document: &Value, validator: &jsonschema::Validator, now: DateTime
 /// Runs a use case as Lambda would (a warm invocation unless `cold`) and returns its
 /// EMF documents.
 async fn documents_of(function: &'static str, use_case: &impl Invoke, payload: Value, cold: bool) -> Vec<Value> {
-    let (_, metrics) = invoke_measured(function, use_case, payload, "req-emf-1", cold, None).await;
+    let payload = serde_json::value::to_raw_value(&payload).unwrap();
+    let (_, metrics) = invoke_measured(function, use_case, &payload, "req-emf-1", cold, None).await;
     metrics.documents()
 }
 

@@ -18,6 +18,9 @@ pub struct GenerateArgs {
     /// Keep only the first N records (the accounts come first).
     #[arg(long, value_name = "N")]
     max_records: Option<usize>,
+    /// One line, as Lambda delivers an event (else indented for reading).
+    #[arg(long)]
+    compact: bool,
     /// Write here instead of standard output.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -34,7 +37,11 @@ pub fn run(args: GenerateArgs) -> ExitCode {
         writes.truncate(max);
     }
     let event = to_stream_event(&writes);
-    let text = match serde_json::to_string_pretty(&event) {
+    let text = match if args.compact {
+        serde_json::to_string(&event)
+    } else {
+        serde_json::to_string_pretty(&event)
+    } {
         Ok(text) => text,
         Err(e) => return super::fail(false, &e.to_string()),
     };

@@ -113,12 +113,40 @@ pub struct FindingSummary {
     pub severity: Severity,
 }
 
+/// A transaction as its events carry it: serialized once, shared by the events of its
+/// record (a Transaction Recorded and its alerts carry the same text).
+#[derive(Clone, Debug)]
+pub struct TransactionSnapshot(std::sync::Arc<serde_json::value::RawValue>);
+
+impl TransactionSnapshot {
+    pub fn of(transaction: &Transaction) -> TransactionSnapshot {
+        let text = serde_json::value::to_raw_value(transaction).expect("a transaction always serializes");
+        TransactionSnapshot(std::sync::Arc::from(text))
+    }
+
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for TransactionSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl Serialize for TransactionSnapshot {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TransactionRecorded {
     #[serde(flatten)]
     pub header: Header,
     pub change: TransactionChange,
-    pub transaction: Transaction,
+    pub transaction: TransactionSnapshot,
     pub category: Category,
     /// The most severe finding's severity, or info.
     pub severity: Severity,
@@ -130,7 +158,7 @@ pub struct TransactionRecorded {
 pub struct TransactionAlert {
     #[serde(flatten)]
     pub header: Header,
-    pub transaction: Transaction,
+    pub transaction: TransactionSnapshot,
     pub category: Category,
     pub rule: RuleFired,
     pub severity: Severity,
@@ -454,24 +482,28 @@ impl BusEvent {
 
     /// The detail as the JSON text PutEvents carries.
     pub fn detail_json(&self) -> String {
+        // Room for a usual detail at once: no regrowing on the way.
+        let mut text = Vec::with_capacity(1024);
+        let out = &mut text;
         let result = match self {
-            BusEvent::TransactionRecorded(e) => serde_json::to_string(e),
-            BusEvent::LargeTransaction(e) => serde_json::to_string(e),
-            BusEvent::LowBalance(e) => serde_json::to_string(e),
-            BusEvent::SpendingLimitReached(e) => serde_json::to_string(e),
-            BusEvent::ForeignTransaction(e) => serde_json::to_string(e),
-            BusEvent::CashWithdrawal(e) => serde_json::to_string(e),
-            BusEvent::HighRiskMerchant(e) => serde_json::to_string(e),
-            BusEvent::TopUpCompleted(e) => serde_json::to_string(e),
-            BusEvent::RefundReceived(e) => serde_json::to_string(e),
-            BusEvent::AccountOpened(e) => serde_json::to_string(e),
-            BusEvent::AccountUpdated(e) => serde_json::to_string(e),
-            BusEvent::NotificationUndeliverable(e) => serde_json::to_string(e),
-            BusEvent::WeeklyStatement(e) => serde_json::to_string(e),
-            BusEvent::RecordRejected(e) => serde_json::to_string(e),
+            BusEvent::TransactionRecorded(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::LargeTransaction(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::LowBalance(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::SpendingLimitReached(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::ForeignTransaction(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::CashWithdrawal(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::HighRiskMerchant(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::TopUpCompleted(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::RefundReceived(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::AccountOpened(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::AccountUpdated(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::NotificationUndeliverable(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::WeeklyStatement(e) => serde_json::to_writer(&mut *out, e),
+            BusEvent::RecordRejected(e) => serde_json::to_writer(&mut *out, e),
         };
         // Details hold only strings, integers, booleans and JSON values taken from serde_json:
-        // serialization cannot fail.
-        result.expect("event details always serialize")
+        // serialization cannot fail, and gives UTF-8.
+        result.expect("event details always serialize");
+        String::from_utf8(text).expect("serde_json writes UTF-8")
     }
 }

@@ -72,6 +72,11 @@ pub struct ItemView<'a> {
 }
 
 impl<'a> ItemView<'a> {
+    /// The attributes in the order read (a name may come twice: the last one counts).
+    pub fn from_entries(entries: Vec<(Cow<'a, str>, Attr<'a>)>) -> ItemView<'a> {
+        ItemView { entries }
+    }
+
     /// The value of a name; of a name given twice, the last.
     pub fn get(&self, name: &str) -> Option<&Attr<'a>> {
         self.entries

@@ -5,12 +5,65 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
 
 pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    let mut buffer = [0u8; 30];
+    match write_rfc3339(time, &mut buffer) {
+        Some(text) => text.to_string(),
+        None => time.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    }
 }
 
 /// For `#[serde(serialize_with)]`.
 pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&format_rfc3339(time))
+    let mut buffer = [0u8; 30];
+    match write_rfc3339(time, &mut buffer) {
+        Some(text) => serializer.serialize_str(text),
+        None => serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    }
+}
+
+/// What `to_rfc3339_opts(AutoSi, true)` prints, without the formatting machinery (every
+/// event carries two instants): years 0 to 9999 and no leap second, else None.
+fn write_rfc3339<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; 30]) -> Option<&'b str> {
+    use chrono::{Datelike, Timelike};
+    let year = time.year();
+    let nanos = time.nanosecond();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn digits(out: &mut [u8], mut value: u32) {
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    digits(&mut buffer[0..4], year as u32);
+    buffer[4] = b'-';
+    digits(&mut buffer[5..7], time.month());
+    buffer[7] = b'-';
+    digits(&mut buffer[8..10], time.day());
+    buffer[10] = b'T';
+    digits(&mut buffer[11..13], time.hour());
+    buffer[13] = b':';
+    digits(&mut buffer[14..16], time.minute());
+    buffer[16] = b':';
+    digits(&mut buffer[17..19], time.second());
+    let mut end = 19;
+    let (fraction, width) = if nanos == 0 {
+        (0, 0)
+    } else if nanos % 1_000_000 == 0 {
+        (nanos / 1_000_000, 3)
+    } else if nanos % 1_000 == 0 {
+        (nanos / 1_000, 6)
+    } else {
+        (nanos, 9)
+    };
+    if width > 0 {
+        buffer[end] = b'.';
+        digits(&mut buffer[end + 1..end + 1 + width], fraction);
+        end += 1 + width;
+    }
+    buffer[end] = b'Z';
+    std::str::from_utf8(&buffer[..end + 1]).ok()
 }
 
 /// Any RFC 3339 offset is read; the instant is kept in UTC.
@@ -32,5 +85,42 @@ mod tests {
         assert_eq!(format_rfc3339(&millis), "2026-11-20T10:15:00.250Z");
         assert_eq!(parse_timestamp("2026-11-20T11:15:00+01:00"), Some(whole));
         assert_eq!(parse_timestamp("2026-11-20 10:15"), None);
+    }
+
+    #[test]
+    fn instants_print_as_chrono_prints_them() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let nanos = [
+            0,
+            1,
+            999,
+            1_000,
+            250_000,
+            1_000_000,
+            123_000_000,
+            123_456_000,
+            123_456_789,
+            999_999_999,
+        ];
+        for _ in 0..20_000 {
+            let seconds = rng.i64(-62_167_219_200..253_402_300_800);
+            let nano = if rng.bool() {
+                nanos[rng.usize(..nanos.len())]
+            } else {
+                rng.u32(..1_000_000_000)
+            };
+            let time = Utc.timestamp_opt(seconds, nano).unwrap();
+            assert_eq!(format_rfc3339(&time), time.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        }
+        for outside in [
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.timestamp_opt(-62_167_219_201, 0).unwrap(),
+            Utc.timestamp_opt(1_019, 1_500_000_000).unwrap(),
+        ] {
+            assert_eq!(
+                format_rfc3339(&outside),
+                outside.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::HandlerError;
 use crate::pipeline::StreamBatch;
@@ -23,22 +24,29 @@ use crate::telemetry::emf::Invocation;
 pub trait Invoke {
     /// `deadline`: when Lambda ends the invocation (None locally). Use cases that retry
     /// stop in time to answer.
+    /// `payload`: the event's JSON text, as Lambda hands it over: the processor reads its
+    /// batch in place, the others parse what they need.
     fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> impl Future<Output = Result<Value, HandlerError>>;
 }
 
+/// The payload as a JSON value, for the functions that take their event whole.
+fn parsed(payload: &RawValue) -> Result<Value, HandlerError> {
+    serde_json::from_str(payload.get()).map_err(|e| HandlerError::UnexpectedPayload(format!("not JSON: {e}")))
+}
+
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        processor(self, payload, deadline, metrics).await
+        processor_text(self, payload.get(), deadline, metrics).await
     }
 }
 
@@ -47,66 +55,66 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
 {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        notifier(self, payload, metrics).await
+        notifier(self, parsed(payload)?, metrics).await
     }
 }
 
 impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Invoke for Feedback<L, N, B, I, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        feedback(self, payload, metrics).await
+        feedback(self, parsed(payload)?, metrics).await
     }
 }
 
 impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        auditor(self, payload, metrics).await
+        auditor(self, parsed(payload)?, metrics).await
     }
 }
 
 impl<L: Ledger, Q: WorkQueue, C: Clock> Invoke for DigestPlanner<L, Q, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        digest_planner(self, payload, metrics).await
+        digest_planner(self, parsed(payload)?, metrics).await
     }
 }
 
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for DigestWorker<L, B, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        digest_worker(self, payload, metrics).await
+        digest_worker(self, parsed(payload)?, metrics).await
     }
 }
 
 impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Invoke for Ingest<L, N, S, C> {
     async fn invoke(
         &self,
-        payload: Value,
+        payload: &RawValue,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        ingest(self, payload, metrics).await
+        ingest(self, parsed(payload)?, metrics).await
     }
 }
 
@@ -118,8 +126,17 @@ pub async fn processor<L: Ledger, B: EventBus, C: Clock>(
     deadline: Option<DateTime<Utc>>,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
-    let text = payload.to_string();
-    let batch = StreamBatch::from_json(&text).map_err(|e| HandlerError::UnexpectedPayload(e.to_string()))?;
+    processor_text(processor, &payload.to_string(), deadline, metrics).await
+}
+
+/// `processor`, on the payload's text: the batch is read in place.
+pub async fn processor_text<L: Ledger, B: EventBus, C: Clock>(
+    processor: &Processor<L, B, C>,
+    payload: &str,
+    deadline: Option<DateTime<Utc>>,
+    metrics: &mut Invocation,
+) -> Result<Value, HandlerError> {
+    let batch = StreamBatch::from_json(payload).map_err(|e| HandlerError::UnexpectedPayload(e.to_string()))?;
     let outcome = processor.process_batch_until(batch, deadline).await;
     let s = &outcome.stats;
     metrics

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use super::error::HandlerError;
@@ -21,7 +22,8 @@ static WARM: AtomicBool = AtomicBool::new(false);
 /// metrics for it to fill; its reply goes back to Lambda.
 pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), lambda_runtime::Error> {
     let use_case = &use_case;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    // The payload stays text: the processor reads its batch in place, without a JSON tree.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let cold_start = !WARM.swap(true, Ordering::SeqCst);
         let request_id = event.context.request_id.clone();
         let span = tracing::info_span!("invocation", function, request_id = %request_id, cold_start);
@@ -29,7 +31,7 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
         let deadline = i64::try_from(event.context.deadline)
             .ok()
             .and_then(chrono::DateTime::from_timestamp_millis);
-        let (reply, metrics) = invoke_measured(function, use_case, event.payload, &request_id, cold_start, deadline)
+        let (reply, metrics) = invoke_measured(function, use_case, &event.payload, &request_id, cold_start, deadline)
             .instrument(span.clone())
             .await;
         metrics.flush();
@@ -47,7 +49,7 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
 pub async fn invoke_measured(
     function: &'static str,
     use_case: &impl Invoke,
-    payload: Value,
+    payload: &RawValue,
     request_id: &str,
     cold_start: bool,
     deadline: Option<chrono::DateTime<chrono::Utc>>,

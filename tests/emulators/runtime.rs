@@ -623,3 +623,76 @@ async fn the_digest_planner_and_worker_binaries_answer_the_runtime_api() {
     assert_eq!(statements[0]["detail"]["transaction_count"], 1);
     assert!(planner.peak_rss_kib > 0 && worker.peak_rss_kib > 0);
 }
+
+/// A stream batch at Lambda's payload limit (6 MB) through the compiled processor: every
+/// record is handled in one invocation, and the process, binary included, stays within a
+/// 128 MB function. Prints the peak RSS (the README's figure comes from a release build:
+/// TXN_NOTIFY_BIN_DIR=target/release).
+#[tokio::test]
+async fn the_processor_binary_takes_a_batch_at_the_lambda_payload_limit() {
+    use txn_notify::domain::LedgerItem;
+    use txn_notify::workload::{LedgerWrite, WorkloadSpec, generate, stream::to_stream_event};
+
+    let dynamo = dynamodb().await;
+    let ledger_table = unique("ledger");
+    create_table(&dynamo, "LedgerTable", &ledger_table).await;
+    let moto_config = moto().await;
+    let events = aws_sdk_eventbridge::Client::new(&moto_config);
+    let bus = unique("txn-notify");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+
+    let mut writes = generate(&WorkloadSpec::new(300, 6_500, 17));
+    // As many records as fit in 6 MB, the accounts first.
+    let mut text = String::new();
+    for keep in (1000..writes.len()).rev().step_by(100) {
+        text = to_stream_event(&writes[..keep]).to_string();
+        if text.len() <= 6 * 1024 * 1024 {
+            writes.truncate(keep);
+            break;
+        }
+    }
+    assert!(
+        text.len() > 5_500_000 && text.len() <= 6 * 1024 * 1024,
+        "{} bytes",
+        text.len()
+    );
+    let ledger = DynamoLedger::new(dynamo.clone(), &ledger_table);
+    for write in &writes {
+        if let LedgerWrite::Insert { item, .. } = write
+            && let Ok(LedgerItem::Account(account)) = LedgerItem::decode(item)
+        {
+            ledger.put_account(&account).await.unwrap();
+        }
+    }
+    let event: Value = serde_json::from_str(&text).unwrap();
+    let records = event["Records"].as_array().unwrap().len();
+    drop(text);
+
+    let processor = run_binary(
+        "processor",
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto_url()),
+            ("TXN_NOTIFY_LEDGER_TABLE", ledger_table.clone()),
+            ("TXN_NOTIFY_EVENT_BUS", bus.clone()),
+        ],
+        vec![event],
+    )
+    .await;
+    match &processor.replies[0] {
+        Reply::Response(body) => assert_eq!(body, &json!({"batchItemFailures": []})),
+        other => panic!("{other:?}"),
+    }
+    let totals = emf_totals(&processor.stdout);
+    assert_eq!(totals["RecordsReceived"], records as f64, "{totals:?}");
+    assert!(totals["EventsPublished"] > records as f64 * 0.9, "{totals:?}");
+    println!(
+        "processor on a {records}-record batch of 6 MB: peak RSS {:.1} MiB",
+        processor.peak_rss_kib as f64 / 1024.0
+    );
+    assert!(
+        processor.peak_rss_kib < 128 * 1024,
+        "the processor must fit a 128 MB function: peak RSS {} KiB",
+        processor.peak_rss_kib
+    );
+}

@@ -260,8 +260,15 @@ impl<C: Clock + Clone> Runtime<C> {
 
     async fn invoke_processor(&self, event: Value) -> Result<Value, HandlerError> {
         let cold = self.cold_start("processor");
-        let (reply, metrics) =
-            invoke_measured("processor", &self.processor, event, &self.request_id(), cold, None).await;
+        let (reply, metrics) = invoke_measured(
+            "processor",
+            &self.processor,
+            &raw(&event),
+            &self.request_id(),
+            cold,
+            None,
+        )
+        .await;
         self.append_metrics(&metrics);
         reply
     }
@@ -269,16 +276,16 @@ impl<C: Clock + Clone> Runtime<C> {
     async fn invoke_consumer(&self, source: &QueueSource, event: Value) -> Result<Value, HandlerError> {
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
-            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
+            invoke_measured("notifier", &self.notifier, &raw(&event), &self.request_id(), cold, None).await
         } else if source.function == functions::FEEDBACK {
             let cold = self.cold_start("feedback");
-            invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
+            invoke_measured("feedback", &self.feedback, &raw(&event), &self.request_id(), cold, None).await
         } else if source.function == functions::DIGEST_WORKER {
             let cold = self.cold_start("digest-worker");
             invoke_measured(
                 "digest-worker",
                 &self.digest_worker,
-                event,
+                &raw(&event),
                 &self.request_id(),
                 cold,
                 None,
@@ -286,7 +293,7 @@ impl<C: Clock + Clone> Runtime<C> {
             .await
         } else {
             let cold = self.cold_start("auditor");
-            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
+            invoke_measured("auditor", &self.auditor, &raw(&event), &self.request_id(), cold, None).await
         };
         self.append_metrics(&metrics);
         reply
@@ -387,7 +394,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 let (reply, metrics) = invoke_measured(
                     "digest-planner",
                     &self.digest_planner,
-                    event.clone(),
+                    &raw(&event),
                     &self.request_id(),
                     cold,
                     None,
@@ -429,6 +436,11 @@ impl<C: Clock + Clone> Runtime<C> {
         );
         Ok(())
     }
+}
+
+/// An event as the text Lambda would hand the function.
+fn raw(event: &Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(event).expect("a JSON value is JSON text")
 }
 
 /// One run of the planner's schedule.

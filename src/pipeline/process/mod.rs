@@ -27,6 +27,7 @@ use crate::domain::events::{BusEvent, RecordRejected, SCHEMA_VERSION, Severity, 
 use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
+mod batch_reader;
 mod stream_record;
 mod transaction_events;
 
@@ -118,6 +119,8 @@ struct RecordResult {
     account: Option<String>,
     events: Vec<BusEvent>,
     outcome: RecordOutcome,
+    /// When the transaction this record inserted was booked (for EndToEndLatency).
+    inserted_at: Option<DateTime<Utc>>,
 }
 
 enum RecordOutcome {
@@ -239,13 +242,11 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             {
                 stats.stream_lag_ms.push(lag);
             }
-            for event in &result.events {
-                if let BusEvent::TransactionRecorded(recorded) = event
-                    && recorded.change == TransactionChange::Inserted
-                    && let Some(latency) = measured((now - recorded.transaction.booked_at).num_milliseconds())
-                {
-                    stats.end_to_end_latency_ms.push(latency);
-                }
+            if let Some(latency) = result
+                .inserted_at
+                .and_then(|booked_at| measured((now - booked_at).num_milliseconds()))
+            {
+                stats.end_to_end_latency_ms.push(latency);
             }
         }
 
@@ -284,12 +285,14 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                 account: None,
                 events: Vec::new(),
                 outcome: RecordOutcome::Ignored(reason.as_str()),
+                inserted_at: None,
             },
             Plan::Reject(rejection) => self.rejected(incoming, rejection, now),
             Plan::AccountOpened(account) => RecordResult {
                 account: Some(account.account_id.clone()),
                 events: vec![account_opened(account)],
                 outcome: RecordOutcome::Processed,
+                inserted_at: None,
             },
             Plan::AccountUpdated {
                 account,
@@ -304,6 +307,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                     incoming.approximate_creation().unwrap_or(now),
                 )],
                 outcome: RecordOutcome::Processed,
+                inserted_at: None,
             },
             Plan::Transaction { transaction, change } => {
                 let occurred_at = match change {
@@ -321,6 +325,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                         now,
                     ),
                     outcome: RecordOutcome::Processed,
+                    inserted_at: (*change == TransactionChange::Inserted).then_some(transaction.booked_at),
                 }
             }
         }
@@ -363,6 +368,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             account: event.account_id.clone(),
             events: vec![BusEvent::RecordRejected(event)],
             outcome: RecordOutcome::Rejected(rejection.code),
+            inserted_at: None,
         }
     }
 

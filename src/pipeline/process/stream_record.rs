@@ -62,6 +62,9 @@ fn raw_records(text: &str) -> Result<Vec<&RawValue>, NotAStreamEvent> {
 impl<'a> StreamBatch<'a> {
     /// `{"Records": [...]}`; anything else is refused, never read as an empty batch.
     pub fn from_json(text: &'a str) -> Result<StreamBatch<'a>, NotAStreamEvent> {
+        if let Some(records) = super::batch_reader::read_batch(text) {
+            return Ok(StreamBatch { records, text });
+        }
         // One reading of the whole batch when every record has the shape of a stream
         // record; else each record on its own, so that a bad one is rejected alone.
         if let Ok(whole) = serde_json::from_str::<WholeBatch>(text) {
@@ -305,7 +308,7 @@ fn nullish<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<ItemVie
 /// Seconds since the epoch, as `EventRecord` reads them, to the same instant: its fraction
 /// is taken as millionths and given to chrono as nanoseconds, so the events it gives stay
 /// the events this gives.
-fn float_epoch<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+pub(super) fn float_epoch<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     struct Seconds;
     impl serde::de::Visitor<'_> for Seconds {
         type Value = DateTime<Utc>;
@@ -335,6 +338,55 @@ fn float_epoch<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Ut
     deserializer.deserialize_f64(Seconds)
 }
 
+impl<'a> RecordView<'a> {
+    /// What `batch_reader` read: the required fields, the optional texts (eventSource,
+    /// eventVersion, eventSourceARN, recordFormat, tableName) and the user identity.
+    pub(super) fn from_parts(
+        aws_region: Text<'a>,
+        change: ChangeView<'a>,
+        event_id: Text<'a>,
+        event_name: Text<'a>,
+        texts: [Option<Text<'a>>; 5],
+        user_identity: Option<UserIdentityView<'a>>,
+    ) -> RecordView<'a> {
+        let [event_source, event_version, event_source_arn, record_format, table_name] = texts;
+        RecordView {
+            aws_region,
+            change,
+            event_id,
+            event_name,
+            event_source,
+            event_version,
+            event_source_arn,
+            user_identity,
+            record_format,
+            table_name,
+        }
+    }
+}
+
+impl<'a> ChangeView<'a> {
+    /// What `batch_reader` read: the images are Keys, NewImage, OldImage.
+    pub(super) fn from_parts(
+        approximate_creation_date_time: DateTime<Utc>,
+        images: [ItemView<'a>; 3],
+        sequence_number: Option<Text<'a>>,
+        size_bytes: i64,
+        stream_view_type: Option<StreamViewType>,
+    ) -> ChangeView<'a> {
+        let [keys, new_image, old_image] = images;
+        ChangeView {
+            approximate_creation_date_time,
+            keys,
+            new_image,
+            old_image,
+            sequence_number,
+            size_bytes,
+            stream_view_type,
+        }
+    }
+}
+
 /// One record of a batch: read if it has the shape of a stream record.
 pub struct Incoming<'a> {
     pub record: Result<RecordView<'a>, MalformedRecord>,
@@ -342,6 +394,14 @@ pub struct Incoming<'a> {
 }
 
 impl<'a> Incoming<'a> {
+    /// A record `batch_reader` read, with its text.
+    pub(super) fn read(record: RecordView<'a>, raw: &'a str) -> Incoming<'a> {
+        Incoming {
+            record: Ok(record),
+            raw: Some(raw),
+        }
+    }
+
     pub fn from_raw(raw: &'a RawValue) -> Incoming<'a> {
         let record = serde_json::from_str::<RecordView>(raw.get()).map_err(|_| {
             // Read again, only when it failed, to learn where; path tracking costs on every
@@ -361,6 +421,11 @@ impl<'a> Incoming<'a> {
             record,
             raw: Some(raw.get()),
         }
+    }
+
+    #[cfg(test)]
+    pub(super) fn raw_text(&self) -> Option<&'a str> {
+        self.raw
     }
 
     /// The record as received, for a Record Rejected event (null when it was not kept:

@@ -25,14 +25,19 @@ pub fn events_for_transaction(
         },
     };
     let account_id = transaction.account_id.as_str();
-    let alert_event_id = |finding: &Finding| {
-        event_id::for_transaction(
-            finding.alert().detail_type(),
-            account_id,
-            &transaction.transaction_id,
-            change.as_str(),
-        )
-    };
+    let alert_ids: Vec<String> = assessment
+        .findings
+        .iter()
+        .map(|finding| {
+            event_id::for_transaction(
+                finding.alert().detail_type(),
+                account_id,
+                &transaction.transaction_id,
+                change.as_str(),
+            )
+        })
+        .collect();
+    let snapshot = TransactionSnapshot::of(transaction);
     let recorded = TransactionRecorded {
         header: Header::new(
             event_id::for_transaction(
@@ -45,15 +50,16 @@ pub fn events_for_transaction(
             occurred_at,
         ),
         change,
-        transaction: transaction.clone(),
+        transaction: snapshot.clone(),
         category: assessment.category,
         severity: assessment.severity(),
         findings: assessment
             .findings
             .iter()
-            .map(|f| FindingSummary {
+            .zip(&alert_ids)
+            .map(|(f, id)| FindingSummary {
                 detail_type: f.alert().detail_type(),
-                event_id: alert_event_id(f),
+                event_id: id.clone(),
                 rule: f.rule.clone(),
                 severity: f.severity,
             })
@@ -61,10 +67,10 @@ pub fn events_for_transaction(
     };
     let mut events = Vec::with_capacity(1 + assessment.findings.len());
     events.push(BusEvent::TransactionRecorded(recorded));
-    for finding in &assessment.findings {
+    for (finding, id) in assessment.findings.iter().zip(alert_ids) {
         let alert = TransactionAlert {
-            header: Header::new(alert_event_id(finding), account_id, occurred_at),
-            transaction: transaction.clone(),
+            header: Header::new(id, account_id, occurred_at),
+            transaction: snapshot.clone(),
             category: assessment.category,
             rule: finding.rule.clone(),
             severity: finding.severity,
