@@ -986,3 +986,99 @@ fn sample_stream_records_were_written_when_their_items_say() {
     }
     assert!(checked > 1000, "{checked}");
 }
+
+/// `bench processor` on a generated batch: its counts are the processor's own (as `invoke
+/// processor` reports them for the same file), its rates are positive, and the process's
+/// peak RSS is reported.
+#[test]
+fn bench_processor_measures_the_processor_on_any_stream_event_file() {
+    let file = temp_file("bench-batch.json");
+    let generated = txn_notify(&[
+        "events",
+        "generate",
+        "--accounts",
+        "40",
+        "--transactions",
+        "800",
+        "--seed",
+        "9",
+        "--compact",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(generated.status.success(), "{generated:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "--compact writes one line");
+    let records = serde_json::from_str::<Value>(&text).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let invoked = stdout_json(&txn_notify(&[
+        "invoke",
+        "processor",
+        "--event",
+        file.to_str().unwrap(),
+        "--json",
+    ]));
+    let published = invoked["published"].as_array().unwrap().len();
+
+    let output = txn_notify(&[
+        "bench",
+        "processor",
+        "--event",
+        file.to_str().unwrap(),
+        "--iterations",
+        "3",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let figures = stdout_json(&output);
+    assert_eq!(figures["records"], records as u64, "{figures}");
+    assert_eq!(
+        figures["events"], published as u64,
+        "the same events as invoke publishes: {figures}"
+    );
+    assert_eq!(figures["iterations"], 3);
+    let calls = figures["put_events_calls"].as_u64().unwrap();
+    assert!(
+        calls as usize >= published.div_ceil(10) && (calls as usize) <= published,
+        "{figures}"
+    );
+    assert!(figures["records_per_second"].as_u64().unwrap() > 0, "{figures}");
+    assert!(figures["events_per_second"].as_u64().unwrap() > 0, "{figures}");
+    assert!(figures["peak_rss_bytes"].as_u64().unwrap() > 1_000_000, "{figures}");
+
+    let human = txn_notify(&[
+        "bench",
+        "processor",
+        "--event",
+        file.to_str().unwrap(),
+        "--iterations",
+        "1",
+    ]);
+    let human = String::from_utf8(human.stdout).unwrap();
+    assert!(
+        human.contains(&format!("{records} records")) && human.contains("records/s"),
+        "{human}"
+    );
+}
+
+#[test]
+fn bench_processor_refuses_what_is_not_a_stream_event() {
+    let file = temp_file("bench-not-a-batch.json");
+    for (text, says) in [
+        (r#"{"Records": "x"}"#, "not a list"),
+        ("{}", "no \"Records\""),
+        ("not json", "not JSON"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let output = txn_notify(&["bench", "processor", "--event", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(says), "{text}: {stderr}");
+    }
+    let missing = txn_notify(&["bench", "processor", "--event", "/nonexistent/batch.json", "--json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stdout_json(&missing)["error"].as_str().unwrap().contains("cannot read"));
+}

@@ -5,17 +5,14 @@
 //! stable `code()` that Record Rejected events and metrics carry. Errors never quote a
 //! value that could be personal data or a card number.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use serde_dynamo::AttributeValue;
 
 use super::item_view::{Attr, ItemView};
 
 use super::money::{Currency, CurrencyError, MAX_AMOUNT_MINOR};
 use super::time::parse_timestamp;
 
-pub type Attributes = HashMap<String, AttributeValue>;
+pub use super::item_view::Attributes;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

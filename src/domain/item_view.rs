@@ -16,7 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_dynamo::AttributeValue;
 
-use super::fields::Attributes;
+/// An owned item: serde_dynamo's attribute map.
+pub type Attributes = std::collections::HashMap<String, AttributeValue>;
 
 /// A JSON string, borrowed from the text unless it held an escape.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

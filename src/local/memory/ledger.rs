@@ -116,6 +116,22 @@ impl MemoryLedger {
     }
 }
 
+impl MemoryLedger {
+    /// `load_stream_images`, on a batch already read: the NewImage of every INSERT and
+    /// MODIFY record that has one.
+    pub fn load_stream_batch(&self, batch: &crate::pipeline::StreamBatch<'_>) {
+        for record in batch
+            .records
+            .iter()
+            .filter_map(|incoming| incoming.record.as_ref().ok())
+        {
+            if matches!(record.event_name.as_str(), "INSERT" | "MODIFY") && !record.change.new_image.is_empty() {
+                self.put(Account::with_statement_zone(record.change.new_image.to_item().into()));
+            }
+        }
+    }
+}
+
 impl Ledger for MemoryLedger {
     async fn batch_get_accounts(&self, account_ids: &[String]) -> Result<AccountBatch, PortError> {
         if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {

@@ -23,7 +23,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::value::RawValue;
 
-use super::stream_record::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
+use super::record_view::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
 use crate::domain::item_view::{Attr, ItemView, Text};
 
 /// Deeper than any DynamoDB item nests (32 levels): left to serde.

@@ -28,6 +28,7 @@ use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
 mod batch_reader;
+mod record_view;
 mod stream_record;
 mod transaction_events;
 
