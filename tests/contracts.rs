@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use txn_notify::clock::{FrozenClock, SkippingClock, SystemClock};
 use txn_notify::local::embedded::FixedSecret;
-use txn_notify::local::embedded::OutboxMailer;
+use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
 use txn_notify::local::embedded::bus::EmbeddedBus;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::memory::MemoryMailer;
@@ -143,14 +143,31 @@ async fn the_in_memory_mailer_and_the_outbox_keep_the_mailer_contract() {
     })
     .await;
 
-    let dir = common::temp_dir("outbox");
-    let embedded = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(common::now())).unwrap());
-    let outbox = OutboxMailer::new(Arc::clone(&embedded), dir.join("outbox"));
-    mailer_contract(&outbox, "alerts@txn-notify.example", "outbox", || {
-        let subjects = embedded.outbox().unwrap().into_iter().map(|e| e.subject).collect();
-        async move { subjects }
-    })
-    .await;
+    for layout in [OutboxLayout::EmlFiles, OutboxLayout::Mailboxes] {
+        let dir = common::temp_dir(&format!("outbox-{layout:?}"));
+        let embedded = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(common::now())).unwrap());
+        let folder = dir.join("outbox");
+        let layout = OutboxLayout::prepare(&embedded, &folder, layout).unwrap();
+        let outbox = OutboxMailer::new(Arc::clone(&embedded), folder, layout);
+        mailer_contract(&outbox, "alerts@txn-notify.example", "outbox", || {
+            let subjects = embedded.outbox().unwrap().into_iter().map(|e| e.subject).collect();
+            async move { subjects }
+        })
+        .await;
+        // Each email the index holds reads back whole, in either layout.
+        let entries = embedded.outbox().unwrap();
+        assert!(!entries.is_empty());
+        for entry in entries {
+            let text = outbox.read_email(entry.number).unwrap().expect("an indexed email");
+            let message = mail_parser::MessageParser::default().parse(text.as_bytes()).unwrap();
+            assert_eq!(message.subject(), Some(entry.subject.as_str()), "{layout:?}");
+            assert_eq!(
+                message.message_id(),
+                Some(format!("{:06}@outbox.txn-notify.local", entry.number).as_str())
+            );
+        }
+        assert_eq!(outbox.read_email(999).unwrap(), None);
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::clock::FrozenClock;
 use crate::domain::email::Mailbox;
 use crate::local::embedded::FixedSecret;
 use crate::local::embedded::bus::EmbeddedBus;
-use crate::local::embedded::outbox::OutboxMailer;
+use crate::local::embedded::outbox::{OutboxLayout, OutboxMailer};
 use crate::local::memory::{MemoryAuditLog, MemoryIdempotency};
 use crate::local::memory::{MemoryBus, MemoryMailer};
 use crate::pipeline::notify::{Notifier, NotifyConfig};
@@ -38,7 +38,9 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
         Some(dir) => {
             let store = open_store(dir)?;
             let before = store.outbox().map_err(|e| e.message)?.len();
-            let mailer = OutboxMailer::new(Arc::clone(&store), dir.join("outbox"));
+            let folder = dir.join("outbox");
+            let layout = OutboxLayout::prepare(&store, &folder, OutboxLayout::EmlFiles).map_err(|e| e.to_string())?;
+            let mailer = OutboxMailer::new(Arc::clone(&store), folder, layout);
             let bus = Recorded::new(EmbeddedBus::new(Arc::clone(&store), Routes::builtin()));
             let notifier = Notifier::new(
                 Arc::clone(&store),

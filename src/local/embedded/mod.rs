@@ -11,7 +11,7 @@ pub(crate) mod secrets;
 pub mod store;
 pub(crate) mod work_queue;
 
-pub use outbox::{OutboxError, OutboxMailer};
+pub use outbox::{OutboxError, OutboxLayout, OutboxMailer};
 pub use poller::{PollerConfig, StreamPoller};
 pub use secrets::FixedSecret;
 pub use work_queue::StoreQueue;

@@ -19,7 +19,7 @@ use crate::local::embedded::FixedSecret;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
 use crate::local::embedded::faults::{Faults, Faulty};
-use crate::local::embedded::outbox::OutboxMailer;
+use crate::local::embedded::outbox::{OutboxLayout, OutboxMailer};
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
 use crate::local::embedded::scheduler::{Cron, CronError};
 use crate::local::embedded::store::EmbeddedStore;
@@ -76,6 +76,8 @@ pub struct RuntimeParts<C> {
     pub signing_secret: Vec<u8>,
     /// Where the API answers: statements' unsubscribe links point there.
     pub public_api_url: String,
+    /// The outbox's layout, when the folder has none yet.
+    pub outbox_layout: OutboxLayout,
 }
 
 impl<C> RuntimeParts<C> {
@@ -88,6 +90,7 @@ impl<C> RuntimeParts<C> {
             sender: Mailbox::new(Some("txn-notify"), "alerts@txn-notify.example").expect("a valid sender"),
             signing_secret: crate::local::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
             public_api_url: crate::local::LOCAL_API_URL.to_string(),
+            outbox_layout: OutboxLayout::EmlFiles,
         }
     }
 }
@@ -141,6 +144,7 @@ impl<C: Clock + Clone> Runtime<C> {
     pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, RuntimeError> {
         let clock = &parts.clock;
         let store: Store<C> = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
+        let outbox_layout = OutboxLayout::prepare(&store, &dir.join("outbox"), parts.outbox_layout)?;
         let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(&parts.faults), clock.clone());
         let routes = Routes::builtin();
         let bus = Arc::new(EmbeddedBus::new(Arc::clone(&store), routes.clone()));
@@ -155,7 +159,7 @@ impl<C: Clock + Clone> Runtime<C> {
             notifier: Notifier::new(
                 faulty(),
                 Faulty::new(
-                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox"))
+                    OutboxMailer::new(Arc::clone(&store), dir.join("outbox"), outbox_layout)
                         .with_feedback(Arc::clone(&bus), CONFIGURATION_SET),
                     Arc::clone(&parts.faults),
                     clock.clone(),
@@ -205,7 +209,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 clock.clone(),
                 IngestConfig::default(),
             ),
-            outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox")),
+            outbox: OutboxMailer::new(Arc::clone(&store), dir.join("outbox"), outbox_layout),
             routes,
             consumers: Template::builtin().queue_sources()?,
             store,
@@ -313,11 +317,14 @@ impl<C: Clock + Clone> Runtime<C> {
         loop {
             let crash_now = crash.is_some_and(|crash_here| crash_here(tally));
             let handler = |event: Value| self.invoke_processor(event);
+            // One commit for the batch's effects and its checkpoint.
+            let group = self.store.group();
             let step = if crash_now {
                 poller.step_then_crash(handler).await
             } else {
                 poller.step(drain, handler).await
             }?;
+            group.commit()?;
             if step.invoked > 0 {
                 tally.processor_batches += 1;
             }
@@ -339,10 +346,13 @@ impl<C: Clock + Clone> Runtime<C> {
         for source in &self.consumers {
             let settings = self.routes.queues[&source.queue].clone();
             loop {
+                // One commit for the receive, the batch's effects and its deletes.
+                let group = self.store.group();
                 let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |event| {
                     self.invoke_consumer(source, event)
                 })
                 .await?;
+                group.commit()?;
                 tally.messages_retried += delivered.failed as u64;
                 tally.messages_delivered += delivered.received as u64;
                 if delivered.received == 0 {
@@ -426,10 +436,12 @@ impl<C: Clock + Clone> Runtime<C> {
             return Ok(());
         };
         let settings = self.routes.queues[&source.queue].clone();
+        let group = self.store.group();
         let messages = self.store.receive(&source.queue, &settings, source.batch_size)?;
         if !messages.is_empty() {
             let _ = self.notifier.handle(sqs_event(&source.queue, &messages)).await;
         }
+        group.commit()?;
         tracing::warn!(
             in_flight = messages.len(),
             "simulated crash: the runtime stops here and starts again from the store"

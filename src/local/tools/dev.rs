@@ -221,6 +221,12 @@ async fn ingest(State(app): State<App>, request: Request<Body>) -> Response<Body
         Err(_) => return problem_response(&Problem::too_large(limit)).map(Body::from),
     };
     let response = app.runtime.ingest.handle(Request::from_parts(parts, body)).await;
+    // What ingest answers as written must be on disk first, whatever group the pipeline
+    // has open.
+    if let Err(error) = app.runtime.store.commit_pending() {
+        tracing::error!(error = %error.message, "the store could not commit a request's writes");
+        return problem_response(&Problem::unavailable("the store could not commit; try again")).map(Body::from);
+    }
     response.map(Body::from)
 }
 
@@ -241,13 +247,29 @@ async fn outbox_index(State(app): State<App>) -> Response<Body> {
     }
 }
 
-/// One `.eml` file, shown as text. Only the outbox's own names (`000123.eml`) are served.
+/// One email (`000123.eml`), or one mailbox file of the mailbox layout
+/// (`000001-001000.mbox`), shown as text. Only emails and files the index holds are served.
 async fn outbox_file(State(app): State<App>, UrlPath(file): UrlPath<String>) -> Response<Body> {
-    let is_eml_name = file.len() == 10 && file.ends_with(".eml") && file[..6].bytes().all(|b| b.is_ascii_digit());
-    if !is_eml_name {
+    let outbox = &app.runtime.outbox;
+    if let Some(number) = crate::local::embedded::outbox::eml_number(&file) {
+        return match outbox.read_email(number) {
+            Ok(Some(text)) => with_type(StatusCode::OK, "text/plain; charset=utf-8", text),
+            Ok(None) => not_found(),
+            Err(error) => with_type(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                format!("the email could not be read: {error}\n"),
+            ),
+        };
+    }
+    let is_mailbox_name = file.len() == 18
+        && file.ends_with(".mbox")
+        && file.as_bytes()[6] == b'-'
+        && file[..6].bytes().chain(file[7..13].bytes()).all(|b| b.is_ascii_digit());
+    if !is_mailbox_name {
         return not_found();
     }
-    match std::fs::read(app.runtime.outbox.folder().join(&file)) {
+    match std::fs::read(outbox.folder().join(&file)) {
         Ok(bytes) => with_type(StatusCode::OK, "text/plain; charset=utf-8", bytes),
         Err(_) => not_found(),
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::EmbeddedStore;
+use super::{EmbeddedStore, atomic};
 use crate::domain::audit::AuditRecord;
 use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::domain::keys::notification_key;
@@ -108,11 +108,10 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
     ) -> Result<crate::ports::DeliveryUpdate, PortError> {
         let key = notification_key(event_id);
         self.with(|connection| {
-            let tx = connection.transaction()?;
+            atomic(connection, |tx| {
             let record: Option<String> = tx
-                .query_row("SELECT record FROM notifications WHERE key = ?1", [&key], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
+                .query_row([&key], |row| row.get(0))
                 .optional()?;
             let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
             else {
@@ -121,13 +120,11 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
             let applied = notification.apply_delivery(message_id, reported, at);
             if applied.is_ok() {
                 let text = serde_json::to_string(&notification).expect("a notification always serializes");
-                tx.execute(
-                    "UPDATE notifications SET record = ?2 WHERE key = ?1",
-                    params![key, text],
-                )?;
-                tx.commit()?;
+                tx.prepare_cached("UPDATE notifications SET record = ?2 WHERE key = ?1")?
+                    .execute(params![key, text])?;
             }
             Ok(crate::ports::DeliveryUpdate::from_applied(applied))
+            })
         })
     }
 
@@ -194,13 +191,13 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
 impl<C: Clock> Idempotency for EmbeddedStore<C> {
     async fn claim(&self, key: &str, now: DateTime<Utc>, in_progress_until: DateTime<Utc>) -> Result<Claim, PortError> {
         self.with(|connection| {
-            let tx = connection.transaction()?;
-            if let Some(found) = read_key(&tx, key)?.and_then(|record| record.holds_at(now)) {
-                return Ok(found);
-            }
-            write_key(&tx, key, &KeyRecord::in_progress(in_progress_until))?;
-            tx.commit()?;
-            Ok(Claim::Acquired)
+            atomic(connection, |tx| {
+                if let Some(found) = read_key(tx, key)?.and_then(|record| record.holds_at(now)) {
+                    return Ok(found);
+                }
+                write_key(tx, key, &KeyRecord::in_progress(in_progress_until))?;
+                Ok(Claim::Acquired)
+            })
         })
     }
 
@@ -210,10 +207,9 @@ impl<C: Clock> Idempotency for EmbeddedStore<C> {
 
     async fn release(&self, key: &str) -> Result<(), PortError> {
         self.with(|connection| {
-            connection.execute(
-                "DELETE FROM idempotency WHERE id = ?1 AND status = ?2",
-                params![key, KeyStatus::InProgress.as_str()],
-            )?;
+            connection
+                .prepare_cached("DELETE FROM idempotency WHERE id = ?1 AND status = ?2")?
+                .execute(params![key, KeyStatus::InProgress.as_str()])?;
             Ok(())
         })
     }
@@ -222,11 +218,8 @@ impl<C: Clock> Idempotency for EmbeddedStore<C> {
 /// A row whose status is neither of ours (written by hand) reads as absent.
 fn read_key(connection: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<KeyRecord>> {
     let row: Option<(String, Option<i64>, i64, Option<String>)> = connection
-        .query_row(
-            "SELECT status, in_progress_until_ms, expires_at_s, result FROM idempotency WHERE id = ?1",
-            [key],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
+        .prepare_cached("SELECT status, in_progress_until_ms, expires_at_s, result FROM idempotency WHERE id = ?1")?
+        .query_row([key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
         .optional()?;
     Ok(row.and_then(|(status, in_progress_until_ms, expires_at_s, result)| {
         Some(KeyRecord {
@@ -239,18 +232,19 @@ fn read_key(connection: &rusqlite::Connection, key: &str) -> rusqlite::Result<Op
 }
 
 fn write_key(connection: &rusqlite::Connection, key: &str, record: &KeyRecord) -> rusqlite::Result<()> {
-    connection.execute(
-        "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s, result) VALUES (?1, ?2, ?3, ?4, ?5)
+    connection
+        .prepare_cached(
+            "INSERT INTO idempotency (id, status, in_progress_until_ms, expires_at_s, result) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status,
              in_progress_until_ms = excluded.in_progress_until_ms, expires_at_s = excluded.expires_at_s,
              result = excluded.result",
-        params![
+        )?
+        .execute(params![
             key,
             record.status.as_str(),
             record.in_progress_until_ms,
             record.expires_at_s,
             record.result
-        ],
-    )?;
+        ])?;
     Ok(())
 }

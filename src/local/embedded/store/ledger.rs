@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{EmbeddedStore, ZONE_OF_ITEM, read_item, write_in};
+use super::{EmbeddedStore, ZONE_OF_ITEM, atomic, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
@@ -106,31 +106,31 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         let marker_sk = keys::marker_sk(&transaction.transaction_id);
         let item_sk = transaction.sort_key();
         self.with(|connection| {
-            let tx = connection.transaction()?;
-            if let Some(marker) = read_item(&tx, &pk, &marker_sk)? {
+            atomic(connection, |tx| {
+            if let Some(marker) = read_item(tx, &pk, &marker_sk)? {
                 let fingerprint = match marker.get("fingerprint") {
                     Some(serde_dynamo::AttributeValue::S(f)) => f.clone(),
                     _ => String::new(),
                 };
                 return Ok(TransactionWrite::AlreadyStored { fingerprint });
             }
-            if read_item(&tx, &pk, &item_sk)?.is_some() {
+            if read_item(tx, &pk, &item_sk)?.is_some() {
                 // Written straight into the table by another system, without a marker.
                 return Ok(TransactionWrite::AlreadyStored {
                     fingerprint: String::new(),
                 });
             }
             write_in(
-                &tx,
+                tx,
                 &pk,
                 &marker_sk,
                 Some(transaction.uniqueness_marker(fingerprint)),
                 now,
                 false,
             )?;
-            write_in(&tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
-            tx.commit()?;
+            write_in(tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
             Ok(TransactionWrite::Stored)
+            })
         })
     }
 
@@ -138,13 +138,13 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         let now = self.clock.now();
         let pk = account_pk(&account.account_id);
         let existing = self.with(|connection| {
-            let tx = connection.transaction()?;
-            if let Some(existing) = read_item(&tx, &pk, PROFILE_SK)? {
-                return Ok(Some(existing));
-            }
-            write_in(&tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
-            tx.commit()?;
-            Ok(None)
+            atomic(connection, |tx| {
+                if let Some(existing) = read_item(tx, &pk, PROFILE_SK)? {
+                    return Ok(Some(existing));
+                }
+                write_in(tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
+                Ok(None)
+            })
         })?;
         match existing.map(|item| LedgerItem::decode(&item)) {
             None => Ok(AccountWrite::Created),
@@ -165,17 +165,17 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         let now = self.clock.now();
         let pk = account_pk(&account.account_id);
         self.with(|connection| {
-            let tx = connection.transaction()?;
-            let Some(existing) = read_item(&tx, &pk, PROFILE_SK)? else {
-                return Ok(AccountUpdate::Missing);
-            };
-            let current = Account::stored_version(&existing);
-            if current != expected_version {
-                return Ok(AccountUpdate::Stale { current });
-            }
-            write_in(&tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
-            tx.commit()?;
-            Ok(AccountUpdate::Updated)
+            atomic(connection, |tx| {
+                let Some(existing) = read_item(tx, &pk, PROFILE_SK)? else {
+                    return Ok(AccountUpdate::Missing);
+                };
+                let current = Account::stored_version(&existing);
+                if current != expected_version {
+                    return Ok(AccountUpdate::Stale { current });
+                }
+                write_in(tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
+                Ok(AccountUpdate::Updated)
+            })
         })
     }
 }

@@ -7,11 +7,18 @@
 //! both images, an increasing SequenceNumber, ApproximateCreationDateTime and SizeBytes. A
 //! write that changes nothing makes no record, as in DynamoDB.
 //!
-//! Durability: every write is a committed SQLite transaction in WAL mode with
-//! `synchronous = NORMAL`, so a write that returned survives the process being killed at any
-//! moment (it is in the WAL, which the next open replays); only a power loss or an OS crash
-//! could take back the last commits. `TXN_NOTIFY_STORE_SYNC=full` syncs every commit to disk
-//! as well, at about ten times the cost per write.
+//! Durability: outside a group, every write is a committed SQLite transaction in WAL mode
+//! with `synchronous = NORMAL`, so a write that returned survives the process being killed
+//! at any moment (it is in the WAL, which the next open replays); only a power loss or an OS
+//! crash could take back the last commits. `TXN_NOTIFY_STORE_SYNC=full` syncs every commit
+//! to disk as well, at about ten times the cost per write.
+//!
+//! Group commits: the runtime opens a [`Group`] around one invocation (a stream batch with
+//! its checkpoint, a queue batch with its receive and its deletes), and the writes made
+//! while it is open go into one SQLite transaction, committed when the group ends. A crash
+//! before that takes back the whole invocation, which then comes again, as a Lambda that
+//! dies mid-batch does. A caller that answers someone (the API) commits what is pending
+//! before it answers ([`EmbeddedStore::commit_pending`]), so what it said was written is.
 //!
 //! It implements the `Ledger`, `AuditLog`, `NotificationLog` and `Idempotency` ports with the same conditions
 //! as the DynamoDB adapters.
@@ -20,7 +27,7 @@ mod consumers;
 mod ledger;
 mod queues;
 
-pub use queues::{OutboxEntry, QueueDepth, ReceivedMessage};
+pub use queues::{OutboxEntry, Placement, QueueDepth, ReceivedMessage, Span};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -140,7 +147,11 @@ fn backfill_statement_zones(connection: &Connection) -> rusqlite::Result<()> {
 
 /// Columns added since the first stores were written: a store from an older version gets
 /// them (empty) when it is opened.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("idempotency", "result", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("idempotency", "result", "TEXT"),
+    ("outbox", "byte_offset", "INTEGER"),
+    ("outbox", "byte_length", "INTEGER"),
+];
 
 fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
     for (table, column, kind) in ADDED_COLUMNS {
@@ -164,9 +175,78 @@ pub struct StreamEntry {
 }
 
 pub struct EmbeddedStore<C> {
-    connection: Mutex<Connection>,
+    session: Mutex<Session>,
     path: PathBuf,
     clock: C,
+}
+
+/// The connection, and the group commit in progress on it.
+struct Session {
+    connection: Connection,
+    /// Groups open (they nest: the outermost commits).
+    groups: u32,
+    /// Whether the groups' SQLite transaction has begun (at their first statement).
+    begun: bool,
+}
+
+impl Session {
+    fn commit(&mut self) -> rusqlite::Result<()> {
+        if !self.begun {
+            return Ok(());
+        }
+        self.begun = false;
+        let committed = self.connection.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        if committed.is_err() && !self.connection.is_autocommit() {
+            // A commit that failed leaves the transaction open: end it, so the next write
+            // starts clean (what it held comes again with its invocation).
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        committed.map(|_| ())
+    }
+}
+
+/// A group commit: the writes made while it is open are committed together when it ends
+/// (by [`Group::commit`], or on drop). See the module's notes on durability.
+pub struct Group<'a, C> {
+    store: &'a EmbeddedStore<C>,
+    done: bool,
+}
+
+impl<C> Group<'_, C> {
+    /// Ends the group; the outermost one commits.
+    pub fn commit(mut self) -> Result<(), PortError> {
+        self.done = true;
+        self.store.end_group()
+    }
+}
+
+impl<C> Drop for Group<'_, C> {
+    fn drop(&mut self) {
+        if !self.done
+            && let Err(error) = self.store.end_group()
+        {
+            tracing::error!(error = %error.message, "a group commit failed; its invocation comes again");
+        }
+    }
+}
+
+/// Runs `work` all or nothing, as one savepoint: on its own it is a transaction; inside a
+/// group it nests in the group's.
+pub(super) fn atomic<T>(
+    connection: &Connection,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    connection.prepare_cached("SAVEPOINT atomic_write")?.execute([])?;
+    match work(connection) {
+        Ok(value) => {
+            connection.prepare_cached("RELEASE atomic_write")?.execute([])?;
+            Ok(value)
+        }
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK TO atomic_write; RELEASE atomic_write");
+            Err(error)
+        }
+    }
 }
 
 fn sqlite(error: rusqlite::Error) -> PortError {
@@ -194,6 +274,41 @@ pub enum StoreOpenError {
     InUse { path: PathBuf },
     #[error("cannot prepare {}: {source}", .path.display())]
     Prepare { path: PathBuf, source: rusqlite::Error },
+}
+
+impl<C> EmbeddedStore<C> {
+    fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, PortError> {
+        let mut session = self.session.lock().expect("store lock");
+        if session.groups > 0 && !session.begun {
+            session.connection.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(sqlite)?;
+            session.begun = true;
+        }
+        work(&session.connection).map_err(sqlite)
+    }
+
+    /// Opens a group commit (see the module's notes on durability).
+    pub fn group(&self) -> Group<'_, C> {
+        self.session.lock().expect("store lock").groups += 1;
+        Group {
+            store: self,
+            done: false,
+        }
+    }
+
+    /// Commits what the open groups have written so far (they go on in a new transaction):
+    /// what a caller does before it tells someone a write is done.
+    pub fn commit_pending(&self) -> Result<(), PortError> {
+        self.session.lock().expect("store lock").commit().map_err(sqlite)
+    }
+
+    fn end_group(&self) -> Result<(), PortError> {
+        let mut session = self.session.lock().expect("store lock");
+        session.groups = session.groups.saturating_sub(1);
+        if session.groups == 0 {
+            session.commit().map_err(sqlite)?;
+        }
+        Ok(())
+    }
 }
 
 impl<C: Clock> EmbeddedStore<C> {
@@ -228,8 +343,14 @@ impl<C: Clock> EmbeddedStore<C> {
                     source,
                 },
             })?;
+        // Every statement of the store stays prepared.
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(EmbeddedStore {
-            connection: Mutex::new(connection),
+            session: Mutex::new(Session {
+                connection,
+                groups: 0,
+                begun: false,
+            }),
             path,
             clock,
         })
@@ -243,21 +364,11 @@ impl<C: Clock> EmbeddedStore<C> {
         &self.clock
     }
 
-    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, PortError> {
-        let mut connection = self.connection.lock().expect("store lock");
-        work(&mut connection).map_err(sqlite)
-    }
-
     /// Writes (Some) or deletes (None) the item at (pk, sk) as one unconditional write, with
     /// its stream record. Returns whether anything changed.
     pub fn write_item(&self, pk: &str, sk: &str, item: Option<Item>) -> Result<bool, PortError> {
         let now = self.clock.now();
-        self.with(|connection| {
-            let transaction = connection.transaction()?;
-            let changed = write_in(&transaction, pk, sk, item, now, false)?;
-            transaction.commit()?;
-            Ok(changed)
-        })
+        self.with(|connection| atomic(connection, |connection| write_in(connection, pk, sk, item, now, false)))
     }
 
     /// Puts an item as is (a system writing straight into the table would), keyed by its
@@ -304,27 +415,29 @@ impl<C: Clock> EmbeddedStore<C> {
     /// The last sequence of the stream (0 when empty).
     pub fn stream_head(&self) -> Result<i64, PortError> {
         self.with(|connection| {
-            connection.query_row("SELECT COALESCE(MAX(sequence), 0) FROM stream", [], |row| row.get(0))
+            connection
+                .prepare_cached("SELECT COALESCE(MAX(sequence), 0) FROM stream")?
+                .query_row([], |row| row.get(0))
         })
     }
 
     pub fn checkpoint(&self, name: &str) -> Result<Option<String>, PortError> {
         self.with(|connection| {
             connection
-                .query_row("SELECT value FROM checkpoints WHERE name = ?1", [name], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT value FROM checkpoints WHERE name = ?1")?
+                .query_row([name], |row| row.get(0))
                 .optional()
         })
     }
 
     pub fn set_checkpoint(&self, name: &str, value: &str) -> Result<(), PortError> {
         self.with(|connection| {
-            connection.execute(
-                "INSERT INTO checkpoints (name, value) VALUES (?1, ?2)
+            connection
+                .prepare_cached(
+                    "INSERT INTO checkpoints (name, value) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                params![name, value],
-            )?;
+                )?
+                .execute(params![name, value])?;
             Ok(())
         })
     }
@@ -353,6 +466,9 @@ impl<C: Clock> EmbeddedStore<C> {
             .map(|n| n as u64)
     }
 }
+
+/// More than the store's distinct statements, so none is prepared twice.
+const STATEMENT_CACHE: usize = 128;
 
 fn sync_mode() -> &'static str {
     match std::env::var("TXN_NOTIFY_STORE_SYNC").as_deref() {
@@ -410,9 +526,9 @@ fn write_in(
             LedgerWrite::Remove { old, at, by_ttl }
         }
     };
-    let sequence: i64 = connection.query_row("SELECT COALESCE(MAX(sequence), 0) + 1 FROM stream", [], |row| {
-        row.get(0)
-    })?;
+    let sequence: i64 = connection
+        .prepare_cached("SELECT COALESCE(MAX(sequence), 0) + 1 FROM stream")?
+        .query_row([], |row| row.get(0))?;
     let record = stream_record_from(&write, sequence as usize, EMBEDDED_STREAM);
     connection
         .prepare_cached("INSERT INTO stream (sequence, pk, record) VALUES (?1, ?2, ?3)")?

@@ -10,10 +10,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
-use super::EmbeddedStore;
+use super::{EmbeddedStore, atomic};
 use crate::ports::{Clock, PortError};
 use crate::template::QueueSettings;
 
@@ -58,16 +58,15 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn enqueue_all(&self, queue: &str, bodies: &[String]) -> Result<(), PortError> {
         let now = self.clock.now().timestamp_millis();
         self.with(|connection| {
-            let tx = connection.transaction()?;
-            {
+            atomic(connection, |tx| {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                 )?;
                 for body in bodies {
                     insert.execute(params![random_id(), queue, body, now])?;
                 }
-            }
-            tx.commit()
+                Ok(())
+            })
         })
     }
 
@@ -82,7 +81,7 @@ impl<C: Clock> EmbeddedStore<C> {
         let now = self.clock.now().timestamp_millis();
         let invisible_until = now + settings.visibility_timeout.as_millis() as i64;
         self.with(|connection| {
-            let tx = connection.transaction()?;
+            atomic(connection, |tx| {
             let candidates: Vec<(String, String, i64, i64)> = {
                 let mut statement = tx.prepare_cached(
                     "SELECT message_id, body, receive_count, sent_ms FROM queue_messages
@@ -101,20 +100,20 @@ impl<C: Clock> EmbeddedStore<C> {
                 if let (Some(limit), Some(dlq)) = (settings.max_receive_count, &settings.dead_letter_queue)
                     && count >= i64::from(limit)
                 {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE queue_messages SET queue = ?2, receive_count = 0, visible_at_ms = ?3, receipt = NULL
                          WHERE message_id = ?1",
-                        params![message_id, dlq, now],
-                    )?;
+                    )?
+                    .execute(params![message_id, dlq, now])?;
                     tracing::warn!(queue, dead_letter_queue = %dlq, message_id = %message_id, receives = count, "message moved to its dead-letter queue");
                     continue;
                 }
                 let receipt = random_id();
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at_ms = ?2, receipt = ?3
                      WHERE message_id = ?1",
-                    params![message_id, invisible_until, receipt],
-                )?;
+                )?
+                .execute(params![message_id, invisible_until, receipt])?;
                 received.push(ReceivedMessage {
                     message_id,
                     receipt,
@@ -123,8 +122,8 @@ impl<C: Clock> EmbeddedStore<C> {
                     sent_at_ms: sent_ms,
                 });
             }
-            tx.commit()?;
             Ok(received)
+            })
         })
     }
 
@@ -141,17 +140,17 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn queue_depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
         let now = self.clock.now().timestamp_millis();
         self.with(|connection| {
-            connection.query_row(
-                "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0), COALESCE(SUM(visible_at_ms > ?2), 0)
+            connection
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0), COALESCE(SUM(visible_at_ms > ?2), 0)
                  FROM queue_messages WHERE queue = ?1",
-                params![queue, now],
-                |row| {
+                )?
+                .query_row(params![queue, now], |row| {
                     Ok(QueueDepth {
                         visible: row.get::<_, i64>(0)? as u64,
                         in_flight: row.get::<_, i64>(1)? as u64,
                     })
-                },
-            )
+                })
         })
     }
 
@@ -159,11 +158,9 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn next_visible(&self, queue: &str) -> Result<Option<Duration>, PortError> {
         let now = self.clock.now().timestamp_millis();
         let at: Option<i64> = self.with(|connection| {
-            connection.query_row(
-                "SELECT MIN(visible_at_ms) FROM queue_messages WHERE queue = ?1",
-                [queue],
-                |row| row.get(0),
-            )
+            connection
+                .prepare_cached("SELECT MIN(visible_at_ms) FROM queue_messages WHERE queue = ?1")?
+                .query_row([queue], |row| row.get(0))
         })?;
         Ok(at.map(|at| Duration::from_millis((at - now).max(0) as u64)))
     }
@@ -201,35 +198,83 @@ pub struct OutboxEntry {
     pub number: i64,
     pub event_id: Option<String>,
     pub subject: String,
+    /// The `.eml` file, or the mailbox file that holds the email at `span`.
     pub file: String,
     pub sent_ms: i64,
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+const OUTBOX_COLUMNS: &str = "number, event_id, subject, file, sent_ms, byte_offset, byte_length";
+
+fn outbox_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    let offset: Option<i64> = row.get(5)?;
+    let length: Option<i64> = row.get(6)?;
+    Ok(OutboxEntry {
+        number: row.get(0)?,
+        event_id: row.get(1)?,
+        subject: row.get(2)?,
+        file: row.get(3)?,
+        sent_ms: row.get(4)?,
+        span: offset.zip(length).map(|(offset, length)| Span {
+            offset: offset as u64,
+            length: length as u64,
+        }),
+    })
+}
+
+/// Where an email lies inside the file that holds it with others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Where the mailer put an email it was given a number for.
+pub struct Placement {
+    pub file: String,
+    /// Inside a mailbox file; None for a file of its own.
+    pub span: Option<Span>,
 }
 
 impl<C: Clock> EmbeddedStore<C> {
-    /// Takes the next outbox number for an email and records it; the caller writes the file.
-    pub fn record_email(
+    /// Takes the next outbox number for an email, lets `write` put the email somewhere, and
+    /// indexes it there; nothing is indexed when `write` fails.
+    pub fn record_email<E>(
         &self,
         event_id: Option<&str>,
         subject: &str,
-        file_for: impl FnOnce(i64) -> String,
-    ) -> Result<OutboxEntry, PortError> {
-        let now = self.clock.now().timestamp_millis();
+        write: impl FnOnce(i64, DateTime<Utc>) -> Result<Placement, E>,
+    ) -> Result<Result<OutboxEntry, E>, PortError> {
+        let now = self.clock.now();
+        let sent_ms = now.timestamp_millis();
+        let sent_at = DateTime::from_timestamp_millis(sent_ms).unwrap_or(now);
         self.with(|connection| {
-            let tx = connection.transaction()?;
-            let number: i64 = tx.query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM outbox", [], |row| row.get(0))?;
-            let file = file_for(number);
-            tx.execute(
-                "INSERT INTO outbox (number, event_id, subject, file, sent_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![number, event_id, subject, file, now],
-            )?;
-            tx.commit()?;
-            Ok(OutboxEntry {
+            let number: i64 = connection
+                .prepare_cached("SELECT COALESCE(MAX(number), 0) + 1 FROM outbox")?
+                .query_row([], |row| row.get(0))?;
+            let placement = match write(number, sent_at) {
+                Ok(placement) => placement,
+                Err(error) => return Ok(Err(error)),
+            };
+            let (offset, length) = placement
+                .span
+                .map(|s| (s.offset as i64, s.length as i64))
+                .unzip();
+            connection
+                .prepare_cached(
+                    "INSERT INTO outbox (number, event_id, subject, file, sent_ms, byte_offset, byte_length)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![number, event_id, subject, placement.file, sent_ms, offset, length])?;
+            Ok(Ok(OutboxEntry {
                 number,
                 event_id: event_id.map(str::to_string),
                 subject: subject.to_string(),
-                file,
-                sent_ms: now,
-            })
+                file: placement.file,
+                sent_ms,
+                span: placement.span,
+            }))
         })
     }
 
@@ -243,19 +288,30 @@ impl<C: Clock> EmbeddedStore<C> {
         .map(|n| n as u64)
     }
 
+    /// One email of the index.
+    pub fn outbox_entry(&self, number: i64) -> Result<Option<OutboxEntry>, PortError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE number = ?1"))?
+                .query_row([number], outbox_entry)
+                .optional()
+        })
+    }
+
+    /// The email of the highest number (None: the outbox is empty).
+    pub fn last_outbox_entry(&self) -> Result<Option<OutboxEntry>, PortError> {
+        self.with(|connection| {
+            connection
+                .prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number DESC LIMIT 1"))?
+                .query_row([], outbox_entry)
+                .optional()
+        })
+    }
+
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PortError> {
         self.with(|connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT number, event_id, subject, file, sent_ms FROM outbox ORDER BY number")?;
-            let rows = statement.query_map([], |row| {
-                Ok(OutboxEntry {
-                    number: row.get(0)?,
-                    event_id: row.get(1)?,
-                    subject: row.get(2)?,
-                    file: row.get(3)?,
-                    sent_ms: row.get(4)?,
-                })
-            })?;
+            let mut statement = connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number"))?;
+            let rows = statement.query_map([], outbox_entry)?;
             rows.collect()
         })
     }

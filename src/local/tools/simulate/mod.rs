@@ -43,7 +43,7 @@ use crate::domain::keys;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::mailbox_simulator::{Fate, SIMULATOR_DOMAIN};
-use crate::local::embedded::outbox::OutboxError;
+use crate::local::embedded::outbox::{OutboxError, OutboxLayout};
 use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::local::memory::MemoryBus;
@@ -122,6 +122,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     let clock: Clk = Arc::new(SkippingClock::new());
     let mut parts = RuntimeParts::local(Arc::clone(&clock));
     parts.faults = Faults::new(options.faults, options.seed);
+    parts.outbox_layout = OutboxLayout::Mailboxes;
     let mut runtime = Runtime::open(&dir, &parts)?;
     let mut intake = Intake::default();
     let mut tally = Tally::default();

@@ -1,7 +1,16 @@
-//! The embedded runtime's outbox: each email as a numbered `.eml` file in a folder, indexed
+//! The embedded runtime's outbox: each email as a numbered `.eml` file in a folder (or, in the
+//! mailbox layout, appended to `mboxrd` files a thousand at a time: `mailbox_file`), indexed
 //! in the store, and an `index.html` that lists them with their delivery states. With a bus,
 //! it is also SES's mailbox simulator: each email's SES events go to the default bus
 //! (`mailbox_simulator`).
+//!
+//! | what happens | the outbox |
+//! |---|---|
+//! | an email is sent | it is written (no fsync: like the store, it survives the process dying, not the OS), then indexed in the caller's group commit |
+//! | the process dies before that group commits | the email is not indexed; at the next open, what lies past the index is removed, and the email is sent again with the same number |
+//! | a folder is opened again | its layout stays the one it was created with |
+
+pub mod mailbox_file;
 
 use std::path::PathBuf;
 
@@ -11,7 +20,7 @@ use crate::domain::DeliveryState;
 use crate::domain::email::Email;
 use crate::local::embedded::bus::{DEFAULT_BUS, EmbeddedBus};
 use crate::local::embedded::mailbox_simulator::events_for;
-use crate::local::embedded::store::OutboxEntry;
+use crate::local::embedded::store::{OutboxEntry, Placement};
 use crate::local::eml::to_eml;
 use crate::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer};
 
@@ -26,11 +35,89 @@ pub enum OutboxError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-/// The embedded runtime's mailer: each email as a numbered `.eml` file in a folder, indexed
-/// in the store (number, event_id, subject), and an `index.html` that lists them.
+/// How the outbox keeps its emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxLayout {
+    /// `000001.eml`, one file each: what `dev` and `invoke` write, for a reader to open.
+    EmlFiles,
+    /// `000001-001000.mbox`, a thousand emails each: what `simulate` writes.
+    Mailboxes,
+}
+
+/// Where a store keeps its outbox's layout.
+const LAYOUT_CHECKPOINT: &str = "outbox:layout";
+
+impl OutboxLayout {
+    fn name(self) -> &'static str {
+        match self {
+            OutboxLayout::EmlFiles => "eml",
+            OutboxLayout::Mailboxes => "mbox",
+        }
+    }
+
+    /// The layout of the store's outbox: the one it was created with, else `preferred`
+    /// (recorded for the next opens). Whatever a crash wrote past the index is removed.
+    pub fn prepare<C: crate::ports::Clock>(
+        store: &crate::local::embedded::store::EmbeddedStore<C>,
+        folder: &std::path::Path,
+        preferred: OutboxLayout,
+    ) -> Result<OutboxLayout, OutboxError> {
+        let layout = match store.checkpoint(LAYOUT_CHECKPOINT)?.as_deref() {
+            Some("mbox") => OutboxLayout::Mailboxes,
+            Some(_) => OutboxLayout::EmlFiles,
+            None => {
+                store.set_checkpoint(LAYOUT_CHECKPOINT, preferred.name())?;
+                preferred
+            }
+        };
+        let last = store.last_outbox_entry()?;
+        let removed = match layout {
+            OutboxLayout::Mailboxes => {
+                mailbox_file::truncate_after(folder, last.and_then(|e| e.span.map(|span| (e.number, span))))
+            }
+            OutboxLayout::EmlFiles => remove_eml_files_after(folder, last.map_or(0, |e| e.number)),
+        };
+        removed.map_err(|source| OutboxError::Write {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        Ok(layout)
+    }
+}
+
+/// Removes the `NNNNNN.eml` files numbered past `last`: written by a send whose index entry
+/// a crash took back.
+fn remove_eml_files_after(folder: &std::path::Path, last: i64) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let number = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(eml_number);
+        if number.is_some_and(|n| n > last) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The number of an outbox file name (`000123.eml`), if it is one.
+pub fn eml_number(name: &str) -> Option<i64> {
+    let digits = name.strip_suffix(".eml")?;
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// The embedded runtime's mailer: each email written as its layout says, indexed in the
+/// store (number, event_id, subject, where it is), and an `index.html` that lists them.
 pub struct OutboxMailer<C> {
     store: std::sync::Arc<crate::local::embedded::store::EmbeddedStore<C>>,
     folder: PathBuf,
+    layout: OutboxLayout,
     feedback: Option<SimulatedFeedback<C>>,
 }
 
@@ -41,12 +128,31 @@ struct SimulatedFeedback<C> {
 }
 
 impl<C: crate::ports::Clock> OutboxMailer<C> {
-    pub fn new(store: std::sync::Arc<crate::local::embedded::store::EmbeddedStore<C>>, folder: PathBuf) -> Self {
+    /// A mailer into `folder` in `layout` (from [`OutboxLayout::prepare`]).
+    pub fn new(
+        store: std::sync::Arc<crate::local::embedded::store::EmbeddedStore<C>>,
+        folder: PathBuf,
+        layout: OutboxLayout,
+    ) -> Self {
         OutboxMailer {
             store,
             folder,
+            layout,
             feedback: None,
         }
+    }
+
+    /// Email `number` as it was sent (None: the outbox has no such email).
+    pub fn read_email(&self, number: i64) -> Result<Option<String>, OutboxError> {
+        let Some(entry) = self.store.outbox_entry(number)? else {
+            return Ok(None);
+        };
+        let path = PathBuf::from(&entry.file);
+        let text = match entry.span {
+            Some(span) => mailbox_file::read(&path, span),
+            None => std::fs::read_to_string(&path),
+        };
+        text.map(Some).map_err(|source| OutboxError::Write { path, source })
     }
 
     /// Also SES's mailbox simulator: each email's events onto `bus`'s default bus.
@@ -89,6 +195,29 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         &self.folder
     }
 
+    /// Writes the email numbered `number` where the layout puts it.
+    fn write(&self, email: &Email, number: i64, sent_at: chrono::DateTime<Utc>) -> std::io::Result<Placement> {
+        let eml = to_eml(email, &message_id_of(number), sent_at);
+        match self.layout {
+            OutboxLayout::EmlFiles => {
+                let file = self.folder.join(format!("{number:06}.eml"));
+                std::fs::write(&file, eml)?;
+                Ok(Placement {
+                    file: file.to_string_lossy().into_owned(),
+                    span: None,
+                })
+            }
+            OutboxLayout::Mailboxes => {
+                let file = mailbox_file::file_of(&self.folder, number);
+                let span = mailbox_file::append(&file, email.from.address.expose(), sent_at, &eml)?;
+                Ok(Placement {
+                    file: file.to_string_lossy().into_owned(),
+                    span: Some(span),
+                })
+            }
+        }
+    }
+
     /// Writes `index.html`: every email, newest first, with its subject, event and file.
     pub fn write_index(&self) -> Result<PathBuf, OutboxError> {
         let entries = self.store.outbox()?;
@@ -109,6 +238,7 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
                     "subject": e.subject,
                     "event_id": e.event_id,
                     "file": std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "place": e.span.map(|span| format!("at byte {}", span.offset)),
                     "sent_at": chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::time::format_rfc3339(&t)),
                 })
             })
@@ -152,7 +282,7 @@ const INDEX_TEMPLATE: &str = r#"<!DOCTYPE html>
 </head><body>
 <h1>Outbox: {{ count }} emails</h1>
 <table><tr><th>#</th><th>sent</th><th>subject</th><th>delivery</th><th>event</th><th>file</th></tr>
-{% for e in emails %}<tr><td>{{ e.number }}</td><td>{{ e.sent_at }}</td><td>{{ e.subject }}</td><td class="state">{{ e.state or "not recorded" }}</td><td><code>{{ e.event_id }}</code></td><td><a href="{{ e.file }}">{{ e.file }}</a></td></tr>
+{% for e in emails %}<tr><td>{{ e.number }}</td><td>{{ e.sent_at }}</td><td>{{ e.subject }}</td><td class="state">{{ e.state or "not recorded" }}</td><td><code>{{ e.event_id }}</code></td><td><a href="{{ e.file }}">{{ e.file }}</a>{% if e.place %} {{ e.place }}{% endif %}</td></tr>
 {% endfor %}</table>
 </body></html>
 "#;
@@ -164,18 +294,17 @@ impl<C: crate::ports::Clock> Mailer for OutboxMailer<C> {
             .iter()
             .find(|t| t.name == "event_id")
             .map(|t| t.value.as_str());
-        let folder = self.folder.clone();
-        std::fs::create_dir_all(&folder).map_err(|e| MailError::Transient(format!("cannot write the outbox: {e}")))?;
+        let unwritable = |e: std::io::Error| MailError::Transient(format!("cannot write the outbox: {e}"));
+        std::fs::create_dir_all(&self.folder).map_err(unwritable)?;
         let entry = self
             .store
-            .record_email(event_id, email.subject.as_str(), |number| {
-                folder.join(format!("{number:06}.eml")).to_string_lossy().into_owned()
+            .record_email(event_id, email.subject.as_str(), |number, sent_at| {
+                self.write(email, number, sent_at)
             })
-            .map_err(|e| MailError::Transient(e.message))?;
+            .map_err(|e| MailError::Transient(e.message))?
+            .map_err(unwritable)?;
         let message_id = message_id_of(entry.number);
         let sent_at = chrono::DateTime::from_timestamp_millis(entry.sent_ms).unwrap_or_else(Utc::now);
-        std::fs::write(&entry.file, to_eml(email, &message_id, sent_at))
-            .map_err(|e| MailError::Transient(format!("cannot write the outbox: {e}")))?;
         self.publish_feedback(email, &message_id, sent_at).await;
         Ok(message_id)
     }

@@ -1,0 +1,174 @@
+//! The outbox's mailbox layout: the emails appended, a thousand to a file, to `mboxrd` files
+//! (RFC 4155's `application/mbox`, with `>From ` quoting), which a mail reader opens as they
+//! are and `grep` reads like the `.eml` files. It is the layout of `simulate`, whose runs send
+//! a hundred thousand emails and more: one file per email costs an inode each, and on this
+//! machine's filesystem a file created costs more than the rest of a transaction.
+//!
+//! The store's outbox index keeps each email's file, offset and length, so one email reads
+//! back alone, exactly as it was rendered (its quoting taken off).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::local::embedded::store::Span;
+
+/// Emails per file.
+pub const EMAILS_PER_FILE: i64 = 1000;
+
+/// The file that holds email `number` (from 1).
+pub fn file_of(folder: &Path, number: i64) -> PathBuf {
+    let first = (number - 1).div_euclid(EMAILS_PER_FILE) * EMAILS_PER_FILE + 1;
+    folder.join(format!("{first:06}-{:06}.mbox", first + EMAILS_PER_FILE - 1))
+}
+
+/// Appends one message to `file`: the `From ` separator line, the message with its lines
+/// that look like separators quoted, and the blank line that ends it. Returns where the
+/// message itself (quoted) lies.
+pub fn append(file: &Path, sender: &str, sent_at: DateTime<Utc>, message: &str) -> std::io::Result<Span> {
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    let start = out.metadata()?.len();
+    let separator = format!("From {sender} {}\n", sent_at.format("%a %b %e %H:%M:%S %Y"));
+    let quoted = quote(message);
+    let mut text = Vec::with_capacity(separator.len() + quoted.len() + 2);
+    text.extend_from_slice(separator.as_bytes());
+    text.extend_from_slice(quoted.as_bytes());
+    if !quoted.ends_with('\n') {
+        text.push(b'\n');
+    }
+    text.push(b'\n');
+    out.write_all(&text)?;
+    Ok(Span {
+        offset: start + separator.len() as u64,
+        length: quoted.len() as u64,
+    })
+}
+
+/// Reads one message back, its quoting taken off.
+pub fn read(file: &Path, span: Span) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut input = std::fs::File::open(file)?;
+    input.seek(SeekFrom::Start(span.offset))?;
+    let mut bytes = vec![0; span.length as usize];
+    input.read_exact(&mut bytes)?;
+    let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok(unquote(&text))
+}
+
+/// Cuts `file` back to the end of the message at `span` (what a crash wrote past the last
+/// email the index holds) and removes the files after it. `None`: no email is indexed, so
+/// every mailbox file goes.
+pub fn truncate_after(folder: &Path, last: Option<(i64, Span)>) -> std::io::Result<()> {
+    let keep = last.map(|(number, span)| (file_of(folder, number), span.offset + span.length));
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "mbox") {
+            continue;
+        }
+        match &keep {
+            Some((file, _)) if path < *file => {}
+            Some((file, end)) if path == *file => {
+                // The message's own newline, if it lacked one, and the blank line after it.
+                let text = std::fs::read(&path)?;
+                let mut cut = (*end as usize).min(text.len());
+                if text.get(cut - 1) != Some(&b'\n') && text.get(cut) == Some(&b'\n') {
+                    cut += 1;
+                }
+                if text.get(cut) == Some(&b'\n') {
+                    cut += 1;
+                }
+                std::fs::OpenOptions::new().write(true).open(&path)?.set_len(cut as u64)?;
+            }
+            _ => std::fs::remove_file(&path)?,
+        }
+    }
+    Ok(())
+}
+
+/// mboxrd: a line that starts with any number of `>` then `From ` gets one more `>`.
+fn quote(message: &str) -> String {
+    map_lines(message, |line| is_from_line(line).then_some(">"), |_| 0)
+}
+
+fn unquote(message: &str) -> String {
+    map_lines(
+        message,
+        |_| None,
+        |line| usize::from(line.starts_with('>') && is_from_line(&line[1..])),
+    )
+}
+
+fn is_from_line(line: &str) -> bool {
+    line.trim_start_matches('>').starts_with("From ")
+}
+
+fn map_lines(message: &str, prefix: impl Fn(&str) -> Option<&'static str>, drop: impl Fn(&str) -> usize) -> String {
+    let mut out = String::with_capacity(message.len() + 16);
+    for line in message.split_inclusive('\n') {
+        if let Some(prefix) = prefix(line) {
+            out.push_str(prefix);
+        }
+        out.push_str(&line[drop(line)..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("txn-notify-mbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const TRICKY: &str = "Subject: x\r\n\r\nFrom here on\r\n>From there\r\n>>From afar\r\nFromage\r\n";
+
+    #[test]
+    fn emails_go_a_thousand_to_a_file() {
+        let dir = Path::new("/o");
+        assert_eq!(file_of(dir, 1), dir.join("000001-001000.mbox"));
+        assert_eq!(file_of(dir, 1000), dir.join("000001-001000.mbox"));
+        assert_eq!(file_of(dir, 1001), dir.join("001001-002000.mbox"));
+    }
+
+    #[test]
+    fn a_message_reads_back_exactly_and_its_separator_lines_are_quoted_in_the_file() {
+        let dir = folder("quote");
+        let file = dir.join("000001-001000.mbox");
+        let at = DateTime::parse_from_rfc3339("2026-12-03T09:05:07Z").unwrap().to_utc();
+        let first = append(&file, "alerts@example.com", at, TRICKY).unwrap();
+        let second = append(&file, "alerts@example.com", at, "Subject: y\r\n\r\nno newline at the end").unwrap();
+        assert_eq!(read(&file, first).unwrap(), TRICKY);
+        assert_eq!(read(&file, second).unwrap(), "Subject: y\r\n\r\nno newline at the end");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("From alerts@example.com Thu Dec  3 09:05:07 2026\n"), "{text}");
+        assert!(text.contains("\n>From here on\r\n>>From there\r\n>>>From afar\r\nFromage\r\n\nFrom "), "{text}");
+        // Every separator a reader splits on is one of ours.
+        assert_eq!(text.lines().filter(|l| l.starts_with("From ")).count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn what_a_crash_wrote_past_the_index_is_cut_off() {
+        let dir = folder("truncate");
+        let at = Utc::now();
+        let file = file_of(&dir, 1);
+        let kept = append(&file, "a@example.com", at, "Subject: kept\r\n\r\nbody").unwrap();
+        let whole = std::fs::read(&file).unwrap();
+        append(&file, "a@example.com", at, "Subject: lost\r\n\r\nbody\r\n").unwrap();
+        append(&file_of(&dir, 1001), "a@example.com", at, "Subject: lost too\r\n").unwrap();
+        truncate_after(&dir, Some((1, kept))).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), whole);
+        assert!(!file_of(&dir, 1001).exists());
+        truncate_after(&dir, None).unwrap();
+        assert!(!file.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
