@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::Duration;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use txn_notify::clock::FrozenClock;
@@ -36,6 +37,11 @@ fn reply_json(reply: txn_notify::pipeline::Reply) -> Result<Value, String> {
         txn_notify::pipeline::Reply::Batch(response) => Ok(serde_json::to_value(response).unwrap()),
         txn_notify::pipeline::Reply::Single(result) => result.map(|_| Value::Null).map_err(|e| e.to_string()),
     }
+}
+
+/// The event a consumer was handed, as a JSON value.
+fn json_of(event: &RawValue) -> Value {
+    serde_json::from_str(event.get()).unwrap()
 }
 
 #[tokio::test]
@@ -88,6 +94,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     };
     let (queue, settings) = notify("NotifyQueue");
     let delivered = deliver(&store, queue, &settings, 10, |event| {
+        let event = json_of(&event);
         let notifier = &notifier;
         async move { reply_json(notifier.handle(event).await.unwrap().0) }
     })
@@ -100,6 +107,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     );
     let (queue, settings) = notify("AuditQueue");
     let delivered = deliver(&store, queue, &settings, 100, |event| {
+        let event = json_of(&event);
         let auditor = &auditor;
         async move { reply_json(auditor.handle(event).await.unwrap().0) }
     })
@@ -123,6 +131,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     let (queue, settings) = notify("AuditQueue");
     let (mut stats, mut replays) = (None, 0);
     deliver(&store, queue, &settings, 100, |event| {
+        let event = json_of(&event);
         replays = event["Records"]
             .as_array()
             .unwrap()
@@ -149,7 +158,8 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
     let routes = Routes::builtin();
     let settings = routes.queues["NotifyQueue"].clone();
     store.enqueue("NotifyQueue", &json!({"n": 1}).to_string()).unwrap();
-    let fail_all = |event: Value| {
+    let fail_all = |event: Box<RawValue>| {
+        let event = json_of(&event);
         let failures: Vec<Value> = event["Records"]
             .as_array()
             .unwrap()

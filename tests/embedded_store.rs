@@ -25,7 +25,7 @@ fn records(store: &EmbeddedStore<FrozenClock>) -> Vec<Value> {
         .read_stream(0, 1000)
         .unwrap()
         .into_iter()
-        .map(|e| e.record)
+        .map(|e| e.record())
         .collect()
 }
 

@@ -8,7 +8,8 @@ use super::LedgerWrite;
 pub const REGION: &str = "eu-west-3";
 pub const STREAM_ARN: &str = "arn:aws:dynamodb:eu-west-3:123456789012:table/ledger/stream/2026-11-01T00:00:00.000";
 
-fn keys_of(item: &Item) -> Item {
+/// The item's key attributes, as a record's `Keys`.
+pub fn keys_of(item: &Item) -> Item {
     let mut keys = Item::default();
     for name in ["pk", "sk"] {
         if let Some(value) = item.get(name) {
@@ -39,41 +40,117 @@ pub fn stream_record(write: &LedgerWrite, index: usize) -> Value {
     stream_record_from(write, index, SAMPLE_ORIGIN)
 }
 
+/// The `SequenceNumber` of the record at `index`: increasing, 21 digits, as DynamoDB's.
+pub fn sequence_number(index: usize) -> String {
+    format!("{:021}", 4_000_000_000_000_000_000u128 + index as u128 * 100)
+}
+
 /// One stream record of the stream `origin`.
 pub fn stream_record_from(write: &LedgerWrite, index: usize, origin: StreamOrigin) -> Value {
+    let text = stream_record_text(write, index, origin);
+    serde_json::from_str(&text).expect("a stream record is JSON")
+}
+
+/// One stream record of the stream `origin`, as JSON text.
+pub fn stream_record_text(write: &LedgerWrite, index: usize, origin: StreamOrigin) -> String {
+    let text = |image: &Item| serde_json::to_string(image).expect("items serialize");
     let (event_name, keys, new_image, old_image, by_ttl) = match write {
-        LedgerWrite::Insert { item, .. } => ("INSERT", keys_of(item), Some(item), None, false),
-        LedgerWrite::Modify { old, new, .. } => ("MODIFY", keys_of(new), Some(new), Some(old), false),
-        LedgerWrite::Remove { old, by_ttl, .. } => ("REMOVE", keys_of(old), None, Some(old), *by_ttl),
+        LedgerWrite::Insert { item, .. } => ("INSERT", keys_of(item), Some(text(item)), None, false),
+        LedgerWrite::Modify { old, new, .. } => ("MODIFY", keys_of(new), Some(text(new)), Some(text(old)), false),
+        LedgerWrite::Remove { old, by_ttl, .. } => ("REMOVE", keys_of(old), None, Some(text(old)), *by_ttl),
     };
-    let image_bytes = |image: Option<&Item>| image.map_or(0, |i| serde_json::to_vec(i).map_or(0, |b| b.len()));
-    let size_bytes = image_bytes(Some(&keys)) + image_bytes(new_image) + image_bytes(old_image);
-    let mut change = json!({
-        "ApproximateCreationDateTime": write.at().timestamp(),
-        "Keys": keys,
-        "SequenceNumber": format!("{:021}", 4_000_000_000_000_000_000u128 + index as u128 * 100),
-        "SizeBytes": size_bytes,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-    });
-    if let Some(image) = new_image {
-        change["NewImage"] = serde_json::to_value(image).expect("items serialize");
+    RecordParts {
+        event_name,
+        keys: &keys,
+        new_image: new_image.as_deref(),
+        old_image: old_image.as_deref(),
+        at: write.at(),
+        by_ttl,
     }
-    if let Some(image) = old_image {
-        change["OldImage"] = serde_json::to_value(image).expect("items serialize");
+    .text(index, origin)
+}
+
+/// A change as a stream record holds it, its images already JSON text (the store has
+/// written them so).
+pub struct RecordParts<'a> {
+    /// INSERT, MODIFY or REMOVE.
+    pub event_name: &'static str,
+    pub keys: &'a Item,
+    pub new_image: Option<&'a str>,
+    pub old_image: Option<&'a str>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// A REMOVE done by TTL: the record names the service.
+    pub by_ttl: bool,
+}
+
+impl RecordParts<'_> {
+    /// The stream record at `index` of the stream `origin`, as JSON text.
+    pub fn text(&self, index: usize, origin: StreamOrigin) -> String {
+        use serde_json::value::RawValue;
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Change<'a> {
+            approximate_creation_date_time: i64,
+            keys: &'a Item,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            new_image: Option<&'a RawValue>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            old_image: Option<&'a RawValue>,
+            sequence_number: String,
+            size_bytes: usize,
+            stream_view_type: &'static str,
+        }
+        #[derive(serde::Serialize)]
+        struct Identity {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            #[serde(rename = "principalId")]
+            principal_id: &'static str,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Record<'a> {
+            #[serde(rename = "eventID")]
+            event_id: String,
+            event_name: &'static str,
+            event_version: &'static str,
+            event_source: &'static str,
+            aws_region: &'static str,
+            dynamodb: Change<'a>,
+            #[serde(rename = "eventSourceARN")]
+            event_source_arn: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            user_identity: Option<Identity>,
+        }
+        let raw = |text: Option<&str>| -> Option<Box<RawValue>> {
+            text.map(|t| RawValue::from_string(t.to_string()).expect("an item's JSON text"))
+        };
+        let (new_image, old_image) = (raw(self.new_image), raw(self.old_image));
+        let keys_bytes = serde_json::to_vec(self.keys).map_or(0, |b| b.len());
+        let size_bytes = keys_bytes + self.new_image.map_or(0, str::len) + self.old_image.map_or(0, str::len);
+        let record = Record {
+            event_id: format!("{:032x}", 0x7f3a_0000_0000_0000_0000_0000_0000_0000u128 + index as u128),
+            event_name: self.event_name,
+            event_version: "1.1",
+            event_source: "aws:dynamodb",
+            aws_region: origin.region,
+            dynamodb: Change {
+                approximate_creation_date_time: self.at.timestamp(),
+                keys: self.keys,
+                new_image: new_image.as_deref(),
+                old_image: old_image.as_deref(),
+                sequence_number: sequence_number(index),
+                size_bytes,
+                stream_view_type: "NEW_AND_OLD_IMAGES",
+            },
+            event_source_arn: origin.stream_arn,
+            user_identity: self.by_ttl.then_some(Identity {
+                kind: "Service",
+                principal_id: "dynamodb.amazonaws.com",
+            }),
+        };
+        serde_json::to_string(&record).expect("a stream record serializes")
     }
-    let mut record = json!({
-        "eventID": format!("{:032x}", 0x7f3a_0000_0000_0000_0000_0000_0000_0000u128 + index as u128),
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": origin.region,
-        "dynamodb": change,
-        "eventSourceARN": origin.stream_arn,
-    });
-    if by_ttl {
-        record["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
-    }
-    record
 }
 
 pub fn to_stream_event(writes: &[LedgerWrite]) -> Value {

@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::store::{EMBEDDED_STREAM, EmbeddedStore, StreamEntry};
+use super::store::{EMBEDDED_STREAM, EmbeddedStore, StreamEntry, stream_event};
 use crate::ports::{Clock, PortError};
 use crate::template::{StreamSource, Template, functions};
 
@@ -138,7 +139,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
     /// `drain`: do not wait for the batching window.
     pub async fn step<F, Fut, E>(&mut self, drain: bool, handler: F) -> Result<Step, PortError>
     where
-        F: FnOnce(Value) -> Fut,
+        F: FnOnce(Box<RawValue>) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -149,7 +150,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
     /// moved: the batch comes again after a restart (crash tests).
     pub async fn step_then_crash<F, Fut, E>(&mut self, handler: F) -> Result<Step, PortError>
     where
-        F: FnOnce(Value) -> Fut,
+        F: FnOnce(Box<RawValue>) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -158,7 +159,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
 
     async fn step_inner<F, Fut, E>(&mut self, drain: bool, handler: F, save: bool) -> Result<Step, PortError>
     where
-        F: FnOnce(Value) -> Fut,
+        F: FnOnce(Box<RawValue>) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -197,7 +198,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
             return Ok(step);
         }
 
-        let event = json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
+        let event = stream_event(&entries);
         step.invoked = entries.len();
         self.stats.invocations += 1;
         let reply = handler(event).await;
@@ -263,9 +264,9 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
-        let sequence_number = |e: &StreamEntry| e.record.pointer("/dynamodb/SequenceNumber").cloned();
+        let sequence_number = |e: &StreamEntry| e.sequence_number();
         let arrival = |e: &StreamEntry| created_at(e).map(|t| crate::domain::time::format_rfc3339(&t));
-        let payload = json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
+        let payload = stream_event(entries);
         let document = json!({
             "version": "1.0",
             "timestamp": crate::domain::time::format_rfc3339(&self.store.clock().now()),
@@ -285,7 +286,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
                 "batchSize": entries.len(),
                 "streamArn": EMBEDDED_STREAM.stream_arn,
             },
-            "payload": payload.to_string(),
+            "payload": payload.get(),
         });
         std::fs::create_dir_all(&self.config.on_failure_dir)
             .map_err(|e| PortError::permanent(format!("on-failure folder: {e}")))?;
@@ -308,11 +309,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
 }
 
 fn created_at(entry: &StreamEntry) -> Option<DateTime<Utc>> {
-    let seconds = entry
-        .record
-        .pointer("/dynamodb/ApproximateCreationDateTime")?
-        .as_f64()?;
-    Utc.timestamp_opt(seconds as i64, 0).single()
+    Utc.timestamp_opt(entry.created_s?, 0).single()
 }
 
 fn age(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
@@ -329,14 +326,11 @@ fn first_failure(response: &Value, entries: &[StreamEntry]) -> Option<usize> {
     let Some(failures) = failures.as_array() else {
         return Some(0);
     };
+    let numbers: Vec<String> = entries.iter().map(StreamEntry::sequence_number).collect();
     let mut lowest: Option<usize> = None;
     for failure in failures {
         let identifier = failure.get("itemIdentifier").and_then(Value::as_str);
-        let index = identifier.and_then(|id| {
-            entries
-                .iter()
-                .position(|e| e.record.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str) == Some(id))
-        });
+        let index = identifier.and_then(|id| numbers.iter().position(|number| number == id));
         let index = index.unwrap_or(0);
         lowest = Some(lowest.map_or(index, |l| l.min(index)));
     }

@@ -262,12 +262,12 @@ impl<C: Clock + Clone> Runtime<C> {
         format!("local-{n:08}")
     }
 
-    async fn invoke_processor(&self, event: Value) -> Result<Value, HandlerError> {
+    async fn invoke_processor(&self, event: Box<serde_json::value::RawValue>) -> Result<Value, HandlerError> {
         let cold = self.cold_start("processor");
         let (reply, metrics) = invoke_measured(
             "processor",
             &self.processor,
-            &raw(&event),
+            &event,
             &self.request_id(),
             cold,
             None,
@@ -277,19 +277,23 @@ impl<C: Clock + Clone> Runtime<C> {
         reply
     }
 
-    async fn invoke_consumer(&self, source: &QueueSource, event: Value) -> Result<Value, HandlerError> {
+    async fn invoke_consumer(
+        &self,
+        source: &QueueSource,
+        event: Box<serde_json::value::RawValue>,
+    ) -> Result<Value, HandlerError> {
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
-            invoke_measured("notifier", &self.notifier, &raw(&event), &self.request_id(), cold, None).await
+            invoke_measured("notifier", &self.notifier, &event, &self.request_id(), cold, None).await
         } else if source.function == functions::FEEDBACK {
             let cold = self.cold_start("feedback");
-            invoke_measured("feedback", &self.feedback, &raw(&event), &self.request_id(), cold, None).await
+            invoke_measured("feedback", &self.feedback, &event, &self.request_id(), cold, None).await
         } else if source.function == functions::DIGEST_WORKER {
             let cold = self.cold_start("digest-worker");
             invoke_measured(
                 "digest-worker",
                 &self.digest_worker,
-                &raw(&event),
+                &event,
                 &self.request_id(),
                 cold,
                 None,
@@ -297,7 +301,7 @@ impl<C: Clock + Clone> Runtime<C> {
             .await
         } else {
             let cold = self.cold_start("auditor");
-            invoke_measured("auditor", &self.auditor, &raw(&event), &self.request_id(), cold, None).await
+            invoke_measured("auditor", &self.auditor, &event, &self.request_id(), cold, None).await
         };
         self.append_metrics(&metrics);
         reply
@@ -316,7 +320,7 @@ impl<C: Clock + Clone> Runtime<C> {
         let mut poller = StreamPoller::new(&self.store, self.poller_config());
         loop {
             let crash_now = crash.is_some_and(|crash_here| crash_here(tally));
-            let handler = |event: Value| self.invoke_processor(event);
+            let handler = |event| self.invoke_processor(event);
             // One commit for the batch's effects and its checkpoint.
             let group = self.store.group();
             let step = if crash_now {
@@ -439,7 +443,9 @@ impl<C: Clock + Clone> Runtime<C> {
         let group = self.store.group();
         let messages = self.store.receive(&source.queue, &settings, source.batch_size)?;
         if !messages.is_empty() {
-            let _ = self.notifier.handle(sqs_event(&source.queue, &messages)).await;
+            let event = sqs_event(&source.queue, &messages);
+            let event: Value = serde_json::from_str(event.get()).expect("an SQS event is JSON");
+            let _ = self.notifier.handle(event).await;
         }
         group.commit()?;
         tracing::warn!(

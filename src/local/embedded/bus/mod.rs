@@ -79,10 +79,10 @@ impl<C: Clock> EmbeddedBus<C> {
     }
 
     fn route(&self, default_bus: bool, event: &Value) -> Result<(), PortError> {
-        if !default_bus && self.routes.archive.as_ref().is_some_and(|p| p.matches(event)) {
-            self.store.archive_event(self.store.clock().now(), event)?;
-        }
         let body = event.to_string();
+        if !default_bus && self.routes.archive.as_ref().is_some_and(|p| p.matches(event)) {
+            self.store.archive_event(self.store.clock().now(), &body)?;
+        }
         for rule in self.routes.matching_on(default_bus, event) {
             self.store.enqueue(&rule.queue, &body)?;
         }

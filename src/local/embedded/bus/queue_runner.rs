@@ -5,7 +5,9 @@
 
 use std::future::Future;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::local::embedded::store::EmbeddedStore;
@@ -20,27 +22,60 @@ pub struct Delivered {
     pub function_error: Option<String>,
 }
 
-/// The SQS event Lambda would hand the consumer for these messages.
-pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::ReceivedMessage]) -> Value {
+/// The SQS event Lambda would hand the consumer for these messages, as JSON text.
+pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::ReceivedMessage]) -> Box<RawValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record<'a> {
+        message_id: &'a str,
+        receipt_handle: &'a str,
+        body: &'a str,
+        attributes: Attributes,
+        message_attributes: Empty,
+        md5_of_body: &'a str,
+        event_source: &'a str,
+        #[serde(rename = "eventSourceARN")]
+        event_source_arn: &'a str,
+        aws_region: &'a str,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Attributes {
+        approximate_receive_count: String,
+        sent_timestamp: String,
+        sender_id: &'static str,
+        approximate_first_receive_timestamp: String,
+    }
+    #[derive(Serialize)]
+    struct Empty {}
+    #[derive(Serialize)]
+    struct Event<'a> {
+        #[serde(rename = "Records")]
+        records: Vec<Record<'a>>,
+    }
     let arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{queue}");
-    json!({
-        "Records": messages.iter().map(|m| json!({
-            "messageId": m.message_id,
-            "receiptHandle": m.receipt,
-            "body": m.body,
-            "attributes": {
-                "ApproximateReceiveCount": m.receive_count.to_string(),
-                "SentTimestamp": m.sent_at_ms.to_string(),
-                "SenderId": "events.amazonaws.com",
-                "ApproximateFirstReceiveTimestamp": m.sent_at_ms.to_string(),
-            },
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": LOCAL_REGION,
-        })).collect::<Vec<_>>()
-    })
+    let event = Event {
+        records: messages
+            .iter()
+            .map(|m| Record {
+                message_id: &m.message_id,
+                receipt_handle: &m.receipt,
+                body: &m.body,
+                attributes: Attributes {
+                    approximate_receive_count: m.receive_count.to_string(),
+                    sent_timestamp: m.sent_at_ms.to_string(),
+                    sender_id: "events.amazonaws.com",
+                    approximate_first_receive_timestamp: m.sent_at_ms.to_string(),
+                },
+                message_attributes: Empty {},
+                md5_of_body: "",
+                event_source: "aws:sqs",
+                event_source_arn: &arn,
+                aws_region: LOCAL_REGION,
+            })
+            .collect(),
+    };
+    serde_json::value::to_raw_value(&event).expect("an SQS event serializes")
 }
 
 /// Receives one batch of `queue` and hands it to `handler`. Nothing visible: nothing done.
@@ -53,7 +88,7 @@ pub async fn deliver<C, F, Fut, E>(
 ) -> Result<Delivered, PortError>
 where
     C: Clock,
-    F: FnOnce(Value) -> Fut,
+    F: FnOnce(Box<RawValue>) -> Fut,
     Fut: Future<Output = Result<Value, E>>,
     E: std::fmt::Display,
 {

@@ -38,8 +38,7 @@ use serde_dynamo::Item;
 use serde_json::Value;
 
 use crate::ports::{Clock, PortError};
-use crate::workload::LedgerWrite;
-use crate::workload::stream::{StreamOrigin, stream_record_from};
+use crate::workload::stream::{RecordParts, StreamOrigin, keys_of};
 
 /// Where the embedded stream says its records come from.
 pub const EMBEDDED_STREAM: StreamOrigin = StreamOrigin {
@@ -151,6 +150,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("idempotency", "result", "TEXT"),
     ("outbox", "byte_offset", "INTEGER"),
     ("outbox", "byte_length", "INTEGER"),
+    ("stream", "created_s", "INTEGER"),
 ];
 
 fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
@@ -162,6 +162,11 @@ fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
             connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
         }
     }
+    // Records written before the stream had its creation time as a column.
+    connection.execute_batch(
+        "UPDATE stream SET created_s = json_extract(record, '$.dynamodb.ApproximateCreationDateTime')
+         WHERE created_s IS NULL",
+    )?;
     Ok(())
 }
 
@@ -171,7 +176,36 @@ pub struct StreamEntry {
     pub sequence: i64,
     /// The item's partition key (the account, for ledger items): the unit of ordering.
     pub pk: String,
-    pub record: Value,
+    /// Its ApproximateCreationDateTime, in seconds.
+    pub created_s: Option<i64>,
+    /// The record as JSON text, as the stream hands it over.
+    pub text: String,
+}
+
+impl StreamEntry {
+    /// The record as a JSON value.
+    pub fn record(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// Its `dynamodb.SequenceNumber`.
+    pub fn sequence_number(&self) -> String {
+        crate::workload::stream::sequence_number(self.sequence as usize)
+    }
+}
+
+/// The DynamoDB Streams event Lambda hands a function for these records, as JSON text.
+pub fn stream_event(entries: &[StreamEntry]) -> Box<serde_json::value::RawValue> {
+    let mut text = String::with_capacity(16 + entries.iter().map(|e| e.text.len() + 1).sum::<usize>());
+    text.push_str("{\"Records\":[");
+    for (n, entry) in entries.iter().enumerate() {
+        if n > 0 {
+            text.push(',');
+        }
+        text.push_str(&entry.text);
+    }
+    text.push_str("]}");
+    serde_json::value::RawValue::from_string(text).expect("stream records are JSON objects")
 }
 
 pub struct EmbeddedStore<C> {
@@ -391,24 +425,17 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn read_stream(&self, after: i64, limit: usize) -> Result<Vec<StreamEntry>, PortError> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT sequence, pk, record FROM stream WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
+                "SELECT sequence, pk, created_s, record FROM stream WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
             )?;
             let rows = statement.query_map(params![after, limit as i64], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
+                Ok(StreamEntry {
+                    sequence: row.get(0)?,
+                    pk: row.get(1)?,
+                    created_s: row.get(2)?,
+                    text: row.get(3)?,
+                })
             })?;
-            let mut entries = Vec::new();
-            for row in rows {
-                let (sequence, pk, record) = row?;
-                let record = serde_json::from_str(&record).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
-                })?;
-                entries.push(StreamEntry { sequence, pk, record });
-            }
-            Ok(entries)
+            rows.collect()
         })
     }
 
@@ -503,35 +530,53 @@ fn write_in(
     at: DateTime<Utc>,
     by_ttl: bool,
 ) -> rusqlite::Result<bool> {
-    let old = read_item(connection, pk, sk)?;
-    let write = match (old, new) {
+    let old_text: Option<String> = connection
+        .prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?
+        .query_row(params![pk, sk], |row| row.get(0))
+        .optional()?;
+    let old = |text: &str| {
+        serde_json::from_str::<Item>(text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    let new_text = new.as_ref().map(to_text);
+    let (event_name, keys) = match (&old_text, &new) {
         (None, None) => return Ok(false),
-        (Some(old), Some(new)) if old == new => return Ok(false),
-        (None, Some(item)) => {
-            connection
-                .prepare_cached("INSERT INTO ledger (pk, sk, item) VALUES (?1, ?2, ?3)")?
-                .execute(params![pk, sk, to_text(&item)])?;
-            LedgerWrite::Insert { item, at }
-        }
-        (Some(old), Some(new)) => {
+        (Some(old_text), Some(new)) => {
+            if old(old_text)? == *new {
+                return Ok(false);
+            }
             connection
                 .prepare_cached("UPDATE ledger SET item = ?3 WHERE pk = ?1 AND sk = ?2")?
-                .execute(params![pk, sk, to_text(&new)])?;
-            LedgerWrite::Modify { old, new, at }
+                .execute(params![pk, sk, new_text])?;
+            ("MODIFY", keys_of(new))
         }
-        (Some(old), None) => {
+        (None, Some(new)) => {
+            connection
+                .prepare_cached("INSERT INTO ledger (pk, sk, item) VALUES (?1, ?2, ?3)")?
+                .execute(params![pk, sk, new_text])?;
+            ("INSERT", keys_of(new))
+        }
+        (Some(old_text), None) => {
             connection
                 .prepare_cached("DELETE FROM ledger WHERE pk = ?1 AND sk = ?2")?
                 .execute(params![pk, sk])?;
-            LedgerWrite::Remove { old, at, by_ttl }
+            ("REMOVE", keys_of(&old(old_text)?))
         }
     };
     let sequence: i64 = connection
         .prepare_cached("SELECT COALESCE(MAX(sequence), 0) + 1 FROM stream")?
         .query_row([], |row| row.get(0))?;
-    let record = stream_record_from(&write, sequence as usize, EMBEDDED_STREAM);
+    let record = RecordParts {
+        event_name,
+        keys: &keys,
+        new_image: new_text.as_deref(),
+        old_image: old_text.as_deref(),
+        at,
+        by_ttl: by_ttl && event_name == "REMOVE",
+    }
+    .text(sequence as usize, EMBEDDED_STREAM);
     connection
-        .prepare_cached("INSERT INTO stream (sequence, pk, record) VALUES (?1, ?2, ?3)")?
-        .execute(params![sequence, pk, record.to_string()])?;
+        .prepare_cached("INSERT INTO stream (sequence, pk, record, created_s) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![sequence, pk, record, at.timestamp()])?;
     Ok(true)
 }

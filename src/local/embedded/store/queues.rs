@@ -108,7 +108,8 @@ impl<C: Clock> EmbeddedStore<C> {
                     tracing::warn!(queue, dead_letter_queue = %dlq, message_id = %message_id, receives = count, "message moved to its dead-letter queue");
                     continue;
                 }
-                let receipt = random_id();
+                // The receipt names its message, so a delete finds it by key.
+                let receipt = format!("{message_id}.{}", random_id());
                 tx.prepare_cached(
                     "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at_ms = ?2, receipt = ?3
                      WHERE message_id = ?1",
@@ -129,10 +130,13 @@ impl<C: Clock> EmbeddedStore<C> {
 
     /// Deletes a received message; false when the receipt is stale.
     pub fn delete_message(&self, queue: &str, receipt: &str) -> Result<bool, PortError> {
+        let Some((message_id, _)) = receipt.split_once('.') else {
+            return Ok(false);
+        };
         self.with(|connection| {
             let deleted = connection
-                .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2")?
-                .execute(params![queue, receipt])?;
+                .prepare_cached("DELETE FROM queue_messages WHERE message_id = ?1 AND queue = ?2 AND receipt = ?3")?
+                .execute(params![message_id, queue, receipt])?;
             Ok(deleted == 1)
         })
     }
@@ -165,15 +169,15 @@ impl<C: Clock> EmbeddedStore<C> {
         Ok(at.map(|at| Duration::from_millis((at - now).max(0) as u64)))
     }
 
-    /// Keeps an event in the archive.
-    pub fn archive_event(&self, time: DateTime<Utc>, event: &Value) -> Result<(), PortError> {
+    /// Keeps an event (its JSON text) in the archive.
+    pub fn archive_event(&self, time: DateTime<Utc>, event: &str) -> Result<(), PortError> {
         self.with(|connection| {
             connection
                 .prepare_cached(
                     "INSERT INTO archive (sequence, time_ms, event)
                      VALUES ((SELECT COALESCE(MAX(sequence), 0) + 1 FROM archive), ?1, ?2)",
                 )?
-                .execute(params![time.timestamp_millis(), event.to_string()])?;
+                .execute(params![time.timestamp_millis(), event])?;
             Ok(())
         })
     }

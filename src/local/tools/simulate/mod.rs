@@ -388,9 +388,8 @@ pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expec
             Arc::clone(rules),
             ProcessorConfig::new("txn-notify"),
         );
-        let event = serde_json::json!({ "Records": entries.iter().map(|e| &e.record).collect::<Vec<_>>() });
-        let text = event.to_string();
-        let batch = StreamBatch::from_json(&text).expect("the store's own stream records");
+        let event = crate::local::embedded::store::stream_event(&entries);
+        let batch = StreamBatch::from_json(event.get()).expect("the store's own stream records");
         let outcome = processor.process_batch(batch).await;
         if !outcome.response.batch_item_failures.is_empty() {
             return Err(SimulateError::ExpectedEffects);
