@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use txn_notify::clock::{FrozenClock, SkippingClock, SystemClock};
 use txn_notify::local::embedded::FixedSecret;
-use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
 use txn_notify::local::embedded::bus::EmbeddedBus;
 use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
 use txn_notify::template::{QueueSettings, Routes};

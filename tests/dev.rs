@@ -728,3 +728,49 @@ fn a_bounce_blocks_the_address_until_the_customer_gives_a_new_one_through_dev() 
     assert!(reasons.contains(&"address_undeliverable"), "{reports:#?}");
     assert!(reasons.contains(&"bounced"), "the welcome's bounce: {reports:#?}");
 }
+
+/// The pipeline commits a batch at a time; the API commits before it answers. So a write
+/// the API said was made is there after a `kill -9` that lands while the pipeline has a
+/// batch open.
+#[test]
+fn what_the_api_answered_for_survives_a_kill_9_mid_batch() {
+    let dir = tempdir("dev-kill");
+    let mut dev = Dev::start(&dir);
+    let mut written = Vec::new();
+    for n in 0..30 {
+        let account_id = format!("acc-kill-{n:03}");
+        let account = json!({
+            "account_id": account_id,
+            "holder": {"first_name": "Ada", "last_name": "Lovelace"},
+            "email": format!("ada{n}@example.com"),
+            "country": "GB",
+            "currency": "GBP"
+        });
+        assert_eq!(dev.signed("POST", "/v1/accounts", &account).status, 201);
+        let mut transaction = large_purchase();
+        transaction["transaction_id"] = json!(format!("t-kill-{n:03}"));
+        transaction["account_id"] = json!(account_id);
+        transaction["currency"] = json!("GBP");
+        let response = dev.signed("POST", "/v1/transactions", &transaction);
+        assert_eq!(response.status, 201, "{}", response.body);
+        written.push(account_id);
+    }
+    // SIGKILL: no shutdown, whatever the pipeline has open.
+    dev.child.kill().unwrap();
+    dev.child.wait().unwrap();
+    drop(dev);
+
+    let dev = Dev::start(&dir);
+    for account_id in &written {
+        let history = dev.signed("GET", &format!("/v1/accounts/{account_id}/transactions"), &Value::Null);
+        assert_eq!(history.status, 200, "{account_id}: {}", history.body);
+        let body: Value = serde_json::from_str(&history.body).unwrap();
+        assert_eq!(
+            body["transactions"].as_array().map(Vec::len),
+            Some(1),
+            "{account_id}: {body}"
+        );
+    }
+    let (exit, _) = dev.interrupt();
+    assert!(exit.success());
+}

@@ -122,3 +122,65 @@ async fn what_was_written_is_there_after_a_reopen() {
         "the stream goes on after a reopen"
     );
 }
+
+/// A group commit holds its writes until it ends: a process that dies first (the group
+/// forgotten, the store closed without a commit) leaves none of them; what `commit_pending`
+/// committed, as the API does before it answers, stays.
+#[tokio::test]
+async fn a_group_commits_its_writes_together_and_a_crash_before_takes_them_all_back() {
+    let dir = common::temp_dir("group");
+    let eur = Currency::from_code("EUR").unwrap();
+    {
+        let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+        let group = store.group();
+        store.put_account(&account("acc-g1", "FR", eur)).await.unwrap();
+        store.set_checkpoint("processor", "1").unwrap();
+        assert_eq!(store.item_count().unwrap(), 1, "the group reads its own writes");
+        group.commit().unwrap();
+
+        let group = store.group();
+        store.put_account(&account("acc-g2", "FR", eur)).await.unwrap();
+        store.commit_pending().unwrap();
+        store.put_account(&account("acc-g3", "FR", eur)).await.unwrap();
+        store.set_checkpoint("processor", "3").unwrap();
+        // The process dies here: the group never ends.
+        std::mem::forget(group);
+    }
+    let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+    let ids = ["acc-g1", "acc-g2", "acc-g3"].map(String::from);
+    let kept: Vec<String> = store
+        .batch_get_accounts(&ids)
+        .await
+        .unwrap()
+        .accounts
+        .into_iter()
+        .map(|a| a.account_id)
+        .collect();
+    assert_eq!(kept, ["acc-g1", "acc-g2"]);
+    assert_eq!(store.checkpoint("processor").unwrap().as_deref(), Some("1"));
+    assert_eq!(store.stream_head().unwrap(), 2, "no stream record without its item");
+}
+
+/// Outside a group every write commits on its own; groups nest, and the outermost commits.
+#[tokio::test]
+async fn writes_outside_a_group_commit_at_once_and_nested_groups_commit_with_the_outermost() {
+    let dir = common::temp_dir("nested");
+    {
+        let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+        store.set_checkpoint("alone", "1").unwrap();
+        let outer = store.group();
+        let inner = store.group();
+        store.set_checkpoint("inner", "1").unwrap();
+        inner.commit().unwrap();
+        store.set_checkpoint("outer", "1").unwrap();
+        std::mem::forget(outer);
+    }
+    let store = EmbeddedStore::open(&dir, FrozenClock::at(now())).unwrap();
+    assert_eq!(store.checkpoint("alone").unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        store.checkpoint("inner").unwrap(),
+        None,
+        "the inner group waits for the outer"
+    );
+    assert_eq!(store.checkpoint("outer").unwrap(), None);
+}

@@ -84,3 +84,59 @@ async fn the_mailer_writes_the_outbox_and_fails_on_demand() {
     assert_eq!(message.subject(), Some(email().subject.as_str()));
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+/// An email written by a send whose group never committed (the process died) is not in the
+/// index: the next open cuts it off, in either layout, and the email that comes again takes
+/// its number.
+#[tokio::test]
+async fn what_a_crash_left_past_the_index_is_removed_at_the_next_open() {
+    use std::sync::Arc;
+    use txn_notify::clock::FrozenClock;
+    use txn_notify::local::embedded::store::EmbeddedStore;
+    use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
+
+    for layout in [OutboxLayout::EmlFiles, OutboxLayout::Mailboxes] {
+        let dir = std::env::temp_dir().join(format!("txn-notify-outbox-crash-{layout:?}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let folder = dir.join("outbox");
+        let open = || {
+            let store = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(chrono::Utc::now())).unwrap());
+            let layout = OutboxLayout::prepare(&store, &folder, layout).unwrap();
+            (Arc::clone(&store), OutboxMailer::new(store, folder.clone(), layout))
+        };
+        let files = || {
+            let mut names: Vec<(String, u64)> = std::fs::read_dir(&folder)
+                .unwrap()
+                .map(|e| e.unwrap())
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.metadata().unwrap().len(),
+                    )
+                })
+                .collect();
+            names.sort();
+            names
+        };
+        {
+            let (store, mailer) = open();
+            mailer.send(&email()).await.unwrap();
+            let before_crash = files();
+            let group = store.group();
+            mailer.send(&email()).await.unwrap();
+            assert_ne!(files(), before_crash, "{layout:?}: the second email is written");
+            std::mem::forget(group);
+            drop(mailer);
+            drop(store);
+            let (store, mailer) = open();
+            assert_eq!(files(), before_crash, "{layout:?}: only what the index holds is left");
+            assert_eq!(store.outbox_count().unwrap(), 1);
+            let id = mailer.send(&email()).await.unwrap();
+            assert_eq!(id, "000002@outbox.txn-notify.local");
+            let text = mailer.read_email(2).unwrap().unwrap();
+            let message = MessageParser::default().parse(text.as_bytes()).unwrap();
+            assert_eq!(message.message_id(), Some("000002@outbox.txn-notify.local"));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

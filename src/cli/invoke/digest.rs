@@ -68,11 +68,11 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                     let delivered = deliver(&store, DIGEST_QUEUE, &settings, batch_size, |payload| {
                         let payload = serde_json::from_str(payload.get());
                         async {
-                        let payload = payload.map_err(|e| e.to_string())?;
-                        let batch = worker.handle_batch(payload).await.map_err(|e| e.to_string())?;
-                        totals = Some(batch.totals.clone());
-                        pages_failed += batch.response.batch_item_failures.len() as u64;
-                        serde_json::to_value(&batch.response).map_err(|e| e.to_string())
+                            let payload = payload.map_err(|e| e.to_string())?;
+                            let batch = worker.handle_batch(payload).await.map_err(|e| e.to_string())?;
+                            totals = Some(batch.totals.clone());
+                            pages_failed += batch.response.batch_item_failures.len() as u64;
+                            serde_json::to_value(&batch.response).map_err(|e| e.to_string())
                         }
                     })
                     .await

@@ -264,15 +264,8 @@ impl<C: Clock + Clone> Runtime<C> {
 
     async fn invoke_processor(&self, event: Box<serde_json::value::RawValue>) -> Result<Value, HandlerError> {
         let cold = self.cold_start("processor");
-        let (reply, metrics) = invoke_measured(
-            "processor",
-            &self.processor,
-            &event,
-            &self.request_id(),
-            cold,
-            None,
-        )
-        .await;
+        let (reply, metrics) =
+            invoke_measured("processor", &self.processor, &event, &self.request_id(), cold, None).await;
         self.append_metrics(&metrics);
         reply
     }

@@ -81,7 +81,10 @@ pub fn truncate_after(folder: &Path, last: Option<(i64, Span)>) -> std::io::Resu
                 if text.get(cut) == Some(&b'\n') {
                     cut += 1;
                 }
-                std::fs::OpenOptions::new().write(true).open(&path)?.set_len(cut as u64)?;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(cut as u64)?;
             }
             _ => std::fs::remove_file(&path)?,
         }
@@ -144,12 +147,24 @@ mod tests {
         let file = dir.join("000001-001000.mbox");
         let at = DateTime::parse_from_rfc3339("2026-12-03T09:05:07Z").unwrap().to_utc();
         let first = append(&file, "alerts@example.com", at, TRICKY).unwrap();
-        let second = append(&file, "alerts@example.com", at, "Subject: y\r\n\r\nno newline at the end").unwrap();
+        let second = append(
+            &file,
+            "alerts@example.com",
+            at,
+            "Subject: y\r\n\r\nno newline at the end",
+        )
+        .unwrap();
         assert_eq!(read(&file, first).unwrap(), TRICKY);
         assert_eq!(read(&file, second).unwrap(), "Subject: y\r\n\r\nno newline at the end");
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.starts_with("From alerts@example.com Thu Dec  3 09:05:07 2026\n"), "{text}");
-        assert!(text.contains("\n>From here on\r\n>>From there\r\n>>>From afar\r\nFromage\r\n\nFrom "), "{text}");
+        assert!(
+            text.starts_with("From alerts@example.com Thu Dec  3 09:05:07 2026\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n>From here on\r\n>>From there\r\n>>>From afar\r\nFromage\r\n\nFrom "),
+            "{text}"
+        );
         // Every separator a reader splits on is one of ours.
         assert_eq!(text.lines().filter(|l| l.starts_with("From ")).count(), 2);
         let _ = std::fs::remove_dir_all(&dir);

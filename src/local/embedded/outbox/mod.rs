@@ -93,10 +93,7 @@ fn remove_eml_files_after(folder: &std::path::Path, last: i64) -> std::io::Resul
     };
     for entry in entries {
         let path = entry?.path();
-        let number = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(eml_number);
+        let number = path.file_name().and_then(|n| n.to_str()).and_then(eml_number);
         if number.is_some_and(|n| n > last) {
             std::fs::remove_file(&path)?;
         }

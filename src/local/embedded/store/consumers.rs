@@ -109,21 +109,21 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
         let key = notification_key(event_id);
         self.with(|connection| {
             atomic(connection, |tx| {
-            let record: Option<String> = tx
-                .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
-                .query_row([&key], |row| row.get(0))
-                .optional()?;
-            let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
-            else {
-                return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
-            };
-            let applied = notification.apply_delivery(message_id, reported, at);
-            if applied.is_ok() {
-                let text = serde_json::to_string(&notification).expect("a notification always serializes");
-                tx.prepare_cached("UPDATE notifications SET record = ?2 WHERE key = ?1")?
-                    .execute(params![key, text])?;
-            }
-            Ok(crate::ports::DeliveryUpdate::from_applied(applied))
+                let record: Option<String> = tx
+                    .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
+                    .query_row([&key], |row| row.get(0))
+                    .optional()?;
+                let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
+                else {
+                    return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+                };
+                let applied = notification.apply_delivery(message_id, reported, at);
+                if applied.is_ok() {
+                    let text = serde_json::to_string(&notification).expect("a notification always serializes");
+                    tx.prepare_cached("UPDATE notifications SET record = ?2 WHERE key = ?1")?
+                        .execute(params![key, text])?;
+                }
+                Ok(crate::ports::DeliveryUpdate::from_applied(applied))
             })
         })
     }

@@ -107,29 +107,29 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         let item_sk = transaction.sort_key();
         self.with(|connection| {
             atomic(connection, |tx| {
-            if let Some(marker) = read_item(tx, &pk, &marker_sk)? {
-                let fingerprint = match marker.get("fingerprint") {
-                    Some(serde_dynamo::AttributeValue::S(f)) => f.clone(),
-                    _ => String::new(),
-                };
-                return Ok(TransactionWrite::AlreadyStored { fingerprint });
-            }
-            if read_item(tx, &pk, &item_sk)?.is_some() {
-                // Written straight into the table by another system, without a marker.
-                return Ok(TransactionWrite::AlreadyStored {
-                    fingerprint: String::new(),
-                });
-            }
-            write_in(
-                tx,
-                &pk,
-                &marker_sk,
-                Some(transaction.uniqueness_marker(fingerprint)),
-                now,
-                false,
-            )?;
-            write_in(tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
-            Ok(TransactionWrite::Stored)
+                if let Some(marker) = read_item(tx, &pk, &marker_sk)? {
+                    let fingerprint = match marker.get("fingerprint") {
+                        Some(serde_dynamo::AttributeValue::S(f)) => f.clone(),
+                        _ => String::new(),
+                    };
+                    return Ok(TransactionWrite::AlreadyStored { fingerprint });
+                }
+                if read_item(tx, &pk, &item_sk)?.is_some() {
+                    // Written straight into the table by another system, without a marker.
+                    return Ok(TransactionWrite::AlreadyStored {
+                        fingerprint: String::new(),
+                    });
+                }
+                write_in(
+                    tx,
+                    &pk,
+                    &marker_sk,
+                    Some(transaction.uniqueness_marker(fingerprint)),
+                    now,
+                    false,
+                )?;
+                write_in(tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
+                Ok(TransactionWrite::Stored)
             })
         })
     }

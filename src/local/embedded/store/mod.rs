@@ -314,7 +314,11 @@ impl<C> EmbeddedStore<C> {
     fn with<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, PortError> {
         let mut session = self.session.lock().expect("store lock");
         if session.groups > 0 && !session.begun {
-            session.connection.prepare_cached("BEGIN").and_then(|mut s| s.execute([])).map_err(sqlite)?;
+            session
+                .connection
+                .prepare_cached("BEGIN")
+                .and_then(|mut s| s.execute([]))
+                .map_err(sqlite)?;
             session.begun = true;
         }
         work(&session.connection).map_err(sqlite)

@@ -261,16 +261,21 @@ impl<C: Clock> EmbeddedStore<C> {
                 Ok(placement) => placement,
                 Err(error) => return Ok(Err(error)),
             };
-            let (offset, length) = placement
-                .span
-                .map(|s| (s.offset as i64, s.length as i64))
-                .unzip();
+            let (offset, length) = placement.span.map(|s| (s.offset as i64, s.length as i64)).unzip();
             connection
                 .prepare_cached(
                     "INSERT INTO outbox (number, event_id, subject, file, sent_ms, byte_offset, byte_length)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![number, event_id, subject, placement.file, sent_ms, offset, length])?;
+                .execute(params![
+                    number,
+                    event_id,
+                    subject,
+                    placement.file,
+                    sent_ms,
+                    offset,
+                    length
+                ])?;
             Ok(Ok(OutboxEntry {
                 number,
                 event_id: event_id.map(str::to_string),
@@ -306,7 +311,9 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn last_outbox_entry(&self) -> Result<Option<OutboxEntry>, PortError> {
         self.with(|connection| {
             connection
-                .prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number DESC LIMIT 1"))?
+                .prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number DESC LIMIT 1"
+                ))?
                 .query_row([], outbox_entry)
                 .optional()
         })
@@ -314,7 +321,8 @@ impl<C: Clock> EmbeddedStore<C> {
 
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PortError> {
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number"))?;
+            let mut statement =
+                connection.prepare_cached(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY number"))?;
             let rows = statement.query_map([], outbox_entry)?;
             rows.collect()
         })
