@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     receipt TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at_ms, sent_ms);
+CREATE INDEX IF NOT EXISTS queue_order ON queue_messages (queue, sent_ms, message_id);
 CREATE TABLE IF NOT EXISTS outbox (
     number INTEGER PRIMARY KEY,
     event_id TEXT,
