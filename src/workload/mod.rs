@@ -5,7 +5,8 @@
 pub(crate) mod catalog;
 pub mod stream;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_dynamo::{AttributeValue, Item};
@@ -78,26 +79,110 @@ pub struct Generator {
     accounts: Vec<Account>,
     balances: HashMap<String, i64>,
     card_last4: HashMap<String, String>,
-    writes: Vec<LedgerWrite>,
+    /// Writes made but not handed out yet, earliest first (ties: in the order made).
+    pending: BinaryHeap<Reverse<Pending>>,
+    made: u64,
+    /// The next transaction to book.
+    booked: usize,
     malformed_written: usize,
+    /// Recent approved purchases, which reversals and annotations pick from.
     approved_purchases: Vec<Transaction>,
+    purchases_kept: usize,
 }
 
+/// The recent approved purchases a workload keeps to reverse: a bound, so that memory stays
+/// flat however many transactions a run books (runs below it are as they always were).
+const PURCHASES_KEPT: usize = 10_000;
+
+struct Pending {
+    at: DateTime<Utc>,
+    made: u64,
+    write: LedgerWrite,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.made) == (other.at, other.made)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.made).cmp(&(other.at, other.made))
+    }
+}
+
+/// The whole workload in time order (what a stable sort of it by `at` gives).
 pub fn generate(spec: &WorkloadSpec) -> Vec<LedgerWrite> {
-    let mut generator = Generator {
-        rng: fastrand::Rng::with_seed(spec.seed),
-        spec: spec.clone(),
-        accounts: Vec::new(),
-        balances: HashMap::new(),
-        card_last4: HashMap::new(),
-        writes: Vec::new(),
-        malformed_written: 0,
-        approved_purchases: Vec::new(),
-    };
-    generator.open_accounts();
-    generator.book_transactions();
-    generator.writes.sort_by_key(LedgerWrite::at);
-    generator.writes
+    Workload::new(spec).collect()
+}
+
+/// The workload as it goes, in time order: only the writes that a later transaction could
+/// still come before are held, so a run of a million transactions takes no more memory than
+/// one of a thousand.
+pub struct Workload {
+    generator: Generator,
+}
+
+impl Workload {
+    pub fn new(spec: &WorkloadSpec) -> Self {
+        let mut generator = Generator {
+            rng: fastrand::Rng::with_seed(spec.seed),
+            spec: spec.clone(),
+            accounts: Vec::new(),
+            balances: HashMap::new(),
+            card_last4: HashMap::new(),
+            pending: BinaryHeap::new(),
+            made: 0,
+            booked: 0,
+            malformed_written: 0,
+            approved_purchases: Vec::new(),
+            purchases_kept: 0,
+        };
+        generator.open_accounts();
+        Workload { generator }
+    }
+
+    /// How many writes the whole workload holds, at most (accounts, transactions and their
+    /// follow-ups): for a progress bar.
+    pub fn len_hint(&self) -> usize {
+        self.generator.spec.accounts + self.generator.spec.transactions * 104 / 100
+    }
+}
+
+impl Iterator for Workload {
+    type Item = LedgerWrite;
+
+    fn next(&mut self) -> Option<LedgerWrite> {
+        let generator = &mut self.generator;
+        loop {
+            let total = if generator.accounts.is_empty() {
+                0
+            } else {
+                generator.spec.transactions
+            };
+            let done = generator.booked >= total;
+            // Every write of transaction n is at or after this instant.
+            let earliest_to_come =
+                generator.spec.day + Duration::milliseconds(generator.step_ms() * generator.booked as i64 + 20);
+            match generator.pending.peek() {
+                Some(Reverse(first)) if done || first.at <= earliest_to_come => {
+                    return generator.pending.pop().map(|Reverse(p)| p.write);
+                }
+                None if done => return None,
+                _ => {
+                    let n = generator.booked;
+                    generator.book_transaction(n);
+                    generator.booked += 1;
+                }
+            }
+        }
+    }
 }
 
 impl Generator {
@@ -155,7 +240,7 @@ impl Generator {
                 .insert(account_id.clone(), scale(self.rng.i64(5_000..400_000), currency));
             self.card_last4
                 .insert(account_id.clone(), format!("{:04}", self.rng.u16(0..10_000)));
-            self.writes.push(LedgerWrite::Insert {
+            self.push(LedgerWrite::Insert {
                 item: account.to_item(),
                 at: created_at,
             });
@@ -163,37 +248,55 @@ impl Generator {
         }
     }
 
-    fn book_transactions(&mut self) {
-        if self.accounts.is_empty() {
-            return;
-        }
-        let total = self.spec.transactions;
-        let step_ms = 86_400_000 / total.max(1) as i64;
-        for n in 0..total {
-            let booked_at =
-                self.spec.day + Duration::milliseconds(step_ms * n as i64 + self.rng.i64(0..step_ms.max(1)));
-            let account = self.accounts[self.rng.usize(..self.accounts.len())].clone();
-            let transaction = self.transaction(&account, n, booked_at);
-            let at = booked_at + Duration::milliseconds(self.rng.i64(20..900));
-            let malformed_due = (n + 1) * self.spec.malformed_per_mille as usize / 1000 > self.malformed_written;
-            if malformed_due {
-                let kind = MALFORMATIONS[self.malformed_written % MALFORMATIONS.len()];
-                self.malformed_written += 1;
-                self.writes.push(LedgerWrite::Insert {
-                    item: malformed(transaction.to_item(), kind),
-                    at,
-                });
-                continue;
-            }
-            self.writes.push(LedgerWrite::Insert {
-                item: transaction.to_item(),
+    fn step_ms(&self) -> i64 {
+        86_400_000 / self.spec.transactions.max(1) as i64
+    }
+
+    fn push(&mut self, write: LedgerWrite) {
+        self.made += 1;
+        self.pending.push(Reverse(Pending {
+            at: write.at(),
+            made: self.made,
+            write,
+        }));
+    }
+
+    fn book_transaction(&mut self, n: usize) {
+        let step_ms = self.step_ms();
+        let booked_at = self.spec.day + Duration::milliseconds(step_ms * n as i64 + self.rng.i64(0..step_ms.max(1)));
+        let account = self.accounts[self.rng.usize(..self.accounts.len())].clone();
+        let transaction = self.transaction(&account, n, booked_at);
+        let at = booked_at + Duration::milliseconds(self.rng.i64(20..900));
+        let malformed_due = (n + 1) * self.spec.malformed_per_mille as usize / 1000 > self.malformed_written;
+        if malformed_due {
+            let kind = MALFORMATIONS[self.malformed_written % MALFORMATIONS.len()];
+            self.malformed_written += 1;
+            self.push(LedgerWrite::Insert {
+                item: malformed(transaction.to_item(), kind),
                 at,
             });
-            if transaction.status == TransactionStatus::Approved && transaction.kind == TransactionKind::CardPurchase {
-                self.approved_purchases.push(transaction.clone());
-            }
-            self.maybe_follow_up(&transaction, at);
+            return;
         }
+        self.push(LedgerWrite::Insert {
+            item: transaction.to_item(),
+            at,
+        });
+        if transaction.status == TransactionStatus::Approved && transaction.kind == TransactionKind::CardPurchase {
+            self.keep_purchase(transaction.clone());
+        }
+        self.maybe_follow_up(&transaction, at);
+    }
+
+    /// Keeps an approved purchase to reverse later; past the bound, it takes one of the
+    /// kept places in turn.
+    fn keep_purchase(&mut self, transaction: Transaction) {
+        if self.approved_purchases.len() < PURCHASES_KEPT {
+            self.approved_purchases.push(transaction);
+        } else {
+            let slot = self.purchases_kept % PURCHASES_KEPT;
+            self.approved_purchases[slot] = transaction;
+        }
+        self.purchases_kept += 1;
     }
 
     /// Now and then: a reversal of an earlier purchase, a MODIFY that is not one, a
@@ -206,7 +309,7 @@ impl Generator {
                 let original = self.approved_purchases.swap_remove(index);
                 let mut reversed = original.clone();
                 reversed.status = TransactionStatus::Reversed;
-                self.writes.push(LedgerWrite::Modify {
+                self.push(LedgerWrite::Modify {
                     old: original.to_item(),
                     new: reversed.to_item(),
                     at: later,
@@ -217,7 +320,7 @@ impl Generator {
                 let mut annotated = original.clone();
                 annotated.metadata =
                     crate::domain::metadata::Metadata::from_json(&serde_json::json!({"note": "receipt attached"}));
-                self.writes.push(LedgerWrite::Modify {
+                self.push(LedgerWrite::Modify {
                     old: original.to_item(),
                     new: annotated.to_item(),
                     at: later,
@@ -225,14 +328,14 @@ impl Generator {
             }
             20..=29 => {
                 let marker = transaction.uniqueness_marker(WORKLOAD_FINGERPRINT);
-                self.writes.push(LedgerWrite::Insert {
+                self.push(LedgerWrite::Insert {
                     item: marker,
                     at: later,
                 });
             }
             30..=34 => {
                 let marker = transaction.uniqueness_marker(WORKLOAD_FINGERPRINT);
-                self.writes.push(LedgerWrite::Remove {
+                self.push(LedgerWrite::Remove {
                     old: marker,
                     at: later,
                     by_ttl: true,
@@ -482,6 +585,28 @@ mod tests {
         assert_eq!(a, b);
         let c = stream::to_stream_event(&generate(&WorkloadSpec::new(20, 300, 43)));
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_workload_comes_in_time_order_and_holds_few_writes_at_a_time() {
+        for spec in [WorkloadSpec::new(50, 2000, 7), WorkloadSpec::new(3, 30_000, 3)] {
+            let mut workload = Workload::new(&spec);
+            let (mut last, mut count, mut most_held) = (None, 0, 0);
+            while let Some(write) = workload.next() {
+                assert!(
+                    last.is_none_or(|last| last <= write.at()),
+                    "out of order at write {count}"
+                );
+                last = Some(write.at());
+                count += 1;
+                most_held = most_held.max(workload.generator.pending.len());
+            }
+            assert!(count > spec.transactions, "{count}");
+            assert!(count <= workload.len_hint(), "{count} > {}", workload.len_hint());
+            // The accounts wait for the first transaction; after them, a handful at a time.
+            assert!(most_held <= spec.accounts + 16, "{most_held} held at once");
+            assert!(workload.generator.approved_purchases.len() <= PURCHASES_KEPT);
+        }
     }
 
     #[test]

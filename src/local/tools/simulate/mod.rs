@@ -55,7 +55,7 @@ use crate::pipeline::notify::policy::{Plan, plan};
 use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
 use crate::ports::{Clock, Ledger, PortError};
 use crate::rules::Rules;
-use crate::workload::{LedgerWrite, WorkloadSpec, generate};
+use crate::workload::{LedgerWrite, Workload, WorkloadSpec};
 pub use report::Report;
 
 type Clk = Arc<SkippingClock>;
@@ -132,20 +132,22 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
 
     let mut spec = WorkloadSpec::new(options.accounts, options.transactions, options.seed);
     spec.day = clock.now() - chrono::Duration::hours(24);
-    let writes = generate(&spec);
-    progress.writes(writes.len() as u64);
-
-    for (n, write) in writes.iter().enumerate() {
-        ingest_write(&runtime, write, &mut intake).await?;
-        if (n + 1) % 100 == 0 {
-            progress.wrote((n + 1) as u64);
+    // The workload as it goes: only the writes a later one could come before are held.
+    let writes = Workload::new(&spec);
+    progress.writes(writes.len_hint() as u64);
+    let mut written = 0;
+    for write in writes {
+        ingest_write(&runtime, &write, &mut intake).await?;
+        written += 1;
+        if written % 100 == 0 {
+            progress.wrote(written);
             if runtime.tick(false, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
                 runtime = restart(runtime, &dir, &parts)?;
             }
         }
     }
-    progress.wrote(writes.len() as u64);
-    drop(writes);
+    progress.writes(written);
+    progress.wrote(written);
     runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
 
     // A Monday morning: the next whole window of the planner's schedules, hour by hour.
