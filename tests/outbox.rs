@@ -140,3 +140,44 @@ async fn what_a_crash_left_past_the_index_is_removed_at_the_next_open() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The index is written a page of emails at a time: every email once, newest first, its
+/// subject escaped, across the pages.
+#[tokio::test]
+async fn the_index_lists_every_email_newest_first_across_its_pages() {
+    use std::sync::Arc;
+    use txn_notify::clock::FrozenClock;
+    use txn_notify::local::embedded::store::EmbeddedStore;
+    use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
+
+    let dir = std::env::temp_dir().join(format!("txn-notify-outbox-index-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let folder = dir.join("outbox");
+    let store = Arc::new(EmbeddedStore::open(&dir, FrozenClock::at(chrono::Utc::now())).unwrap());
+    let layout = OutboxLayout::prepare(&store, &folder, OutboxLayout::Mailboxes).unwrap();
+    let mailer = OutboxMailer::new(Arc::clone(&store), folder.clone(), layout);
+    let mut tricky = email();
+    tricky.subject = HeaderText::new("Refund <b>&</b> \"quoted\"").unwrap();
+    let plain = email();
+    for n in 0..1_005 {
+        mailer.send(if n == 1_004 { &tricky } else { &plain }).await.unwrap();
+    }
+    let index = std::fs::read_to_string(mailer.write_index().unwrap()).unwrap();
+    assert!(index.contains("Outbox: 1005 emails"));
+    let numbers: Vec<u32> = index
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| row.split('<').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=1_005).rev().collect::<Vec<_>>());
+    assert!(
+        index.contains("Refund &lt;b&gt;&amp;&lt;&#x2f;b&gt; &quot;quoted&quot;"),
+        "{}",
+        &index[..2000]
+    );
+    assert!(!index.contains("<b>&</b>"));
+    assert!(index.contains("000001-001000.mbox") && index.contains("001001-002000.mbox"));
+    assert!(index.trim_end().ends_with("</body></html>"));
+    assert!(!folder.join("index.html.partial").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

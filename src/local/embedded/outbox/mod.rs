@@ -216,40 +216,51 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
     }
 
     /// Writes `index.html`: every email, newest first, with its subject, event and file.
+    /// The emails are read a page at a time and the page written as it goes, so an outbox of a
+    /// million emails takes no more memory than one of ten; the file is replaced whole.
     pub fn write_index(&self) -> Result<PathBuf, OutboxError> {
-        let entries = self.store.outbox()?;
-        let mut states = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            states.push(self.delivery_state(entry)?);
-        }
+        use std::io::Write;
+        const PAGE: u32 = 1000;
         let mut env = minijinja::Environment::new();
-        env.add_template("index.html", INDEX_TEMPLATE)?;
-        let rows: Vec<serde_json::Value> = entries
-            .iter()
-            .zip(&states)
-            .rev()
-            .map(|(e, state)| {
-                serde_json::json!({
-                    "state": state.map(|s| s.as_str()),
-                    "number": e.number,
-                    "subject": e.subject,
-                    "event_id": e.event_id,
-                    "file": std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
-                    "place": e.span.map(|span| format!("at byte {}", span.offset)),
-                    "sent_at": chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::time::format_rfc3339(&t)),
-                })
-            })
-            .collect();
-        let html = env
-            .get_template("index.html")
-            .and_then(|t| t.render(minijinja::context! { emails => minijinja::Value::from(minijinja::value::Serde(&rows)), count => entries.len() }))?;
+        env.add_template("head.html", INDEX_HEAD)?;
+        env.add_template("row.html", INDEX_ROW)?;
+        let (head, row) = (env.get_template("head.html")?, env.get_template("row.html")?);
         let path = self.folder.join("index.html");
-        std::fs::create_dir_all(&self.folder)
-            .and_then(|()| std::fs::write(&path, html))
-            .map_err(|source| OutboxError::Write {
-                path: path.clone(),
-                source,
-            })?;
+        let partial = self.folder.join("index.html.partial");
+        let unwritable = |source| OutboxError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.folder).map_err(unwritable)?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(unwritable)?);
+        let count = self.store.outbox_count()?;
+        out.write_all(head.render(minijinja::context! { count })?.as_bytes())
+            .map_err(unwritable)?;
+        let mut before = i64::MAX;
+        loop {
+            let entries = self.store.outbox_page_before(before, PAGE)?;
+            for e in &entries {
+                let state = self.delivery_state(e)?;
+                let html = row.render(minijinja::context! {
+                    state => state.map(|s| s.as_str()),
+                    number => e.number,
+                    subject => &e.subject,
+                    event_id => &e.event_id,
+                    file => std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
+                    place => e.span.map(|span| format!("at byte {}", span.offset)),
+                    sent_at => chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::time::format_rfc3339(&t)),
+                })?;
+                out.write_all(html.as_bytes()).map_err(unwritable)?;
+            }
+            match entries.last() {
+                Some(last) if entries.len() == PAGE as usize => before = last.number,
+                _ => break,
+            }
+        }
+        out.write_all(INDEX_TAIL.as_bytes()).map_err(unwritable)?;
+        // Flushed, then put in place whole: a reader never sees half an index.
+        out.into_inner().map_err(|e| unwritable(e.into_error()))?;
+        std::fs::rename(&partial, &path).map_err(unwritable)?;
         Ok(path)
     }
 
@@ -273,16 +284,18 @@ fn message_id_of(number: i64) -> String {
     format!("{number:06}@outbox.txn-notify.local")
 }
 
-const INDEX_TEMPLATE: &str = r#"<!DOCTYPE html>
+const INDEX_HEAD: &str = r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>txn-notify outbox</title>
 <style>body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#1f2933}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e4e7eb;text-align:left}</style>
 </head><body>
 <h1>Outbox: {{ count }} emails</h1>
 <table><tr><th>#</th><th>sent</th><th>subject</th><th>delivery</th><th>event</th><th>file</th></tr>
-{% for e in emails %}<tr><td>{{ e.number }}</td><td>{{ e.sent_at }}</td><td>{{ e.subject }}</td><td class="state">{{ e.state or "not recorded" }}</td><td><code>{{ e.event_id }}</code></td><td><a href="{{ e.file }}">{{ e.file }}</a>{% if e.place %} {{ e.place }}{% endif %}</td></tr>
-{% endfor %}</table>
-</body></html>
 "#;
+
+const INDEX_ROW: &str = r#"<tr><td>{{ number }}</td><td>{{ sent_at }}</td><td>{{ subject }}</td><td class="state">{{ state or "not recorded" }}</td><td><code>{{ event_id }}</code></td><td><a href="{{ file }}">{{ file }}</a>{% if place %} {{ place }}{% endif %}</td></tr>
+"#;
+
+const INDEX_TAIL: &str = "</table>\n</body></html>\n";
 
 impl<C: crate::ports::Clock> Mailer for OutboxMailer<C> {
     async fn send(&self, email: &Email) -> Result<String, MailError> {

@@ -320,6 +320,17 @@ impl<C: Clock> EmbeddedStore<C> {
         })
     }
 
+    /// Up to `limit` emails numbered below `before`, newest first.
+    pub fn outbox_page_before(&self, before: i64, limit: u32) -> Result<Vec<OutboxEntry>, PortError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE number < ?1 ORDER BY number DESC LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![before, limit], outbox_entry)?;
+            rows.collect()
+        })
+    }
+
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PortError> {
         self.with(|connection| {
             let mut statement =
