@@ -707,30 +707,7 @@ mod tests {
         same(&read_batch(&pretty).unwrap(), &by_serde(&pretty));
     }
 
-    fn record() -> Value {
-        json!({
-            "eventID": "e-1",
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "eu-west-1",
-            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:1:table/ledger/stream/x",
-            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com", "other": [1]},
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1763690400.5,
-                "Keys": {"pk": {"S": "ACCOUNT#a"}, "sk": {"S": "TXN#1"}},
-                "NewImage": {
-                    "pk": {"S": "ACCOUNT#a"}, "n": {"N": "1"}, "b": {"B": "AAEC"}, "bs": {"BS": ["AA=="]},
-                    "m": {"M": {"x": {"L": [{"BOOL": true}, {"NULL": true}, {"SS": ["a"]}, {"NS": ["1"]}]}}}
-                },
-                "OldImage": null,
-                "SequenceNumber": "100",
-                "SizeBytes": 12,
-                "StreamViewType": "NEW_AND_OLD_IMAGES",
-                "extra": {"deep": [[[{}]]]}
-            }
-        })
-    }
+    use super::super::record_fixture::stream_record as record;
 
     /// Reads `records` both ways: here (or by serde where this reader gives a record back),
     /// and as the slow path would; the two must agree record by record.

@@ -28,6 +28,8 @@ use crate::ports::{BusEntry, Clock, EventBus, Ledger};
 use crate::rules::Rules;
 
 mod batch_reader;
+#[cfg(test)]
+mod record_fixture;
 mod record_view;
 mod stream_record;
 mod transaction_events;
@@ -141,7 +143,8 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         }
     }
 
-    /// The batch with every record kept raw: a malformed record is rejected on its own.
+    /// The batch, each record read in place with its text kept as a slice: a malformed record
+    /// is rejected on its own, its text in its Record Rejected.
     pub async fn process_batch(&self, batch: StreamBatch<'_>) -> BatchOutcome {
         self.process_batch_until(batch, None).await
     }

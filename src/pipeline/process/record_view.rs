@@ -301,28 +301,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn sample_record() -> Value {
-        json!({
-            "eventID": "e-1",
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "eu-west-1",
-            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:1:table/ledger/stream/x",
-            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
-            "recordFormat": "application/json",
-            "tableName": "ledger",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1763690400.123456,
-                "Keys": {"pk": {"S": "ACCOUNT#a"}, "sk": {"S": "TXN#1"}},
-                "NewImage": {"pk": {"S": "ACCOUNT#a"}, "n": {"N": "1"}, "m": {"M": {"x": {"L": [{"BOOL": true}]}}}},
-                "OldImage": null,
-                "SequenceNumber": "100",
-                "SizeBytes": 12,
-                "StreamViewType": "NEW_AND_OLD_IMAGES"
-            }
-        })
-    }
+    use super::super::record_fixture::stream_record as sample_record;
 
     /// Every field of the record, at every depth, given a value of each JSON kind in turn
     /// (or removed): the view takes exactly the records the Lambda event type takes, and
