@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+#[cfg(test)]
 pub(crate) fn stream_record() -> Value {
     json!({
         "eventID": "e-1",
