@@ -7,6 +7,7 @@ use txn_notify::clock::SkippingClock;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::tools::simulate::report::judge;
 use txn_notify::local::tools::simulate::{Quiet, SimulateOptions, expected_effects, expected_statements, simulate};
+use txn_notify::ports::Ledger;
 use txn_notify::rules::Rules;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -56,12 +57,38 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
     let report = simulate(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0));
 
+    // The first email of an event to an address SES's mailbox simulator delivers to (which
+    // one comes first depends on the machine's speed, the batching window being real time):
+    // an email to a bouncing address may be missing once its feedback is in, so it would not
+    // count as lost.
+    let deliverable = {
+        let store = EmbeddedStore::open(&options.data_dir, Arc::new(SkippingClock::new())).unwrap();
+        let mut found = None;
+        for entry in store.outbox().unwrap() {
+            let Some(event_id) = &entry.event_id else { continue };
+            let Some(notification) = store.notification(event_id).unwrap() else {
+                continue;
+            };
+            let account = store.get_account(&notification.account_id).await.unwrap().unwrap();
+            if !account
+                .email
+                .expose()
+                .ends_with(txn_notify::local::embedded::mailbox_simulator::SIMULATOR_DOMAIN)
+            {
+                found = Some(entry.number);
+                break;
+            }
+        }
+        found.expect("an email to a deliverable address")
+    };
     // Tamper with what the run left: one email gone, another sent twice, one audit item gone.
     let db = rusqlite::Connection::open(options.data_dir.join("txn-notify.db")).unwrap();
-    db.execute("DELETE FROM outbox WHERE number = 1", []).unwrap();
+    db.execute("DELETE FROM outbox WHERE number = ?1", [deliverable])
+        .unwrap();
     db.execute(
         "INSERT INTO outbox (number, event_id, subject, file, sent_ms)
-         SELECT 100000, event_id, subject, file, sent_ms FROM outbox WHERE number = 2",
+         SELECT 100000, event_id, subject, file, sent_ms FROM outbox
+         WHERE number = (SELECT MIN(number) FROM outbox WHERE event_id IS NOT NULL)",
         [],
     )
     .unwrap();
