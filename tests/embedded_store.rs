@@ -15,7 +15,7 @@ use txn_notify::domain::keys::account_pk;
 use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::memory::MemoryBus;
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
-use txn_notify::ports::Ledger;
+use txn_notify::ports::{Clock, Ledger};
 use txn_notify::rules::Rules;
 
 use common::{account, now, purchase};
@@ -96,6 +96,42 @@ async fn every_change_has_a_stream_record_shaped_like_dynamodb_streams() {
         types.contains(&"Account Opened") && types.contains(&"Transaction Recorded"),
         "{types:?}"
     );
+}
+
+#[tokio::test]
+async fn the_stream_keeps_a_record_24_hours_and_its_sequence_goes_on_after_a_trim() {
+    let store = common::frozen_store("trim");
+    let eur = Currency::from_code("EUR").unwrap();
+    store.put_account(&account("acc-t", "FR", eur)).await.unwrap();
+    store.clock().advance(Duration::hours(12));
+    store
+        .put_transaction(&purchase("t-t1", "acc-t", 100, eur), "fp")
+        .await
+        .unwrap();
+    let sequences = |store: &EmbeddedStore<FrozenClock>| -> Vec<i64> {
+        store.read_stream(0, 1000).unwrap().iter().map(|e| e.sequence).collect()
+    };
+    assert_eq!(sequences(&store), [1, 2, 3]);
+
+    // 24 hours after the profile's record, less a second: nothing goes.
+    store.clock().advance(Duration::hours(12) - Duration::seconds(1));
+    assert_eq!(store.trim_stream(store.clock().now()).unwrap(), 0);
+    // Past its 24 hours: the profile's record goes, the transaction's two stay.
+    store.clock().advance(Duration::seconds(2));
+    assert_eq!(store.trim_stream(store.clock().now()).unwrap(), 1);
+    assert_eq!(sequences(&store), [2, 3]);
+
+    // Days later every record is past its time, yet the newest stays: the next write's
+    // record follows it, so a reader's position still points before new records.
+    store.clock().advance(Duration::days(3));
+    assert_eq!(store.trim_stream(store.clock().now()).unwrap(), 1);
+    assert_eq!(sequences(&store), [3]);
+    store
+        .put_transaction(&purchase("t-t2", "acc-t", 200, eur), "fp")
+        .await
+        .unwrap();
+    assert_eq!(sequences(&store), [3, 4, 5]);
+    assert_eq!(store.stream_head().unwrap(), 5);
 }
 
 #[tokio::test]

@@ -310,25 +310,29 @@ impl<C: Clock + Clone> Runtime<C> {
         tally: &mut Tally,
         crash: Option<&dyn Fn(&Tally) -> bool>,
     ) -> Result<Ticked, PortError> {
+        // One commit for the whole tick: the effects of every batch it runs, the stream's
+        // checkpoint, the queues' receives and deletes. A crash takes the tick back whole,
+        // and all of it comes again.
+        let whole_tick = self.store.group();
+        self.store.trim_stream(self.store.clock().now())?;
         let mut poller = StreamPoller::new(&self.store, self.poller_config());
         loop {
             let crash_now = crash.is_some_and(|crash_here| crash_here(tally));
             let handler = |event| self.invoke_processor(event);
-            // One commit for the batch's effects and its checkpoint.
-            let group = self.store.group();
             let step = if crash_now {
                 poller.step_then_crash(handler).await
             } else {
                 poller.step(drain, handler).await
             }?;
-            group.commit()?;
             if step.invoked > 0 {
                 tally.processor_batches += 1;
             }
             tally.stream_retried += step.retried as u64;
             tally.stream_discarded += step.discarded as u64;
             if crash_now {
+                // What the tick did is on disk, the batch's checkpoint is not.
                 self.crash_mid_delivery().await?;
+                whole_tick.commit()?;
                 tally.crashes += 1;
                 return Ok(Ticked::Crashed);
             }
@@ -343,13 +347,10 @@ impl<C: Clock + Clone> Runtime<C> {
         for source in &self.consumers {
             let settings = self.routes.queues[&source.queue].clone();
             loop {
-                // One commit for the receive, the batch's effects and its deletes.
-                let group = self.store.group();
                 let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |event| {
                     self.invoke_consumer(source, event)
                 })
                 .await?;
-                group.commit()?;
                 tally.messages_retried += delivered.failed as u64;
                 tally.messages_delivered += delivered.received as u64;
                 if delivered.received == 0 {
@@ -357,6 +358,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 }
             }
         }
+        whole_tick.commit()?;
         Ok(Ticked::Ran)
     }
 

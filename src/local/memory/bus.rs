@@ -53,6 +53,11 @@ impl MemoryBus {
         self.published.lock().expect("bus lock").clone()
     }
 
+    /// The entries published so far, taken out of the bus.
+    pub fn take_published(&self) -> Vec<BusEntry> {
+        std::mem::take(&mut *self.published.lock().expect("bus lock"))
+    }
+
     /// Also keep a copy of every call's entries (see `calls`).
     pub fn logging_calls(mut self) -> Self {
         self.log_calls = true;

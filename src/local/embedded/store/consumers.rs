@@ -65,6 +65,21 @@ impl<C: Clock> EmbeddedStore<C> {
         .map(|n| n as u64)
     }
 
+    /// Hands `visit` the (event_id, detail_type) of every audit record, one at a time.
+    pub fn visit_audited(&self, mut visit: impl FnMut(&str, &str)) -> Result<(), PortError> {
+        self.with(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT event_id, json_extract(record, '$.detail_type') FROM audit")?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let event_id = row.get_ref(0)?.as_str()?;
+                let detail_type = row.get_ref(1)?.as_str_or_null()?.unwrap_or_default();
+                visit(event_id, detail_type);
+            }
+            Ok(())
+        })
+    }
+
     /// (event_id, detail_type) of every audit record, in event_id order.
     pub fn audited_events(&self) -> Result<Vec<(String, String)>, PortError> {
         self.with(|connection| {

@@ -161,15 +161,19 @@ fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
             .exists([column])?;
         if !present {
             connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+            if (*table, *column) == ("stream", "created_s") {
+                // Records written before the stream had its creation time as a column.
+                connection.execute_batch(
+                    "UPDATE stream SET created_s = json_extract(record, '$.dynamodb.ApproximateCreationDateTime')",
+                )?;
+            }
         }
     }
-    // Records written before the stream had its creation time as a column.
-    connection.execute_batch(
-        "UPDATE stream SET created_s = json_extract(record, '$.dynamodb.ApproximateCreationDateTime')
-         WHERE created_s IS NULL",
-    )?;
     Ok(())
 }
+
+/// How long the stream keeps a record (DynamoDB Streams: 24 hours).
+pub const STREAM_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
 /// One record of the change stream, with the store's own position of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -368,6 +372,7 @@ impl<C: Clock> EmbeddedStore<C> {
             .pragma_update(None, "locking_mode", "EXCLUSIVE")
             .and_then(|_| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
+            .and_then(|_| connection.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES))
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
             .and_then(|_| upgrade(&connection))
@@ -444,6 +449,23 @@ impl<C: Clock> EmbeddedStore<C> {
         })
     }
 
+    /// Removes the stream records written more than [`STREAM_RETENTION`] before `now`, as
+    /// DynamoDB Streams trims its shards, whether a reader took them or not. The newest
+    /// record always stays, so the next record's sequence still follows the last one's.
+    /// Returns how many records went.
+    pub fn trim_stream(&self, now: DateTime<Utc>) -> Result<usize, PortError> {
+        let cutoff = (now - STREAM_RETENTION).timestamp();
+        self.with(|connection| {
+            connection
+                .prepare_cached(
+                    "DELETE FROM stream WHERE sequence < COALESCE(
+                         (SELECT sequence FROM stream WHERE created_s IS NULL OR created_s >= ?1 ORDER BY sequence LIMIT 1),
+                         (SELECT MAX(sequence) FROM stream))",
+                )?
+                .execute([cutoff])
+        })
+    }
+
     /// The last sequence of the stream (0 when empty).
     pub fn stream_head(&self) -> Result<i64, PortError> {
         self.with(|connection| {
@@ -499,6 +521,11 @@ impl<C: Clock> EmbeddedStore<C> {
     }
 }
 
+/// WAL pages between two checkpoints (SQLite's default is 1,000): a page the pipeline
+/// rewrites often (a queue's, a b-tree's right edge) is copied into the database once per
+/// checkpoint, and the WAL stays under about 64 MB.
+const WAL_CHECKPOINT_PAGES: i64 = 16_000;
+
 /// More than the store's distinct statements, so none is prepared twice.
 const STATEMENT_CACHE: usize = 128;
 
@@ -513,16 +540,21 @@ fn to_text(item: &Item) -> String {
     serde_json::to_string(item).expect("items serialize")
 }
 
-fn read_item(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<Item>> {
-    let text: Option<String> = connection
+/// The item's JSON text at (pk, sk).
+fn item_text(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<String>> {
+    connection
         .prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?
         .query_row(params![pk, sk], |row| row.get(0))
-        .optional()?;
-    text.map(|text| {
-        serde_json::from_str(&text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-    })
-    .transpose()
+        .optional()
+}
+
+fn item_of(text: &str) -> rusqlite::Result<Item> {
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn read_item(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<Item>> {
+    item_text(connection, pk, sk)?.as_deref().map(item_of).transpose()
 }
 
 /// Writes or deletes one item inside a transaction and appends its stream record, unless
@@ -535,19 +567,12 @@ fn write_in(
     at: DateTime<Utc>,
     by_ttl: bool,
 ) -> rusqlite::Result<bool> {
-    let old_text: Option<String> = connection
-        .prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?
-        .query_row(params![pk, sk], |row| row.get(0))
-        .optional()?;
-    let old = |text: &str| {
-        serde_json::from_str::<Item>(text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-    };
+    let old_text = item_text(connection, pk, sk)?;
     let new_text = new.as_ref().map(to_text);
     let (event_name, keys) = match (&old_text, &new) {
         (None, None) => return Ok(false),
         (Some(old_text), Some(new)) => {
-            if old(old_text)? == *new {
+            if item_of(old_text)? == *new {
                 return Ok(false);
             }
             connection
@@ -565,7 +590,7 @@ fn write_in(
             connection
                 .prepare_cached("DELETE FROM ledger WHERE pk = ?1 AND sk = ?2")?
                 .execute(params![pk, sk])?;
-            ("REMOVE", keys_of(&old(old_text)?))
+            ("REMOVE", keys_of(&item_of(old_text)?))
         }
     };
     let sequence: i64 = connection

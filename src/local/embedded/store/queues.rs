@@ -298,6 +298,18 @@ impl<C: Clock> EmbeddedStore<C> {
         .map(|n| n as u64)
     }
 
+    /// Hands `visit` the event id and the time of every email of the outbox, in order.
+    pub fn visit_outbox(&self, mut visit: impl FnMut(Option<&str>, i64)) -> Result<(), PortError> {
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached("SELECT event_id, sent_ms FROM outbox ORDER BY number")?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                visit(row.get_ref(0)?.as_str_or_null()?, row.get(1)?);
+            }
+            Ok(())
+        })
+    }
+
     /// One email of the index.
     pub fn outbox_entry(&self, number: i64) -> Result<Option<OutboxEntry>, PortError> {
         self.with(|connection| {

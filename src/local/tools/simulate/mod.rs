@@ -27,9 +27,10 @@
 //! address the simulator does not deliver to may be missing once its feedback is in: they
 //! are counted as suppressed, not lost.
 
+pub mod expected;
 pub mod report;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,28 +38,26 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::clock::SkippingClock;
-use crate::domain::email::Mailbox;
 use crate::domain::item::LedgerItem;
 use crate::domain::keys;
 use crate::local::embedded::bus::EmbeddedBus;
 use crate::local::embedded::faults::Faults;
-use crate::local::embedded::mailbox_simulator::{Fate, SIMULATOR_DOMAIN};
+use crate::local::embedded::mailbox_simulator::SIMULATOR_DOMAIN;
 use crate::local::embedded::outbox::{OutboxError, OutboxLayout};
 use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
 use crate::local::embedded::store::EmbeddedStore;
-use crate::local::memory::MemoryBus;
 use crate::pipeline::digest::RunHour;
 use crate::pipeline::ingest::Written;
 use crate::pipeline::ingest::json_body::JsonBody;
-use crate::pipeline::notify::notice::Notice;
-use crate::pipeline::notify::policy::{Plan, plan};
-use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
-use crate::ports::{Clock, Ledger, PortError};
-use crate::rules::Rules;
+use crate::ports::{Clock, PortError};
 use crate::workload::{LedgerWrite, Workload, WorkloadSpec};
+pub use expected::{EventKey, Expected, expected_statements};
 pub use report::Report;
 
 type Clk = Arc<SkippingClock>;
+
+/// Ledger writes between two ticks of the pipeline.
+const REQUESTS_PER_TICK: usize = 100;
 type Store = Arc<EmbeddedStore<Clk>>;
 
 #[derive(Debug, Clone)]
@@ -96,6 +95,7 @@ struct Intake {
     accounts_in: u64,
     malformed_written: u64,
     requests_retried: u64,
+    /// When each transaction was stored, until the expectations read its insert.
     insert_ms: HashMap<String, i64>,
 }
 
@@ -116,6 +116,14 @@ fn reset(dir: &Path) -> Result<(), SimulateError> {
 }
 
 pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Result<Report, SimulateError> {
+    simulate_judged(options, progress).await.map(|(report, _)| report)
+}
+
+/// A simulation, and what it was judged against.
+pub async fn simulate_judged(
+    options: &SimulateOptions,
+    progress: &impl Progress,
+) -> Result<(Report, Expected), SimulateError> {
     let started = Instant::now();
     let dir = options.data_dir.clone();
     reset(&dir)?;
@@ -125,6 +133,7 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     parts.outbox_layout = OutboxLayout::Mailboxes;
     let mut runtime = Runtime::open(&dir, &parts)?;
     let mut intake = Intake::default();
+    let mut expected = Expected::default();
     let mut tally = Tally::default();
     let crash_after = options.crash_after;
     let crash_here =
@@ -136,19 +145,32 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     let writes = Workload::new(&spec);
     progress.writes(writes.len_hint() as u64);
     let mut written = 0;
-    for write in writes {
-        ingest_write(&runtime, &write, &mut intake).await?;
-        written += 1;
-        if written % 100 == 0 {
+    let mut writes = writes.peekable();
+    while writes.peek().is_some() {
+        // The requests between two ticks are answered together, after one commit of their
+        // writes: the group commit of a server that takes them concurrently.
+        let requests = runtime.store.group();
+        for write in writes.by_ref().take(REQUESTS_PER_TICK) {
+            ingest_write(&runtime, &write, &mut intake).await?;
+            written += 1;
+        }
+        requests.commit()?;
+        if written % REQUESTS_PER_TICK as u64 == 0 {
             progress.wrote(written);
             if runtime.tick(false, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
                 runtime = restart(runtime, &dir, &parts)?;
             }
+            expected
+                .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
+                .await?;
         }
     }
     progress.writes(written);
     progress.wrote(written);
     runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
+    expected
+        .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
+        .await?;
 
     // A Monday morning: the next whole window of the planner's schedules, hour by hour.
     let mut monday = MondayMorning::default();
@@ -167,6 +189,9 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
         monday.planner_runs += runs.len() as u64;
         monday.planner_runs_failed += runs.iter().filter(|r| r.failed.is_some()).count() as u64;
         runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
+        expected
+            .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
+            .await?;
     }
     monday.window = window.iter().map(|h| h.start()).collect();
     runtime.outbox.write_index()?;
@@ -179,7 +204,8 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
         wall,
         dir: &dir,
     };
-    report::build(&runtime.store, &parts.rules, run).await
+    let report = report::build(&runtime.store, &mut expected, run).await?;
+    Ok((report, expected))
 }
 
 /// The Monday morning the simulation went through.
@@ -349,161 +375,6 @@ fn simulator_address(opened_before: u64, account_id: &str) -> Option<String> {
         let mailbox = MAILBOXES[(opened_before / 20 % 5) as usize];
         format!("{mailbox}+{account_id}@{SIMULATOR_DOMAIN}")
     })
-}
-
-/// An event the pipeline must publish, with what the report needs of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedEvent {
-    pub detail_type: String,
-    /// For events about a transaction.
-    pub transaction_id: Option<String>,
-    /// The event of a reversal (a MODIFY), not of the transaction's insert.
-    pub reversal: bool,
-}
-
-/// What must have happened: event_id → the event, and event_id → account_id for the
-/// emails the email policy sends.
-#[derive(Debug, Default)]
-pub struct Expected {
-    pub events: BTreeMap<String, ExpectedEvent>,
-    pub emails: BTreeMap<String, String>,
-    /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
-    /// email reached it, it must be marked undeliverable and the rest may be suppressed.
-    pub undeliverable_accounts: std::collections::BTreeSet<String>,
-}
-
-/// The events the pipeline must publish for what the ledger's stream holds, computed again
-/// from scratch chunk by chunk, and among them the ones the email policy sends. Only ids
-/// and a few fields are kept, so a run of 100k transactions is judged in little memory.
-pub async fn expected_effects(store: &Store, rules: &Arc<Rules>) -> Result<Expected, SimulateError> {
-    let mut expected = Expected::default();
-    let mut accounts: HashMap<String, Option<crate::domain::Account>> = HashMap::new();
-    let mut after = 0;
-    loop {
-        let entries = store.read_stream(after, 500)?;
-        let Some(last) = entries.last() else { break };
-        after = last.sequence;
-        let processor = Processor::new(
-            Arc::clone(store),
-            MemoryBus::new(),
-            Arc::clone(store.clock()),
-            Arc::clone(rules),
-            ProcessorConfig::new("txn-notify"),
-        );
-        let event = crate::local::embedded::store::stream_event(&entries);
-        let batch = StreamBatch::from_json(event.get()).expect("the store's own stream records");
-        let outcome = processor.process_batch(batch).await;
-        if !outcome.response.batch_item_failures.is_empty() {
-            return Err(SimulateError::ExpectedEffects);
-        }
-        for entry in processor.bus.published() {
-            let detail: Value = serde_json::from_str(&entry.detail).expect("our events are JSON");
-            let id = detail["event_id"].as_str().unwrap_or_default().to_string();
-            if let Ok(Some(notice)) = Notice::of(&entry.detail_type, &detail) {
-                let account_id = notice.account_id().to_string();
-                if !accounts.contains_key(&account_id) {
-                    let batch = store.batch_get_accounts(std::slice::from_ref(&account_id)).await?;
-                    accounts.insert(account_id.clone(), batch.accounts.into_iter().next());
-                }
-                let emailed = match accounts.get(&account_id) {
-                    Some(Some(account)) => {
-                        if Fate::of(account.email.expose()) != Fate::Delivered {
-                            expected.undeliverable_accounts.insert(account_id.clone());
-                        }
-                        // What the policy sends to a deliverable address: the mark the
-                        // feedback left is judged on its own.
-                        let mut deliverable = account.clone();
-                        deliverable.email_status = None;
-                        matches!(plan(&notice, &deliverable), Plan::Send(_))
-                            && Mailbox::new(None, account.email.expose()).is_ok()
-                    }
-                    _ => false,
-                };
-                if emailed {
-                    expected.emails.insert(id.clone(), account_id);
-                }
-            }
-            let transaction_id = detail["transaction"]["transaction_id"].as_str().map(str::to_string);
-            expected.events.insert(
-                id,
-                ExpectedEvent {
-                    detail_type: entry.detail_type.clone(),
-                    transaction_id,
-                    reversal: detail["change"] == "reversed",
-                },
-            );
-        }
-    }
-    Ok(expected)
-}
-
-/// The Weekly Statements the Monday window must have published, added to `expected`: for
-/// each account that is due (not closed, not unsubscribed), the run of the window that holds
-/// Monday 06:00 in its zone, and the week that just ended there; a statement when the
-/// ledger holds a transaction of that week. Worked out from the profiles and the ledger,
-/// not from the planner's index or its pages.
-pub async fn expected_statements(
-    store: &Store,
-    window: &[chrono::DateTime<chrono::Utc>],
-    expected: &mut Expected,
-) -> Result<u64, SimulateError> {
-    let hours: Vec<RunHour> = window.iter().map(|at| RunHour::containing(*at)).collect();
-    let mut statements = 0;
-    for account in store.accounts()? {
-        if account.status == crate::domain::AccountStatus::Closed || !account.preferences.statement_enabled {
-            continue;
-        }
-        let zone = account.zone();
-        let Some(due) = hours.iter().find_map(|hour| hour.due(zone)) else {
-            continue;
-        };
-        let query = crate::ports::TransactionQuery {
-            account_id: &account.account_id,
-            from: due.week.from,
-            to: due.week.to,
-            newest_first: false,
-            limit: 1,
-            after: None,
-        };
-        let mut after: Option<String> = None;
-        let mut any = false;
-        loop {
-            let page = store
-                .query_transactions(&crate::ports::TransactionQuery {
-                    after: after.as_deref(),
-                    ..query.clone()
-                })
-                .await?;
-            if !page.transactions.is_empty() {
-                any = true;
-                break;
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        if !any {
-            continue;
-        }
-        statements += 1;
-        let id = crate::domain::event_id::for_weekly_statement(&account.account_id, &due.week.start.to_string());
-        expected.events.insert(
-            id.clone(),
-            ExpectedEvent {
-                detail_type: "Weekly Statement".into(),
-                transaction_id: None,
-                reversal: false,
-            },
-        );
-        if Fate::of(account.email.expose()) != Fate::Delivered {
-            expected.undeliverable_accounts.insert(account.account_id.clone());
-        }
-        if account.preferences.email_enabled && Mailbox::new(None, account.email.expose()).is_ok() {
-            expected.emails.insert(id, account.account_id.clone());
-        }
-    }
-    Ok(statements)
 }
 
 /// What a replay of the embedded archive did.

@@ -1,17 +1,16 @@
 //! The simulation's report: what went in, what came out, and what is missing or doubled
 //! against what the rule engine and the email policy say must happen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Expected, Intake, MondayMorning, Store, expected_effects, expected_statements};
+use super::{EventKey, Expected, Intake, MondayMorning, Store, expected_statements};
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::runtime::Tally;
-use crate::rules::Rules;
+use crate::ports::PortError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
@@ -76,37 +75,62 @@ pub struct Verdict {
     pub suppressed_undeliverable: u64,
 }
 
+/// What the run left: the audit items and the outbox, read once, one row at a time.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub audited: HashSet<EventKey>,
+    pub events_by_detail_type: BTreeMap<String, u64>,
+    /// The outbox's emails of each event.
+    pub emailed: HashMap<EventKey, u64>,
+    pub emails_sent: u64,
+    /// Insert → email, for the emails of transactions as they were stored (a reversal's
+    /// email comes from a later write).
+    pub latencies_ms: Vec<i64>,
+}
+
+impl Observed {
+    pub fn read(store: &Store, expected: &Expected) -> Result<Observed, PortError> {
+        let mut observed = Observed::default();
+        store.visit_audited(|event_id, detail_type| {
+            observed.audited.insert(EventKey::of(event_id));
+            if let Some(count) = observed.events_by_detail_type.get_mut(detail_type) {
+                *count += 1;
+            } else {
+                observed.events_by_detail_type.insert(detail_type.to_string(), 1);
+            }
+        })?;
+        store.visit_outbox(|event_id, sent_ms| {
+            observed.emails_sent += 1;
+            let Some(key) = event_id.map(EventKey::of) else { return };
+            *observed.emailed.entry(key).or_default() += 1;
+            if let Some(Some(stored_ms)) = expected.events.get(&key) {
+                observed.latencies_ms.push(sent_ms - stored_ms);
+            }
+        })?;
+        Ok(observed)
+    }
+}
+
 /// Compares the audit items, the outbox and the accounts marked undeliverable with the
 /// expected events, emails and marks.
-pub fn judge<'a>(
-    expected: &Expected,
-    audited_ids: impl IntoIterator<Item = &'a str>,
-    outbox: &[crate::local::embedded::store::OutboxEntry],
-    marked_accounts: &std::collections::BTreeSet<String>,
-) -> Verdict {
+pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSet<String>) -> Verdict {
     let mut verdict = Verdict::default();
-    let audited_ids: std::collections::BTreeSet<&str> = audited_ids.into_iter().collect();
-    for id in expected.events.keys() {
-        if !audited_ids.contains(id.as_str()) {
+    for key in expected.events.keys() {
+        if !observed.audited.contains(key) {
             verdict.lost += 1;
-            verdict.examples.push(format!("no audit item for {id}"));
+            verdict.examples.push(format!("no audit item for {key}"));
         }
     }
-    let mut emailed: BTreeMap<&str, u64> = BTreeMap::new();
-    for entry in outbox {
-        if let Some(id) = entry.event_id.as_deref() {
-            *emailed.entry(id).or_default() += 1;
-        }
-    }
-    let mut reached: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    for (id, account_id) in &expected.emails {
-        if emailed.contains_key(id.as_str()) {
+    let mut reached: BTreeSet<&str> = BTreeSet::new();
+    for (key, account) in &expected.emails {
+        let account_id = expected.account_of(*account);
+        if observed.emailed.contains_key(key) {
             reached.insert(account_id);
         } else if expected.undeliverable_accounts.contains(account_id) {
             verdict.suppressed_undeliverable += 1;
         } else {
             verdict.lost += 1;
-            verdict.examples.push(format!("no email for {id}"));
+            verdict.examples.push(format!("no email for {key}"));
         }
     }
     // An address the simulator bounced or complained about, once an email reached it, is
@@ -131,21 +155,23 @@ pub fn judge<'a>(
                 .push(format!("the address of {account_id} was marked undeliverable"));
         }
     }
-    for (id, count) in &emailed {
-        if !expected.emails.contains_key(*id) {
+    for (key, count) in &observed.emailed {
+        if !expected.emails.contains_key(key) {
             verdict.duplicated += count;
-            verdict.examples.push(format!("an email nobody expected for {id}"));
+            verdict.examples.push(format!("an email nobody expected for {key}"));
         } else if *count > 1 {
             verdict.duplicated += count - 1;
-            verdict.examples.push(format!("{count} emails for {id}"));
+            verdict.examples.push(format!("{count} emails for {key}"));
         }
     }
+    // The same examples whatever the maps' order.
+    verdict.examples.sort();
     verdict.examples.truncate(10);
     verdict
 }
 
 /// The accounts whose `email_status` marks their address undeliverable.
-pub async fn marked_accounts(store: &Store) -> Result<std::collections::BTreeSet<String>, super::SimulateError> {
+pub async fn marked_accounts(store: &Store) -> Result<BTreeSet<String>, super::SimulateError> {
     Ok(store
         .accounts()?
         .into_iter()
@@ -172,7 +198,11 @@ pub(super) struct Run<'a> {
     pub dir: &'a Path,
 }
 
-pub(super) async fn build(store: &Store, rules: &Arc<Rules>, run: Run<'_>) -> Result<Report, super::SimulateError> {
+pub(super) async fn build(
+    store: &Store,
+    expected: &mut Expected,
+    run: Run<'_>,
+) -> Result<Report, super::SimulateError> {
     let Run {
         intake,
         tally,
@@ -181,45 +211,26 @@ pub(super) async fn build(store: &Store, rules: &Arc<Rules>, run: Run<'_>) -> Re
         wall,
         dir,
     } = run;
-    let mut expected = expected_effects(store, rules).await?;
-    let statements_expected = expected_statements(store, &monday.window, &mut expected).await?;
-    let audited = store.audited_events()?;
-    let outbox = store.outbox()?;
+    let statements_expected = expected_statements(store, &monday.window, expected).await?;
+    let mut observed = Observed::read(store, expected)?;
     let marked = marked_accounts(store).await?;
-    let verdict = judge(&expected, audited.iter().map(|(id, _)| id.as_str()), &outbox, &marked);
+    let verdict = judge(expected, &observed, &marked);
     let suppressed_undeliverable = verdict.suppressed_undeliverable;
     let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
     let states = store.delivery_state_counts()?;
 
-    let mut events_by_detail_type = BTreeMap::new();
-    for (_, detail_type) in &audited {
-        *events_by_detail_type.entry(detail_type.clone()).or_default() += 1;
-    }
-    let statements_published = events_by_detail_type.get("Weekly Statement").copied().unwrap_or(0);
-    let rejected_records = events_by_detail_type.get("Record Rejected").copied().unwrap_or(0);
-    let notifications_undeliverable = events_by_detail_type
-        .get("Notification Undeliverable")
-        .copied()
-        .unwrap_or(0);
+    let count = |detail_type: &str| observed.events_by_detail_type.get(detail_type).copied().unwrap_or(0);
+    let statements_published = count("Weekly Statement");
+    let rejected_records = count("Record Rejected");
+    let notifications_undeliverable = count("Notification Undeliverable");
+    let audit_items = observed.events_by_detail_type.values().sum();
 
-    // Insert → email, for the emails of transactions as they were stored (a reversal's
-    // email comes from a later write).
-    let mut latencies: Vec<i64> = outbox
-        .iter()
-        .filter_map(|entry| {
-            let event = expected.events.get(entry.event_id.as_deref()?)?;
-            if event.detail_type != "Transaction Recorded" || event.reversal {
-                return None;
-            }
-            let inserted = intake.insert_ms.get(event.transaction_id.as_deref()?)?;
-            Some(entry.sent_ms - inserted)
-        })
-        .collect();
+    let latencies = &mut observed.latencies_ms;
     latencies.sort_unstable();
     let insert_to_email = (!latencies.is_empty()).then(|| Latency {
         samples: latencies.len(),
-        p50_ms: percentile(&latencies, 50.0),
-        p99_ms: percentile(&latencies, 99.0),
+        p50_ms: percentile(latencies, 50.0),
+        p99_ms: percentile(latencies, 99.0),
         max_ms: *latencies.last().expect("not empty"),
     });
 
@@ -234,9 +245,9 @@ pub(super) async fn build(store: &Store, rules: &Arc<Rules>, run: Run<'_>) -> Re
         accounts: intake.accounts_in,
         transactions_in: intake.transactions_in,
         malformed_written: intake.malformed_written,
-        events_by_detail_type,
-        emails_sent: outbox.len() as u64,
-        audit_items: audited.len() as u64,
+        emails_sent: observed.emails_sent,
+        events_by_detail_type: observed.events_by_detail_type,
+        audit_items,
         rejected_records,
         retries: tally.stream_retried + tally.messages_retried,
         requests_retried: intake.requests_retried,

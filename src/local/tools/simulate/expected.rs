@@ -1,0 +1,252 @@
+//! What a simulation must have done, worked out as it runs and kept compactly.
+//!
+//! The events come from the rule engine run again, from scratch, on the ledger's stream:
+//! after each tick the records written since the last look are read (before the stream
+//! trims them, 24 hours after they were written, as DynamoDB Streams does), and only what
+//! the report needs of each event is kept — its id in 16 bytes, when its transaction was
+//! stored, and which account an email of it goes to. A run of a million transactions is
+//! judged in a few tens of megabytes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::{SimulateError, Store};
+use crate::domain::Account;
+use crate::domain::email::Mailbox;
+use crate::local::embedded::mailbox_simulator::Fate;
+use crate::local::memory::MemoryBus;
+use crate::pipeline::digest::RunHour;
+use crate::pipeline::notify::notice::Notice;
+use crate::pipeline::notify::policy::{Plan, plan};
+use crate::pipeline::{Processor, ProcessorConfig, StreamBatch};
+use crate::ports::Ledger;
+use crate::rules::Rules;
+
+/// Stream records read at a time.
+const STREAM_CHUNK: usize = 500;
+
+/// An event id as the report keeps it: the 128 bits of a UUID (every event id the
+/// pipeline makes is one), or of the SHA-256 of any other text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventKey(u128);
+
+impl EventKey {
+    pub fn of(event_id: &str) -> Self {
+        match uuid::Uuid::try_parse(event_id) {
+            Ok(uuid) if uuid.hyphenated().to_string() == event_id => EventKey(uuid.as_u128()),
+            _ => {
+                let digest = ring::digest::digest(&ring::digest::SHA256, event_id.as_bytes());
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest.as_ref()[..16]);
+                EventKey(u128::from_be_bytes(bytes))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for EventKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        uuid::Uuid::from_u128(self.0).hyphenated().fmt(f)
+    }
+}
+
+/// Index of an account in [`Expected`]'s list of the accounts it has seen.
+type AccountIndex = u32;
+
+/// What must have happened.
+#[derive(Debug, Default)]
+pub struct Expected {
+    /// Every event the pipeline must publish, with, for the Transaction Recorded of an
+    /// insert, the time its transaction was stored (in ms, for the latency insert → email).
+    pub events: HashMap<EventKey, Option<i64>>,
+    /// The events the email policy sends an email for, and the account it goes to.
+    pub emails: HashMap<EventKey, AccountIndex>,
+    /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
+    /// email reached it, it must be marked undeliverable and the rest may be suppressed.
+    pub undeliverable_accounts: BTreeSet<String>,
+    /// The accounts seen, with their profile as first read.
+    accounts: Vec<(String, Option<Account>)>,
+    account_index: HashMap<String, AccountIndex>,
+    /// The stream's sequence read up to.
+    after: i64,
+}
+
+impl Expected {
+    /// The account an expected email goes to.
+    pub fn account_of(&self, index: AccountIndex) -> &str {
+        &self.accounts[index as usize].0
+    }
+
+    /// The account's index, its profile read from the store the first time.
+    async fn account(&mut self, store: &Store, account_id: &str) -> Result<AccountIndex, SimulateError> {
+        if let Some(index) = self.account_index.get(account_id) {
+            return Ok(*index);
+        }
+        let batch = store.batch_get_accounts(&[account_id.to_string()]).await?;
+        let index = self.accounts.len() as AccountIndex;
+        self.accounts
+            .push((account_id.to_string(), batch.accounts.into_iter().next()));
+        self.account_index.insert(account_id.to_string(), index);
+        Ok(index)
+    }
+
+    /// Reads the stream records written since the last call and adds the events the rule
+    /// engine gives for them. `stored_ms` holds when each transaction was stored (by id):
+    /// the entry of a transaction whose insert this reads is taken out of it.
+    pub async fn catch_up(
+        &mut self,
+        store: &Store,
+        rules: &Arc<Rules>,
+        stored_ms: &mut HashMap<String, i64>,
+    ) -> Result<(), SimulateError> {
+        let processor = Processor::new(
+            Arc::clone(store),
+            MemoryBus::new(),
+            Arc::clone(store.clock()),
+            Arc::clone(rules),
+            ProcessorConfig::new("txn-notify"),
+        );
+        loop {
+            let entries = store.read_stream(self.after, STREAM_CHUNK)?;
+            let Some(last) = entries.last() else { break };
+            self.after = last.sequence;
+            let event = crate::local::embedded::store::stream_event(&entries);
+            let batch = StreamBatch::from_json(event.get()).expect("the store's own stream records");
+            let outcome = processor.process_batch(batch).await;
+            if !outcome.response.batch_item_failures.is_empty() {
+                return Err(SimulateError::ExpectedEffects);
+            }
+            for entry in processor.bus.take_published() {
+                self.add(store, &entry.detail_type, &entry.detail, stored_ms).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn add(
+        &mut self,
+        store: &Store,
+        detail_type: &str,
+        detail_text: &str,
+        stored_ms: &mut HashMap<String, i64>,
+    ) -> Result<(), SimulateError> {
+        let detail: serde_json::Value = serde_json::from_str(detail_text).expect("our events are JSON");
+        let id = detail["event_id"].as_str().unwrap_or_default();
+        let key = EventKey::of(id);
+        if let Ok(Some(notice)) = Notice::of(detail_type, &detail) {
+            let index = self.account(store, notice.account_id()).await?;
+            let (account_id, profile) = &self.accounts[index as usize];
+            let emailed = match profile {
+                Some(account) => {
+                    if Fate::of(account.email.expose()) != Fate::Delivered {
+                        self.undeliverable_accounts.insert(account_id.clone());
+                    }
+                    // What the policy sends to a deliverable address: the mark the
+                    // feedback left is judged on its own.
+                    let mut deliverable = account.clone();
+                    deliverable.email_status = None;
+                    matches!(plan(&notice, &deliverable), Plan::Send(_))
+                        && Mailbox::new(None, account.email.expose()).is_ok()
+                }
+                None => false,
+            };
+            if emailed {
+                self.emails.insert(key, index);
+            }
+        }
+        // A transaction's own insert (not a reversal, a later write) starts the latency.
+        let stored = (detail_type == "Transaction Recorded" && detail["change"] != "reversed")
+            .then(|| detail["transaction"]["transaction_id"].as_str())
+            .flatten()
+            .and_then(|transaction_id| stored_ms.remove(transaction_id));
+        self.events.insert(key, stored);
+        Ok(())
+    }
+}
+
+/// The Weekly Statements the Monday window must have published, added to `expected`: for
+/// each account that is due (not closed, not unsubscribed), the run of the window that holds
+/// Monday 06:00 in its zone, and the week that just ended there; a statement when the
+/// ledger holds a transaction of that week. Worked out from the profiles and the ledger,
+/// not from the planner's index or its pages.
+pub async fn expected_statements(
+    store: &Store,
+    window: &[chrono::DateTime<chrono::Utc>],
+    expected: &mut Expected,
+) -> Result<u64, SimulateError> {
+    let hours: Vec<RunHour> = window.iter().map(|at| RunHour::containing(*at)).collect();
+    let mut statements = 0;
+    for account in store.accounts()? {
+        if account.status == crate::domain::AccountStatus::Closed || !account.preferences.statement_enabled {
+            continue;
+        }
+        let zone = account.zone();
+        let Some(due) = hours.iter().find_map(|hour| hour.due(zone)) else {
+            continue;
+        };
+        let query = crate::ports::TransactionQuery {
+            account_id: &account.account_id,
+            from: due.week.from,
+            to: due.week.to,
+            newest_first: false,
+            limit: 1,
+            after: None,
+        };
+        let mut after: Option<String> = None;
+        let mut any = false;
+        loop {
+            let page = store
+                .query_transactions(&crate::ports::TransactionQuery {
+                    after: after.as_deref(),
+                    ..query.clone()
+                })
+                .await?;
+            if !page.transactions.is_empty() {
+                any = true;
+                break;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if !any {
+            continue;
+        }
+        statements += 1;
+        let id = crate::domain::event_id::for_weekly_statement(&account.account_id, &due.week.start.to_string());
+        let key = EventKey::of(&id);
+        expected.events.insert(key, None);
+        if Fate::of(account.email.expose()) != Fate::Delivered {
+            expected.undeliverable_accounts.insert(account.account_id.clone());
+        }
+        if account.preferences.email_enabled && Mailbox::new(None, account.email.expose()).is_ok() {
+            let index = expected.account(store, &account.account_id).await?;
+            expected.emails.insert(key, index);
+        }
+    }
+    Ok(statements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKey;
+
+    #[test]
+    fn a_uuid_is_kept_as_its_bits_and_written_back_the_same() {
+        let id = "71d1aae2-59e4-5e8f-b345-8e3736e2a57b";
+        assert_eq!(EventKey::of(id).to_string(), id);
+        assert_ne!(EventKey::of(id), EventKey::of("71d1aae2-59e4-5e8f-b345-8e3736e2a57c"));
+    }
+
+    #[test]
+    fn other_texts_get_keys_of_their_own() {
+        // Upper case and unhyphenated forms parse to the same UUID: they must not collide
+        // with the canonical text.
+        let canonical = EventKey::of("71d1aae2-59e4-5e8f-b345-8e3736e2a57b");
+        assert_ne!(EventKey::of("71D1AAE2-59E4-5E8F-B345-8E3736E2A57B"), canonical);
+        assert_ne!(EventKey::of("71d1aae259e45e8fb3458e3736e2a57b"), canonical);
+        assert_ne!(EventKey::of("evt-1"), EventKey::of("evt-2"));
+        assert_eq!(EventKey::of("evt-1"), EventKey::of("evt-1"));
+    }
+}
