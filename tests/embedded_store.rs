@@ -135,6 +135,117 @@ async fn the_stream_keeps_a_record_24_hours_and_its_sequence_goes_on_after_a_tri
 }
 
 #[tokio::test]
+async fn a_store_whose_texts_were_written_uncompressed_reads_and_takes_writes() {
+    use txn_notify::ports::AuditLog;
+    let dir = common::temp_dir("uncompressed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let eur = Currency::from_code("EUR").unwrap();
+    let profile = account("acc-old", "FR", eur);
+    let txn = purchase("t-old", "acc-old", 900, eur);
+    {
+        // The tables as the store wrote them before compression: JSON text, the detail type
+        // and the zone only inside it, and the zone index reading the item.
+        let db = rusqlite::Connection::open(dir.join("txn-notify.db")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE ledger (pk TEXT NOT NULL, sk TEXT NOT NULL, item TEXT NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+             CREATE INDEX ledger_by_statement_zone ON ledger (json_extract(item, '$.statement_zone.S'), pk) WHERE sk = 'PROFILE';
+             CREATE TABLE audit (event_id TEXT PRIMARY KEY, account_id TEXT, record TEXT NOT NULL);
+             CREATE TABLE archive (sequence INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, event TEXT NOT NULL);",
+        )
+        .unwrap();
+        for item in [profile.to_item(), txn.to_item()] {
+            let text = serde_json::to_string(&item).unwrap();
+            let key = |name: &str| match item.get(name) {
+                Some(serde_dynamo::AttributeValue::S(value)) => value.clone(),
+                _ => panic!("{name} is a string"),
+            };
+            db.execute(
+                "INSERT INTO ledger (pk, sk, item) VALUES (?1, ?2, ?3)",
+                rusqlite::params![key("pk"), key("sk"), text],
+            )
+            .unwrap();
+        }
+        db.execute(
+            "INSERT INTO audit VALUES ('e-old', 'acc-old', '{\"event_id\":\"e-old\",\"detail_type\":\"Transaction Recorded\"}')",
+            [],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO archive VALUES (1, 0, '{\"detail-type\":\"Transaction Recorded\"}')",
+            [],
+        )
+        .unwrap();
+    }
+
+    let store = EmbeddedStore::open(&dir, txn_notify::clock::FrozenClock::at(now())).unwrap();
+    assert_eq!(store.get_account("acc-old").await.unwrap(), Some(profile.clone()));
+    let zone = profile.statement_zone().unwrap().name();
+    let page = store.accounts_in_zone(zone, None, 10).await.unwrap();
+    assert_eq!(page.account_ids, ["acc-old"]);
+    assert_eq!(
+        store.audited_events().unwrap(),
+        [("e-old".to_string(), "Transaction Recorded".to_string())]
+    );
+    assert_eq!(
+        store.archived_events(now() - Duration::days(1), now()).unwrap().len(),
+        0
+    );
+    let query = txn_notify::ports::TransactionQuery {
+        account_id: "acc-old",
+        from: txn.booked_at - Duration::days(1),
+        to: txn.booked_at + Duration::days(1),
+        newest_first: false,
+        limit: 10,
+        after: None,
+    };
+    let page = store.query_transactions(&query).await.unwrap();
+    assert_eq!((page.transactions.len(), page.undecodable), (1, 0));
+
+    // New writes beside the old rows: a change of the profile (the zone index follows it),
+    // a second transaction, an audit record, a notification.
+    let mut moved = profile.clone();
+    moved.time_zone = Some("America/New_York".into());
+    moved.version = 2;
+    store.put_item(moved.to_item()).unwrap();
+    assert!(
+        store
+            .accounts_in_zone(zone, None, 10)
+            .await
+            .unwrap()
+            .account_ids
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .accounts_in_zone("America/New_York", None, 10)
+            .await
+            .unwrap()
+            .account_ids,
+        ["acc-old"]
+    );
+    store
+        .put_transaction(&purchase("t-new", "acc-old", 100, eur), "fp")
+        .await
+        .unwrap();
+    let page = store.query_transactions(&query).await.unwrap();
+    assert_eq!((page.transactions.len(), page.undecodable), (2, 0));
+    let record = txn_notify::domain::AuditRecord {
+        event_id: "e-new".into(),
+        account_id: Some("acc-old".into()),
+        occurred_at: Some(now()),
+        detail_type: "Low Balance".into(),
+        source: "txn-notify".into(),
+        detail: serde_json::json!({"account_id": "acc-old"}),
+        replay_name: None,
+        received_at: now(),
+        expires_at: 0,
+    };
+    store.put_if_absent(&record).await.unwrap();
+    assert_eq!(store.audited_events().unwrap().len(), 2);
+    assert_eq!(store.audit_records().unwrap()[0]["detail_type"], "Low Balance");
+}
+
+#[tokio::test]
 async fn what_was_written_is_there_after_a_reopen() {
     let dir = common::temp_dir("reopen");
     let eur = Currency::from_code("EUR").unwrap();

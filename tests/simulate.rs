@@ -97,7 +97,7 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
     // the feedback's timing, and the check does not expect one).
     db.execute(
         "DELETE FROM audit WHERE event_id = (SELECT MIN(event_id) FROM audit
-         WHERE json_extract(record, '$.detail_type') <> 'Notification Undeliverable')",
+         WHERE detail_type <> 'Notification Undeliverable')",
         [],
     )
     .unwrap();

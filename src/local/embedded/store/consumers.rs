@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{EmbeddedStore, atomic};
+use super::{EmbeddedStore, atomic, codec};
 use crate::domain::audit::AuditRecord;
 use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::domain::keys::notification_key;
@@ -18,7 +18,7 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn audit_records(&self) -> Result<Vec<serde_json::Value>, PortError> {
         self.with(|connection| {
             let mut statement = connection.prepare_cached("SELECT record FROM audit ORDER BY event_id")?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+            let rows = statement.query_map([], |row| codec::text_column(row, 0))?;
             rows.map(|row| row.map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
                 .collect()
         })
@@ -32,7 +32,7 @@ impl<C: Clock> EmbeddedStore<C> {
         let record: Option<String> = self.with(|connection| {
             connection
                 .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
-                .query_row([&key], |row| row.get(0))
+                .query_row([&key], |row| codec::text_column(row, 0))
                 .optional()
         })?;
         Ok(record.and_then(|text| serde_json::from_str(&text).ok()))
@@ -42,7 +42,7 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn delivery_state_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, PortError> {
         let records: Vec<String> = self.with(|connection| {
             let mut statement = connection.prepare_cached("SELECT record FROM notifications")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
+            let rows = statement.query_map([], |row| codec::text_column(row, 0))?;
             rows.collect()
         })?;
         let mut counts = std::collections::BTreeMap::new();
@@ -68,8 +68,7 @@ impl<C: Clock> EmbeddedStore<C> {
     /// Hands `visit` the (event_id, detail_type) of every audit record, one at a time.
     pub fn visit_audited(&self, mut visit: impl FnMut(&str, &str)) -> Result<(), PortError> {
         self.with(|connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT event_id, json_extract(record, '$.detail_type') FROM audit")?;
+            let mut statement = connection.prepare_cached("SELECT event_id, detail_type FROM audit")?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 let event_id = row.get_ref(0)?.as_str()?;
@@ -83,9 +82,8 @@ impl<C: Clock> EmbeddedStore<C> {
     /// (event_id, detail_type) of every audit record, in event_id order.
     pub fn audited_events(&self) -> Result<Vec<(String, String)>, PortError> {
         self.with(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT event_id, json_extract(record, '$.detail_type') FROM audit ORDER BY event_id",
-            )?;
+            let mut statement =
+                connection.prepare_cached("SELECT event_id, detail_type FROM audit ORDER BY event_id")?;
             let rows = statement.query_map([], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
@@ -102,8 +100,15 @@ impl<C: Clock> AuditLog for EmbeddedStore<C> {
         let text = serde_json::to_string(record).map_err(|e| PortError::permanent(e.to_string()))?;
         let inserted = self.with(|connection| {
             connection
-                .prepare_cached("INSERT OR IGNORE INTO audit (event_id, account_id, record) VALUES (?1, ?2, ?3)")?
-                .execute(params![record.event_id, record.account_id, text])
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO audit (event_id, account_id, detail_type, record) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    record.event_id,
+                    record.account_id,
+                    record.detail_type,
+                    codec::pack(codec::Kind::AuditRecord, &text)
+                ])
         })?;
         Ok(if inserted == 1 {
             PutOutcome::Written
@@ -126,7 +131,7 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
             atomic(connection, |tx| {
                 let record: Option<String> = tx
                     .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
-                    .query_row([&key], |row| row.get(0))
+                    .query_row([&key], |row| codec::text_column(row, 0))
                     .optional()?;
                 let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
                 else {
@@ -136,7 +141,7 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
                 if applied.is_ok() {
                     let text = serde_json::to_string(&notification).expect("a notification always serializes");
                     tx.prepare_cached("UPDATE notifications SET record = ?2 WHERE key = ?1")?
-                        .execute(params![key, text])?;
+                        .execute(params![key, codec::pack(codec::Kind::Notification, &text)])?;
                 }
                 Ok(crate::ports::DeliveryUpdate::from_applied(applied))
             })
@@ -158,7 +163,7 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
                     notification.account_id,
                     notification.sort_key(),
                     notification.decision.as_str(),
-                    text,
+                    codec::pack(codec::Kind::Notification, &text),
                     Decision::Sent.as_str(),
                 ])
         })?;
@@ -176,7 +181,8 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
             // Sorts after every RFC 3339 text.
             None => ("\u{10FFFF}", ""),
         };
-        let rows: Vec<(String, String, String)> = self.with(|connection| {
+        // A record that does not read back counts as undecodable, as one that is not JSON.
+        let rows: Vec<(String, String, Option<String>)> = self.with(|connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT occurred_at, key, record FROM notifications
                  WHERE account_id = ?1 AND (occurred_at, key) < (?2, ?3)
@@ -184,16 +190,22 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
             )?;
             let rows = statement.query_map(
                 params![query.account_id, after_time, after_key, i64::from(limit) + 1],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        codec::unpack(row.get_ref(2)?).ok().map(String::from),
+                    ))
+                },
             )?;
             rows.collect()
         })?;
         let more = rows.len() > limit as usize;
         let mut page = NotificationPage::default();
         for (occurred_at, key, record) in rows.into_iter().take(limit as usize) {
-            match serde_json::from_str(&record) {
-                Ok(notification) => page.notifications.push(notification),
-                Err(_) => page.undecodable += 1,
+            match record.as_deref().map(serde_json::from_str) {
+                Some(Ok(notification)) => page.notifications.push(notification),
+                _ => page.undecodable += 1,
             }
             if more {
                 page.next = Some(HistoryPosition { occurred_at, key });

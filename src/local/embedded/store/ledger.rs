@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{EmbeddedStore, ZONE_OF_ITEM, atomic, read_item, write_in};
+use super::{EmbeddedStore, atomic, codec, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
@@ -41,11 +41,11 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
     }
 
     async fn accounts_in_zone(&self, zone: &str, after: Option<&str>, limit: u32) -> Result<AccountIdPage, PortError> {
-        // The partial index `ledger_by_statement_zone` plays the sparse GSI.
+        // The partial index `ledger_by_zone` plays the sparse GSI.
         let after_pk = after.map(account_pk).unwrap_or_default();
         let pks: Vec<String> = self.with(|connection| {
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT pk FROM ledger WHERE sk = '{PROFILE_SK}' AND {ZONE_OF_ITEM} = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3"
+                "SELECT pk FROM ledger WHERE sk = '{PROFILE_SK}' AND statement_zone = ?1 AND pk > ?2 ORDER BY pk LIMIT ?3"
             ))?;
             let rows = statement.query_map(params![zone, after_pk, i64::from(limit.max(1))], |row| row.get(0))?;
             rows.collect()
@@ -75,10 +75,11 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
             (None, true) => high.clone(),
             (None, false) => String::new(),
         };
-        let rows: Vec<(String, String)> = self.with(|connection| {
+        // An item that does not read back counts as undecodable, as one that is not JSON.
+        let rows: Vec<(String, Option<String>)> = self.with(|connection| {
             let mut statement = connection.prepare_cached(sql)?;
             let rows = statement.query_map(params![pk, low, high, cursor, query.limit as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?))
+                Ok((row.get(0)?, codec::unpack(row.get_ref(1)?).ok().map(String::from)))
             })?;
             rows.collect()
         })?;
@@ -86,7 +87,7 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         let full = rows.len() as u32 == query.limit;
         let last = rows.last().map(|(sk, _)| sk.clone());
         for (_, text) in rows {
-            match decode_text(&text) {
+            match text.as_deref().and_then(decode_text) {
                 Some(item) => page.take(&item, query),
                 None => page.undecodable += 1,
             }

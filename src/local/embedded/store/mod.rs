@@ -23,6 +23,7 @@
 //! It implements the `Ledger`, `AuditLog`, `NotificationLog` and `Idempotency` ports with the same conditions
 //! as the DynamoDB adapters.
 
+mod codec;
 mod consumers;
 mod ledger;
 mod queues;
@@ -50,7 +51,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ledger (
     pk TEXT NOT NULL,
     sk TEXT NOT NULL,
-    item TEXT NOT NULL,
+    item BLOB NOT NULL,
+    statement_zone TEXT,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stream (
@@ -61,14 +63,15 @@ CREATE TABLE IF NOT EXISTS stream (
 CREATE TABLE IF NOT EXISTS audit (
     event_id TEXT PRIMARY KEY,
     account_id TEXT,
-    record TEXT NOT NULL
+    detail_type TEXT,
+    record BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS notifications (
     key TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
     decision TEXT NOT NULL,
-    record TEXT NOT NULL
+    record BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_by_account ON notifications (account_id, occurred_at, key);
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -103,19 +106,25 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS archive (
     sequence INTEGER PRIMARY KEY,
     time_ms INTEGER NOT NULL,
-    event TEXT NOT NULL
+    event BLOB NOT NULL
 );
 ";
 
-/// The statement zone of a ledger item's JSON text: the key of the partial index that plays
-/// the `accounts-by-zone` GSI (only account profiles are in it, as only they carry the key).
-pub(super) const ZONE_OF_ITEM: &str = "json_extract(item, '$.statement_zone.S')";
-
+/// The partial index that plays the `accounts-by-zone` GSI: only account profiles are in
+/// it, and only those that carry a `statement_zone` (kept as a column beside the item).
 fn zone_index_sql() -> String {
     format!(
-        "CREATE INDEX IF NOT EXISTS ledger_by_statement_zone ON ledger ({ZONE_OF_ITEM}, pk) WHERE sk = '{}'",
+        "CREATE INDEX IF NOT EXISTS ledger_by_zone ON ledger (statement_zone, pk) WHERE sk = '{}'",
         crate::domain::keys::PROFILE_SK
     )
+}
+
+/// An item's `statement_zone` string attribute, for its column.
+fn statement_zone_of(item: &Item) -> Option<&str> {
+    match item.get("statement_zone") {
+        Some(serde_dynamo::AttributeValue::S(zone)) => Some(zone),
+        _ => None,
+    }
 }
 
 /// Gives the profiles of a store written before the index their `statement_zone`, as the
@@ -124,10 +133,10 @@ fn zone_index_sql() -> String {
 fn backfill_statement_zones(connection: &Connection) -> rusqlite::Result<()> {
     let rows: Vec<(String, String)> = {
         let mut statement = connection.prepare(&format!(
-            "SELECT pk, item FROM ledger WHERE sk = '{}' AND {ZONE_OF_ITEM} IS NULL",
+            "SELECT pk, item FROM ledger WHERE sk = '{}' AND statement_zone IS NULL",
             crate::domain::keys::PROFILE_SK
         ))?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, codec::text_column(row, 1)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     for (pk, text) in rows {
@@ -137,8 +146,13 @@ fn backfill_statement_zones(connection: &Connection) -> rusqlite::Result<()> {
         if let Some(Some(_)) = crate::domain::Account::statement_zone_fix(&item) {
             let item = crate::domain::Account::with_statement_zone(item);
             connection.execute(
-                "UPDATE ledger SET item = ?2 WHERE pk = ?1 AND sk = ?3",
-                params![pk, to_text(&item), crate::domain::keys::PROFILE_SK],
+                "UPDATE ledger SET item = ?2, statement_zone = ?4 WHERE pk = ?1 AND sk = ?3",
+                params![
+                    pk,
+                    codec::pack(codec::Kind::LedgerItem, &to_text(&item)),
+                    crate::domain::keys::PROFILE_SK,
+                    statement_zone_of(&item)
+                ],
             )?;
         }
     }
@@ -146,29 +160,46 @@ fn backfill_statement_zones(connection: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Columns added since the first stores were written: a store from an older version gets
-/// them (empty) when it is opened.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("idempotency", "result", "TEXT"),
-    ("outbox", "byte_offset", "INTEGER"),
-    ("outbox", "byte_length", "INTEGER"),
-    ("stream", "created_s", "INTEGER"),
+/// them when it is opened, filled from its rows (which are all JSON text then).
+const ADDED_COLUMNS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("idempotency", "result", "TEXT", None),
+    ("outbox", "byte_offset", "INTEGER", None),
+    ("outbox", "byte_length", "INTEGER", None),
+    (
+        "stream",
+        "created_s",
+        "INTEGER",
+        Some("UPDATE stream SET created_s = json_extract(record, '$.dynamodb.ApproximateCreationDateTime')"),
+    ),
+    (
+        "audit",
+        "detail_type",
+        "TEXT",
+        Some("UPDATE audit SET detail_type = json_extract(record, '$.detail_type')"),
+    ),
+    (
+        "ledger",
+        "statement_zone",
+        "TEXT",
+        Some("UPDATE ledger SET statement_zone = json_extract(item, '$.statement_zone.S')"),
+    ),
 ];
 
 fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
-    for (table, column, kind) in ADDED_COLUMNS {
+    for (table, column, kind, fill) in ADDED_COLUMNS {
         let present: bool = connection
             .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?
             .exists([column])?;
         if !present {
             connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
-            if (*table, *column) == ("stream", "created_s") {
-                // Records written before the stream had its creation time as a column.
-                connection.execute_batch(
-                    "UPDATE stream SET created_s = json_extract(record, '$.dynamodb.ApproximateCreationDateTime')",
-                )?;
+            if let Some(fill) = fill {
+                connection.execute_batch(fill)?;
             }
         }
     }
+    // The zone index of the stores whose items were all JSON text: it read the zone out of
+    // the item, which a compressed item no longer allows.
+    connection.execute_batch("DROP INDEX IF EXISTS ledger_by_statement_zone")?;
     Ok(())
 }
 
@@ -501,7 +532,7 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn accounts(&self) -> Result<Vec<crate::domain::Account>, PortError> {
         let texts: Vec<String> = self.with(|connection| {
             let mut statement = connection.prepare_cached("SELECT item FROM ledger WHERE sk = ?1 ORDER BY pk")?;
-            let rows = statement.query_map([crate::domain::keys::PROFILE_SK], |row| row.get(0))?;
+            let rows = statement.query_map([crate::domain::keys::PROFILE_SK], |row| codec::text_column(row, 0))?;
             rows.collect()
         })?;
         Ok(texts
@@ -544,8 +575,13 @@ fn to_text(item: &Item) -> String {
 fn item_text(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<String>> {
     connection
         .prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?
-        .query_row(params![pk, sk], |row| row.get(0))
+        .query_row(params![pk, sk], |row| codec::text_column(row, 0))
         .optional()
+}
+
+/// An item's JSON text as the ledger keeps it.
+fn packed_item(text: &Option<String>) -> Vec<u8> {
+    codec::pack(codec::Kind::LedgerItem, text.as_deref().unwrap_or_default())
 }
 
 fn item_of(text: &str) -> rusqlite::Result<Item> {
@@ -576,14 +612,14 @@ fn write_in(
                 return Ok(false);
             }
             connection
-                .prepare_cached("UPDATE ledger SET item = ?3 WHERE pk = ?1 AND sk = ?2")?
-                .execute(params![pk, sk, new_text])?;
+                .prepare_cached("UPDATE ledger SET item = ?3, statement_zone = ?4 WHERE pk = ?1 AND sk = ?2")?
+                .execute(params![pk, sk, packed_item(&new_text), statement_zone_of(new)])?;
             ("MODIFY", keys_of(new))
         }
         (None, Some(new)) => {
             connection
-                .prepare_cached("INSERT INTO ledger (pk, sk, item) VALUES (?1, ?2, ?3)")?
-                .execute(params![pk, sk, new_text])?;
+                .prepare_cached("INSERT INTO ledger (pk, sk, item, statement_zone) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![pk, sk, packed_item(&new_text), statement_zone_of(new)])?;
             ("INSERT", keys_of(new))
         }
         (Some(old_text), None) => {

@@ -178,7 +178,10 @@ impl<C: Clock> EmbeddedStore<C> {
                     "INSERT INTO archive (sequence, time_ms, event)
                      VALUES ((SELECT COALESCE(MAX(sequence), 0) + 1 FROM archive), ?1, ?2)",
                 )?
-                .execute(params![time.timestamp_millis(), event])?;
+                .execute(params![
+                    time.timestamp_millis(),
+                    super::codec::pack(super::codec::Kind::ArchivedEvent, event)
+                ])?;
             Ok(())
         })
     }
@@ -189,7 +192,7 @@ impl<C: Clock> EmbeddedStore<C> {
             let mut statement = connection
                 .prepare_cached("SELECT event FROM archive WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY sequence")?;
             let rows = statement.query_map(params![from.timestamp_millis(), to.timestamp_millis()], |row| {
-                row.get::<_, String>(0)
+                super::codec::text_column(row, 0)
             })?;
             rows.map(|row| row.map(|text| serde_json::from_str(&text).unwrap_or(Value::Null)))
                 .collect()
