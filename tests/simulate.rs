@@ -39,6 +39,7 @@ async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
         report.rejected_records > 0,
         "the workload's malformed items become Record Rejected"
     );
+    assert!(report.store.in_use_bytes > 0 && report.store.in_use_bytes <= report.store.file_bytes);
     let index = std::fs::read_to_string(options.data_dir.join("outbox/index.html")).unwrap();
     assert!(index.contains(&format!("Outbox: {} emails", report.emails_sent)));
     let metrics = std::fs::read_to_string(options.data_dir.join("metrics.emf")).unwrap();

@@ -134,7 +134,7 @@ fn processor(args: &ProcessorBenchArgs) -> Result<Figures, String> {
     // Warm: the first run pays for the page faults of its allocations.
     let (_, stats) = run_once()?;
     // The high-water mark starts again from here: the file and the seeded ledger stay in.
-    peak_rss::reset();
+    crate::telemetry::peak_rss::reset();
     let mut times = Vec::with_capacity(args.iterations as usize);
     for _ in 0..args.iterations {
         times.push(run_once()?.0);
@@ -147,27 +147,6 @@ fn processor(args: &ProcessorBenchArgs) -> Result<Figures, String> {
         iterations: args.iterations,
         best: times[0],
         median: times[times.len() / 2],
-        peak_rss_bytes: peak_rss::read(),
+        peak_rss_bytes: crate::telemetry::peak_rss::read(),
     })
-}
-
-/// The process's peak resident set (Linux's VmHWM), and its reset.
-mod peak_rss {
-    /// Starts the high-water mark again from the current resident set (Linux 4.0 and later),
-    /// once the allocator has handed back what it no longer uses.
-    pub fn reset() {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only releases free memory of glibc's own heap.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-    }
-
-    pub fn read() -> Option<u64> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    }
 }

@@ -162,6 +162,16 @@ fn print_report(r: &Report) {
             latency.p50_ms, latency.p99_ms, latency.max_ms, latency.samples
         );
     }
+    let per_transaction = |bytes: u64| bytes.checked_div(r.transactions_in).unwrap_or(0);
+    println!(
+        "store                 {} MB in use ({} bytes per transaction), file {} MB (freed pages are reused)",
+        r.store.in_use_bytes / 1_000_000,
+        per_transaction(r.store.in_use_bytes),
+        r.store.file_bytes / 1_000_000
+    );
+    if let Some(bytes) = r.peak_rss_bytes {
+        println!("peak RSS              {} MB", bytes / 1_000_000);
+    }
     println!("outbox                {}/outbox/index.html", r.data_dir);
     println!("metrics (EMF)         {}/metrics.emf", r.data_dir);
 }

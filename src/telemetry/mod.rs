@@ -3,3 +3,4 @@
 
 pub mod emf;
 pub mod logs;
+pub mod peak_rss;

@@ -203,6 +203,16 @@ fn upgrade(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// How much a store takes on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct StoreSize {
+    /// The database's pages that hold something.
+    pub in_use_bytes: u64,
+    /// The database file and its WAL: pages freed (by the stream's trim, deleted queue
+    /// messages) stay in the file, for later writes to reuse.
+    pub file_bytes: u64,
+}
+
 /// How long the stream keeps a record (DynamoDB Streams: 24 hours).
 pub const STREAM_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
@@ -543,6 +553,24 @@ impl<C: Clock> EmbeddedStore<C> {
                 _ => None,
             })
             .collect())
+    }
+
+    /// How much the store takes on disk.
+    pub fn size(&self) -> Result<StoreSize, PortError> {
+        let (pages, free, page_size): (i64, i64, i64) = self.with(|connection| {
+            Ok((
+                connection.query_row("PRAGMA page_count", [], |row| row.get(0))?,
+                connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?,
+                connection.query_row("PRAGMA page_size", [], |row| row.get(0))?,
+            ))
+        })?;
+        let file_len = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok(StoreSize {
+            in_use_bytes: ((pages - free) * page_size) as u64,
+            file_bytes: file_len(&self.path) + file_len(Path::new(&wal)),
+        })
     }
 
     /// How many items the ledger holds.

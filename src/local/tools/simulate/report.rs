@@ -62,6 +62,10 @@ pub struct Report {
     pub transactions_per_second: f64,
     /// Transaction stored → its email in the outbox (the run's clock, waits included).
     pub insert_to_email: Option<Latency>,
+    /// The store outside the outbox, at the end of the run.
+    pub store: crate::local::embedded::store::StoreSize,
+    /// The process's peak resident set, the report included (Linux).
+    pub peak_rss_bytes: Option<u64>,
     pub data_dir: String,
 }
 
@@ -278,6 +282,8 @@ pub(super) async fn build(
             0.0
         },
         insert_to_email,
+        store: store.size()?,
+        peak_rss_bytes: crate::telemetry::peak_rss::read(),
         data_dir: dir.display().to_string(),
     })
 }
