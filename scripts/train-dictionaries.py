@@ -41,7 +41,7 @@ def known_dictionaries():
 def text_of(value, dictionaries):
     if isinstance(value, str):
         return value.encode()
-    frame_id = zstandard.frame_header(value).dict_id
+    frame_id = zstandard.get_frame_parameters(value).dict_id
     return zstandard.ZstdDecompressor(dict_data=dictionaries[frame_id]).decompress(value)
 
 
