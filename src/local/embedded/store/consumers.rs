@@ -40,19 +40,23 @@ impl<C: Clock> EmbeddedStore<C> {
 
     /// How many emails of the notifications are in each delivery state.
     pub fn delivery_state_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, PortError> {
-        let records: Vec<String> = self.with(|connection| {
-            let mut statement = connection.prepare_cached("SELECT record FROM notifications")?;
-            let rows = statement.query_map([], |row| codec::text_column(row, 0))?;
-            rows.collect()
-        })?;
+        // A row at a time: a million notifications are half a gigabyte of text.
         let mut counts = std::collections::BTreeMap::new();
-        for text in records {
-            if let Ok(notification) = serde_json::from_str::<Notification>(&text) {
-                for email in notification.emails {
-                    *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
+        self.with(|connection| {
+            let mut statement = connection.prepare_cached("SELECT record FROM notifications")?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let Ok(text) = codec::unpack(row.get_ref(0)?) else {
+                    continue;
+                };
+                if let Ok(notification) = serde_json::from_str::<Notification>(&text) {
+                    for email in notification.emails {
+                        *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(counts)
     }
 

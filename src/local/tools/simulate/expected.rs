@@ -53,12 +53,20 @@ impl std::fmt::Display for EventKey {
 /// Index of an account in [`Expected`]'s list of the accounts it has seen.
 type AccountIndex = u32;
 
+/// The number of an expected event.
+pub type EventIndex = u32;
+
+/// The stored time of an event that starts no latency.
+const NOT_STORED: i64 = i64::MIN;
+
 /// What must have happened.
 #[derive(Debug, Default)]
 pub struct Expected {
-    /// Every event the pipeline must publish, with, for the Transaction Recorded of an
-    /// insert, the time its transaction was stored (in ms, for the latency insert → email).
-    pub events: HashMap<EventKey, Option<i64>>,
+    /// Every event the pipeline must publish, numbered in the order they were expected.
+    pub events: HashMap<EventKey, EventIndex>,
+    /// By event number: for the Transaction Recorded of an insert, the time its transaction
+    /// was stored (in ms, for the latency insert → email); [`NOT_STORED`] for the others.
+    stored_ms: Vec<i64>,
     /// The events the email policy sends an email for, and the account it goes to.
     pub emails: HashMap<EventKey, AccountIndex>,
     /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
@@ -72,6 +80,26 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// Adds an event that must be published (once, whatever the number of calls).
+    fn expect(&mut self, key: EventKey, stored_ms: Option<i64>) {
+        let next = self.stored_ms.len() as EventIndex;
+        let index = *self.events.entry(key).or_insert(next);
+        if index == next {
+            self.stored_ms.push(NOT_STORED);
+        }
+        if let Some(stored_ms) = stored_ms {
+            self.stored_ms[index as usize] = stored_ms;
+        }
+    }
+
+    /// When the transaction of an expected Transaction Recorded of an insert was stored.
+    pub fn stored_ms(&self, index: EventIndex) -> Option<i64> {
+        self.stored_ms
+            .get(index as usize)
+            .copied()
+            .filter(|ms| *ms != NOT_STORED)
+    }
+
     /// The account an expected email goes to.
     pub fn account_of(&self, index: AccountIndex) -> &str {
         &self.accounts[index as usize].0
@@ -159,7 +187,7 @@ impl Expected {
             .then(|| detail["transaction"]["transaction_id"].as_str())
             .flatten()
             .and_then(|transaction_id| stored_ms.remove(transaction_id));
-        self.events.insert(key, stored);
+        self.expect(key, stored);
         Ok(())
     }
 }
@@ -216,7 +244,7 @@ pub async fn expected_statements(
         statements += 1;
         let id = crate::domain::event_id::for_weekly_statement(&account.account_id, &due.week.start.to_string());
         let key = EventKey::of(&id);
-        expected.events.insert(key, None);
+        expected.expect(key, None);
         if Fate::of(account.email.expose()) != Fate::Delivered {
             expected.undeliverable_accounts.insert(account.account_id.clone());
         }

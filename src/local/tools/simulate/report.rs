@@ -1,7 +1,7 @@
 //! The simulation's report: what went in, what came out, and what is missing or doubled
 //! against what the rule engine and the email policy say must happen.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,13 +79,18 @@ pub struct Verdict {
     pub suppressed_undeliverable: u64,
 }
 
-/// What the run left: the audit items and the outbox, read once, one row at a time.
+/// What the run left: the audit items and the outbox, read once, one row at a time, and
+/// kept by the number of the expected event they are of (a bit and a byte each).
 #[derive(Debug, Default)]
 pub struct Observed {
-    pub audited: HashSet<EventKey>,
+    /// By expected event: whether it has an audit item.
+    audited: Vec<bool>,
+    /// By expected event: its emails in the outbox (up to 255).
+    emailed: Vec<u8>,
+    /// Emails of events nobody expected, a few of them named.
+    unexpected_emails: u64,
+    unexpected_examples: Vec<EventKey>,
     pub events_by_detail_type: BTreeMap<String, u64>,
-    /// The outbox's emails of each event.
-    pub emailed: HashMap<EventKey, u64>,
     pub emails_sent: u64,
     /// Insert → email, for the emails of transactions as they were stored (a reversal's
     /// email comes from a later write).
@@ -94,9 +99,15 @@ pub struct Observed {
 
 impl Observed {
     pub fn read(store: &Store, expected: &Expected) -> Result<Observed, PortError> {
-        let mut observed = Observed::default();
+        let mut observed = Observed {
+            audited: vec![false; expected.events.len()],
+            emailed: vec![0; expected.events.len()],
+            ..Observed::default()
+        };
         store.visit_audited(|event_id, detail_type| {
-            observed.audited.insert(EventKey::of(event_id));
+            if let Some(index) = expected.events.get(&EventKey::of(event_id)) {
+                observed.audited[*index as usize] = true;
+            }
             if let Some(count) = observed.events_by_detail_type.get_mut(detail_type) {
                 *count += 1;
             } else {
@@ -106,9 +117,20 @@ impl Observed {
         store.visit_outbox(|event_id, sent_ms| {
             observed.emails_sent += 1;
             let Some(key) = event_id.map(EventKey::of) else { return };
-            *observed.emailed.entry(key).or_default() += 1;
-            if let Some(Some(stored_ms)) = expected.events.get(&key) {
-                observed.latencies_ms.push(sent_ms - stored_ms);
+            match expected.events.get(&key) {
+                Some(index) => {
+                    let count = &mut observed.emailed[*index as usize];
+                    *count = count.saturating_add(1);
+                    if let Some(stored_ms) = expected.stored_ms(*index) {
+                        observed.latencies_ms.push(sent_ms - stored_ms);
+                    }
+                }
+                None => {
+                    observed.unexpected_emails += 1;
+                    if observed.unexpected_examples.len() < 10 {
+                        observed.unexpected_examples.push(key);
+                    }
+                }
             }
         })?;
         Ok(observed)
@@ -119,8 +141,14 @@ impl Observed {
 /// expected events, emails and marks.
 pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSet<String>) -> Verdict {
     let mut verdict = Verdict::default();
-    for key in expected.events.keys() {
-        if !observed.audited.contains(key) {
+    let emails_of = |key: &EventKey| {
+        expected
+            .events
+            .get(key)
+            .map_or(0, |index| u64::from(observed.emailed[*index as usize]))
+    };
+    for (key, index) in &expected.events {
+        if !observed.audited[*index as usize] {
             verdict.lost += 1;
             verdict.examples.push(format!("no audit item for {key}"));
         }
@@ -128,7 +156,7 @@ pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSe
     let mut reached: BTreeSet<&str> = BTreeSet::new();
     for (key, account) in &expected.emails {
         let account_id = expected.account_of(*account);
-        if observed.emailed.contains_key(key) {
+        if emails_of(key) > 0 {
             reached.insert(account_id);
         } else if expected.undeliverable_accounts.contains(account_id) {
             verdict.suppressed_undeliverable += 1;
@@ -159,14 +187,23 @@ pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSe
                 .push(format!("the address of {account_id} was marked undeliverable"));
         }
     }
-    for (key, count) in &observed.emailed {
+    // Emails of an expected event the policy does not send, and emails of no expected event.
+    for (key, index) in &expected.events {
+        let count = u64::from(observed.emailed[*index as usize]);
+        if count == 0 {
+            continue;
+        }
         if !expected.emails.contains_key(key) {
             verdict.duplicated += count;
             verdict.examples.push(format!("an email nobody expected for {key}"));
-        } else if *count > 1 {
+        } else if count > 1 {
             verdict.duplicated += count - 1;
             verdict.examples.push(format!("{count} emails for {key}"));
         }
+    }
+    verdict.duplicated += observed.unexpected_emails;
+    for key in &observed.unexpected_examples {
+        verdict.examples.push(format!("an email nobody expected for {key}"));
     }
     // The same examples whatever the maps' order.
     verdict.examples.sort();
