@@ -17,6 +17,7 @@ use txn_notify::local::embedded::store::EmbeddedStore;
 use txn_notify::local::embedded::{OutboxLayout, OutboxMailer};
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::local::memory::{MemoryAuditLog, MemoryBus, MemoryIdempotency, MemoryLedger, MemorySecrets};
+use txn_notify::ports::Clock;
 use txn_notify::template::{QueueSettings, Routes};
 
 use common::audit_contract::audit_contract;
@@ -189,11 +190,17 @@ async fn the_in_memory_secrets_keep_the_secrets_contract() {
 struct EmbeddedQueue {
     store: EmbeddedStore<FrozenClock>,
     settings: QueueSettings,
+    /// Inside a group, whether each send is committed at once (its message then lives on
+    /// disk) or stays fresh in memory until the group ends.
+    commit_sends: bool,
 }
 
 impl QueueUnderTest for EmbeddedQueue {
     async fn send(&self, body: &str) {
         self.store.enqueue("Queue", body).unwrap();
+        if self.commit_sends {
+            self.store.commit_pending().unwrap();
+        }
     }
 
     async fn receive(&self, max: usize) -> Vec<Received> {
@@ -222,15 +229,43 @@ impl QueueUnderTest for EmbeddedQueue {
     }
 }
 
-#[tokio::test]
-async fn the_embedded_queues_keep_the_queue_contract() {
-    queue_contract(&EmbeddedQueue {
-        store: common::frozen_store("queues"),
+fn embedded_queue(name: &str, commit_sends: bool) -> EmbeddedQueue {
+    EmbeddedQueue {
+        store: common::frozen_store(name),
         settings: QueueSettings {
             visibility_timeout: VISIBILITY,
             max_receive_count: Some(MAX_RECEIVES),
             dead_letter_queue: Some("QueueDLQ".into()),
         },
-    })
-    .await;
+        commit_sends,
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_queues_keep_the_queue_contract() {
+    queue_contract(&embedded_queue("queues", false)).await;
+}
+
+/// Inside a group commit, messages sent stay in memory until the group commits: the
+/// contract holds on them, and on messages the group committed on the way.
+#[tokio::test]
+async fn the_embedded_queues_keep_the_queue_contract_inside_a_group_commit() {
+    for commit_sends in [false, true] {
+        let queue = embedded_queue(&format!("queues-grouped-{commit_sends}"), commit_sends);
+        let group = queue.store.group();
+        queue_contract(&queue).await;
+        group.commit().unwrap();
+        // What the group left on the queues is what the file holds.
+        let (dir, clock) = (
+            queue.store.path().parent().unwrap().to_path_buf(),
+            FrozenClock::at(queue.store.clock().now()),
+        );
+        drop(queue);
+        let reopened = EmbeddedStore::open(&dir, clock).unwrap();
+        assert_eq!(reopened.queue_depth("Queue").unwrap(), Default::default());
+        assert_eq!(
+            peek(&reopened, "QueueDLQ").into_iter().collect::<BTreeSet<_>>(),
+            BTreeSet::from(["m2".to_string(), "m3".to_string()])
+        );
+    }
 }

@@ -14,13 +14,13 @@ use txn_notify::domain::Currency;
 use txn_notify::domain::Mailbox;
 use txn_notify::local::embedded::bus::EmbeddedBus;
 use txn_notify::local::embedded::bus::deliver;
-use txn_notify::local::embedded::store::EmbeddedStore;
+use txn_notify::local::embedded::store::{EmbeddedStore, QueueDepth};
 use txn_notify::local::embedded::{PollerConfig, StreamPoller};
 use txn_notify::local::memory::MemoryMailer;
 use txn_notify::pipeline::notify::{Notifier, NotifyConfig};
 use txn_notify::pipeline::{AuditConfig, Auditor};
 use txn_notify::pipeline::{Processor, ProcessorConfig, StreamBatch};
-use txn_notify::ports::Ledger;
+use txn_notify::ports::{Clock, Ledger};
 use txn_notify::rules::Rules;
 use txn_notify::template::Routes;
 
@@ -195,6 +195,74 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
     .unwrap();
     assert_eq!(done.deleted, 1);
     assert_eq!(store.queue_depth("AuditQueue").unwrap(), Default::default());
+}
+
+/// A message sent and received inside a group, not deleted when it commits, is written
+/// with its receive: after a restart it is still in flight, its receipt still deletes it
+/// until the visibility timeout, and it then comes back received twice.
+#[tokio::test]
+async fn a_group_commit_writes_the_fresh_messages_still_on_their_queues_as_they_stand() {
+    let store = store("fresh-messages");
+    let settings = Routes::builtin().queues["NotifyQueue"].clone();
+    let group = store.group();
+    for n in 1..=3 {
+        store.enqueue("NotifyQueue", &json!({ "n": n }).to_string()).unwrap();
+    }
+    let received = store.receive("NotifyQueue", &settings, 2).unwrap();
+    assert_eq!(received.len(), 2);
+    assert!(store.delete_message("NotifyQueue", &received[0].receipt).unwrap());
+    assert!(
+        !store.delete_message("NotifyQueue", &received[0].receipt).unwrap(),
+        "deleted once"
+    );
+    assert_eq!(
+        store.queue_depth("NotifyQueue").unwrap(),
+        QueueDepth {
+            visible: 1,
+            in_flight: 1
+        }
+    );
+    group.commit().unwrap();
+
+    let (dir, clock) = (
+        store.path().parent().unwrap().to_path_buf(),
+        FrozenClock::at(store.clock().now()),
+    );
+    drop(store);
+    let store = EmbeddedStore::open(&dir, clock).unwrap();
+    assert_eq!(
+        store.queue_depth("NotifyQueue").unwrap(),
+        QueueDepth {
+            visible: 1,
+            in_flight: 1
+        }
+    );
+    let third = store.receive("NotifyQueue", &settings, 10).unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(
+        (json_of_text(&third[0].body)["n"].clone(), third[0].receive_count),
+        (json!(3), 1)
+    );
+    store.clock().advance(Duration::seconds(180));
+    let again = store.receive("NotifyQueue", &settings, 10).unwrap();
+    let mut counts: Vec<(i64, u32)> = again
+        .iter()
+        .map(|m| (json_of_text(&m.body)["n"].as_i64().unwrap(), m.receive_count))
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![(2, 2), (3, 2)],
+        "both back after the timeout, the receive inside the group counted"
+    );
+    assert!(
+        !store.delete_message("NotifyQueue", &received[1].receipt).unwrap(),
+        "its old receipt is stale"
+    );
+}
+
+fn json_of_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
 }
 
 /// Each SQS sample holds what template.yaml's rules route to the queue its records name

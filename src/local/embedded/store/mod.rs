@@ -267,6 +267,8 @@ struct Session {
     groups: u32,
     /// Whether the groups' SQLite transaction has begun (at their first statement).
     begun: bool,
+    /// The queue messages the open group has sent and not yet written.
+    fresh: queues::FreshMessages,
 }
 
 impl Session {
@@ -275,7 +277,12 @@ impl Session {
             return Ok(());
         }
         self.begun = false;
-        let committed = self.connection.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        let committed = self
+            .fresh
+            .write_out(&self.connection)
+            .and_then(|_| self.connection.prepare_cached("COMMIT"))
+            .and_then(|mut s| s.execute([]));
+        self.fresh.discard();
         if committed.is_err() && !self.connection.is_autocommit() {
             // A commit that failed leaves the transaction open: end it, so the next write
             // starts clean (what it held comes again with its invocation).
@@ -370,6 +377,30 @@ impl<C> EmbeddedStore<C> {
         work(&session.connection).map_err(sqlite)
     }
 
+    /// As `with`, with the open group's fresh queue messages (None outside a group).
+    fn with_fresh<T>(
+        &self,
+        work: impl FnOnce(&Connection, Option<&mut queues::FreshMessages>) -> rusqlite::Result<T>,
+    ) -> Result<T, PortError> {
+        let mut session = self.session.lock().expect("store lock");
+        if session.groups > 0 && !session.begun {
+            session
+                .connection
+                .prepare_cached("BEGIN")
+                .and_then(|mut s| s.execute([]))
+                .map_err(sqlite)?;
+            session.begun = true;
+        }
+        let Session {
+            connection,
+            groups,
+            fresh,
+            ..
+        } = &mut *session;
+        let fresh = (*groups > 0).then_some(fresh);
+        work(connection, fresh).map_err(sqlite)
+    }
+
     /// Opens a group commit (see the module's notes on durability).
     pub fn group(&self) -> Group<'_, C> {
         self.session.lock().expect("store lock").groups += 1;
@@ -414,6 +445,9 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES))
+            // A savepoint's sub-journal (every atomic write inside a group) in memory, not in
+            // a temporary file.
+            .and_then(|_| connection.pragma_update(None, "temp_store", "MEMORY"))
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
             .and_then(|_| upgrade(&connection))
@@ -435,6 +469,7 @@ impl<C: Clock> EmbeddedStore<C> {
                 connection,
                 groups: 0,
                 begun: false,
+                fresh: Default::default(),
             }),
             path,
             clock,

@@ -6,7 +6,13 @@
 //! | a message not deleted comes back after the timeout | it is visible again and its receive count goes on |
 //! | the receive count passes the redrive policy's `maxReceiveCount` | it moves to the dead-letter queue instead of being received |
 //! | a delete with a stale receipt | does nothing (the message was received again since) |
-
+//!
+//! Inside a group commit, a message sent is kept in memory ([`FreshMessages`]) until the
+//! group commits, and only the messages still on a queue then are written: most are received
+//! and deleted within the tick that sent them and never touch the file. What a commit
+//! writes is what the queues hold at that moment, so a crash takes back the group whole as
+//! before; a group that fails to commit loses its fresh messages with the rest of it.
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,35 +44,201 @@ fn random_id() -> String {
     format!("{:016x}{:016x}", rng.u64(..), rng.u64(..))
 }
 
+/// The messages sent during the open group commit, by queue and in the order sent; written
+/// to `queue_messages` when the group commits, if still there.
+#[derive(Debug, Default)]
+pub(super) struct FreshMessages {
+    queues: HashMap<String, BTreeMap<u64, FreshMessage>>,
+    /// Numbers messages across groups: a fresh message's id ends with its number, so a
+    /// delete finds it without a search.
+    sent: u64,
+}
+
+#[derive(Debug)]
+struct FreshMessage {
+    message_id: String,
+    body: String,
+    sent_ms: i64,
+    visible_at_ms: i64,
+    receive_count: i64,
+    receipt: Option<String>,
+}
+
+const INSERT_MESSAGE: &str =
+    "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms, receive_count, receipt)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+impl FreshMessages {
+    fn send(&mut self, queue: &str, body: &str, now_ms: i64) -> String {
+        self.sent += 1;
+        let number = self.sent;
+        let message_id = format!("{:016x}{number:016x}", fastrand::u64(..));
+        let message = FreshMessage {
+            message_id: message_id.clone(),
+            body: body.to_string(),
+            sent_ms: now_ms,
+            visible_at_ms: now_ms,
+            receive_count: 0,
+            receipt: None,
+        };
+        self.queues
+            .entry(queue.to_string())
+            .or_default()
+            .insert(number, message);
+        message_id
+    }
+
+    /// As [`EmbeddedStore::receive`], on the fresh messages, until `received` holds `max`.
+    fn receive(
+        &mut self,
+        queue: &str,
+        settings: &QueueSettings,
+        now_ms: i64,
+        max: usize,
+        received: &mut Vec<ReceivedMessage>,
+    ) {
+        let Some(messages) = self.queues.get_mut(queue) else {
+            return;
+        };
+        let invisible_until = now_ms + settings.visibility_timeout.as_millis() as i64;
+        let mut dead = Vec::new();
+        for (&number, message) in messages.iter_mut() {
+            if received.len() == max {
+                break;
+            }
+            if message.visible_at_ms > now_ms {
+                continue;
+            }
+            if let (Some(limit), Some(_)) = (settings.max_receive_count, &settings.dead_letter_queue)
+                && message.receive_count >= i64::from(limit)
+            {
+                dead.push(number);
+                continue;
+            }
+            let receipt = format!("{}.{}", message.message_id, random_id());
+            message.receive_count += 1;
+            message.visible_at_ms = invisible_until;
+            message.receipt = Some(receipt.clone());
+            received.push(ReceivedMessage {
+                message_id: message.message_id.clone(),
+                receipt,
+                body: message.body.clone(),
+                receive_count: message.receive_count as u32,
+                sent_at_ms: message.sent_ms,
+            });
+        }
+        if let Some(dlq) = &settings.dead_letter_queue {
+            for number in dead {
+                let Some(mut message) = self.queues.get_mut(queue).and_then(|m| m.remove(&number)) else {
+                    continue;
+                };
+                tracing::warn!(queue, dead_letter_queue = %dlq, message_id = %message.message_id, receives = message.receive_count, "message moved to its dead-letter queue");
+                message.receive_count = 0;
+                message.visible_at_ms = now_ms;
+                message.receipt = None;
+                self.queues.entry(dlq.clone()).or_default().insert(number, message);
+            }
+        }
+    }
+
+    /// Deletes a fresh message by its receipt: None when the message is not a fresh one.
+    fn delete(&mut self, queue: &str, message_id: &str, receipt: &str) -> Option<bool> {
+        let number = message_id.get(16..).and_then(|n| u64::from_str_radix(n, 16).ok())?;
+        let messages = self.queues.get_mut(queue)?;
+        let message = messages.get(&number).filter(|m| m.message_id == message_id)?;
+        if message.receipt.as_deref() != Some(receipt) {
+            return Some(false);
+        }
+        messages.remove(&number);
+        Some(true)
+    }
+
+    fn depth(&self, queue: &str, now_ms: i64) -> QueueDepth {
+        let mut depth = QueueDepth::default();
+        for message in self.queues.get(queue).into_iter().flat_map(|m| m.values()) {
+            if message.visible_at_ms <= now_ms {
+                depth.visible += 1;
+            } else {
+                depth.in_flight += 1;
+            }
+        }
+        depth
+    }
+
+    fn next_visible_ms(&self, queue: &str) -> Option<i64> {
+        self.queues.get(queue)?.values().map(|m| m.visible_at_ms).min()
+    }
+
+    /// Writes the messages still on a queue, and forgets them all.
+    pub(super) fn write_out(&mut self, connection: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let queues = std::mem::take(&mut self.queues);
+        let mut insert = None;
+        for (queue, messages) in &queues {
+            for message in messages.values() {
+                if insert.is_none() {
+                    insert = Some(connection.prepare_cached(INSERT_MESSAGE)?);
+                }
+                if let Some(insert) = insert.as_mut() {
+                    insert.execute(params![
+                        message.message_id,
+                        queue,
+                        message.body,
+                        message.sent_ms,
+                        message.visible_at_ms,
+                        message.receive_count,
+                        message.receipt
+                    ])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets them (their group did not commit).
+    pub(super) fn discard(&mut self) {
+        self.queues.clear();
+    }
+}
+
 impl<C: Clock> EmbeddedStore<C> {
     /// Puts a message on a queue, visible now. Returns its message id.
     pub fn enqueue(&self, queue: &str, body: &str) -> Result<String, PortError> {
         let now = self.clock.now().timestamp_millis();
-        let id = random_id();
-        self.with(|connection| {
-            connection
-                .prepare_cached(
-                    "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                )?
-                .execute(params![id, queue, body, now])?;
-            Ok(())
-        })?;
-        Ok(id)
+        self.with_fresh(|connection, fresh| match fresh {
+            Some(fresh) => Ok(fresh.send(queue, body, now)),
+            None => {
+                let id = random_id();
+                connection.prepare_cached(INSERT_MESSAGE)?.execute(params![
+                    id,
+                    queue,
+                    body,
+                    now,
+                    now,
+                    0,
+                    None::<String>
+                ])?;
+                Ok(id)
+            }
+        })
     }
 
     /// Puts messages on a queue in one transaction, visible now: all or none.
     pub fn enqueue_all(&self, queue: &str, bodies: &[String]) -> Result<(), PortError> {
         let now = self.clock.now().timestamp_millis();
-        self.with(|connection| {
-            atomic(connection, |tx| {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO queue_messages (message_id, queue, body, sent_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                )?;
+        self.with_fresh(|connection, fresh| match fresh {
+            Some(fresh) => {
                 for body in bodies {
-                    insert.execute(params![random_id(), queue, body, now])?;
+                    fresh.send(queue, body, now);
                 }
                 Ok(())
-            })
+            }
+            None => atomic(connection, |tx| {
+                let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
+                for body in bodies {
+                    insert.execute(params![random_id(), queue, body, now, now, 0, None::<String>])?;
+                }
+                Ok(())
+            }),
         })
     }
 
@@ -80,8 +252,9 @@ impl<C: Clock> EmbeddedStore<C> {
     ) -> Result<Vec<ReceivedMessage>, PortError> {
         let now = self.clock.now().timestamp_millis();
         let invisible_until = now + settings.visibility_timeout.as_millis() as i64;
-        self.with(|connection| {
-            atomic(connection, |tx| {
+        self.with_fresh(|connection, fresh| {
+            // The messages on disk were sent before the fresh ones: they come first.
+            let mut received = atomic(connection, |tx| {
             // In the order of `queue_order`, so the oldest come first without a sort.
             let candidates: Vec<(String, String, i64, i64)> = {
                 let mut statement = tx.prepare_cached(
@@ -125,7 +298,11 @@ impl<C: Clock> EmbeddedStore<C> {
                 });
             }
             Ok(received)
-            })
+            })?;
+            if let Some(fresh) = fresh {
+                fresh.receive(queue, settings, now, max, &mut received);
+            }
+            Ok(received)
         })
     }
 
@@ -134,7 +311,10 @@ impl<C: Clock> EmbeddedStore<C> {
         let Some((message_id, _)) = receipt.split_once('.') else {
             return Ok(false);
         };
-        self.with(|connection| {
+        self.with_fresh(|connection, fresh| {
+            if let Some(deleted) = fresh.and_then(|fresh| fresh.delete(queue, message_id, receipt)) {
+                return Ok(deleted);
+            }
             let deleted = connection
                 .prepare_cached("DELETE FROM queue_messages WHERE message_id = ?1 AND queue = ?2 AND receipt = ?3")?
                 .execute(params![message_id, queue, receipt])?;
@@ -144,8 +324,8 @@ impl<C: Clock> EmbeddedStore<C> {
 
     pub fn queue_depth(&self, queue: &str) -> Result<QueueDepth, PortError> {
         let now = self.clock.now().timestamp_millis();
-        self.with(|connection| {
-            connection
+        self.with_fresh(|connection, fresh| {
+            let stored = connection
                 .prepare_cached(
                     "SELECT COALESCE(SUM(visible_at_ms <= ?2), 0), COALESCE(SUM(visible_at_ms > ?2), 0)
                  FROM queue_messages WHERE queue = ?1",
@@ -155,17 +335,24 @@ impl<C: Clock> EmbeddedStore<C> {
                         visible: row.get::<_, i64>(0)? as u64,
                         in_flight: row.get::<_, i64>(1)? as u64,
                     })
-                })
+                })?;
+            let fresh = fresh.map(|fresh| fresh.depth(queue, now)).unwrap_or_default();
+            Ok(QueueDepth {
+                visible: stored.visible + fresh.visible,
+                in_flight: stored.in_flight + fresh.in_flight,
+            })
         })
     }
 
     /// When the next message of the queue becomes visible (None: the queue is empty).
     pub fn next_visible(&self, queue: &str) -> Result<Option<Duration>, PortError> {
         let now = self.clock.now().timestamp_millis();
-        let at: Option<i64> = self.with(|connection| {
-            connection
+        let at: Option<i64> = self.with_fresh(|connection, fresh| {
+            let stored: Option<i64> = connection
                 .prepare_cached("SELECT MIN(visible_at_ms) FROM queue_messages WHERE queue = ?1")?
-                .query_row([queue], |row| row.get(0))
+                .query_row([queue], |row| row.get(0))?;
+            let fresh = fresh.and_then(|fresh| fresh.next_visible_ms(queue));
+            Ok(stored.into_iter().chain(fresh).min())
         })?;
         Ok(at.map(|at| Duration::from_millis((at - now).max(0) as u64)))
     }
