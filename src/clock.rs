@@ -89,6 +89,16 @@ impl SkippingClock {
         SkippingClock::default()
     }
 
+    /// A clock that reads `instant` now and runs on from there.
+    pub fn starting_at(instant: DateTime<Utc>) -> Self {
+        let clock = SkippingClock::default();
+        clock.skipped_ms.store(
+            (instant - Utc::now()).num_milliseconds(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        clock
+    }
+
     pub fn advance(&self, by: Duration) {
         self.skipped_ms
             .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);

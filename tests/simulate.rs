@@ -28,6 +28,7 @@ async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
         faults: 0.1,
         crash_after: Some(5),
         data_dir: temp_dir("faults"),
+        starts_at: None,
     };
     let report = simulate(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
@@ -47,6 +48,30 @@ async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
 }
 
 #[tokio::test]
+async fn a_run_started_inside_the_statement_window_takes_the_rest_of_it() {
+    // Sunday 16:05 UTC: the planner's 16:00 run is past, its 17:00 to Monday 18:00 runs are not.
+    let starts_at = chrono::DateTime::parse_from_rfc3339("2026-11-29T16:05:00Z")
+        .unwrap()
+        .to_utc();
+    let options = SimulateOptions {
+        accounts: 24,
+        transactions: 300,
+        seed: 11,
+        faults: 0.0,
+        crash_after: None,
+        data_dir: temp_dir("sunday"),
+        starts_at: Some(starts_at),
+    };
+    let report = simulate(&options, &Quiet).await.unwrap();
+    assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
+    assert_eq!(report.monday_from.as_deref(), Some("2026-11-29T17:00:00Z"));
+    assert_eq!(report.monday_to.as_deref(), Some("2026-11-30T18:00:00Z"));
+    assert_eq!(report.planner_runs, 26);
+    assert!(report.statements_expected > 0, "{report:?}");
+    assert_eq!(report.statements_published, report.statements_expected, "{report:?}");
+}
+
+#[tokio::test]
 async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email() {
     let options = SimulateOptions {
         accounts: 10,
@@ -55,6 +80,7 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
         faults: 0.0,
         crash_after: None,
         data_dir: temp_dir("check"),
+        starts_at: None,
     };
     let (report, expected) = simulate_judged(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0));

@@ -68,6 +68,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         faults: args.faults,
         crash_after: args.crash_after,
         data_dir,
+        starts_at: None,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,

@@ -114,6 +114,21 @@ impl RunHour {
         hours
     }
 
+    /// The runs the scheduler has yet to make after `instant`: the hours of the window that
+    /// holds it which start after it, or, when none is left, the whole window after it. A
+    /// run at `instant` itself has fired already (the scheduler fires in (last, now]).
+    pub fn runs_after(instant: DateTime<Utc>) -> Vec<RunHour> {
+        let rest: Vec<RunHour> = RunHour::window_from(instant)
+            .into_iter()
+            .filter(|hour| hour.start > instant)
+            .collect();
+        if rest.is_empty() {
+            RunHour::window_from(RunHour::containing(instant).end())
+        } else {
+            rest
+        }
+    }
+
     /// Monday 06:00 in `zone` near this hour, if it falls inside it.
     pub fn due(&self, zone: Tz) -> Option<ZoneDue> {
         // The local date of a Monday 06:00 inside [start, end) is the local date of start or
@@ -177,6 +192,25 @@ mod tests {
         assert_eq!(RunHour::window_from(at("2026-11-30T03:20:00Z")), hours);
         assert!(!RunHour::containing(at("2026-11-30T19:00:00Z")).in_window());
         assert!(!RunHour::containing(at("2026-11-29T15:59:59Z")).in_window());
+    }
+
+    #[test]
+    fn the_runs_after_an_instant_are_the_rest_of_its_window_or_the_next_one() {
+        let window = RunHour::window_from(at("2026-11-25T10:00:00Z"));
+        // Before the window: all of it.
+        assert_eq!(RunHour::runs_after(at("2026-11-25T10:00:00Z")), window);
+        assert_eq!(RunHour::runs_after(at("2026-11-29T15:59:59Z")), window);
+        // At a run's top: that run has fired, the rest has not.
+        assert_eq!(RunHour::runs_after(at("2026-11-29T16:00:00Z")), window[1..].to_vec());
+        // Inside the window: the hours still to come.
+        let rest = RunHour::runs_after(at("2026-11-29T16:05:00Z"));
+        assert_eq!(rest.first().map(|h| h.start()), Some(at("2026-11-29T17:00:00Z")));
+        assert_eq!(rest.len(), 26);
+        assert_eq!(RunHour::runs_after(at("2026-11-30T17:59:00Z")), window[26..].to_vec());
+        // Its last run under way: the next week's window, whole.
+        let next = RunHour::runs_after(at("2026-11-30T18:10:00Z"));
+        assert_eq!(next.len(), 27);
+        assert_eq!(next[0].start(), at("2026-12-06T16:00:00Z"));
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! batches, between a batch's effects and its checkpoint, with a notifier batch in flight,
 //! and starts it again from the store.
 //!
-//! Then comes a Monday morning across zones: the clock skips to the next window of the
-//! digest planner's schedules (Sunday 16:00 to Monday 18:00 UTC) and goes through it hour by
-//! hour; each hour's planner run queues the accounts whose Monday 06:00 it is, and the
+//! Then comes a Monday morning across zones: the clock skips to the digest planner's next
+//! run (its window is Sunday 16:00 to Monday 18:00 UTC; a run started inside it takes the
+//! rest of it) and goes through the window hour by hour; each hour's planner run queues the
+//! accounts whose Monday 06:00 it is, and the
 //! workers publish their statements for the week that just ended in their zone. Expected:
 //! one statement for each account that is due and had a transaction in that week.
 //!
@@ -69,6 +70,9 @@ pub struct SimulateOptions {
     pub faults: f64,
     pub crash_after: Option<u64>,
     pub data_dir: std::path::PathBuf,
+    /// The instant the run's clock starts at: now when `None` (the day's transactions are
+    /// the 24 hours before it).
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the caller sees while it runs.
@@ -127,7 +131,11 @@ pub async fn simulate_judged(
     let started = Instant::now();
     let dir = options.data_dir.clone();
     reset(&dir)?;
-    let clock: Clk = Arc::new(SkippingClock::new());
+    let clock: Clk = Arc::new(
+        options
+            .starts_at
+            .map_or_else(SkippingClock::new, SkippingClock::starting_at),
+    );
     let mut parts = RuntimeParts::local(Arc::clone(&clock));
     parts.faults = Faults::new(options.faults, options.seed);
     parts.outbox_layout = OutboxLayout::Mailboxes;
@@ -172,13 +180,12 @@ pub async fn simulate_judged(
         .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
         .await?;
 
-    // A Monday morning: the next whole window of the planner's schedules, hour by hour.
+    // A Monday morning: the planner's runs still to come, hour by hour. Inside the window
+    // (a Sunday evening), the rest of it: the scheduler would run every hour the clock
+    // skips over, so the window is never skipped for the next week's.
     let mut monday = MondayMorning::default();
     runtime.run_schedules().await?;
-    let mut window = RunHour::window_from(clock.now());
-    if window.first().is_some_and(|first| first.start() < clock.now()) {
-        window = RunHour::window_from(clock.now() + chrono::Duration::days(6));
-    }
+    let window = RunHour::runs_after(clock.now());
     for hour in &window {
         // The clock skips in whole milliseconds: land just past the hour's top.
         while clock.now() < hour.start() {
