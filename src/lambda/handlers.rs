@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::error::HandlerError;
 use crate::pipeline::StreamBatch;
 use crate::pipeline::audit::Auditor;
-use crate::pipeline::consumer::Reply;
+use crate::pipeline::consumer::{ConsumerPayload, Reply};
 use crate::pipeline::digest::{DigestPlanner, DigestWorker, PlanRequest};
 use crate::pipeline::feedback::Feedback;
 use crate::pipeline::ingest::Ingest;
@@ -59,7 +59,7 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        notifier(self, parsed(payload)?, metrics).await
+        notifier(self, payload.get(), metrics).await
     }
 }
 
@@ -70,7 +70,7 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Invok
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        feedback(self, parsed(payload)?, metrics).await
+        feedback(self, payload.get(), metrics).await
     }
 }
 
@@ -81,7 +81,7 @@ impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        auditor(self, parsed(payload)?, metrics).await
+        auditor(self, payload.get(), metrics).await
     }
 }
 
@@ -181,7 +181,7 @@ fn consumer_reply(reply: Reply) -> Result<Value, HandlerError> {
 
 pub async fn notifier<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: Secrets, C: Clock>(
     notifier: &Notifier<L, M, B, I, N, S, C>,
-    payload: Value,
+    payload: impl ConsumerPayload,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
     let (reply, s) = notifier.handle(payload).await?;
@@ -210,7 +210,7 @@ pub async fn notifier<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: Noti
 
 pub async fn feedback<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock>(
     feedback: &Feedback<L, N, B, I, C>,
-    payload: Value,
+    payload: impl ConsumerPayload,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
     let (reply, s) = feedback.handle(payload).await?;
@@ -240,7 +240,7 @@ pub async fn feedback<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency
 
 pub async fn auditor<L: AuditLog, C: Clock>(
     auditor: &Auditor<L, C>,
-    payload: Value,
+    payload: impl ConsumerPayload,
     metrics: &mut Invocation,
 ) -> Result<Value, HandlerError> {
     let (reply, s) = auditor.handle(payload).await?;

@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
-use super::consumer::{Delivery, Outcome, PayloadError, Reply, messages_of, reply};
+use super::consumer::{ConsumerPayload, Delivery, Outcome, PayloadError, Reply, reply};
 use crate::domain::audit::AuditRecord;
 use crate::ports::{AuditLog, Clock, PutOutcome};
 
@@ -60,8 +59,8 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
     }
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
-    pub async fn handle(&self, payload: Value) -> Result<(Reply, AuditStats), PayloadError> {
-        let (shape, messages) = messages_of(payload)?;
+    pub async fn handle(&self, payload: impl ConsumerPayload) -> Result<(Reply, AuditStats), PayloadError> {
+        let (shape, messages) = payload.messages()?;
         let mut stats = AuditStats {
             received: messages.len() as u64,
             ..AuditStats::default()

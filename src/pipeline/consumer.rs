@@ -90,6 +90,97 @@ fn delivery_from(value: Value) -> Result<Delivery, MessageError> {
     serde_json::from_value(value).map_err(|e| MessageError::NotAnEvent(e.to_string()))
 }
 
+/// A Lambda payload a consumer takes: its JSON text as Lambda hands it over (read in place,
+/// each body straight into its `Delivery`), or a JSON value (tests, `invoke`).
+pub trait ConsumerPayload {
+    /// Splits it into messages. Err only when it is neither shape.
+    fn messages(self) -> Result<(Shape, Vec<Message>), PayloadError>;
+}
+
+impl ConsumerPayload for Value {
+    fn messages(self) -> Result<(Shape, Vec<Message>), PayloadError> {
+        messages_of(self)
+    }
+}
+
+impl ConsumerPayload for &str {
+    fn messages(self) -> Result<(Shape, Vec<Message>), PayloadError> {
+        messages_of_text(self)
+    }
+}
+
+/// The two keys that tell the shapes apart, present (even null) or not.
+#[derive(Deserialize)]
+struct ShapeProbe {
+    #[serde(rename = "Records", default, deserialize_with = "present")]
+    records: bool,
+    #[serde(rename = "detail-type", default, deserialize_with = "present")]
+    detail_type: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// An SQS batch as text: each body borrowed where it has no escapes.
+#[derive(Deserialize)]
+struct SqsBatchText<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<SqsRecordText<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SqsRecordText<'a> {
+    #[serde(rename = "messageId", default, borrow)]
+    message_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    body: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A body's text → its delivery: not JSON at all, or JSON that is not an event.
+fn delivery_from_text(body: &str) -> Result<Delivery, MessageError> {
+    serde_json::from_str(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => MessageError::NotAnEvent(e.to_string()),
+        _ => MessageError::BodyNotJson(e.to_string()),
+    })
+}
+
+/// `messages_of` on the payload's text, with no JSON tree of the payload or of a body (only
+/// each detail is one): the same shapes, messages and errors.
+pub fn messages_of_text(payload: &str) -> Result<(Shape, Vec<Message>), PayloadError> {
+    // Only an object has keys (serde would read an array as a struct's fields in order).
+    if !payload.trim_start().starts_with('{') {
+        return Err(PayloadError::NeitherShape);
+    }
+    let probe: ShapeProbe = serde_json::from_str(payload).map_err(|_| PayloadError::NeitherShape)?;
+    if probe.records {
+        let batch: SqsBatchText =
+            serde_json::from_str(payload).map_err(|e| PayloadError::NotAnSqsBatch(e.to_string()))?;
+        let messages = batch
+            .records
+            .into_iter()
+            .map(|record| Message {
+                delivery: match record.body {
+                    Some(body) => delivery_from_text(&body),
+                    None => Err(MessageError::NoBody),
+                },
+                message_id: record.message_id.map(std::borrow::Cow::into_owned),
+            })
+            .collect();
+        return Ok((Shape::SqsBatch, messages));
+    }
+    if probe.detail_type {
+        return Ok((
+            Shape::Bare,
+            vec![Message {
+                message_id: None,
+                delivery: serde_json::from_str(payload).map_err(|e| MessageError::NotAnEvent(e.to_string())),
+            }],
+        ));
+    }
+    Err(PayloadError::NeitherShape)
+}
+
 /// Splits a Lambda payload into messages. Err only when the payload is neither shape.
 pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), PayloadError> {
     if payload.get("Records").is_some() {
@@ -182,5 +273,78 @@ pub fn reply(shape: Shape, messages: &[Message], outcomes: &[Outcome]) -> Reply 
             Some(Outcome::Failed(error)) => Err(error.clone()),
             _ => Ok(()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// What a reading came to, errors by kind (their wording is serde's).
+    fn outline(read: Result<(Shape, Vec<Message>), PayloadError>) -> String {
+        match read {
+            Err(PayloadError::NotAnSqsBatch(_)) => "not an SQS batch".into(),
+            Err(PayloadError::NeitherShape) => "neither shape".into(),
+            Ok((shape, messages)) => {
+                let each: Vec<String> = messages
+                    .iter()
+                    .map(|m| {
+                        let delivery = match &m.delivery {
+                            Ok(d) => format!("{d:?}"),
+                            Err(MessageError::NoBody) => "no body".into(),
+                            Err(MessageError::BodyNotJson(_)) => "body not JSON".into(),
+                            Err(MessageError::NotAnEvent(_)) => "not an event".into(),
+                            Err(other) => format!("{other:?}"),
+                        };
+                        format!("{:?}: {delivery}", m.message_id)
+                    })
+                    .collect();
+                format!("{shape:?} {each:?}")
+            }
+        }
+    }
+
+    #[test]
+    fn the_text_is_read_as_its_json_value_is() {
+        let event = json!({"id": "e-1", "detail-type": "Large Transaction", "source": "txn-notify",
+            "time": "2026-12-06T10:00:00Z", "detail": {"event_id": "ev-1", "note": "a \"quoted\" é\n"}});
+        let replayed = json!({"id": "e-2", "detail-type": "X", "source": "s", "detail": [1, 2],
+            "replay-name": "after-incident"});
+        let record = |id: &str, body: Value| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"});
+        let payloads = [
+            json!({"Records": [
+                record("m1", Value::String(event.to_string())),
+                record("m2", Value::String(replayed.to_string())),
+                record("m3", json!("not json")),
+                record("m4", json!("{\"id\": 5}")),
+                record("m5", json!("[1, 2]")),
+                record("m6", json!("{\"id\": \"x\", \"detail-type\": \"y\"")),
+                json!({"messageId": "m7"}),
+                record("m8", Value::Null),
+                json!({"body": event.to_string()}),
+            ]}),
+            json!({"Records": []}),
+            json!({"Records": "no"}),
+            json!({"Records": [{"messageId": "m1", "body": 5}]}),
+            json!({"Records": null}),
+            event.clone(),
+            json!({"detail-type": "Only this"}),
+            json!({"detail-type": null, "id": "x"}),
+            json!({"something": "else"}),
+            json!([{"Records": []}]),
+            json!("Records"),
+            json!(null),
+        ];
+        for payload in payloads {
+            let text = payload.to_string();
+            assert_eq!(
+                outline(messages_of_text(&text)),
+                outline(messages_of(payload)),
+                "{text}"
+            );
+        }
+        assert!(outline(messages_of_text(&event.to_string())).contains("ev-1"));
     }
 }

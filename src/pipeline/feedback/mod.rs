@@ -28,13 +28,12 @@ pub use ses_event::{BounceType, FeedbackKind, SesEventError, SesFeedback};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::domain::events::{DetailType, Severity, UndeliveredReason};
 use crate::domain::{DeliveryState, UndeliverableReason};
 use crate::ports::{Clock, DeliveryUpdate, EventBus, Idempotency, Ledger, NotificationLog, PortError};
 
-use super::consumer::{Delivery, MessageError, Outcome, PayloadError, Reply, messages_of, reply};
+use super::consumer::{ConsumerPayload, Delivery, MessageError, Outcome, PayloadError, Reply, reply};
 use super::idempotency::IdempotencyConfig;
 use super::retry::{RetryPolicy, retry_transient};
 use super::undeliverable::{ReportError, Reported, Reporting, Undelivered, report_undeliverable};
@@ -115,8 +114,8 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
     }
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
-    pub async fn handle(&self, payload: Value) -> Result<(Reply, FeedbackStats), PayloadError> {
-        let (shape, messages) = messages_of(payload)?;
+    pub async fn handle(&self, payload: impl ConsumerPayload) -> Result<(Reply, FeedbackStats), PayloadError> {
+        let (shape, messages) = payload.messages()?;
         let mut stats = FeedbackStats {
             received: messages.len() as u64,
             ..FeedbackStats::default()

@@ -39,7 +39,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::domain::email::Mailbox;
 use crate::domain::events::{Severity, UndeliveredReason};
@@ -48,7 +47,7 @@ use crate::domain::unsubscribe::{STATEMENT_PURPOSE, TOKEN_LIFETIME, mint};
 use crate::domain::{Account, Decision, DeliveryState, Notification, NotificationEmail};
 use crate::ports::{Clock, EventBus, Idempotency, Ledger, MailError, Mailer, NotificationLog, PutOutcome, Secrets};
 
-use super::consumer::{MessageError, Outcome, PayloadError, Reply, messages_of, reply};
+use super::consumer::{ConsumerPayload, MessageError, Outcome, PayloadError, Reply, reply};
 use super::idempotency::{IdempotencyConfig, Once, OnceError, run_once};
 use super::profiles::load_profiles;
 use super::retry::{RetryPolicy, retry_transient};
@@ -183,19 +182,21 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
     }
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
-    pub async fn handle(&self, payload: Value) -> Result<(Reply, NotifyStats), PayloadError> {
-        let (shape, messages) = messages_of(payload)?;
+    pub async fn handle(&self, payload: impl ConsumerPayload) -> Result<(Reply, NotifyStats), PayloadError> {
+        let (shape, mut messages) = payload.messages()?;
         let mut stats = NotifyStats {
             received: messages.len() as u64,
             ..NotifyStats::default()
         };
+        // Each detail is read once, into its notice, and let go: a batch of statements is
+        // held in its typed form only.
         let notices: Vec<Result<Option<Notice>, MessageError>> = messages
-            .iter()
+            .iter_mut()
             .map(|m| {
-                m.delivery
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|d| Notice::of(&d.detail_type, &d.detail))
+                let delivery = m.delivery.as_mut().map_err(|e| e.clone())?;
+                stats.replays += u64::from(delivery.replay_name.is_some());
+                let detail = std::mem::take(&mut delivery.detail);
+                Notice::of(&delivery.detail_type, &detail)
             })
             .collect();
         let mut wanted: Vec<String> = notices
@@ -208,9 +209,6 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
 
         let mut outcomes = Vec::with_capacity(messages.len());
         for (message, notice) in messages.iter().zip(notices) {
-            if let Ok(delivery) = &message.delivery {
-                stats.replays += u64::from(delivery.replay_name.is_some());
-            }
             let message_id = message.message_id.as_deref().unwrap_or("-");
             let outcome = match notice {
                 Err(error) => {
