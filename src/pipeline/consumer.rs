@@ -145,6 +145,25 @@ fn delivery_from_text(body: &str) -> Result<Delivery, MessageError> {
     })
 }
 
+/// One message of an SQS batch.
+fn sqs_message(message_id: Option<String>, body: Option<&str>) -> Message {
+    Message {
+        delivery: body.map_or(Err(MessageError::NoBody), delivery_from_text),
+        message_id,
+    }
+}
+
+/// A bare event: one message, with no id.
+fn bare(delivery: Result<Delivery, MessageError>) -> (Shape, Vec<Message>) {
+    (
+        Shape::Bare,
+        vec![Message {
+            message_id: None,
+            delivery,
+        }],
+    )
+}
+
 /// `messages_of` on the payload's text, with no JSON tree of the payload or of a body (only
 /// each detail is one): the same shapes, messages and errors.
 pub fn messages_of_text(payload: &str) -> Result<(Shape, Vec<Message>), PayloadError> {
@@ -159,23 +178,18 @@ pub fn messages_of_text(payload: &str) -> Result<(Shape, Vec<Message>), PayloadE
         let messages = batch
             .records
             .into_iter()
-            .map(|record| Message {
-                delivery: match record.body {
-                    Some(body) => delivery_from_text(&body),
-                    None => Err(MessageError::NoBody),
-                },
-                message_id: record.message_id.map(std::borrow::Cow::into_owned),
+            .map(|record| {
+                sqs_message(
+                    record.message_id.map(std::borrow::Cow::into_owned),
+                    record.body.as_deref(),
+                )
             })
             .collect();
         return Ok((Shape::SqsBatch, messages));
     }
     if probe.detail_type {
-        return Ok((
-            Shape::Bare,
-            vec![Message {
-                message_id: None,
-                delivery: serde_json::from_str(payload).map_err(|e| MessageError::NotAnEvent(e.to_string())),
-            }],
+        return Ok(bare(
+            serde_json::from_str(payload).map_err(|e| MessageError::NotAnEvent(e.to_string())),
         ));
     }
     Err(PayloadError::NeitherShape)
@@ -189,26 +203,12 @@ pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), PayloadError
         let messages = batch
             .records
             .into_iter()
-            .map(|record| Message {
-                delivery: match record.body {
-                    Some(body) => serde_json::from_str::<Value>(&body)
-                        .map_err(|e| MessageError::BodyNotJson(e.to_string()))
-                        .and_then(delivery_from),
-                    None => Err(MessageError::NoBody),
-                },
-                message_id: record.message_id,
-            })
+            .map(|record| sqs_message(record.message_id, record.body.as_deref()))
             .collect();
         return Ok((Shape::SqsBatch, messages));
     }
     if payload.get("detail-type").is_some() {
-        return Ok((
-            Shape::Bare,
-            vec![Message {
-                message_id: None,
-                delivery: delivery_from(payload),
-            }],
-        ));
+        return Ok(bare(delivery_from(payload)));
     }
     Err(PayloadError::NeitherShape)
 }
