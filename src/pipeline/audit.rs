@@ -67,15 +67,15 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
         };
         let mut outcomes = Vec::with_capacity(messages.len());
         for message in &messages {
-            let outcome = match &message.delivery {
+            let outcome = match message.delivery() {
                 Err(reason) => {
                     stats.malformed += 1;
                     tracing::warn!(message_id = message.message_id.as_deref().unwrap_or("-"), reason = %reason, "malformed message");
-                    Outcome::malformed(reason.clone())
+                    Outcome::malformed(reason)
                 }
                 Ok(delivery) => {
                     stats.replays += u64::from(delivery.replay_name.is_some());
-                    let record = self.record_of(delivery, self.clock.now());
+                    let record = self.record_of(&delivery, self.clock.now());
                     match self.log.put_if_absent(&record).await {
                         Ok(PutOutcome::Written) => {
                             stats.written += 1;

@@ -73,11 +73,29 @@ pub enum MessageError {
     Unrenderable(String),
 }
 
-/// One message of the payload: the SQS message id when it came in a batch.
+/// One message of the payload: the SQS message id when it came in a batch. Its body is read
+/// into a delivery when it is handled, one message at a time: a batch of a hundred Weekly
+/// Statements is held as text, not as a hundred JSON trees.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub message_id: Option<String>,
-    pub delivery: Result<Delivery, MessageError>,
+    content: Content,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    Body(String),
+    Read(Result<Delivery, MessageError>),
+}
+
+impl Message {
+    /// The delivery it carries (its body is read at each call: call it once).
+    pub fn delivery(&self) -> Result<Delivery, MessageError> {
+        match &self.content {
+            Content::Body(body) => delivery_from_text(body),
+            Content::Read(read) => read.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,9 +164,9 @@ fn delivery_from_text(body: &str) -> Result<Delivery, MessageError> {
 }
 
 /// One message of an SQS batch.
-fn sqs_message(message_id: Option<String>, body: Option<&str>) -> Message {
+fn sqs_message(message_id: Option<String>, body: Option<String>) -> Message {
     Message {
-        delivery: body.map_or(Err(MessageError::NoBody), delivery_from_text),
+        content: body.map_or(Content::Read(Err(MessageError::NoBody)), Content::Body),
         message_id,
     }
 }
@@ -159,7 +177,7 @@ fn bare(delivery: Result<Delivery, MessageError>) -> (Shape, Vec<Message>) {
         Shape::Bare,
         vec![Message {
             message_id: None,
-            delivery,
+            content: Content::Read(delivery),
         }],
     )
 }
@@ -181,7 +199,7 @@ pub fn messages_of_text(payload: &str) -> Result<(Shape, Vec<Message>), PayloadE
             .map(|record| {
                 sqs_message(
                     record.message_id.map(std::borrow::Cow::into_owned),
-                    record.body.as_deref(),
+                    record.body.map(std::borrow::Cow::into_owned),
                 )
             })
             .collect();
@@ -203,7 +221,7 @@ pub fn messages_of(payload: Value) -> Result<(Shape, Vec<Message>), PayloadError
         let messages = batch
             .records
             .into_iter()
-            .map(|record| sqs_message(record.message_id, record.body.as_deref()))
+            .map(|record| sqs_message(record.message_id, record.body))
             .collect();
         return Ok((Shape::SqsBatch, messages));
     }
@@ -291,7 +309,7 @@ mod tests {
                 let each: Vec<String> = messages
                     .iter()
                     .map(|m| {
-                        let delivery = match &m.delivery {
+                        let delivery = match &m.delivery() {
                             Ok(d) => format!("{d:?}"),
                             Err(MessageError::NoBody) => "no body".into(),
                             Err(MessageError::BodyNotJson(_)) => "body not JSON".into(),

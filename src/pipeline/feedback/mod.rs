@@ -123,13 +123,13 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
         let mut outcomes = Vec::with_capacity(messages.len());
         for message in &messages {
             let message_id = message.message_id.as_deref().unwrap_or("-");
-            let outcome = match &message.delivery {
+            let outcome = match message.delivery() {
                 Err(error) => {
                     stats.malformed += 1;
                     tracing::warn!(message_id, reason = %error, "malformed message; it will reach the DLQ");
-                    Outcome::malformed(error.clone())
+                    Outcome::malformed(error)
                 }
-                Ok(delivery) => self.one(delivery, &mut stats).await,
+                Ok(delivery) => self.one(&delivery, &mut stats).await,
             };
             outcomes.push(outcome);
         }

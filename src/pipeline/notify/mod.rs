@@ -183,20 +183,19 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
 
     /// Handles a Lambda payload (an SQS batch or a bare event). Err: neither shape.
     pub async fn handle(&self, payload: impl ConsumerPayload) -> Result<(Reply, NotifyStats), PayloadError> {
-        let (shape, mut messages) = payload.messages()?;
+        let (shape, messages) = payload.messages()?;
         let mut stats = NotifyStats {
             received: messages.len() as u64,
             ..NotifyStats::default()
         };
-        // Each detail is read once, into its notice, and let go: a batch of statements is
-        // held in its typed form only.
+        // Each message is read once, into its notice: a batch of statements is held as text
+        // and as notices, never as JSON trees all at once.
         let notices: Vec<Result<Option<Notice>, MessageError>> = messages
-            .iter_mut()
+            .iter()
             .map(|m| {
-                let delivery = m.delivery.as_mut().map_err(|e| e.clone())?;
+                let delivery = m.delivery()?;
                 stats.replays += u64::from(delivery.replay_name.is_some());
-                let detail = std::mem::take(&mut delivery.detail);
-                Notice::of(&delivery.detail_type, &detail)
+                Notice::of(&delivery.detail_type, &delivery.detail)
             })
             .collect();
         let mut wanted: Vec<String> = notices
