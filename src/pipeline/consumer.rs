@@ -108,8 +108,8 @@ fn delivery_from(value: Value) -> Result<Delivery, MessageError> {
     serde_json::from_value(value).map_err(|e| MessageError::NotAnEvent(e.to_string()))
 }
 
-/// A Lambda payload a consumer takes: its JSON text as Lambda hands it over (read in place,
-/// each body straight into its `Delivery`), or a JSON value (tests, `invoke`).
+/// A Lambda payload a consumer takes: its JSON text as Lambda hands it over (read without a
+/// JSON tree of the payload), or a JSON value (tests, `invoke`).
 pub trait ConsumerPayload {
     /// Splits it into messages. Err only when it is neither shape.
     fn messages(self) -> Result<(Shape, Vec<Message>), PayloadError>;
@@ -140,7 +140,7 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
     serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
-/// An SQS batch as text: each body borrowed where it has no escapes.
+/// An SQS batch as text: only the two fields a message needs.
 #[derive(Deserialize)]
 struct SqsBatchText<'a> {
     #[serde(rename = "Records", borrow)]
@@ -182,8 +182,8 @@ fn bare(delivery: Result<Delivery, MessageError>) -> (Shape, Vec<Message>) {
     )
 }
 
-/// `messages_of` on the payload's text, with no JSON tree of the payload or of a body (only
-/// each detail is one): the same shapes, messages and errors.
+/// `messages_of` on the payload's text, with no JSON tree of the payload: the same shapes,
+/// messages and errors.
 pub fn messages_of_text(payload: &str) -> Result<(Shape, Vec<Message>), PayloadError> {
     // Only an object has keys (serde would read an array as a struct's fields in order).
     if !payload.trim_start().starts_with('{') {
@@ -364,5 +364,27 @@ mod tests {
             );
         }
         assert!(outline(messages_of_text(&event.to_string())).contains("ev-1"));
+        // Each kind of bad message, as the table at the top says.
+        let batch = json!({"Records": [
+            record("bad", json!("not json")),
+            record("cut", json!("{\"id\": \"x\", \"detail-type\": \"y\"")),
+            record("other", json!("{\"id\": 5}")),
+            record("array", json!("[1, 2]")),
+            json!({"messageId": "none"}),
+        ]});
+        let (_, messages) = messages_of_text(&batch.to_string()).unwrap();
+        let kinds: Vec<&str> = messages
+            .iter()
+            .map(|m| match m.delivery() {
+                Err(MessageError::BodyNotJson(_)) => "not JSON",
+                Err(MessageError::NotAnEvent(_)) => "not an event",
+                Err(MessageError::NoBody) => "no body",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["not JSON", "not JSON", "not an event", "not an event", "no body"]
+        );
     }
 }
