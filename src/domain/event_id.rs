@@ -5,6 +5,7 @@
 //! stream position: a transaction stored twice (a restore, a second writer) still yields one
 //! "Transaction Recorded", hence one email.
 
+use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
 use super::events::DetailType;
@@ -12,9 +13,23 @@ use super::events::DetailType;
 /// The namespace of txn-notify event ids (a UUIDv5 of the DNS name "txn-notify.events").
 const NAMESPACE: Uuid = Uuid::from_u128(0xbb4e516e_c6c1_5cf3_8e25_0e8ce6a345a7);
 
+/// UUIDv5 of the parts joined by the unit separator (it cannot appear in ids that come from
+/// JSON-safe text by accident): SHA-1 of the namespace and the name, version and variant set.
 fn derive(parts: &[&str]) -> String {
-    // Unit separator: it cannot appear in ids that come from JSON-safe text by accident.
-    Uuid::new_v5(&NAMESPACE, parts.join("\u{1f}").as_bytes()).to_string()
+    let mut hasher = Sha1::new();
+    hasher.update(NAMESPACE.as_bytes());
+    for (at, part) in parts.iter().enumerate() {
+        if at > 0 {
+            hasher.update(b"\x1f");
+        }
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_sha1_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_string()
 }
 
 /// An event about one transaction: its record, or one of its alerts.
@@ -67,6 +82,13 @@ mod tests {
             for_transaction(DetailType::TransactionRecorded, "acc-1", "t-1", "inserted"),
             "001ce108-53a6-54cc-a23b-d042c2d57e49"
         );
+        // A name longer than one SHA-1 block, and one in several scripts.
+        let long_account = format!("acc-{}", "x".repeat(80));
+        assert_eq!(
+            for_account_updated(&long_account, 7, "before-digest", "after-digest"),
+            "f73b7dbc-3b18-5228-80ff-e0b418046ca8"
+        );
+        assert_eq!(for_rejected_record("é€😀", "1"), "3afb4809-6d07-59e9-8748-8d54b943ee86");
     }
 
     #[test]

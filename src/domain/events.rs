@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::account::{Account, AccountStatus, Locale};
 use super::category::Category;
 use super::fields::CountryCode;
+use super::json_text::{ObjectWriter, write_string};
 use super::money::{Currency, Money, MoneySum};
 use super::time::rfc3339_utc;
 use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus};
@@ -113,31 +114,30 @@ pub struct FindingSummary {
     pub severity: Severity,
 }
 
-/// A transaction as its events carry it: serialized once, shared by the events of its
-/// record (a Transaction Recorded and its alerts carry the same text).
-#[derive(Clone, Debug)]
-pub struct TransactionSnapshot(std::sync::Arc<serde_json::value::RawValue>);
+/// A transaction as its events carry it: written once as JSON text, shared by the events of
+/// its record (a Transaction Recorded and its alerts carry the same text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransactionSnapshot(std::sync::Arc<str>);
 
 impl TransactionSnapshot {
     pub fn of(transaction: &Transaction) -> TransactionSnapshot {
-        let text = serde_json::value::to_raw_value(transaction).expect("a transaction always serializes");
-        TransactionSnapshot(std::sync::Arc::from(text))
+        let mut text = Vec::with_capacity(512);
+        transaction.write_json(&mut text);
+        TransactionSnapshot(std::sync::Arc::from(
+            String::from_utf8(text).expect("JSON text of strings is UTF-8"),
+        ))
     }
 
     pub fn json(&self) -> &str {
-        self.0.get()
-    }
-}
-
-impl PartialEq for TransactionSnapshot {
-    fn eq(&self, other: &Self) -> bool {
-        self.json() == other.json()
+        &self.0
     }
 }
 
 impl Serialize for TransactionSnapshot {
+    /// The text as it is (the cold path: the processor writes details with `detail_json`).
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
@@ -162,6 +162,66 @@ pub struct TransactionAlert {
     pub category: Category,
     pub rule: RuleFired,
     pub severity: Severity,
+}
+
+impl Header {
+    fn write_fields(&self, object: &mut ObjectWriter<'_>) {
+        object
+            .int("schema_version", self.schema_version)
+            .str("event_id", &self.event_id)
+            .str("account_id", &self.account_id)
+            .time("occurred_at", &self.occurred_at);
+    }
+}
+
+impl RuleFired {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut object = ObjectWriter::open(out);
+        object.str("id", self.id);
+        if let Some(threshold) = &self.threshold {
+            object.money("threshold", threshold);
+        }
+        object.opt_str("threshold_source", self.threshold_source.map(ThresholdSource::as_str));
+        object.close();
+    }
+}
+
+impl TransactionRecorded {
+    /// What its `Serialize` writes.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut object = ObjectWriter::open(out);
+        self.header.write_fields(&mut object);
+        object
+            .str("change", self.change.as_str())
+            .raw("transaction", self.transaction.json())
+            .str("category", self.category.as_str())
+            .str("severity", self.severity.as_str())
+            .array("findings", &self.findings, |out, finding| {
+                let mut summary = ObjectWriter::open(out);
+                summary
+                    .str("detail_type", finding.detail_type.as_str())
+                    .str("event_id", &finding.event_id);
+                summary.key_then("rule", |out| finding.rule.write_json(out));
+                summary.str("severity", finding.severity.as_str());
+                summary.close();
+            });
+        object.close();
+    }
+}
+
+impl TransactionAlert {
+    /// What the `Serialize` of an alert event writes: these fields, then the event's own.
+    fn write_json(&self, out: &mut Vec<u8>, own_fields: impl FnOnce(&mut ObjectWriter<'_>)) {
+        let mut object = ObjectWriter::open(out);
+        self.header.write_fields(&mut object);
+        object
+            .raw("transaction", self.transaction.json())
+            .str("category", self.category.as_str());
+        object.key_then("rule", |out| self.rule.write_json(out));
+        object.str("severity", self.severity.as_str());
+        own_fields(&mut object);
+        object.close();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -480,11 +540,60 @@ impl BusEvent {
         }
     }
 
-    /// The detail as the JSON text PutEvents carries.
+    /// The detail as the JSON text PutEvents carries. The events about a transaction (nine
+    /// of ten on the bus) are written by hand, exactly as `detail_json_by_serde` writes them.
     pub fn detail_json(&self) -> String {
-        // Room for a usual detail at once: no regrowing on the way.
+        let transaction = match self {
+            BusEvent::TransactionRecorded(e) => Some(&e.transaction),
+            other => other.alert().map(|a| &a.transaction),
+        };
+        // Room for the whole detail at once: no regrowing on the way.
+        let mut text = Vec::with_capacity(transaction.map_or(1024, |t| t.json().len() + 512));
+        if !self.write_transaction_detail(&mut text) {
+            self.write_detail_with_serde(&mut text);
+        }
+        String::from_utf8(text).expect("JSON text of strings is UTF-8")
+    }
+
+    /// The detail by each event's `Serialize`: the reference of `detail_json`.
+    pub fn detail_json_by_serde(&self) -> String {
         let mut text = Vec::with_capacity(1024);
-        let out = &mut text;
+        self.write_detail_with_serde(&mut text);
+        String::from_utf8(text).expect("serde_json writes UTF-8")
+    }
+
+    /// The detail of an event about a transaction; false (nothing written) for the others.
+    fn write_transaction_detail(&self, out: &mut Vec<u8>) -> bool {
+        let no_more = |_: &mut ObjectWriter<'_>| {};
+        match self {
+            BusEvent::TransactionRecorded(e) => e.write_json(out),
+            BusEvent::LargeTransaction(e) => e.alert.write_json(out, no_more),
+            BusEvent::LowBalance(e) => e.alert.write_json(out, |object| {
+                object.money("balance_after", &e.balance_after);
+            }),
+            BusEvent::SpendingLimitReached(e) => e.alert.write_json(out, |object| {
+                object.str("decline_reason", e.decline_reason.as_str());
+            }),
+            BusEvent::ForeignTransaction(e) => e.alert.write_json(out, |object| {
+                object
+                    .str("account_country", e.account_country.as_str())
+                    .str("account_currency", e.account_currency.code())
+                    .array("reasons", &e.reasons, |out, reason| write_string(out, reason.as_str()));
+            }),
+            BusEvent::CashWithdrawal(e) => e.alert.write_json(out, no_more),
+            BusEvent::HighRiskMerchant(e) => e.alert.write_json(out, |object| {
+                if let Some(mcc) = e.mcc {
+                    object.str("mcc", mcc.digits(&mut [0u8; 4]));
+                }
+            }),
+            BusEvent::TopUpCompleted(e) => e.alert.write_json(out, no_more),
+            BusEvent::RefundReceived(e) => e.alert.write_json(out, no_more),
+            _ => return false,
+        }
+        true
+    }
+
+    fn write_detail_with_serde(&self, out: &mut Vec<u8>) {
         let result = match self {
             BusEvent::TransactionRecorded(e) => serde_json::to_writer(&mut *out, e),
             BusEvent::LargeTransaction(e) => serde_json::to_writer(&mut *out, e),
@@ -502,8 +611,7 @@ impl BusEvent {
             BusEvent::RecordRejected(e) => serde_json::to_writer(&mut *out, e),
         };
         // Details hold only strings, integers, booleans and JSON values taken from serde_json:
-        // serialization cannot fail, and gives UTF-8.
+        // serialization cannot fail.
         result.expect("event details always serialize");
-        String::from_utf8(text).expect("serde_json writes UTF-8")
     }
 }

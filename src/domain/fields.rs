@@ -150,8 +150,8 @@ impl<'a> Fields<'a> {
     }
 
     pub fn amount(&self, name: &str) -> Result<i64, DecodeError> {
-        self.required(name)?;
-        self.opt_amount(name).map(|n| n.unwrap_or_default())
+        self.opt_amount(name)?
+            .ok_or_else(|| DecodeError::MissingField { field: self.path(name) })
     }
 
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, DecodeError> {
@@ -174,8 +174,8 @@ impl<'a> Fields<'a> {
     }
 
     pub fn map(&self, name: &str) -> Result<Fields<'a>, DecodeError> {
-        self.required(name)?;
-        self.opt_map(name).map(|m| m.expect("present, checked above"))
+        self.opt_map(name)?
+            .ok_or_else(|| DecodeError::MissingField { field: self.path(name) })
     }
 
     /// A list of strings, stored either as a string set (SS) or a list (L) of S.

@@ -83,7 +83,7 @@ impl<'a> ItemView<'a> {
         self.entries
             .iter()
             .rev()
-            .find(|(key, _)| key.as_ref() == name)
+            .find(|(key, _)| same_name(key, name))
             .map(|(_, value)| value)
     }
 
@@ -116,6 +116,11 @@ impl<'a> ItemView<'a> {
             .map(|(key, value)| (key.to_string(), value.to_value()))
             .collect()
     }
+}
+
+/// Names are short and mostly differ in length or first byte: checked before comparing all.
+fn same_name(key: &str, name: &str) -> bool {
+    key.len() == name.len() && key.as_bytes().first() == name.as_bytes().first() && key == name
 }
 
 impl<'a> Attr<'a> {

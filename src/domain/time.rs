@@ -12,6 +12,19 @@ pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
     }
 }
 
+/// `format_rfc3339` as a JSON string, appended to `out`.
+pub fn format_rfc3339_into(time: &DateTime<Utc>, out: &mut Vec<u8>) {
+    let mut buffer = [0u8; 30];
+    match write_rfc3339(time, &mut buffer) {
+        Some(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
+        None => super::json_text::write_string(out, &time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    }
+}
+
 /// For `#[serde(serialize_with)]`.
 pub fn rfc3339_utc<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     let mut buffer = [0u8; 30];

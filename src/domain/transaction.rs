@@ -7,6 +7,7 @@ use serde_dynamo::Item;
 
 use super::fields::{Attributes, CountryCode, DecodeError, Fields};
 use super::item_view::ItemView;
+use super::json_text::ObjectWriter;
 use super::keys::{self, account_pk};
 use super::metadata::{Metadata, MetadataError};
 use super::money::{Currency, Money};
@@ -90,6 +91,16 @@ impl Mcc {
     pub fn code(self) -> u16 {
         self.0
     }
+
+    /// The four digits, as `Display` prints them.
+    pub fn digits(self, buffer: &mut [u8; 4]) -> &str {
+        let mut value = self.0;
+        for slot in buffer.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        std::str::from_utf8(buffer).expect("ASCII digits")
+    }
 }
 
 impl std::fmt::Display for Mcc {
@@ -100,7 +111,7 @@ impl std::fmt::Display for Mcc {
 
 impl Serialize for Mcc {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.digits(&mut [0u8; 4]))
     }
 }
 
@@ -139,6 +150,40 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The snapshot events carry: what `serde_json::to_string(self)` gives, written directly.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut object = ObjectWriter::open(out);
+        object
+            .str("transaction_id", &self.transaction_id)
+            .str("account_id", &self.account_id)
+            .str("kind", self.kind.as_str())
+            .str("status", self.status.as_str())
+            .opt_str("decline_reason", self.decline_reason.map(DeclineReason::as_str))
+            .int("amount_minor", self.amount.amount_minor)
+            .str("currency", self.amount.currency.code());
+        if let Some(balance) = self.balance_after_minor {
+            object.int("balance_after_minor", balance);
+        }
+        object.str("channel", self.channel.as_str());
+        if let Some(merchant) = &self.merchant {
+            object.object("merchant", |fields| {
+                let mut mcc = [0u8; 4];
+                fields
+                    .str("name", &merchant.name)
+                    .str("mcc", merchant.mcc.digits(&mut mcc))
+                    .str("country", merchant.country.as_str())
+                    .opt_str("city", merchant.city.as_deref());
+            });
+        }
+        object
+            .opt_str("card_last4", self.card_last4.as_deref())
+            .time("booked_at", &self.booked_at);
+        if let Some(metadata) = &self.metadata {
+            object.serde("metadata", metadata);
+        }
+        object.close();
+    }
+
     pub fn decode(attributes: &Attributes) -> Result<Transaction, DecodeError> {
         Transaction::decode_view(&ItemView::of_item(attributes))
     }

@@ -312,6 +312,9 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Unread::NotMine);
         }
+        if let Some(value) = self.compact_scalar() {
+            return Ok(value);
+        }
         let mut value = None;
         self.object(|reader, tag| {
             if value.is_some() {
@@ -333,6 +336,25 @@ impl<'a> Reader<'a> {
             Ok(())
         })?;
         value.ok_or(Unread::NotMine)
+    }
+
+    /// Most attributes, as DynamoDB and the SDKs write them: `{"S":"..."}` or `{"N":"..."}`
+    /// with no space and no escape. Anything else consumes nothing and takes the general way.
+    fn compact_scalar(&mut self) -> Option<Attr<'a>> {
+        let head = self.bytes.get(self.at..self.at + 6)?;
+        let string = match head {
+            [b'{', b'"', b'S', b'"', b':', b'"'] => true,
+            [b'{', b'"', b'N', b'"', b':', b'"'] => false,
+            _ => return None,
+        };
+        let start = self.at + 6;
+        let end = self.special_from(start).ok()?;
+        if self.bytes[end] != b'"' || self.bytes.get(end + 1) != Some(&b'}') {
+            return None;
+        }
+        let text = Cow::Borrowed(&self.text[start..end]);
+        self.at = end + 2;
+        Some(if string { Attr::S(text) } else { Attr::N(text) })
     }
 
     fn list<T>(&mut self, mut element: impl FnMut(&mut Self) -> Read<T>) -> Read<Vec<T>> {

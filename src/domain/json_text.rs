@@ -1,0 +1,238 @@
+//! JSON text written straight from typed values, for the processor's hot path: a transaction
+//! snapshot and the details of the events about a transaction are written once each, into
+//! their own buffer, with no serializer state machine in between.
+//!
+//! It writes exactly what serde_json writes for the same values: keys in declaration order,
+//! integers as `itoa` prints them, strings escaped as serde_json escapes them (a string with
+//! a byte to escape is handed to serde_json itself). The derived `Serialize` impls stay the
+//! reference; the differential tests of `events` hold each writer to them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::money::Money;
+use super::time::format_rfc3339_into;
+
+/// A JSON object being written; `close` ends it.
+pub struct ObjectWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> ObjectWriter<'o> {
+    pub fn open(out: &'o mut Vec<u8>) -> ObjectWriter<'o> {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+
+    /// Keys are the field names of our own types: plain ASCII, nothing to escape.
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(!needs_escape(key.as_bytes()), "{key} is a plain name");
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    pub fn str(&mut self, key: &'static str, value: &str) -> &mut Self {
+        self.key(key);
+        write_string(self.out, value);
+        self
+    }
+
+    /// Omitted when None (`skip_serializing_if = "Option::is_none"`).
+    pub fn opt_str(&mut self, key: &'static str, value: Option<&str>) -> &mut Self {
+        if let Some(value) = value {
+            self.str(key, value);
+        }
+        self
+    }
+
+    pub fn int(&mut self, key: &'static str, value: impl itoa::Integer) -> &mut Self {
+        self.key(key);
+        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        self
+    }
+
+    pub fn time(&mut self, key: &'static str, time: &DateTime<Utc>) -> &mut Self {
+        self.key(key);
+        format_rfc3339_into(time, self.out);
+        self
+    }
+
+    pub fn money(&mut self, key: &'static str, money: &Money) -> &mut Self {
+        self.object(key, |object| {
+            object
+                .int("amount_minor", money.amount_minor)
+                .str("currency", money.currency.code());
+        })
+    }
+
+    /// Text that is already JSON, copied as it is.
+    pub fn raw(&mut self, key: &'static str, json: &str) -> &mut Self {
+        self.key(key);
+        self.out.extend_from_slice(json.as_bytes());
+        self
+    }
+
+    /// A value of the cold path (metadata), written by serde_json.
+    pub fn serde(&mut self, key: &'static str, value: &impl Serialize) -> &mut Self {
+        self.key(key);
+        serde_json::to_writer(&mut *self.out, value).expect("values of our own types serialize");
+        self
+    }
+
+    /// A key, then a value its own writer writes.
+    pub fn key_then(&mut self, key: &'static str, value: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(key);
+        value(self.out);
+        self
+    }
+
+    pub fn object(&mut self, key: &'static str, fields: impl FnOnce(&mut ObjectWriter<'_>)) -> &mut Self {
+        self.key(key);
+        let mut object = ObjectWriter::open(self.out);
+        fields(&mut object);
+        object.close();
+        self
+    }
+
+    pub fn array<T>(
+        &mut self,
+        key: &'static str,
+        items: impl IntoIterator<Item = T>,
+        mut element: impl FnMut(&mut Vec<u8>, T),
+    ) -> &mut Self {
+        self.key(key);
+        self.out.push(b'[');
+        for (at, item) in items.into_iter().enumerate() {
+            if at > 0 {
+                self.out.push(b',');
+            }
+            element(self.out, item);
+        }
+        self.out.push(b']');
+        self
+    }
+
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// A JSON string as serde_json writes it.
+pub fn write_string(out: &mut Vec<u8>, value: &str) {
+    if needs_escape(value.as_bytes()) {
+        serde_json::to_writer(out, value).expect("a string serializes");
+        return;
+    }
+    out.reserve(value.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether a byte is one JSON escapes: `"`, `\` or a control character below 0x20.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        if zero_in(word ^ (ONES * b'"' as u64))
+            | zero_in(word ^ (ONES * b'\\' as u64))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+            != 0
+        {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(value: &str) -> String {
+        let mut out = Vec::new();
+        write_string(&mut out, value);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for value in [
+            "",
+            "plain",
+            "quote \" inside",
+            "back\\slash",
+            "\u{0}\u{1f}\n\r\t\u{8}\u{c}",
+            "\u{7f} del and é€😀 are kept",
+            "seven!!",
+            "exactly8",
+            "sixteen bytes!!!\"",
+            "</script>",
+        ] {
+            assert_eq!(written(value), serde_json::to_string(value).unwrap(), "{value:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(value in any::<String>()) {
+            prop_assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
+        }
+
+        #[test]
+        fn a_byte_needs_escaping_wherever_it_stands(
+            prefix in "[a-z]{0,20}",
+            special in prop::sample::select(vec!['"', '\\', '\u{0}', '\u{1f}', '\n']),
+            suffix in "[a-z]{0,20}",
+        ) {
+            let value = format!("{prefix}{special}{suffix}");
+            prop_assert!(needs_escape(value.as_bytes()));
+            let plain = format!("{prefix}{suffix}");
+            prop_assert!(!needs_escape(plain.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn an_object_is_written_as_a_struct_serializes() {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            name: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            city: Option<&'a str>,
+            count: i64,
+            inner: Money,
+            tags: Vec<&'a str>,
+            raw: serde_json::Value,
+        }
+        let money = Money::new(-1_250, crate::domain::money::Currency::from_code("EUR").unwrap());
+        let shape = Shape {
+            name: "a \"name\"",
+            city: None,
+            count: i64::MIN,
+            inner: money,
+            tags: vec!["x", "y\n"],
+            raw: serde_json::json!({"k": [1, 2.5, null]}),
+        };
+        let mut out = Vec::new();
+        let mut object = ObjectWriter::open(&mut out);
+        object
+            .str("name", shape.name)
+            .opt_str("city", shape.city)
+            .int("count", shape.count)
+            .money("inner", &shape.inner)
+            .array("tags", &shape.tags, |out, tag| write_string(out, tag))
+            .raw("raw", &shape.raw.to_string());
+        object.close();
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&shape).unwrap());
+    }
+}
