@@ -255,6 +255,50 @@ impl<'de: 'a, 'a> Deserialize<'de> for ItemView<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_name_is_found_by_all_of_it() {
+        let long = "n".repeat(300);
+        let longer = "n".repeat(301);
+        let view = ItemView::from_entries(
+            [
+                ("merchant_a", "1"),
+                ("merchant_b", "2"),
+                ("abcdefg", "3"),
+                ("abcdefgh", "4"),
+                ("", "5"),
+                (long.as_str(), "6"),
+                (longer.as_str(), "7"),
+                ("merchant_a", "8"),
+                ("é€", "9"),
+            ]
+            .into_iter()
+            .map(|(name, value)| (Cow::Borrowed(name), Attr::S(Cow::Borrowed(value))))
+            .collect(),
+        );
+        let value = |name: &str| match view.get(name) {
+            Some(Attr::S(text)) => Some(text.to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            value("merchant_a").as_deref(),
+            Some("8"),
+            "the last of a name given twice"
+        );
+        assert_eq!(value("merchant_b").as_deref(), Some("2"));
+        assert_eq!(value("merchant_c"), None);
+        assert_eq!(value("abcdefg").as_deref(), Some("3"));
+        assert_eq!(value("abcdefgh").as_deref(), Some("4"));
+        assert_eq!(value("abcdefgi"), None);
+        assert_eq!(value("abcdef"), None);
+        assert_eq!(value("").as_deref(), Some("5"));
+        assert_eq!(value(&long).as_deref(), Some("6"));
+        assert_eq!(value(&longer).as_deref(), Some("7"));
+        assert_eq!(value(&"n".repeat(302)), None);
+        assert_eq!(value("é€").as_deref(), Some("9"));
+        assert_eq!(value("é"), None);
+        assert_eq!(view.iter().count(), 8);
+    }
+
     /// Both readings of the same text: what serde_dynamo makes of it, and this view.
     fn both(text: &str) -> (Result<Attributes, String>, Result<Attributes, String>) {
         let owned = serde_json::from_str::<serde_dynamo::Item>(text)

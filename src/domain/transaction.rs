@@ -193,7 +193,7 @@ impl Transaction {
         let f = Fields::root(item);
         let account_id = f.string("account_id")?.to_string();
         if let Some(pk) = f.opt_string("pk")?
-            && pk != account_pk(&account_id)
+            && keys::account_id_of(pk) != Some(account_id.as_str())
         {
             return Err(DecodeError::KeyMismatch);
         }

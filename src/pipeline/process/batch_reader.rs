@@ -118,7 +118,8 @@ impl<'a> Reader<'a> {
     /// The elements of the `Records` array, each read here or by serde.
     fn records(&mut self) -> Option<Vec<Incoming<'a>>> {
         self.expect(b'[')?;
-        let mut records = Vec::new();
+        // A stream record takes about a kilobyte of text: room for most batches at once.
+        let mut records = Vec::with_capacity((self.bytes.len() - self.at) / 1024 + 1);
         self.space();
         if self.peek()? == b']' {
             self.at += 1;

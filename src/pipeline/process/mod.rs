@@ -192,16 +192,19 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             .count() as u64;
 
         let buildable = profile_cut.unwrap_or(records.len());
-        let mut results: Vec<RecordResult> = records[..buildable]
+        // Record by record, its events serialized while they are in cache, then let go: only
+        // the entries and what the figures need stay for the whole batch.
+        let (results, groups): (Vec<RecordResult>, Vec<EntryGroup>) = records[..buildable]
             .iter()
             .zip(&plans)
-            .map(|(incoming, plan)| self.record_result(incoming, plan, &profiles, now))
-            .collect();
-        let groups: Vec<EntryGroup> = results
-            .iter_mut()
-            .zip(&records)
-            .map(|(result, incoming)| self.entry_group(result, incoming, now))
-            .collect();
+            .map(|(incoming, plan)| {
+                let mut result = self.record_result(incoming, plan, &profiles, now);
+                let group = self.entry_group(&mut result, incoming, now);
+                result.events = Vec::new();
+                (result, group)
+            })
+            .unzip();
+        drop(plans);
 
         let published = publish_until(
             &self.bus,
