@@ -121,11 +121,9 @@ pub struct TransactionSnapshot(std::sync::Arc<str>);
 
 impl TransactionSnapshot {
     pub fn of(transaction: &Transaction) -> TransactionSnapshot {
-        let mut text = Vec::with_capacity(512);
+        let mut text = String::with_capacity(512);
         transaction.write_json(&mut text);
-        TransactionSnapshot(std::sync::Arc::from(
-            String::from_utf8(text).expect("JSON text of strings is UTF-8"),
-        ))
+        TransactionSnapshot(std::sync::Arc::from(text))
     }
 
     pub fn json(&self) -> &str {
@@ -175,7 +173,7 @@ impl Header {
 }
 
 impl RuleFired {
-    fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut String) {
         let mut object = ObjectWriter::open(out);
         object.str("id", self.id);
         if let Some(threshold) = &self.threshold {
@@ -188,7 +186,7 @@ impl RuleFired {
 
 impl TransactionRecorded {
     /// What its `Serialize` writes.
-    fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut String) {
         let mut object = ObjectWriter::open(out);
         self.header.write_fields(&mut object);
         object
@@ -211,7 +209,7 @@ impl TransactionRecorded {
 
 impl TransactionAlert {
     /// What the `Serialize` of an alert event writes: these fields, then the event's own.
-    fn write_json(&self, out: &mut Vec<u8>, own_fields: impl FnOnce(&mut ObjectWriter<'_>)) {
+    fn write_json(&self, out: &mut String, own_fields: impl FnOnce(&mut ObjectWriter<'_>)) {
         let mut object = ObjectWriter::open(out);
         self.header.write_fields(&mut object);
         object
@@ -548,11 +546,11 @@ impl BusEvent {
             other => other.alert().map(|a| &a.transaction),
         };
         // Room for the whole detail at once: no regrowing on the way.
-        let mut text = Vec::with_capacity(transaction.map_or(1024, |t| t.json().len() + 512));
-        if !self.write_transaction_detail(&mut text) {
-            self.write_detail_with_serde(&mut text);
+        let mut text = String::with_capacity(transaction.map_or(1024, |t| t.json().len() + 512));
+        if self.write_transaction_detail(&mut text) {
+            return text;
         }
-        String::from_utf8(text).expect("JSON text of strings is UTF-8")
+        self.detail_json_by_serde()
     }
 
     /// The detail by each event's `Serialize`: the reference of `detail_json`.
@@ -563,7 +561,7 @@ impl BusEvent {
     }
 
     /// The detail of an event about a transaction; false (nothing written) for the others.
-    fn write_transaction_detail(&self, out: &mut Vec<u8>) -> bool {
+    fn write_transaction_detail(&self, out: &mut String) -> bool {
         let no_more = |_: &mut ObjectWriter<'_>| {};
         match self {
             BusEvent::TransactionRecorded(e) => e.write_json(out),

@@ -15,13 +15,13 @@ use super::time::format_rfc3339_into;
 
 /// A JSON object being written; `close` ends it.
 pub struct ObjectWriter<'o> {
-    out: &'o mut Vec<u8>,
+    out: &'o mut String,
     first: bool,
 }
 
 impl<'o> ObjectWriter<'o> {
-    pub fn open(out: &'o mut Vec<u8>) -> ObjectWriter<'o> {
-        out.push(b'{');
+    pub fn open(out: &'o mut String) -> ObjectWriter<'o> {
+        out.push('{');
         ObjectWriter { out, first: true }
     }
 
@@ -29,12 +29,12 @@ impl<'o> ObjectWriter<'o> {
     fn key(&mut self, key: &'static str) {
         debug_assert!(!needs_escape(key.as_bytes()), "{key} is a plain name");
         if !self.first {
-            self.out.push(b',');
+            self.out.push(',');
         }
         self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
     }
 
     pub fn str(&mut self, key: &'static str, value: &str) -> &mut Self {
@@ -53,7 +53,7 @@ impl<'o> ObjectWriter<'o> {
 
     pub fn int(&mut self, key: &'static str, value: impl itoa::Integer) -> &mut Self {
         self.key(key);
-        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        self.out.push_str(itoa::Buffer::new().format(value));
         self
     }
 
@@ -74,19 +74,20 @@ impl<'o> ObjectWriter<'o> {
     /// Text that is already JSON, copied as it is.
     pub fn raw(&mut self, key: &'static str, json: &str) -> &mut Self {
         self.key(key);
-        self.out.extend_from_slice(json.as_bytes());
+        self.out.push_str(json);
         self
     }
 
     /// A value of the cold path (metadata), written by serde_json.
     pub fn serde(&mut self, key: &'static str, value: &impl Serialize) -> &mut Self {
         self.key(key);
-        serde_json::to_writer(&mut *self.out, value).expect("values of our own types serialize");
+        self.out
+            .push_str(&serde_json::to_string(value).expect("values of our own types serialize"));
         self
     }
 
     /// A key, then a value its own writer writes.
-    pub fn key_then(&mut self, key: &'static str, value: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+    pub fn key_then(&mut self, key: &'static str, value: impl FnOnce(&mut String)) -> &mut Self {
         self.key(key);
         value(self.out);
         self
@@ -104,35 +105,35 @@ impl<'o> ObjectWriter<'o> {
         &mut self,
         key: &'static str,
         items: impl IntoIterator<Item = T>,
-        mut element: impl FnMut(&mut Vec<u8>, T),
+        mut element: impl FnMut(&mut String, T),
     ) -> &mut Self {
         self.key(key);
-        self.out.push(b'[');
+        self.out.push('[');
         for (at, item) in items.into_iter().enumerate() {
             if at > 0 {
-                self.out.push(b',');
+                self.out.push(',');
             }
             element(self.out, item);
         }
-        self.out.push(b']');
+        self.out.push(']');
         self
     }
 
     pub fn close(self) {
-        self.out.push(b'}');
+        self.out.push('}');
     }
 }
 
 /// A JSON string as serde_json writes it.
-pub fn write_string(out: &mut Vec<u8>, value: &str) {
+pub fn write_string(out: &mut String, value: &str) {
     if needs_escape(value.as_bytes()) {
-        serde_json::to_writer(out, value).expect("a string serializes");
+        out.push_str(&serde_json::to_string(value).expect("a string serializes"));
         return;
     }
     out.reserve(value.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(value.as_bytes());
-    out.push(b'"');
+    out.push('"');
+    out.push_str(value);
+    out.push('"');
 }
 
 /// Whether a byte is one JSON escapes: `"`, `\` or a control character below 0x20.
@@ -160,9 +161,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn written(value: &str) -> String {
-        let mut out = Vec::new();
+        let mut out = String::new();
         write_string(&mut out, value);
-        String::from_utf8(out).unwrap()
+        out
     }
 
     #[test]
@@ -223,7 +224,7 @@ mod tests {
             tags: vec!["x", "y\n"],
             raw: serde_json::json!({"k": [1, 2.5, null]}),
         };
-        let mut out = Vec::new();
+        let mut out = String::new();
         let mut object = ObjectWriter::open(&mut out);
         object
             .str("name", shape.name)
@@ -233,6 +234,6 @@ mod tests {
             .array("tags", &shape.tags, |out, tag| write_string(out, tag))
             .raw("raw", &shape.raw.to_string());
         object.close();
-        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&shape).unwrap());
+        assert_eq!(out, serde_json::to_string(&shape).unwrap());
     }
 }

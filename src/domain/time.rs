@@ -13,13 +13,13 @@ pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
 }
 
 /// `format_rfc3339` as a JSON string, appended to `out`.
-pub fn format_rfc3339_into(time: &DateTime<Utc>, out: &mut Vec<u8>) {
+pub fn format_rfc3339_into(time: &DateTime<Utc>, out: &mut String) {
     let mut buffer = [0u8; 30];
     match write_rfc3339(time, &mut buffer) {
         Some(text) => {
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
+            out.push('"');
+            out.push_str(text);
+            out.push('"');
         }
         None => super::json_text::write_string(out, &time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
     }

@@ -151,7 +151,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// The snapshot events carry: what `serde_json::to_string(self)` gives, written directly.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    pub fn write_json(&self, out: &mut String) {
         let mut object = ObjectWriter::open(out);
         object
             .str("transaction_id", &self.transaction_id)

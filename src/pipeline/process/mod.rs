@@ -428,9 +428,10 @@ fn profiles_wanted(plans: &[Plan]) -> Vec<String> {
             Plan::Transaction {
                 transaction,
                 change: TransactionChange::Inserted,
-            } => Some(transaction.account_id.clone()),
+            } => Some(transaction.account_id.as_str()),
             _ => None,
         })
-        .filter(|id| seen.insert(id.clone()))
+        .filter(|id| seen.insert(*id))
+        .map(str::to_string)
         .collect()
 }
