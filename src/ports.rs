@@ -1,6 +1,7 @@
 //! The ports: what the use cases need from the outside world, one trait each. AWS adapters
 //! live in `aws/`, embedded and in-memory ones in `local/`; the use cases see only these.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
@@ -53,8 +54,9 @@ pub trait Clock: Send + Sync {
 /// One entry of a PutEvents call, as EventBridge takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusEntry {
-    pub source: String,
-    pub detail_type: String,
+    /// Ours are constants: no allocation per entry.
+    pub source: Cow<'static, str>,
+    pub detail_type: Cow<'static, str>,
     pub detail: String,
     pub event_bus_name: String,
     pub resources: Vec<String>,
@@ -106,9 +108,9 @@ impl BusEntry {
             })
         };
         for (name, value) in [
-            ("Source", &self.source),
-            ("DetailType", &self.detail_type),
-            ("Detail", &self.detail),
+            ("Source", self.source.as_ref()),
+            ("DetailType", self.detail_type.as_ref()),
+            ("Detail", self.detail.as_str()),
         ] {
             if value.is_empty() {
                 return failed(

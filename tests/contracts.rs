@@ -111,7 +111,11 @@ async fn the_embedded_and_in_memory_audit_logs_keep_the_audit_contract() {
 async fn the_embedded_and_in_memory_buses_keep_the_bus_contract() {
     let memory = MemoryBus::new();
     bus_contract(&memory, "txn-notify", || {
-        let types = memory.published().into_iter().map(|e| e.detail_type).collect();
+        let types = memory
+            .published()
+            .into_iter()
+            .map(|e| e.detail_type.into_owned())
+            .collect();
         async move { types }
     })
     .await;

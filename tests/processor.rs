@@ -743,7 +743,7 @@ async fn transaction_recorded_lists_its_findings_with_their_event_ids() {
         .iter()
         .map(|e| {
             (
-                e.detail_type.clone(),
+                e.detail_type.to_string(),
                 detail(e)["event_id"].as_str().unwrap().to_string(),
             )
         })

@@ -65,7 +65,7 @@ impl Validators {
             if let Err(e) = self.check(&entry.detail_type, &detail) {
                 panic!("{e}\nin {}", entry.detail);
             }
-            seen.insert(entry.detail_type.clone());
+            seen.insert(entry.detail_type.to_string());
         }
         seen
     }

@@ -5,6 +5,7 @@
 //! (from an earlier record) has been accepted. Entries of one record (a Transaction Recorded
 //! and its alerts) describe one fact and may share a call.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crate::domain::events::{BusEvent, EVENT_SOURCE};
@@ -38,8 +39,8 @@ impl Default for PublishLimits {
 /// The PutEvents entry of one of our events.
 pub fn entry_for(event: &BusEvent, event_bus_name: &str) -> BusEntry {
     BusEntry {
-        source: EVENT_SOURCE.to_string(),
-        detail_type: event.detail_type().as_str().to_string(),
+        source: Cow::Borrowed(EVENT_SOURCE),
+        detail_type: Cow::Borrowed(event.detail_type().as_str()),
         detail: event.detail_json(),
         event_bus_name: event_bus_name.to_string(),
         resources: Vec::new(),

@@ -14,7 +14,7 @@ use txn_notify::ports::{BusEntry, EntryResult, EventBus};
 pub fn contract_entry(bus: &str, detail_type: &str, n: usize) -> BusEntry {
     BusEntry {
         source: "txn-notify".into(),
-        detail_type: detail_type.into(),
+        detail_type: detail_type.to_string().into(),
         detail: json!({"event_id": format!("contract-{n}"), "account_id": "acc-1"}).to_string(),
         event_bus_name: bus.into(),
         resources: Vec::new(),
@@ -39,7 +39,7 @@ where
     // A bad entry fails alone, with EventBridge's code, in its place.
     let first = contract_entry(bus_name, "First", 1);
     let mut no_source = contract_entry(bus_name, "No Source", 2);
-    no_source.source = String::new();
+    no_source.source = "".into();
     let no_detail_type = contract_entry(bus_name, "", 3);
     let mut not_json = contract_entry(bus_name, "Not JSON", 4);
     not_json.detail = "{not json".into();

@@ -169,7 +169,7 @@ pub fn detail(entry: &BusEntry) -> Value {
 }
 
 pub fn detail_types(entries: &[BusEntry]) -> Vec<String> {
-    entries.iter().map(|e| e.detail_type.clone()).collect()
+    entries.iter().map(|e| e.detail_type.to_string()).collect()
 }
 
 /// The transaction id an entry is about, if any.

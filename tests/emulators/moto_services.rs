@@ -65,7 +65,7 @@ pub async fn drain(routing: &Routing) -> Vec<aws_sdk_sqs::types::Message> {
 fn entry(bus: &str, detail_type: &str, n: usize) -> BusEntry {
     BusEntry {
         source: "txn-notify".into(),
-        detail_type: detail_type.into(),
+        detail_type: detail_type.to_string().into(),
         detail: json!({ "event_id": format!("ev-{n}"), "n": n }).to_string(),
         event_bus_name: bus.into(),
         resources: Vec::new(),

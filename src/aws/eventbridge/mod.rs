@@ -32,8 +32,8 @@ impl EventBridgeBus {
 
 fn request_entry(entry: &BusEntry) -> PutEventsRequestEntry {
     PutEventsRequestEntry::builder()
-        .source(&entry.source)
-        .detail_type(&entry.detail_type)
+        .source(entry.source.as_ref())
+        .detail_type(entry.detail_type.as_ref())
         .detail(&entry.detail)
         .event_bus_name(&entry.event_bus_name)
         .set_resources((!entry.resources.is_empty()).then(|| entry.resources.clone()))

@@ -30,12 +30,23 @@ use crate::domain::item_view::{Attr, ItemView, Text};
 const MAX_DEPTH: usize = 64;
 
 /// The records of a batch, or None when the slow path must read it.
+#[cfg(test)]
 pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
+    read_batch_with(text, |_| ()).map(|(records, _)| records)
+}
+
+/// The records of a batch and what `each` makes of each record while it is still in cache
+/// (the processor plans it there), or None when the slow path must read the batch.
+pub fn read_batch_with<'a, T>(
+    text: &'a str,
+    mut each: impl FnMut(&Incoming<'a>) -> T,
+) -> Option<(Vec<Incoming<'a>>, Vec<T>)> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
         at: 0,
     };
+    let mut made = Vec::new();
     reader.space();
     reader.expect(b'{')?;
     let mut records = None;
@@ -51,7 +62,7 @@ pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
                 if records.is_some() {
                     return None;
                 }
-                records = Some(reader.records()?);
+                records = Some(reader.records(&mut |incoming| made.push(each(incoming)))?);
             } else {
                 reader.skip_value(0).ok()?;
             }
@@ -67,7 +78,7 @@ pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
     }
     reader.space();
     (reader.at == reader.bytes.len()).then_some(())?;
-    records
+    Some((records?, made))
 }
 
 /// Why a value was not read here: the input is not valid JSON (the whole batch goes to the
@@ -116,7 +127,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The elements of the `Records` array, each read here or by serde.
-    fn records(&mut self) -> Option<Vec<Incoming<'a>>> {
+    fn records(&mut self, each: &mut impl FnMut(&Incoming<'a>)) -> Option<Vec<Incoming<'a>>> {
         self.expect(b'[')?;
         // A stream record takes about a kilobyte of text: room for most batches at once.
         let mut records = Vec::with_capacity((self.bytes.len() - self.at) / 1024 + 1);
@@ -138,6 +149,7 @@ impl<'a> Reader<'a> {
                     Incoming::from_raw(raw)
                 }
             };
+            each(&incoming);
             records.push(incoming);
             self.space();
             match self.next()? {

@@ -166,7 +166,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             records_received: batch.len() as u64,
             ..BatchStats::default()
         };
-        let plans: Vec<Plan> = batch.records.iter().map(Plan::of).collect();
+        let plans: Vec<Plan> = batch.take_plans();
         if plans.iter().any(|plan| matches!(plan, Plan::Reject(_))) {
             batch.keep_raw_records();
         }

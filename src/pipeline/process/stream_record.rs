@@ -17,6 +17,8 @@ use crate::domain::{Account, Transaction};
 /// names and strings from the payload's text.
 pub struct StreamBatch<'a> {
     pub records: Vec<Incoming<'a>>,
+    /// What the processor will do with each record, worked out as it was read.
+    plans: Vec<Plan>,
     text: &'a str,
 }
 
@@ -60,8 +62,8 @@ fn raw_records(text: &str) -> Result<Vec<&RawValue>, NotAStreamEvent> {
 impl<'a> StreamBatch<'a> {
     /// `{"Records": [...]}`; anything else is refused, never read as an empty batch.
     pub fn from_json(text: &'a str) -> Result<StreamBatch<'a>, NotAStreamEvent> {
-        if let Some(records) = super::batch_reader::read_batch(text) {
-            return Ok(StreamBatch { records, text });
+        if let Some((records, plans)) = super::batch_reader::read_batch_with(text, Plan::of) {
+            return Ok(StreamBatch { records, plans, text });
         }
         // One reading of the whole batch when every record has the shape of a stream
         // record; else each record on its own, so that a bad one is rejected alone.
@@ -74,10 +76,23 @@ impl<'a> StreamBatch<'a> {
                     raw: None,
                 })
                 .collect();
-            return Ok(StreamBatch { records, text });
+            return Ok(StreamBatch::planned(records, text));
         }
         let records = raw_records(text)?.into_iter().map(Incoming::from_raw).collect();
-        Ok(StreamBatch { records, text })
+        Ok(StreamBatch::planned(records, text))
+    }
+
+    fn planned(records: Vec<Incoming<'a>>, text: &'a str) -> StreamBatch<'a> {
+        StreamBatch {
+            plans: records.iter().map(Plan::of).collect(),
+            records,
+            text,
+        }
+    }
+
+    /// The plan of each record, in order (taken once: the batch keeps none after).
+    pub(super) fn take_plans(&mut self) -> Vec<Plan> {
+        std::mem::take(&mut self.plans)
     }
 
     pub fn len(&self) -> usize {

@@ -170,8 +170,8 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         let entries: Vec<BusEntry> = events_for(email, message_id, sent_at, &feedback.configuration_set)
             .into_iter()
             .map(|event| BusEntry {
-                source: crate::pipeline::feedback::SES_SOURCE.to_string(),
-                detail_type: event.detail_type.to_string(),
+                source: crate::pipeline::feedback::SES_SOURCE.into(),
+                detail_type: event.detail_type.to_string().into(),
                 detail: event.detail.to_string(),
                 event_bus_name: DEFAULT_BUS.to_string(),
                 resources: Vec::new(),
