@@ -1,7 +1,8 @@
 //! The processor end to end on in-memory adapters: read the Lambda event in place, decode
 //! every record, run the rules, serialize the entries, pack them into PutEvents calls on a
 //! bus that only counts them. Throughput is in records per second. `read` is the reading of
-//! the batch alone. `txn-notify bench processor --event FILE` measures the same on any file.
+//! the batch, each record planned (decoded) as it is read. `txn-notify bench processor
+//! --event FILE` measures the same on any file.
 //!
 //! `cargo bench --bench processor`
 

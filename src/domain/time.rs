@@ -15,14 +15,18 @@ pub fn format_rfc3339(time: &DateTime<Utc>) -> String {
 /// `format_rfc3339` as a JSON string, appended to `out`.
 pub fn format_rfc3339_into(time: &DateTime<Utc>, out: &mut String) {
     let mut buffer = [0u8; 30];
-    match write_rfc3339(time, &mut buffer) {
-        Some(text) => {
-            out.push('"');
-            out.push_str(text);
-            out.push('"');
+    let fallback;
+    let text = match write_rfc3339(time, &mut buffer) {
+        Some(text) => text,
+        None => {
+            fallback = time.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            fallback.as_str()
         }
-        None => super::json_text::write_string(out, &time.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-    }
+    };
+    // Digits, signs, `T`, `:`, `.` and `Z`: nothing JSON escapes.
+    out.push('"');
+    out.push_str(text);
+    out.push('"');
 }
 
 /// For `#[serde(serialize_with)]`.

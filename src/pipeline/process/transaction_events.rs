@@ -210,17 +210,11 @@ mod tests {
                 seen.insert(event.detail_type().as_str());
             }
         }
-        for detail_type in [
-            "Transaction Recorded",
-            "Large Transaction",
-            "Low Balance",
-            "Spending Limit Reached",
-            "Foreign Transaction",
-            "Cash Withdrawal",
-            "High Risk Merchant",
-            "Top-up Completed",
-            "Refund Received",
-        ] {
+        // Transaction Recorded and every alert the rules can raise.
+        let about_a_transaction = std::iter::once(DetailType::TransactionRecorded)
+            .chain(crate::rules::engine::Alert::ALL.iter().map(|alert| alert.detail_type()))
+            .map(DetailType::as_str);
+        for detail_type in about_a_transaction {
             assert!(seen.contains(detail_type), "no {detail_type} among {seen:?}");
         }
     }
