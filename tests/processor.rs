@@ -188,6 +188,22 @@ async fn an_event_larger_than_a_call_rejects_its_record_and_the_batch_goes_on() 
     assert_eq!(rejected["reason_code"], "event_too_large");
     assert_eq!(rejected["raw_record"], json!(null));
     assert_eq!(rejected["raw_record_truncated"], true);
+    assert_eq!(rejected["account_id"], "acc-1", "the account its Keys name");
+}
+
+#[tokio::test]
+async fn an_event_too_large_names_the_account_of_its_new_image_when_its_keys_do_not() {
+    let mut event = stream_event(&[bulky_purchase(0, 10), bulky_purchase(1, MAX_REQUEST_BYTES)]);
+    let keys = event["Records"][1]["dynamodb"].as_object_mut().unwrap().remove("Keys");
+    assert!(keys.is_some(), "the record had Keys");
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&processor, &event).await;
+    assert!(outcome.response.batch_item_failures.is_empty());
+    let published = processor.bus.published();
+    assert_eq!(detail_types(&published), ["Transaction Recorded", "Record Rejected"]);
+    let rejected = detail(&published[1]);
+    assert_eq!(rejected["reason_code"], "event_too_large");
+    assert_eq!(rejected["account_id"], "acc-1");
 }
 
 #[tokio::test]

@@ -112,7 +112,7 @@ fn processor(args: &ProcessorBenchArgs) -> Result<Figures, String> {
     let text =
         std::fs::read_to_string(&args.event).map_err(|e| format!("cannot read {}: {e}", args.event.display()))?;
     // Refused with the processor's own words; read in place, so the seeding builds no tree.
-    let batch = StreamBatch::from_json(&text).map_err(|e| format!("{}: {e}", args.event.display()))?;
+    let batch = StreamBatch::with_images(&text).map_err(|e| format!("{}: {e}", args.event.display()))?;
     let ledger = Arc::new(MemoryLedger::new());
     ledger.load_stream_batch(&batch);
     drop(batch);

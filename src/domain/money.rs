@@ -34,8 +34,14 @@ impl Currency {
     pub const BHD: Currency = Currency(iso_currency::Currency::BHD);
 
     pub fn from_code(code: &str) -> Result<Self, CurrencyError> {
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        let Ok(letters) = <[u8; 3]>::try_from(code.as_bytes()) else {
             return Err(CurrencyError::Malformed);
+        };
+        if !letters.iter().all(u8::is_ascii_uppercase) {
+            return Err(CurrencyError::Malformed);
+        }
+        if let Some(known) = recent_codes::find(letters) {
+            return Ok(known);
         }
         let iso = iso_currency::Currency::from_code(code).ok_or(CurrencyError::Unknown)?;
         if let Some(successor) = iso.is_superseded() {
@@ -44,6 +50,7 @@ impl Currency {
         if iso.is_special() || iso.exponent().is_none() {
             return Err(CurrencyError::NoMinorUnit);
         }
+        recent_codes::keep(letters, Currency(iso));
         Ok(Currency(iso))
     }
 
@@ -191,6 +198,46 @@ impl fmt::Display for Money {
     }
 }
 
+/// The last few currencies read on this thread: a batch's amounts come in a handful of
+/// currencies, and ISO 4217's table is a match over some 180 codes compared one by one.
+mod recent_codes {
+    use std::cell::Cell;
+
+    use super::Currency;
+
+    const KEPT: usize = 8;
+
+    thread_local! {
+        static RECENT: Cell<[Option<([u8; 3], Currency)>; KEPT]> = const { Cell::new([None; KEPT]) };
+        static NEXT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn find(code: [u8; 3]) -> Option<Currency> {
+        RECENT.with(|recent| {
+            recent
+                .get()
+                .iter()
+                .flatten()
+                .find(|(kept, _)| *kept == code)
+                .map(|(_, currency)| *currency)
+        })
+    }
+
+    /// Keeps a currency `from_code` accepted (only those: a refusal is worked out again).
+    pub(super) fn keep(code: [u8; 3], currency: Currency) {
+        let slot = NEXT.with(|next| {
+            let slot = next.get();
+            next.set((slot + 1) % KEPT);
+            slot
+        });
+        RECENT.with(|recent| {
+            let mut kept = recent.get();
+            kept[slot] = Some((code, currency));
+            recent.set(kept);
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +267,30 @@ mod tests {
         assert_eq!(Currency::from_code(""), Err(CurrencyError::Malformed));
         assert_eq!(Currency::from_code("XAU"), Err(CurrencyError::NoMinorUnit));
         assert_eq!(Currency::from_code("XXX"), Err(CurrencyError::NoMinorUnit));
+    }
+
+    #[test]
+    fn a_code_read_again_gets_the_same_answer_as_the_first_time() {
+        let letters = b'A'..=b'Z';
+        let codes: Vec<String> = letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| (a, b)))
+            .flat_map(|(a, b)| (b'A'..=b'Z').map(move |c| String::from_utf8(vec![a, b, c]).unwrap()))
+            .chain(["EUR", "eur", "EU", "EURO", "É€", "XAU"].map(String::from))
+            .collect();
+        let first: Vec<_> = codes.iter().map(|code| Currency::from_code(code)).collect();
+        // Read each again right after a run of others, and in a different order.
+        for (code, answer) in codes.iter().zip(&first).rev() {
+            assert_eq!(&Currency::from_code(code), answer, "{code}");
+            assert_eq!(&Currency::from_code(code), answer, "{code}, twice in a row");
+        }
+        let accepted: std::collections::BTreeSet<&String> = codes
+            .iter()
+            .zip(&first)
+            .filter(|(_, answer)| answer.is_ok())
+            .map(|(code, _)| code)
+            .collect();
+        assert_eq!(accepted.len(), Currency::all().len());
     }
 
     #[test]

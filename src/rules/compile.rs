@@ -1,7 +1,7 @@
 //! From a rules file to `Rules`: the JSON Schema check, then every semantic problem
 //! collected (unknown categories, currencies, MCCs, bad patterns) rather than the first.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use regex::RegexSetBuilder;
 
@@ -170,7 +170,7 @@ pub(super) fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
     let categories = &file.categories;
     let default_category = c.category("/categories/default".into(), &categories.default);
 
-    let mut by_kind = HashMap::new();
+    let mut by_kind = FxHashMap::default();
     for (kind_name, category_name) in &categories.by_kind {
         let path = format!("/categories/by_kind/{kind_name}");
         let category = c.category(path.clone(), category_name);
@@ -221,7 +221,7 @@ pub(super) fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
         }
     }
 
-    let mut currency_thresholds = HashMap::new();
+    let mut currency_thresholds = FxHashMap::default();
     for (code, values) in &file.thresholds.currency {
         let path = format!("/thresholds/currency/{code}");
         let thresholds = c.thresholds(&path, values);
@@ -229,7 +229,7 @@ pub(super) fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
             currency_thresholds.insert(currency, thresholds);
         }
     }
-    let mut category_thresholds = HashMap::new();
+    let mut category_thresholds = FxHashMap::default();
     for (category_name, per_currency) in &file.thresholds.category {
         let category = c.category(format!("/thresholds/category/{category_name}"), category_name);
         for (code, values) in per_currency {
@@ -242,7 +242,7 @@ pub(super) fn compile(file: &RulesFile) -> Result<Rules, RulesError> {
     }
 
     let a = &file.alerts;
-    let mut alerts = HashMap::new();
+    let mut alerts = FxHashMap::default();
     for alert in Alert::ALL.iter().copied() {
         let config = match alert {
             Alert::LargeTransaction => &a.large_transaction,

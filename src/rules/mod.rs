@@ -6,11 +6,11 @@ mod compile;
 pub(crate) mod config;
 pub(crate) mod engine;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
 use regex::RegexSet;
+use rustc_hash::FxHashMap;
 
 use crate::domain::events::Severity;
 use crate::domain::transaction::{DeclineReason, Mcc, TransactionKind};
@@ -121,17 +121,19 @@ impl AlertRule {
     }
 }
 
-/// The compiled rules: lookups are table reads, nothing is parsed per transaction.
+/// The compiled rules: lookups are table reads, nothing is parsed per transaction (the maps
+/// hash their small keys with Fx: SipHash's resistance to chosen keys buys nothing for keys
+/// the rules file fixes, and cost a sixth of the rules' time).
 #[derive(Debug, Clone)]
 pub struct Rules {
-    by_kind: HashMap<TransactionKind, Category>,
+    by_kind: FxHashMap<TransactionKind, Category>,
     merchant_patterns: Option<RegexSet>,
     merchant_categories: Vec<Category>,
     mcc_table: Vec<Option<Category>>,
     default_category: Category,
-    currency_thresholds: HashMap<Currency, Thresholds>,
-    category_thresholds: HashMap<(Category, Currency), Thresholds>,
-    pub alerts: HashMap<Alert, AlertRule>,
+    currency_thresholds: FxHashMap<Currency, Thresholds>,
+    category_thresholds: FxHashMap<(Category, Currency), Thresholds>,
+    pub alerts: FxHashMap<Alert, AlertRule>,
     pub max_alert_age: Option<chrono::Duration>,
 }
 

@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 
 use super::record_view::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
 use crate::domain::item_view::{Attr, ItemView, Text};
+use crate::domain::json_text::first_special;
 
 /// Deeper than any DynamoDB item nests (32 levels): left to serde.
 const MAX_DEPTH: usize = 64;
@@ -36,10 +37,11 @@ pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
 }
 
 /// The records of a batch and what `each` makes of each record while it is still in cache
-/// (the processor plans it there), or None when the slow path must read the batch.
+/// (the processor plans it there, then lets go of what it no longer needs), or None when
+/// the slow path must read the batch.
 pub fn read_batch_with<'a, T>(
     text: &'a str,
-    mut each: impl FnMut(&Incoming<'a>) -> T,
+    mut each: impl FnMut(&mut Incoming<'a>) -> T,
 ) -> Option<(Vec<Incoming<'a>>, Vec<T>)> {
     let mut reader = Reader {
         text,
@@ -127,7 +129,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The elements of the `Records` array, each read here or by serde.
-    fn records(&mut self, each: &mut impl FnMut(&Incoming<'a>)) -> Option<Vec<Incoming<'a>>> {
+    fn records(&mut self, each: &mut impl FnMut(&mut Incoming<'a>)) -> Option<Vec<Incoming<'a>>> {
         self.expect(b'[')?;
         // A stream record takes about a kilobyte of text: room for most batches at once.
         let mut records = Vec::with_capacity((self.bytes.len() - self.at) / 1024 + 1);
@@ -139,7 +141,7 @@ impl<'a> Reader<'a> {
         loop {
             self.space();
             let start = self.at;
-            let incoming = match self.record() {
+            let mut incoming = match self.record() {
                 Ok(record) => Incoming::read(record, &self.text[start..self.at]),
                 Err(Unread::Invalid) => return None,
                 Err(Unread::NotMine) => {
@@ -149,7 +151,7 @@ impl<'a> Reader<'a> {
                     Incoming::from_raw(raw)
                 }
             };
-            each(&incoming);
+            each(&mut incoming);
             records.push(incoming);
             self.space();
             match self.next()? {
@@ -444,26 +446,8 @@ impl<'a> Reader<'a> {
 
     /// Where the next `"`, `\\` or control character is, from `at`.
     fn special_from(&self, at: usize) -> Read<usize> {
-        let rest = &self.bytes[at..];
-        let mut offset = 0;
-        // Eight bytes at a time: a byte is special when it is '"', '\\' or below 0x20.
-        while offset + 8 <= rest.len() {
-            let word = u64::from_le_bytes(rest[offset..offset + 8].try_into().expect("eight bytes"));
-            const ONES: u64 = 0x0101_0101_0101_0101;
-            const HIGHS: u64 = 0x8080_8080_8080_8080;
-            let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-            let special = zero_in(word ^ (ONES * b'"' as u64))
-                | zero_in(word ^ (ONES * b'\\' as u64))
-                | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
-            if special != 0 {
-                return Ok(at + offset + (special.trailing_zeros() / 8) as usize);
-            }
-            offset += 8;
-        }
-        rest[offset..]
-            .iter()
-            .position(|&b| SPECIAL[b as usize])
-            .map(|p| at + offset + p)
+        first_special(&self.bytes[at..])
+            .map(|offset| at + offset)
             .ok_or(Unread::Invalid)
     }
 
@@ -657,19 +641,6 @@ impl<'a> Reader<'a> {
         }
     }
 }
-
-/// The bytes that end a run of plain string content.
-const SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 /// A field read once; a second time, not read here (serde's derive refuses it).
 fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {

@@ -406,6 +406,12 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
         if let Some(BusEvent::RecordRejected(event)) = rejected.events.first_mut() {
             event.raw_record = serde_json::Value::Null;
             event.raw_record_truncated = true;
+            // The record's images went once it was planned: a record whose keys do not name
+            // its account gets the one the plan read from its NewImage, as `account_of` would.
+            if event.account_id.is_none() {
+                event.account_id = result.account.clone();
+                rejected.account = result.account.clone();
+            }
         }
         *result = rejected;
         EntryGroup {

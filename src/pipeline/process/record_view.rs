@@ -214,6 +214,15 @@ impl<'a> Incoming<'a> {
         }
     }
 
+    /// Drops the images (the bulk of a record's view) once the record is planned, while
+    /// their memory is still in cache; the keys and the stream fields stay.
+    pub(super) fn let_images_go(&mut self) {
+        if let Ok(record) = &mut self.record {
+            record.change.new_image = ItemView::default();
+            record.change.old_image = ItemView::default();
+        }
+    }
+
     #[cfg(test)]
     pub(super) fn raw_text(&self) -> Option<&'a str> {
         self.raw

@@ -60,9 +60,28 @@ fn raw_records(text: &str) -> Result<Vec<&RawValue>, NotAStreamEvent> {
 }
 
 impl<'a> StreamBatch<'a> {
-    /// `{"Records": [...]}`; anything else is refused, never read as an empty batch.
+    /// `{"Records": [...]}`; anything else is refused, never read as an empty batch. The
+    /// images of a record planned without a rejection are let go once it is planned (its
+    /// keys, its text and its stream fields stay): the processor needs nothing else of it.
     pub fn from_json(text: &'a str) -> Result<StreamBatch<'a>, NotAStreamEvent> {
-        if let Some((records, plans)) = super::batch_reader::read_batch_with(text, Plan::of) {
+        Self::read(text, true)
+    }
+
+    /// `from_json`, keeping every record's images: for tools that read the items out of a
+    /// batch (the ledger a command seeds from a file).
+    pub fn with_images(text: &'a str) -> Result<StreamBatch<'a>, NotAStreamEvent> {
+        Self::read(text, false)
+    }
+
+    fn read(text: &'a str, let_images_go: bool) -> Result<StreamBatch<'a>, NotAStreamEvent> {
+        let plan = |incoming: &mut Incoming<'a>| {
+            let plan = Plan::of(incoming);
+            if let_images_go && !matches!(plan, Plan::Reject(_)) {
+                incoming.let_images_go();
+            }
+            plan
+        };
+        if let Some((records, plans)) = super::batch_reader::read_batch_with(text, plan) {
             return Ok(StreamBatch { records, plans, text });
         }
         // One reading of the whole batch when every record has the shape of a stream
