@@ -207,8 +207,11 @@ mod recent_codes {
 
     const KEPT: usize = 8;
 
+    /// A code's three letters and the currency they name.
+    type Kept = Option<([u8; 3], Currency)>;
+
     thread_local! {
-        static RECENT: Cell<[Option<([u8; 3], Currency)>; KEPT]> = const { Cell::new([None; KEPT]) };
+        static RECENT: Cell<[Kept; KEPT]> = const { Cell::new([None; KEPT]) };
         static NEXT: Cell<usize> = const { Cell::new(0) };
     }
 
