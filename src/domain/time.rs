@@ -189,6 +189,24 @@ mod tests {
     }
 
     #[test]
+    fn the_edges_of_the_calendar_are_read_as_chrono_reads_them() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+        ] {
+            assert_eq!(parse_timestamp(text), chrono_reads(text), "{text}");
+        }
+    }
+
+    #[test]
     fn leap_seconds_and_odd_forms_take_the_general_parser() {
         for text in [
             "2016-12-31T23:59:60Z",
