@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use aws_lambda_events::event::dynamodb::StreamViewType;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{TimeZone, Utc};
 use serde_json::value::RawValue;
 
 use super::record_view::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
@@ -239,11 +240,15 @@ impl<'a> Reader<'a> {
         self.object(|reader, key| match key.as_ref() {
             "ApproximateCreationDateTime" => {
                 let number = reader.number_text()?;
-                let mut deserializer = serde_json::Deserializer::from_str(number);
-                once(
-                    &mut created,
-                    float_epoch(&mut deserializer).map_err(|_| Unread::NotMine)?,
-                )
+                let at = match plain_integer(number) {
+                    // Whole seconds, as DynamoDB Streams writes them: what serde's u64 gives.
+                    Some(seconds) => Utc.timestamp_opt(seconds as i64, 0).single().ok_or(Unread::NotMine)?,
+                    None => {
+                        let mut deserializer = serde_json::Deserializer::from_str(number);
+                        float_epoch(&mut deserializer).map_err(|_| Unread::NotMine)?
+                    }
+                };
+                once(&mut created, at)
             }
             // An item has a score of attributes, its keys two, the maps inside it a few.
             "Keys" => once(&mut keys, reader.image(2)?),
@@ -252,10 +257,11 @@ impl<'a> Reader<'a> {
             "SequenceNumber" => once(&mut sequence_number, reader.optional_text()?),
             "SizeBytes" => {
                 let number = reader.number_text()?;
-                once(
-                    &mut size_bytes,
-                    serde_json::from_str::<i64>(number).map_err(|_| Unread::NotMine)?,
-                )
+                let size = match plain_integer(number) {
+                    Some(size) => size as i64,
+                    None => serde_json::from_str::<i64>(number).map_err(|_| Unread::NotMine)?,
+                };
+                once(&mut size_bytes, size)
             }
             "StreamViewType" => {
                 let parsed = match reader.optional_text()? {
@@ -642,6 +648,17 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A JSON number (its grammar already checked) made of at most 18 digits and nothing else:
+/// its value, exact in an `i64` and an `f64` alike; None for any other number.
+fn plain_integer(number: &str) -> Option<u64> {
+    if number.is_empty() || number.len() > 18 {
+        return None;
+    }
+    number.bytes().try_fold(0u64, |value, digit| {
+        digit.is_ascii_digit().then(|| value * 10 + u64::from(digit - b'0'))
+    })
+}
+
 /// A field read once; a second time, not read here (serde's derive refuses it).
 fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {
     if slot.is_some() {
@@ -760,6 +777,39 @@ mod tests {
         ];
         for (_, changed) in super::super::record_view::every_variant(&record(), &replacements) {
             agrees(&json!({"Records": [record(), changed, record()]}).to_string());
+        }
+    }
+
+    /// The whole-second numbers read without serde, and every other form beside them.
+    #[test]
+    fn creation_times_and_sizes_read_as_serde_reads_them() {
+        let numbers = [
+            "0",
+            "7",
+            "1795046583",
+            "253402300799",
+            "253402300800000",
+            "999999999999999999",
+            "9999999999999999999",
+            "1795046583.25",
+            "1795046583.0",
+            "1e9",
+            "1E+9",
+            "-5",
+            "-0",
+            "0.5",
+        ];
+        for number in numbers {
+            for field in ["ApproximateCreationDateTime", "SizeBytes"] {
+                let mut changed = record();
+                changed["dynamodb"][field] = serde_json::from_str(number).unwrap();
+                let text = json!({"Records": [record(), changed]}).to_string().replace(
+                    &format!("\"{field}\":{}", changed["dynamodb"][field]),
+                    &format!("\"{field}\":{number}"),
+                );
+                assert!(text.contains(&format!("\"{field}\":{number}")), "{text}");
+                agrees(&text);
+            }
         }
     }
 
