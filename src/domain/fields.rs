@@ -286,12 +286,23 @@ pub enum IntegerError {
     OutOfRange,
 }
 
+/// Text of one to eighteen ASCII digits and nothing else (no sign, point or exponent): its
+/// value, which always fits an `i64`. None for any other text.
+pub fn plain_digits(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 18 {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |value, digit| {
+        digit.is_ascii_digit().then(|| value * 10 + u64::from(digit - b'0'))
+    })
+}
+
 /// Parses a DynamoDB number (`"12"`, `"-3"`, `"1.2E3"`, `"100.00"`) exactly, as an integer.
 /// A number with a non-zero fraction is not an integer; one beyond i64 is out of range.
 pub fn parse_integer(text: &str) -> Result<i64, IntegerError> {
-    // Most amounts are plain digits: 18 of them always fit.
-    if !text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(text.bytes().fold(0i64, |n, b| n * 10 + i64::from(b - b'0')));
+    // Most amounts are plain digits.
+    if let Some(value) = plain_digits(text) {
+        return Ok(value as i64);
     }
     let (negative, unsigned) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),

@@ -25,6 +25,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::value::RawValue;
 
 use super::record_view::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
+use crate::domain::fields::plain_digits;
 use crate::domain::item_view::{Attr, ItemView, Text};
 use crate::domain::json_text::first_special;
 
@@ -240,7 +241,7 @@ impl<'a> Reader<'a> {
         self.object(|reader, key| match key.as_ref() {
             "ApproximateCreationDateTime" => {
                 let number = reader.number_text()?;
-                let at = match plain_integer(number) {
+                let at = match plain_digits(number) {
                     // Whole seconds, as DynamoDB Streams writes them: what serde's u64 gives.
                     Some(seconds) => Utc.timestamp_opt(seconds as i64, 0).single().ok_or(Unread::NotMine)?,
                     None => {
@@ -257,7 +258,7 @@ impl<'a> Reader<'a> {
             "SequenceNumber" => once(&mut sequence_number, reader.optional_text()?),
             "SizeBytes" => {
                 let number = reader.number_text()?;
-                let size = match plain_integer(number) {
+                let size = match plain_digits(number) {
                     Some(size) => size as i64,
                     None => serde_json::from_str::<i64>(number).map_err(|_| Unread::NotMine)?,
                 };
@@ -646,17 +647,6 @@ impl<'a> Reader<'a> {
             _ => Err(Unread::Invalid),
         }
     }
-}
-
-/// A JSON number (its grammar already checked) made of at most 18 digits and nothing else:
-/// its value, exact in an `i64` and an `f64` alike; None for any other number.
-fn plain_integer(number: &str) -> Option<u64> {
-    if number.is_empty() || number.len() > 18 {
-        return None;
-    }
-    number.bytes().try_fold(0u64, |value, digit| {
-        digit.is_ascii_digit().then(|| value * 10 + u64::from(digit - b'0'))
-    })
 }
 
 /// A field read once; a second time, not read here (serde's derive refuses it).
