@@ -145,6 +145,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
 /// character below 0x20): how a reader finds a string's end and a writer whether it must
 /// escape. Sixteen bytes at a time with SSE2 (part of every x86-64), eight at a time in a
 /// machine word elsewhere.
+#[inline]
 pub fn first_special(bytes: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -197,6 +198,7 @@ mod sse2 {
 
     /// `first_special` sixteen bytes at a time. A tail shorter than a block (most keys and
     /// values are) is checked in a copy padded with spaces, never read past its end.
+    #[inline]
     pub(super) fn first_special(bytes: &[u8]) -> Option<usize> {
         let mut offset = 0;
         while offset + 16 <= bytes.len() {
@@ -219,6 +221,7 @@ mod sse2 {
     }
 
     /// A bit per byte of `block` that is `"`, `\` or below 0x20.
+    #[inline(always)]
     fn special_mask(block: &[u8; 16]) -> u32 {
         // SAFETY: SSE2 is in every x86-64 CPU; the load is unaligned and reads the sixteen
         // bytes of `block`.

@@ -167,6 +167,17 @@ impl<'a> Reader<'a> {
     /// Runs `field` on each member of an object; a name given twice is not read here (the
     /// derive refuses it).
     fn object(&mut self, mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Read<()>) -> Read<()> {
+        self.object_with(&mut (), |_, _| false, |reader, _, key| field(reader, key))
+    }
+
+    /// `object`, where `member` first tries each member whole (true: read, up to its end);
+    /// what it does not take goes to `field` with its name read. Both fill `state`.
+    fn object_with<S>(
+        &mut self,
+        state: &mut S,
+        mut member: impl FnMut(&mut Self, &mut S) -> bool,
+        mut field: impl FnMut(&mut Self, &mut S, Cow<'a, str>) -> Read<()>,
+    ) -> Read<()> {
         if self.next().ok_or(Unread::Invalid)? != b'{' {
             return Err(Unread::NotMine);
         }
@@ -180,13 +191,15 @@ impl<'a> Reader<'a> {
             if self.peek().ok_or(Unread::Invalid)? != b'"' {
                 return Err(Unread::Invalid);
             }
-            let key = self.string()?;
-            self.space();
-            if self.next().ok_or(Unread::Invalid)? != b':' {
-                return Err(Unread::Invalid);
+            if !member(self, state) {
+                let key = self.string()?;
+                self.space();
+                if self.next().ok_or(Unread::Invalid)? != b':' {
+                    return Err(Unread::Invalid);
+                }
+                self.space();
+                field(self, state, key)?;
             }
-            self.space();
-            field(self, key)?;
             self.space();
             match self.next().ok_or(Unread::Invalid)? {
                 b',' => continue,
@@ -322,12 +335,58 @@ impl<'a> Reader<'a> {
             return Err(Unread::NotMine);
         }
         let mut entries = Vec::with_capacity(capacity);
-        self.object(|reader, key| {
-            let value = reader.attr(depth + 1)?;
-            entries.push((key, value));
-            Ok(())
-        })?;
+        // A scalar member's depth is checked in `attr` as a map's is.
+        let compact = depth < MAX_DEPTH;
+        self.object_with(
+            &mut entries,
+            |reader, entries| compact && reader.compact_members(entries),
+            |reader, entries, key| {
+                let value = reader.attr(depth + 1)?;
+                entries.push((key, value));
+                Ok(())
+            },
+        )?;
         Ok(ItemView::from_entries(entries))
+    }
+
+    /// Members `"name":{"S":"..."}` or `"name":{"N":"..."}` with no space and no escape
+    /// (most members of an item), read whole for as long as they come one after another;
+    /// true when at least one was read, the reader then after it (at its `,` or `}`). A
+    /// member of any other form is left where it starts.
+    fn compact_members(&mut self, entries: &mut Vec<(Cow<'a, str>, Attr<'a>)>) -> bool {
+        let mut read = false;
+        let mut at = self.at;
+        while let Some((entry, end)) = self.compact_member_at(at) {
+            entries.push(entry);
+            read = true;
+            self.at = end;
+            if self.bytes.get(end..end + 2) != Some(&b",\""[..]) {
+                break;
+            }
+            at = end + 1;
+        }
+        read
+    }
+
+    /// The compact member whose name opens at `at`, and where it ends.
+    #[inline]
+    fn compact_member_at(&self, at: usize) -> Option<((Cow<'a, str>, Attr<'a>), usize)> {
+        let (bytes, text) = (self.bytes, self.text);
+        let name_start = at + 1;
+        let name_end = name_start + first_special(bytes.get(name_start..)?)?;
+        let string = match bytes.get(name_end..name_end + 8)? {
+            [b'"', b':', b'{', b'"', b'S', b'"', b':', b'"'] => true,
+            [b'"', b':', b'{', b'"', b'N', b'"', b':', b'"'] => false,
+            _ => return None,
+        };
+        let value_start = name_end + 8;
+        let value_end = value_start + first_special(&bytes[value_start..])?;
+        if bytes.get(value_end..value_end + 2)? != b"\"}" {
+            return None;
+        }
+        let value = Cow::Borrowed(&text[value_start..value_end]);
+        let value = if string { Attr::S(value) } else { Attr::N(value) };
+        Some(((Cow::Borrowed(&text[name_start..name_end]), value), value_end + 2))
     }
 
     fn attr(&mut self, depth: usize) -> Read<Attr<'a>> {
@@ -835,6 +894,62 @@ mod tests {
         let mut nested = record();
         nested["dynamodb"]["NewImage"]["deep"] = deep;
         agrees(&json!({"Records": [nested]}).to_string());
+    }
+
+    /// Runs of compact members (`"n":{"S":"v"}`, read whole) broken by every other form a
+    /// member may take, at the start, the middle and the end of an item and of a map in it.
+    #[test]
+    fn compact_members_and_every_other_form_read_as_serde_reads_them() {
+        let others = [
+            r#""o":{"BOOL":true}"#,
+            r#""o": {"S":"x"}"#,
+            r#""o":{ "S":"x"}"#,
+            r#""o":{"S" :"x"}"#,
+            r#""o":{"S":"x" }"#,
+            r#""o":{"S":"a\"b"}"#,
+            r#""o":{"S":"a\nb"}"#,
+            r#""o\"q":{"S":"x"}"#,
+            r#""o":{"N":"1","S":"x"}"#,
+            r#""o":{"M":{"i":{"S":"x"},"j":{"N":"2"}}}"#,
+            r#""o":{"L":[{"S":"x"},{"N":"1"}]}"#,
+            r#""o":{"X":"x"}"#,
+            r#""o":{"S":1}"#,
+            r#""o":{"SS":"x"}"#,
+            r#""n1":{"S":"again"}"#,
+            r#""":{"S":""}"#,
+        ];
+        let compact = [r#""n1":{"S":"v1"}"#, r#""n2":{"N":"2"}"#, r#""n3":{"S":""}"#];
+        for other in others {
+            for at in 0..=compact.len() {
+                let mut members: Vec<&str> = compact.to_vec();
+                members.insert(at, other);
+                for separator in [",", ", ", " ,"] {
+                    let image = format!("{{{}}}", members.join(separator));
+                    let mut changed = record();
+                    changed["dynamodb"]["NewImage"] = json!("IMAGE");
+                    changed["dynamodb"]["OldImage"] = json!("IMAGE");
+                    let text = json!({"Records": [record(), changed]}).to_string();
+                    let nested = format!(r#"{{"m":{{"M":{image}}},"k":{{"S":"x"}}}}"#);
+                    agrees(&text.replacen("\"IMAGE\"", &image, 1).replacen("\"IMAGE\"", &nested, 1));
+                }
+            }
+        }
+        for invalid in [
+            r#"{"n1":{"S":"v1"},}"#,
+            r#"{"n1":{"S":"v1"}"n2":{"N":"2"}}"#,
+            "{\"n1\":{\"S\":\"v\u{1}\"}}",
+            "{\"n\u{1}\":{\"S\":\"v\"}}",
+            r#"{"n1":{"S":"v1"},"n2":{"N":"2"}"#,
+        ] {
+            let text = json!({"Records": [record()]}).to_string().replacen(
+                r#"{"b":{"B":"AAEC"}"#,
+                &format!(r#"{{"i":{{"M":{invalid}}},"b":{{"B":"AAEC"}}"#),
+                1,
+            );
+            assert!(text.contains(invalid), "{text}");
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "valid after all: {text}");
+            assert!(read_batch(&text).is_none(), "read: {text}");
+        }
     }
 
     #[test]
