@@ -1086,3 +1086,71 @@ async fn the_lambda_handler_answers_an_error_for_what_is_not_a_stream_event() {
     }
     assert_eq!(processor.bus.call_count(), 0);
 }
+
+/// The stats count each detail type as the bus received it, rejections and alerts included,
+/// and count only the records acknowledged when a later one fails.
+#[tokio::test]
+async fn events_are_counted_by_the_detail_type_the_bus_received() {
+    let writes = txn_notify::workload::generate(&txn_notify::workload::WorkloadSpec::new(20, 600, 3));
+    let mut event = stream_event(&writes);
+    event["Records"].as_array_mut().unwrap()[5] = json!({"eventName": "INSERT"});
+    let counted = |entries: &[txn_notify::ports::BusEntry]| {
+        let mut by_type: std::collections::BTreeMap<String, u64> = Default::default();
+        for entry in entries {
+            *by_type.entry(entry.detail_type.to_string()).or_default() += 1;
+        }
+        by_type
+    };
+    let as_strings = |stats: &std::collections::BTreeMap<&'static str, u64>| {
+        stats
+            .iter()
+            .map(|(name, count)| (name.to_string(), *count))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    let whole = processor(MemoryLedger::new(), MemoryBus::new());
+    let outcome = run(&whole, &event).await;
+    let published = whole.bus.published();
+    assert!(counted(&published).len() >= 5, "{:?}", counted(&published));
+    assert!(counted(&published).contains_key("Record Rejected"));
+    assert_eq!(as_strings(&outcome.stats.events_by_detail_type), counted(&published));
+    assert_eq!(outcome.stats.events_published, published.len() as u64);
+
+    // A failure at record k: the events of records before it are counted, none after.
+    let records = event["Records"].as_array().unwrap();
+    let count = records.len();
+    let failing = records[count / 2..]
+        .iter()
+        .find(|record| record["eventName"] == "INSERT" && record["dynamodb"]["NewImage"]["type"]["S"] == "TXN")
+        .map(transaction_id_of_record)
+        .expect("an inserted transaction in the second half");
+    let bus = MemoryBus::failing_entries(move |_, entry| {
+        (transaction_id_of(entry) == failing).then(|| "ThrottlingException".to_string())
+    });
+    let failing = processor(MemoryLedger::new(), bus);
+    let outcome = run(&failing, &event).await;
+    assert!(!outcome.response.batch_item_failures.is_empty());
+    let acknowledged = count - outcome.response.batch_item_failures.len();
+    assert!(acknowledged >= count / 2, "{acknowledged} of {count}");
+    let expected_processor = processor_for_first(&event, acknowledged).await;
+    assert_eq!(
+        as_strings(&outcome.stats.events_by_detail_type),
+        counted(&expected_processor.bus.published())
+    );
+}
+
+fn transaction_id_of_record(record: &serde_json::Value) -> String {
+    record["dynamodb"]["NewImage"]["transaction_id"]["S"]
+        .as_str()
+        .expect("a transaction record")
+        .to_string()
+}
+
+/// A processor that ran only the first `count` records of `event`.
+async fn processor_for_first(event: &serde_json::Value, count: usize) -> TestProcessor {
+    let mut first = event.clone();
+    first["Records"].as_array_mut().unwrap().truncate(count);
+    let processor = processor(MemoryLedger::new(), MemoryBus::new());
+    run(&processor, &first).await;
+    processor
+}

@@ -225,6 +225,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             (a, b) => a.or(b).unwrap_or(records.len()),
         };
 
+        let mut detail_types = DetailTypeCount::default();
         for ((result, group), incoming) in results.iter().zip(&groups).zip(&records).take(cut) {
             match result.outcome {
                 RecordOutcome::Processed => stats.records_processed += 1,
@@ -239,9 +240,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             }
             for entry in &group.entries {
                 stats.events_published += 1;
-                let detail_type =
-                    crate::domain::DetailType::parse(&entry.detail_type).map_or("unknown", |d| d.as_str());
-                *stats.events_by_detail_type.entry(detail_type).or_default() += 1;
+                detail_types.count(&entry.detail_type);
             }
             if let Some(lag) = incoming
                 .approximate_creation()
@@ -257,6 +256,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             }
         }
 
+        detail_types.add_to(&mut stats.events_by_detail_type);
         if cut < records.len() {
             tracing::error!(
                 first_failed_sequence_number = records[cut].sequence_number().as_deref().unwrap_or("-"),
@@ -421,6 +421,33 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
                 .iter()
                 .map(|e| entry_for(e, &self.config.event_bus_name))
                 .collect(),
+        }
+    }
+}
+
+/// Events counted by detail type. Entries name theirs by `DetailType::as_str`, a handful of
+/// constants: each is counted by its address, without comparing or parsing its text.
+#[derive(Default)]
+struct DetailTypeCount {
+    counts: Vec<(&'static str, u64)>,
+}
+
+impl DetailTypeCount {
+    fn count(&mut self, detail_type: &std::borrow::Cow<'static, str>) {
+        let name: &'static str = match detail_type {
+            std::borrow::Cow::Borrowed(name) => name,
+            std::borrow::Cow::Owned(text) => crate::domain::DetailType::parse(text).map_or("unknown", |d| d.as_str()),
+        };
+        match self.counts.iter_mut().find(|(counted, _)| std::ptr::eq(*counted, name)) {
+            Some((_, count)) => *count += 1,
+            None => self.counts.push((name, 1)),
+        }
+    }
+
+    /// Merged by text: two copies of one constant count as one type.
+    fn add_to(self, by_type: &mut BTreeMap<&'static str, u64>) {
+        for (name, count) in self.counts {
+            *by_type.entry(name).or_default() += count;
         }
     }
 }
