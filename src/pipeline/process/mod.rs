@@ -240,7 +240,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Processor<L, B, C> {
             }
             for entry in &group.entries {
                 stats.events_published += 1;
-                detail_types.count(&entry.detail_type);
+                detail_types.count(entry);
             }
             if let Some(lag) = incoming
                 .approximate_creation()
@@ -433,8 +433,8 @@ struct DetailTypeCount {
 }
 
 impl DetailTypeCount {
-    fn count(&mut self, detail_type: &std::borrow::Cow<'static, str>) {
-        let name: &'static str = match detail_type {
+    fn count(&mut self, entry: &BusEntry) {
+        let name: &'static str = match &entry.detail_type {
             std::borrow::Cow::Borrowed(name) => name,
             std::borrow::Cow::Owned(text) => crate::domain::DetailType::parse(text).map_or("unknown", |d| d.as_str()),
         };
