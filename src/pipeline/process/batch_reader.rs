@@ -520,6 +520,14 @@ impl<'a> Reader<'a> {
     /// A string that opens here, its escapes decoded; a `\u` escape is left to serde (it
     /// judges surrogates as it reads).
     fn string(&mut self) -> Read<Cow<'a, str>> {
+        // Most strings hold nothing to decode: one scan to their closing quote.
+        let start = self.at + 1;
+        if let Some(length) = self.bytes.get(start..).and_then(first_special)
+            && self.bytes[start + length] == b'"'
+        {
+            self.at = start + length + 1;
+            return Ok(Cow::Borrowed(&self.text[start..start + length]));
+        }
         self.at += 1;
         let start = self.at;
         let mut owned: Option<String> = None;
