@@ -192,11 +192,17 @@ impl<'a> Reader<'a> {
                 return Err(Unread::Invalid);
             }
             if !member(self, state) {
-                let key = self.string()?;
-                self.space();
-                if self.next().ok_or(Unread::Invalid)? != b':' {
-                    return Err(Unread::Invalid);
-                }
+                let key = match self.plain_name() {
+                    Some(key) => key,
+                    None => {
+                        let key = self.string()?;
+                        self.space();
+                        if self.next().ok_or(Unread::Invalid)? != b':' {
+                            return Err(Unread::Invalid);
+                        }
+                        key
+                    }
+                };
                 self.space();
                 field(self, state, key)?;
             }
@@ -347,6 +353,19 @@ impl<'a> Reader<'a> {
             },
         )?;
         Ok(ItemView::from_entries(entries))
+    }
+
+    /// A member's name with nothing to decode and its colon right after it (`"name":`), the
+    /// reader then past the colon; anything else consumes nothing.
+    #[inline]
+    fn plain_name(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.at + 1;
+        let end = start + first_special(self.bytes.get(start..)?)?;
+        if self.bytes[end] != b'"' || self.bytes.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        self.at = end + 2;
+        Some(Cow::Borrowed(&self.text[start..end]))
     }
 
     /// Members `"name":{"S":"..."}` or `"name":{"N":"..."}` with no space and no escape
@@ -941,6 +960,19 @@ mod tests {
                     agrees(&text.replacen("\"IMAGE\"", &image, 1).replacen("\"IMAGE\"", &nested, 1));
                 }
             }
+        }
+        // A record's own names, plain or spaced or escaped.
+        let good = record().to_string();
+        for (plain, other) in [
+            (r#""eventName":"#, r#""eventName" :"#),
+            (r#""dynamodb":"#, "\"dynamodb\"\n:"),
+            (r#""SizeBytes":"#, r#""SizeBytes"	: "#),
+            (r#""tableName":"#, r#""x\"y":1,"tableName":"#),
+            (r#""tableName":"#, r#""x\\y":"\"","tableName":"#),
+            (r#""Keys":"#, r#""Keys" :"#),
+        ] {
+            assert!(good.contains(plain), "{plain}");
+            agrees(&format!(r#"{{"Records": [{}]}}"#, good.replacen(plain, other, 1)));
         }
         for invalid in [
             r#"{"n1":{"S":"v1"},}"#,
