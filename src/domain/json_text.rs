@@ -295,6 +295,7 @@ mod tests {
             let expected = bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\');
             prop_assert_eq!(first_special(&bytes), expected);
             prop_assert_eq!(first_special_by_words(&bytes), expected);
+            prop_assert_eq!(needs_escape(&bytes), expected.is_some());
         }
     }
 
@@ -304,6 +305,7 @@ mod tests {
             let plain = vec![b'a'; length];
             assert_eq!(first_special(&plain), None, "{length}");
             assert_eq!(first_special_by_words(&plain), None, "{length}");
+            assert!(!needs_escape(&plain), "{length}");
             for at in 0..length {
                 for special in [b'"', b'\\', 0x00, 0x1F] {
                     let mut bytes = plain.clone();
@@ -314,6 +316,8 @@ mod tests {
                     }
                     assert_eq!(first_special(&bytes), Some(at), "{length} {at} {special}");
                     assert_eq!(first_special_by_words(&bytes), Some(at), "{length} {at} {special}");
+                    assert!(needs_escape(&bytes[..=at]), "{length} {at} {special}");
+                    assert!(needs_escape(&bytes[at..]), "{length} {at} {special}");
                 }
             }
         }
