@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::account::{Account, AccountStatus, Locale};
 use super::category::Category;
 use super::fields::CountryCode;
-use super::json_text::{ObjectWriter, write_string};
+use super::json_text::{ObjectWriter, json_key, write_string};
 use super::money::{Currency, Money, MoneySum};
 use super::time::rfc3339_utc;
 use super::transaction::{DeclineReason, Mcc, Transaction, TransactionKind, TransactionStatus};
@@ -165,21 +165,24 @@ pub struct TransactionAlert {
 impl Header {
     fn write_fields(&self, object: &mut ObjectWriter<'_>) {
         object
-            .int("schema_version", self.schema_version)
-            .str("event_id", &self.event_id)
-            .str("account_id", &self.account_id)
-            .time("occurred_at", &self.occurred_at);
+            .int(json_key!("schema_version"), self.schema_version)
+            .str(json_key!("event_id"), &self.event_id)
+            .str(json_key!("account_id"), &self.account_id)
+            .time(json_key!("occurred_at"), &self.occurred_at);
     }
 }
 
 impl RuleFired {
     fn write_json(&self, out: &mut String) {
         let mut object = ObjectWriter::open(out);
-        object.str("id", self.id);
+        object.str(json_key!("id"), self.id);
         if let Some(threshold) = &self.threshold {
-            object.money("threshold", threshold);
+            object.money(json_key!("threshold"), threshold);
         }
-        object.opt_str("threshold_source", self.threshold_source.map(ThresholdSource::as_str));
+        object.opt_str(
+            json_key!("threshold_source"),
+            self.threshold_source.map(ThresholdSource::as_str),
+        );
         object.close();
     }
 }
@@ -190,17 +193,17 @@ impl TransactionRecorded {
         let mut object = ObjectWriter::open(out);
         self.header.write_fields(&mut object);
         object
-            .str("change", self.change.as_str())
-            .raw("transaction", self.transaction.json())
-            .str("category", self.category.as_str())
-            .str("severity", self.severity.as_str())
-            .array("findings", &self.findings, |out, finding| {
+            .str(json_key!("change"), self.change.as_str())
+            .raw(json_key!("transaction"), self.transaction.json())
+            .str(json_key!("category"), self.category.as_str())
+            .str(json_key!("severity"), self.severity.as_str())
+            .array(json_key!("findings"), &self.findings, |out, finding| {
                 let mut summary = ObjectWriter::open(out);
                 summary
-                    .str("detail_type", finding.detail_type.as_str())
-                    .str("event_id", &finding.event_id);
-                summary.key_then("rule", |out| finding.rule.write_json(out));
-                summary.str("severity", finding.severity.as_str());
+                    .str(json_key!("detail_type"), finding.detail_type.as_str())
+                    .str(json_key!("event_id"), &finding.event_id);
+                summary.key_then(json_key!("rule"), |out| finding.rule.write_json(out));
+                summary.str(json_key!("severity"), finding.severity.as_str());
                 summary.close();
             });
         object.close();
@@ -213,10 +216,10 @@ impl TransactionAlert {
         let mut object = ObjectWriter::open(out);
         self.header.write_fields(&mut object);
         object
-            .raw("transaction", self.transaction.json())
-            .str("category", self.category.as_str());
-        object.key_then("rule", |out| self.rule.write_json(out));
-        object.str("severity", self.severity.as_str());
+            .raw(json_key!("transaction"), self.transaction.json())
+            .str(json_key!("category"), self.category.as_str());
+        object.key_then(json_key!("rule"), |out| self.rule.write_json(out));
+        object.str(json_key!("severity"), self.severity.as_str());
         own_fields(&mut object);
         object.close();
     }
@@ -567,21 +570,23 @@ impl BusEvent {
             BusEvent::TransactionRecorded(e) => e.write_json(out),
             BusEvent::LargeTransaction(e) => e.alert.write_json(out, no_more),
             BusEvent::LowBalance(e) => e.alert.write_json(out, |object| {
-                object.money("balance_after", &e.balance_after);
+                object.money(json_key!("balance_after"), &e.balance_after);
             }),
             BusEvent::SpendingLimitReached(e) => e.alert.write_json(out, |object| {
-                object.str("decline_reason", e.decline_reason.as_str());
+                object.str(json_key!("decline_reason"), e.decline_reason.as_str());
             }),
             BusEvent::ForeignTransaction(e) => e.alert.write_json(out, |object| {
                 object
-                    .str("account_country", e.account_country.as_str())
-                    .str("account_currency", e.account_currency.code())
-                    .array("reasons", &e.reasons, |out, reason| write_string(out, reason.as_str()));
+                    .str(json_key!("account_country"), e.account_country.as_str())
+                    .str(json_key!("account_currency"), e.account_currency.code())
+                    .array(json_key!("reasons"), &e.reasons, |out, reason| {
+                        write_string(out, reason.as_str())
+                    });
             }),
             BusEvent::CashWithdrawal(e) => e.alert.write_json(out, no_more),
             BusEvent::HighRiskMerchant(e) => e.alert.write_json(out, |object| {
                 if let Some(mcc) = e.mcc {
-                    object.str("mcc", mcc.digits(&mut [0u8; 4]));
+                    object.str(json_key!("mcc"), mcc.digits(&mut [0u8; 4]));
                 }
             }),
             BusEvent::TopUpCompleted(e) => e.alert.write_json(out, no_more),

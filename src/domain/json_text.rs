@@ -13,6 +13,27 @@ use serde::Serialize;
 use super::money::Money;
 use super::time::format_rfc3339_into;
 
+/// An object key as written, `"name":`, made at compile time by `json_key!` (a key is a
+/// field name of our own types: plain ASCII, nothing to escape).
+#[derive(Clone, Copy)]
+pub struct JsonKey(&'static str);
+
+impl JsonKey {
+    /// For `json_key!` only.
+    #[doc(hidden)]
+    pub const fn quoted(text: &'static str) -> JsonKey {
+        JsonKey(text)
+    }
+}
+
+/// `json_key!("name")`: the key `"name":`, written in one copy.
+macro_rules! json_key {
+    ($name:literal) => {
+        $crate::domain::json_text::JsonKey::quoted(concat!("\"", $name, "\":"))
+    };
+}
+pub(crate) use json_key;
+
 /// A JSON object being written; `close` ends it.
 pub struct ObjectWriter<'o> {
     out: &'o mut String,
@@ -25,61 +46,65 @@ impl<'o> ObjectWriter<'o> {
         ObjectWriter { out, first: true }
     }
 
-    /// Keys are the field names of our own types: plain ASCII, nothing to escape.
-    fn key(&mut self, key: &'static str) {
-        debug_assert!(!needs_escape(key.as_bytes()), "{key} is a plain name");
+    fn key(&mut self, key: JsonKey) {
+        debug_assert!(
+            key.0.len() >= 3
+                && key.0.starts_with('"')
+                && key.0.ends_with("\":")
+                && !needs_escape(&key.0.as_bytes()[1..key.0.len() - 2]),
+            "{} is a plain name",
+            key.0
+        );
         if !self.first {
             self.out.push(',');
         }
         self.first = false;
-        self.out.push('"');
-        self.out.push_str(key);
-        self.out.push_str("\":");
+        self.out.push_str(key.0);
     }
 
-    pub fn str(&mut self, key: &'static str, value: &str) -> &mut Self {
+    pub fn str(&mut self, key: JsonKey, value: &str) -> &mut Self {
         self.key(key);
         write_string(self.out, value);
         self
     }
 
     /// Omitted when None (`skip_serializing_if = "Option::is_none"`).
-    pub fn opt_str(&mut self, key: &'static str, value: Option<&str>) -> &mut Self {
+    pub fn opt_str(&mut self, key: JsonKey, value: Option<&str>) -> &mut Self {
         if let Some(value) = value {
             self.str(key, value);
         }
         self
     }
 
-    pub fn int(&mut self, key: &'static str, value: impl itoa::Integer) -> &mut Self {
+    pub fn int(&mut self, key: JsonKey, value: impl itoa::Integer) -> &mut Self {
         self.key(key);
         self.out.push_str(itoa::Buffer::new().format(value));
         self
     }
 
-    pub fn time(&mut self, key: &'static str, time: &DateTime<Utc>) -> &mut Self {
+    pub fn time(&mut self, key: JsonKey, time: &DateTime<Utc>) -> &mut Self {
         self.key(key);
         format_rfc3339_into(time, self.out);
         self
     }
 
-    pub fn money(&mut self, key: &'static str, money: &Money) -> &mut Self {
+    pub fn money(&mut self, key: JsonKey, money: &Money) -> &mut Self {
         self.object(key, |object| {
             object
-                .int("amount_minor", money.amount_minor)
-                .str("currency", money.currency.code());
+                .int(json_key!("amount_minor"), money.amount_minor)
+                .str(json_key!("currency"), money.currency.code());
         })
     }
 
     /// Text that is already JSON, copied as it is.
-    pub fn raw(&mut self, key: &'static str, json: &str) -> &mut Self {
+    pub fn raw(&mut self, key: JsonKey, json: &str) -> &mut Self {
         self.key(key);
         self.out.push_str(json);
         self
     }
 
     /// A value of the cold path (metadata), written by serde_json.
-    pub fn serde(&mut self, key: &'static str, value: &impl Serialize) -> &mut Self {
+    pub fn serde(&mut self, key: JsonKey, value: &impl Serialize) -> &mut Self {
         self.key(key);
         self.out
             .push_str(&serde_json::to_string(value).expect("values of our own types serialize"));
@@ -87,13 +112,13 @@ impl<'o> ObjectWriter<'o> {
     }
 
     /// A key, then a value its own writer writes.
-    pub fn key_then(&mut self, key: &'static str, value: impl FnOnce(&mut String)) -> &mut Self {
+    pub fn key_then(&mut self, key: JsonKey, value: impl FnOnce(&mut String)) -> &mut Self {
         self.key(key);
         value(self.out);
         self
     }
 
-    pub fn object(&mut self, key: &'static str, fields: impl FnOnce(&mut ObjectWriter<'_>)) -> &mut Self {
+    pub fn object(&mut self, key: JsonKey, fields: impl FnOnce(&mut ObjectWriter<'_>)) -> &mut Self {
         self.key(key);
         let mut object = ObjectWriter::open(self.out);
         fields(&mut object);
@@ -103,7 +128,7 @@ impl<'o> ObjectWriter<'o> {
 
     pub fn array<T>(
         &mut self,
-        key: &'static str,
+        key: JsonKey,
         items: impl IntoIterator<Item = T>,
         mut element: impl FnMut(&mut String, T),
     ) -> &mut Self {
@@ -347,12 +372,12 @@ mod tests {
         let mut out = String::new();
         let mut object = ObjectWriter::open(&mut out);
         object
-            .str("name", shape.name)
-            .opt_str("city", shape.city)
-            .int("count", shape.count)
-            .money("inner", &shape.inner)
-            .array("tags", &shape.tags, |out, tag| write_string(out, tag))
-            .raw("raw", &shape.raw.to_string());
+            .str(json_key!("name"), shape.name)
+            .opt_str(json_key!("city"), shape.city)
+            .int(json_key!("count"), shape.count)
+            .money(json_key!("inner"), &shape.inner)
+            .array(json_key!("tags"), &shape.tags, |out, tag| write_string(out, tag))
+            .raw(json_key!("raw"), &shape.raw.to_string());
         object.close();
         assert_eq!(out, serde_json::to_string(&shape).unwrap());
     }

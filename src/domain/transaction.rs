@@ -7,7 +7,7 @@ use serde_dynamo::Item;
 
 use super::fields::{Attributes, CountryCode, DecodeError, Fields};
 use super::item_view::ItemView;
-use super::json_text::ObjectWriter;
+use super::json_text::{ObjectWriter, json_key};
 use super::keys::{self, account_pk};
 use super::metadata::{Metadata, MetadataError};
 use super::money::{Currency, Money};
@@ -154,32 +154,35 @@ impl Transaction {
     pub fn write_json(&self, out: &mut String) {
         let mut object = ObjectWriter::open(out);
         object
-            .str("transaction_id", &self.transaction_id)
-            .str("account_id", &self.account_id)
-            .str("kind", self.kind.as_str())
-            .str("status", self.status.as_str())
-            .opt_str("decline_reason", self.decline_reason.map(DeclineReason::as_str))
-            .int("amount_minor", self.amount.amount_minor)
-            .str("currency", self.amount.currency.code());
+            .str(json_key!("transaction_id"), &self.transaction_id)
+            .str(json_key!("account_id"), &self.account_id)
+            .str(json_key!("kind"), self.kind.as_str())
+            .str(json_key!("status"), self.status.as_str())
+            .opt_str(
+                json_key!("decline_reason"),
+                self.decline_reason.map(DeclineReason::as_str),
+            )
+            .int(json_key!("amount_minor"), self.amount.amount_minor)
+            .str(json_key!("currency"), self.amount.currency.code());
         if let Some(balance) = self.balance_after_minor {
-            object.int("balance_after_minor", balance);
+            object.int(json_key!("balance_after_minor"), balance);
         }
-        object.str("channel", self.channel.as_str());
+        object.str(json_key!("channel"), self.channel.as_str());
         if let Some(merchant) = &self.merchant {
-            object.object("merchant", |fields| {
+            object.object(json_key!("merchant"), |fields| {
                 let mut mcc = [0u8; 4];
                 fields
-                    .str("name", &merchant.name)
-                    .str("mcc", merchant.mcc.digits(&mut mcc))
-                    .str("country", merchant.country.as_str())
-                    .opt_str("city", merchant.city.as_deref());
+                    .str(json_key!("name"), &merchant.name)
+                    .str(json_key!("mcc"), merchant.mcc.digits(&mut mcc))
+                    .str(json_key!("country"), merchant.country.as_str())
+                    .opt_str(json_key!("city"), merchant.city.as_deref());
             });
         }
         object
-            .opt_str("card_last4", self.card_last4.as_deref())
-            .time("booked_at", &self.booked_at);
+            .opt_str(json_key!("card_last4"), self.card_last4.as_deref())
+            .time(json_key!("booked_at"), &self.booked_at);
         if let Some(metadata) = &self.metadata {
-            object.serde("metadata", metadata);
+            object.serde(json_key!("metadata"), metadata);
         }
         object.close();
     }
