@@ -149,16 +149,44 @@ impl<'o> ObjectWriter<'o> {
     }
 }
 
-/// A JSON string as serde_json writes it.
+/// A JSON string as serde_json writes it. The value is copied first and checked where it
+/// landed: a short one in the sixteen bytes that end with it, one load with no copy into a
+/// padded block (the bytes before it are masked off); one that needs escapes is taken back
+/// and handed to serde_json.
 pub fn write_string(out: &mut String, value: &str) {
-    if needs_escape(value.as_bytes()) {
-        out.push_str(&serde_json::to_string(value).expect("a string serializes"));
-        return;
-    }
+    let start = out.len();
     out.reserve(value.len() + 2);
     out.push('"');
     out.push_str(value);
+    let written = out.as_bytes();
+    let special = if value.len() < 16 && written.len() >= 16 {
+        special_in_last(
+            written[written.len() - 16..].try_into().expect("sixteen bytes"),
+            value.len(),
+        )
+    } else {
+        needs_escape(value.as_bytes())
+    };
+    if special {
+        out.truncate(start);
+        out.push_str(&serde_json::to_string(value).expect("a string serializes"));
+        return;
+    }
     out.push('"');
+}
+
+/// Whether any of the last `count` (at most 16) bytes of `block` is special.
+#[inline]
+fn special_in_last(block: &[u8; 16], count: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The block's last `count` bytes are the top `count` bits of its mask.
+        (sse2::special_mask(block) >> (16 - count)) != 0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        first_special_by_words(&block[16 - count..]).is_some()
+    }
 }
 
 /// Whether a byte is one JSON escapes: `"`, `\` or a control character below 0x20.
@@ -247,7 +275,7 @@ mod sse2 {
 
     /// A bit per byte of `block` that is `"`, `\` or below 0x20.
     #[inline(always)]
-    fn special_mask(block: &[u8; 16]) -> u32 {
+    pub(super) fn special_mask(block: &[u8; 16]) -> u32 {
         // SAFETY: SSE2 is in every x86-64 CPU; the load is unaligned and reads the sixteen
         // bytes of `block`.
         unsafe {
@@ -296,6 +324,14 @@ mod tests {
             prop_assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
         }
 
+        /// After text of its own (quotes, escapes, controls: what the last block also holds).
+        #[test]
+        fn any_string_after_any_text_is_written_as_serde_json_writes_it(before in any::<String>(), value in any::<String>()) {
+            let mut out = before.clone();
+            write_string(&mut out, &value);
+            prop_assert_eq!(out, format!("{before}{}", serde_json::to_string(&value).unwrap()));
+        }
+
         #[test]
         fn a_byte_needs_escaping_wherever_it_stands(
             prefix in "[a-z]{0,20}",
@@ -321,6 +357,32 @@ mod tests {
             prop_assert_eq!(first_special(&bytes), expected);
             prop_assert_eq!(first_special_by_words(&bytes), expected);
             prop_assert_eq!(needs_escape(&bytes), expected.is_some());
+        }
+    }
+
+    /// Every short length after every length of text made of quotes (each byte before the
+    /// value special), with a special byte at each place of the value or none.
+    #[test]
+    fn a_short_string_is_judged_by_its_own_bytes_alone() {
+        for before in 0..40 {
+            for length in 0..20 {
+                for special in [None, Some('"'), Some('\\'), Some('\u{1}')] {
+                    for at in 0..length.max(1) {
+                        let mut value: Vec<char> = vec!['a'; length];
+                        if let Some(special) = special {
+                            if length == 0 {
+                                continue;
+                            }
+                            value[at] = special;
+                        }
+                        let value: String = value.into_iter().collect();
+                        let mut out = "\"".repeat(before);
+                        write_string(&mut out, &value);
+                        let expected = format!("{}{}", "\"".repeat(before), serde_json::to_string(&value).unwrap());
+                        assert_eq!(out, expected, "{before} {length} {special:?} {at}");
+                    }
+                }
+            }
         }
     }
 
