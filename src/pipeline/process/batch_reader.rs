@@ -359,13 +359,24 @@ impl<'a> Reader<'a> {
     /// reader then past the colon; anything else consumes nothing.
     #[inline]
     fn plain_name(&mut self) -> Option<Cow<'a, str>> {
-        let start = self.at + 1;
-        let end = start + first_special(self.bytes.get(start..)?)?;
-        if self.bytes[end] != b'"' || self.bytes.get(end + 1) != Some(&b':') {
+        let (name, end) = self.plain_string_at(self.at)?;
+        if self.bytes.get(end) != Some(&b':') {
             return None;
         }
-        self.at = end + 2;
-        Some(Cow::Borrowed(&self.text[start..end]))
+        self.at = end + 1;
+        Some(Cow::Borrowed(name))
+    }
+
+    /// The string whose opening quote is at `at`, when it holds nothing to decode, and
+    /// where it ends (past its closing quote).
+    #[inline(always)]
+    fn plain_string_at(&self, at: usize) -> Option<(&'a str, usize)> {
+        if self.bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let start = at + 1;
+        let end = start + first_special(self.bytes.get(start..)?)?;
+        (self.bytes[end] == b'"').then(|| (&self.text[start..end], end + 1))
     }
 
     /// Members `"name":{"S":"..."}` or `"name":{"N":"..."}` with no space and no escape
@@ -390,22 +401,12 @@ impl<'a> Reader<'a> {
     /// The compact member whose name opens at `at`, and where it ends.
     #[inline]
     fn compact_member_at(&self, at: usize) -> Option<((Cow<'a, str>, Attr<'a>), usize)> {
-        let (bytes, text) = (self.bytes, self.text);
-        let name_start = at + 1;
-        let name_end = name_start + first_special(bytes.get(name_start..)?)?;
-        let string = match bytes.get(name_end..name_end + 8)? {
-            [b'"', b':', b'{', b'"', b'S', b'"', b':', b'"'] => true,
-            [b'"', b':', b'{', b'"', b'N', b'"', b':', b'"'] => false,
-            _ => return None,
-        };
-        let value_start = name_end + 8;
-        let value_end = value_start + first_special(&bytes[value_start..])?;
-        if bytes.get(value_end..value_end + 2)? != b"\"}" {
+        let (name, end) = self.plain_string_at(at)?;
+        if self.bytes.get(end) != Some(&b':') {
             return None;
         }
-        let value = Cow::Borrowed(&text[value_start..value_end]);
-        let value = if string { Attr::S(value) } else { Attr::N(value) };
-        Some(((Cow::Borrowed(&text[name_start..name_end]), value), value_end + 2))
+        let (value, end) = self.compact_scalar_at(end + 1)?;
+        Some(((Cow::Borrowed(name), value), end))
     }
 
     fn attr(&mut self, depth: usize) -> Read<Attr<'a>> {
@@ -441,20 +442,25 @@ impl<'a> Reader<'a> {
     /// Most attributes, as DynamoDB and the SDKs write them: `{"S":"..."}` or `{"N":"..."}`
     /// with no space and no escape. Anything else consumes nothing and takes the general way.
     fn compact_scalar(&mut self) -> Option<Attr<'a>> {
-        let head = self.bytes.get(self.at..self.at + 6)?;
-        let string = match head {
-            [b'{', b'"', b'S', b'"', b':', b'"'] => true,
-            [b'{', b'"', b'N', b'"', b':', b'"'] => false,
+        let (value, end) = self.compact_scalar_at(self.at)?;
+        self.at = end;
+        Some(value)
+    }
+
+    /// The compact scalar that opens at `at`, and where it ends (past its `}`).
+    #[inline(always)]
+    fn compact_scalar_at(&self, at: usize) -> Option<(Attr<'a>, usize)> {
+        let string = match self.bytes.get(at..at + 5)? {
+            [b'{', b'"', b'S', b'"', b':'] => true,
+            [b'{', b'"', b'N', b'"', b':'] => false,
             _ => return None,
         };
-        let start = self.at + 6;
-        let end = self.special_from(start).ok()?;
-        if self.bytes[end] != b'"' || self.bytes.get(end + 1) != Some(&b'}') {
+        let (text, end) = self.plain_string_at(at + 5)?;
+        if self.bytes.get(end) != Some(&b'}') {
             return None;
         }
-        let text = Cow::Borrowed(&self.text[start..end]);
-        self.at = end + 2;
-        Some(if string { Attr::S(text) } else { Attr::N(text) })
+        let text = Cow::Borrowed(text);
+        Some((if string { Attr::S(text) } else { Attr::N(text) }, end + 1))
     }
 
     fn list<T>(&mut self, mut element: impl FnMut(&mut Self) -> Read<T>) -> Read<Vec<T>> {
@@ -540,12 +546,9 @@ impl<'a> Reader<'a> {
     /// judges surrogates as it reads).
     fn string(&mut self) -> Read<Cow<'a, str>> {
         // Most strings hold nothing to decode: one scan to their closing quote.
-        let start = self.at + 1;
-        if let Some(length) = self.bytes.get(start..).and_then(first_special)
-            && self.bytes[start + length] == b'"'
-        {
-            self.at = start + length + 1;
-            return Ok(Cow::Borrowed(&self.text[start..start + length]));
+        if let Some((text, end)) = self.plain_string_at(self.at) {
+            self.at = end;
+            return Ok(Cow::Borrowed(text));
         }
         self.at += 1;
         let start = self.at;
