@@ -76,14 +76,28 @@ impl DecodeError {
     }
 }
 
+/// What the decoders read an attribute map through: the value of a name (of a name given
+/// twice, the last). An `ItemView` searches its entries; a map read into fixed slots (the
+/// batch reader's transactions) answers from its slot.
+pub trait Members<'a> {
+    fn member(&self, name: &str) -> Option<&Attr<'a>>;
+}
+
+impl<'a> Members<'a> for ItemView<'a> {
+    #[inline]
+    fn member(&self, name: &str) -> Option<&Attr<'a>> {
+        self.get(name)
+    }
+}
+
 /// A view of one attribute map, naming nested fields by their dotted path in errors.
-pub struct Fields<'a> {
-    map: &'a ItemView<'a>,
+pub struct Fields<'a, M: Members<'a> = ItemView<'a>> {
+    map: &'a M,
     prefix: String,
 }
 
-impl<'a> Fields<'a> {
-    pub fn root(map: &'a ItemView<'a>) -> Self {
+impl<'a, M: Members<'a>> Fields<'a, M> {
+    pub fn root(map: &'a M) -> Self {
         Fields {
             map,
             prefix: String::new(),
@@ -99,8 +113,9 @@ impl<'a> Fields<'a> {
     }
 
     /// The attribute, with an explicit DynamoDB NULL read as absent.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&'a Attr<'a>> {
-        match self.map.get(name) {
+        match self.map.member(name) {
             Some(Attr::Null(_)) | None => None,
             Some(value) => Some(value),
         }
@@ -162,7 +177,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn opt_map(&self, name: &str) -> Result<Option<Fields<'a>>, DecodeError> {
+    pub fn opt_map(&self, name: &str) -> Result<Option<Fields<'a, ItemView<'a>>>, DecodeError> {
         match self.get(name) {
             None => Ok(None),
             Some(Attr::M(map)) => Ok(Some(Fields {
@@ -173,7 +188,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn map(&self, name: &str) -> Result<Fields<'a>, DecodeError> {
+    pub fn map(&self, name: &str) -> Result<Fields<'a, ItemView<'a>>, DecodeError> {
         self.opt_map(name)?
             .ok_or_else(|| DecodeError::MissingField { field: self.path(name) })
     }

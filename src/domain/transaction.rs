@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_dynamo::Item;
 
-use super::fields::{Attributes, CountryCode, DecodeError, Fields};
-use super::item_view::ItemView;
+use super::fields::{Attributes, CountryCode, DecodeError, Fields, Members};
+use super::item_view::{Attr, ItemView};
 use super::json_text::{ObjectWriter, json_key};
 use super::keys::{self, account_pk};
 use super::metadata::{Metadata, MetadataError};
@@ -193,6 +193,13 @@ impl Transaction {
 
     /// `decode`, on an item read in place.
     pub fn decode_view(item: &ItemView) -> Result<Transaction, DecodeError> {
+        Transaction::decode_members(item)
+    }
+
+    /// `decode`, on any map of members: the same checks in the same order, so the same
+    /// transaction or the same first error whatever holds the members.
+    #[inline]
+    pub fn decode_members<'a, M: Members<'a>>(item: &'a M) -> Result<Transaction, DecodeError> {
         let f = Fields::root(item);
         let account_id = f.string("account_id")?.to_string();
         if let Some(pk) = f.opt_string("pk")?
@@ -313,6 +320,63 @@ impl Transaction {
             fingerprint,
         })
         .expect("a marker always serializes to an item")
+    }
+}
+
+/// The top-level members a transaction is decoded from, each in a slot of its own: what the
+/// batch reader fills as it reads an image, instead of a list searched by name. Any other
+/// member plays no part in decoding a transaction.
+#[derive(Debug, Default)]
+pub struct TransactionMembers<'a> {
+    slots: [Option<Attr<'a>>; 15],
+}
+
+impl<'a> TransactionMembers<'a> {
+    #[inline(always)]
+    fn slot(name: &str) -> Option<usize> {
+        Some(match name {
+            "type" => 0,
+            "pk" => 1,
+            "account_id" => 2,
+            "transaction_id" => 3,
+            "kind" => 4,
+            "status" => 5,
+            "decline_reason" => 6,
+            "amount_minor" => 7,
+            "currency" => 8,
+            "balance_after_minor" => 9,
+            "channel" => 10,
+            "merchant" => 11,
+            "card_last4" => 12,
+            "booked_at" => 13,
+            "metadata" => 14,
+            _ => return None,
+        })
+    }
+
+    /// Keeps a member's value (of a name given twice, the last, as `ItemView::get` reads
+    /// it); false for a name a transaction does not read, whose value is not kept.
+    #[inline(always)]
+    pub fn set(&mut self, name: &str, value: Attr<'a>) -> bool {
+        match Self::slot(name) {
+            Some(slot) => {
+                self.slots[slot] = Some(value);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the item says it is a transaction: its `type` is the string `TXN`.
+    pub fn is_transaction(&self) -> bool {
+        matches!(self.member("type"), Some(Attr::S(kind)) if kind == keys::TRANSACTION_TYPE)
+    }
+}
+
+impl<'a> Members<'a> for TransactionMembers<'a> {
+    #[inline(always)]
+    fn member(&self, name: &str) -> Option<&Attr<'a>> {
+        self.slots[Self::slot(name)?].as_ref()
     }
 }
 

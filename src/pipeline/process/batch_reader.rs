@@ -24,10 +24,12 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{TimeZone, Utc};
 use serde_json::value::RawValue;
 
-use super::record_view::{ChangeView, Incoming, RecordView, UserIdentityView, float_epoch};
+use super::record_view::{ChangeView, Incoming, ReadTransaction, RecordView, UserIdentityView, float_epoch};
+use crate::domain::Transaction;
 use crate::domain::fields::plain_digits;
 use crate::domain::item_view::{Attr, ItemView, Text};
 use crate::domain::json_text::first_special;
+use crate::domain::transaction::TransactionMembers;
 
 /// Deeper than any DynamoDB item nests (32 levels): left to serde.
 const MAX_DEPTH: usize = 64;
@@ -35,7 +37,18 @@ const MAX_DEPTH: usize = 64;
 /// The records of a batch, or None when the slow path must read it.
 #[cfg(test)]
 pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
-    read_batch_with(text, |_| ()).map(|(records, _)| records)
+    read_batch_with(text, NewImages::AsViews, |_| ()).map(|(records, _)| records)
+}
+
+/// How the reader takes a record's NewImage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewImages {
+    /// Always as an `ItemView`.
+    AsViews,
+    /// A transaction that decodes is read straight into its members and decoded there
+    /// (`ChangeView::new_transaction`, with the image's text), with no view built; any other
+    /// image as a view.
+    TransactionsDecoded,
 }
 
 /// The records of a batch and what `each` makes of each record while it is still in cache
@@ -43,12 +56,14 @@ pub fn read_batch(text: &str) -> Option<Vec<Incoming<'_>>> {
 /// the slow path must read the batch.
 pub fn read_batch_with<'a, T>(
     text: &'a str,
+    new_images: NewImages,
     mut each: impl FnMut(&mut Incoming<'a>) -> T,
 ) -> Option<(Vec<Incoming<'a>>, Vec<T>)> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
         at: 0,
+        new_images,
     };
     let mut made = Vec::new();
     reader.space();
@@ -99,6 +114,27 @@ struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    new_images: NewImages,
+}
+
+/// An image the reader took as a transaction, read again as a view: what a record planned
+/// some other way needs. The text was read whole before, so it reads the same again.
+pub(super) fn image_of(text: &str) -> ItemView<'_> {
+    let mut reader = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        new_images: NewImages::AsViews,
+    };
+    let image = reader.image(24);
+    debug_assert!(image.is_ok(), "an image read before reads again");
+    image.unwrap_or_default()
+}
+
+/// A NewImage as the reader took it.
+enum NewImage<'a> {
+    View(ItemView<'a>),
+    Transaction(ReadTransaction<'a>),
 }
 
 impl<'a> Reader<'a> {
@@ -272,7 +308,7 @@ impl<'a> Reader<'a> {
             }
             // An item has a score of attributes, its keys two, the maps inside it a few.
             "Keys" => once(&mut keys, reader.image(2)?),
-            "NewImage" => once(&mut new_image, reader.image(24)?),
+            "NewImage" => once(&mut new_image, reader.new_image()?),
             "OldImage" => once(&mut old_image, reader.image(24)?),
             "SequenceNumber" => once(&mut sequence_number, reader.optional_text()?),
             "SizeBytes" => {
@@ -298,13 +334,15 @@ impl<'a> Reader<'a> {
             }
             _ => reader.skip_value(2),
         })?;
+        let (new_image, new_transaction) = match new_image {
+            Some(NewImage::View(view)) => (view, None),
+            Some(NewImage::Transaction(read)) => (ItemView::default(), Some(read)),
+            None => (ItemView::default(), None),
+        };
         Ok(ChangeView::from_parts(
             created.unwrap_or_default(),
-            [
-                keys.unwrap_or_default(),
-                new_image.unwrap_or_default(),
-                old_image.unwrap_or_default(),
-            ],
+            [keys.unwrap_or_default(), new_image, old_image.unwrap_or_default()],
+            new_transaction,
             sequence_number.flatten(),
             size_bytes.ok_or(Unread::NotMine)?,
             view_type.flatten(),
@@ -335,6 +373,48 @@ impl<'a> Reader<'a> {
         self.item(3, capacity)
     }
 
+    /// A NewImage: a transaction decoded where it was read, when the reader is asked to
+    /// and the image is one; else (or if it is not) a view read from where it began.
+    fn new_image(&mut self) -> Read<NewImage<'a>> {
+        let start = self.at;
+        if self.new_images == NewImages::TransactionsDecoded
+            && let Some(transaction) = self.transaction_image()
+        {
+            let text = &self.text[start..self.at];
+            return Ok(NewImage::Transaction(ReadTransaction { transaction, text }));
+        }
+        self.at = start;
+        self.image(24).map(NewImage::View)
+    }
+
+    /// An image read into a transaction's members and decoded there, with no entries
+    /// listed: as `item` reads it (the same members, the same checks, the last of a name
+    /// given twice), with the members no transaction reads checked and dropped. None when
+    /// it is not a transaction that decodes, or anything `item` would not read: the caller
+    /// reads it again as a view, and the usual way says what is wrong with it.
+    fn transaction_image(&mut self) -> Option<Box<Transaction>> {
+        const DEPTH: usize = 3;
+        let mut members = TransactionMembers::default();
+        self.object_with(
+            &mut members,
+            |reader, members| {
+                reader.compact_members(|name, value| {
+                    members.set(&name, value);
+                })
+            },
+            |reader, members, name| {
+                let value = reader.attr(DEPTH + 1)?;
+                members.set(&name, value);
+                Ok(())
+            },
+        )
+        .ok()?;
+        if !members.is_transaction() {
+            return None;
+        }
+        Transaction::decode_members(&members).ok().map(Box::new)
+    }
+
     /// An attribute map; a name given twice is kept twice, as the view keeps it.
     fn item(&mut self, depth: usize, capacity: usize) -> Read<ItemView<'a>> {
         if depth > MAX_DEPTH {
@@ -345,7 +425,7 @@ impl<'a> Reader<'a> {
         let compact = depth < MAX_DEPTH;
         self.object_with(
             &mut entries,
-            |reader, entries| compact && reader.compact_members(entries),
+            |reader, entries| compact && reader.compact_members(|name, value| entries.push((name, value))),
             |reader, entries, key| {
                 let value = reader.attr(depth + 1)?;
                 entries.push((key, value));
@@ -383,11 +463,12 @@ impl<'a> Reader<'a> {
     /// (most members of an item), read whole for as long as they come one after another;
     /// true when at least one was read, the reader then after it (at its `,` or `}`). A
     /// member of any other form is left where it starts.
-    fn compact_members(&mut self, entries: &mut Vec<(Cow<'a, str>, Attr<'a>)>) -> bool {
+    #[inline(always)]
+    fn compact_members(&mut self, mut keep: impl FnMut(Cow<'a, str>, Attr<'a>)) -> bool {
         let mut read = false;
         let mut at = self.at;
-        while let Some((entry, end)) = self.compact_member_at(at) {
-            entries.push(entry);
+        while let Some(((name, value), end)) = self.compact_member_at(at) {
+            keep(name, value);
             read = true;
             self.at = end;
             if self.bytes.get(end..end + 2) != Some(&b",\""[..]) {
@@ -399,7 +480,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The compact member whose name opens at `at`, and where it ends.
-    #[inline]
+    #[inline(always)]
     fn compact_member_at(&self, at: usize) -> Option<((Cow<'a, str>, Attr<'a>), usize)> {
         let (name, end) = self.plain_string_at(at)?;
         if self.bytes.get(end) != Some(&b':') {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::domain::Transaction;
 use crate::domain::item_view::{ItemView, Text};
 
 /// Why a record of a batch is not a stream record (it becomes a Record Rejected).
@@ -85,6 +86,17 @@ pub struct ChangeView<'a> {
     #[serde(rename = "StreamViewType", default)]
     #[allow(dead_code)]
     stream_view_type: Option<StreamViewType>,
+    /// The NewImage, when the batch reader decoded it as a transaction as it read it
+    /// (`new_image` is then empty until the image is read again from its text).
+    #[serde(skip)]
+    pub(super) new_transaction: Option<ReadTransaction<'a>>,
+}
+
+/// A NewImage the batch reader decoded as a transaction, and its text.
+#[derive(Debug)]
+pub struct ReadTransaction<'a> {
+    pub transaction: Box<Transaction>,
+    pub text: &'a str,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -161,6 +173,7 @@ impl<'a> ChangeView<'a> {
     pub(super) fn from_parts(
         approximate_creation_date_time: DateTime<Utc>,
         images: [ItemView<'a>; 3],
+        new_transaction: Option<ReadTransaction<'a>>,
         sequence_number: Option<Text<'a>>,
         size_bytes: i64,
         stream_view_type: Option<StreamViewType>,
@@ -174,6 +187,7 @@ impl<'a> ChangeView<'a> {
             sequence_number,
             size_bytes,
             stream_view_type,
+            new_transaction,
         }
     }
 }
@@ -220,7 +234,27 @@ impl<'a> Incoming<'a> {
         if let Ok(record) = &mut self.record {
             record.change.new_image = ItemView::default();
             record.change.old_image = ItemView::default();
+            record.change.new_transaction = None;
         }
+    }
+
+    /// The transaction the batch reader decoded from the NewImage of an INSERT that has
+    /// its SequenceNumber: such a record is planned by it alone (`plan_record` would decode
+    /// the same transaction from the view). Any other record gets its NewImage read again
+    /// as a view, and is planned from it as before.
+    pub(super) fn take_inserted_transaction(&mut self) -> Option<Box<Transaction>> {
+        let record = self.record.as_mut().ok()?;
+        let read = record.change.new_transaction.take()?;
+        let sequenced = record
+            .change
+            .sequence_number
+            .as_ref()
+            .is_some_and(|s| !s.as_str().is_empty());
+        if sequenced && record.event_name.as_str() == "INSERT" {
+            return Some(read.transaction);
+        }
+        record.change.new_image = super::batch_reader::image_of(read.text);
+        None
     }
 
     #[cfg(test)]

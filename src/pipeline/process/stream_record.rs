@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::batch_reader::NewImages;
 pub use super::record_view::{Incoming, RecordView};
 use crate::domain::events::TransactionChange;
 use crate::domain::fields::{DecodeError, Fields};
@@ -75,13 +76,26 @@ impl<'a> StreamBatch<'a> {
 
     fn read(text: &'a str, let_images_go: bool) -> Result<StreamBatch<'a>, NotAStreamEvent> {
         let plan = |incoming: &mut Incoming<'a>| {
-            let plan = Plan::of(incoming);
+            let plan = match incoming.take_inserted_transaction() {
+                Some(transaction) => Plan::Transaction {
+                    transaction,
+                    change: TransactionChange::Inserted,
+                },
+                None => Plan::of(incoming),
+            };
             if let_images_go && !matches!(plan, Plan::Reject(_)) {
                 incoming.let_images_go();
             }
             plan
         };
-        if let Some((records, plans)) = super::batch_reader::read_batch_with(text, plan) {
+        // Images kept whole are read as views; else an INSERT's transaction is decoded
+        // where it is read.
+        let new_images = if let_images_go {
+            NewImages::TransactionsDecoded
+        } else {
+            NewImages::AsViews
+        };
+        if let Some((records, plans)) = super::batch_reader::read_batch_with(text, new_images, plan) {
             return Ok(StreamBatch { records, plans, text });
         }
         // One reading of the whole batch when every record has the shape of a stream
@@ -729,5 +743,156 @@ mod tests {
         assert!(looks_like_card_number("5555-5555-5555-4444"));
         assert!(!looks_like_card_number("4111111111111112"));
         assert!(!looks_like_card_number("411111111111"));
+    }
+
+    /// A transaction item's members as DynamoDB JSON text, in the order written.
+    fn transaction_members() -> Vec<(&'static str, String)> {
+        [
+            ("pk", r#"{"S":"ACCOUNT#acc-1"}"#),
+            ("sk", r#"{"S":"TXN#2026-11-20T10:15:00Z#t-1"}"#),
+            ("type", r#"{"S":"TXN"}"#),
+            ("account_id", r#"{"S":"acc-1"}"#),
+            ("transaction_id", r#"{"S":"t-1"}"#),
+            ("kind", r#"{"S":"card_purchase"}"#),
+            ("status", r#"{"S":"declined"}"#),
+            ("decline_reason", r#"{"S":"limit_exceeded"}"#),
+            ("amount_minor", r#"{"N":"4599"}"#),
+            ("currency", r#"{"S":"EUR"}"#),
+            ("balance_after_minor", r#"{"N":"-120"}"#),
+            ("channel", r#"{"S":"pos"}"#),
+            (
+                "merchant",
+                r#"{"M":{"name":{"S":"Carrefour City"},"mcc":{"S":"5411"},"country":{"S":"FR"},"city":{"S":"Lyon"}}}"#,
+            ),
+            ("card_last4", r#"{"S":"4242"}"#),
+            ("booked_at", r#"{"S":"2026-11-20T10:15:00Z"}"#),
+            ("metadata", r#"{"M":{"ref":{"S":"r-1"},"n":{"N":"2"}}}"#),
+            ("note", r#"{"S":"not read"}"#),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name, value.to_string()))
+        .collect()
+    }
+
+    fn image_text(members: &[(&str, String)]) -> String {
+        let members: Vec<String> = members
+            .iter()
+            .map(|(name, value)| format!("\"{name}\":{value}"))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
+
+    fn record_text(event_name: &str, image: &str, sequence_number: &str) -> String {
+        format!(
+            r#"{{"awsRegion":"eu-west-1","dynamodb":{{"ApproximateCreationDateTime":1763690400,"Keys":{{"pk":{{"S":"ACCOUNT#acc-1"}},"sk":{{"S":"TXN#1"}}}},"NewImage":{image},{sequence_number}"SizeBytes":600,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventID":"e-1","eventName":"{event_name}","eventSource":"aws:dynamodb"}}"#
+        )
+    }
+
+    /// What the processor is handed for each record of a batch, read the fast way (an
+    /// INSERT's transaction decoded where it is read) and the usual way (every image a
+    /// view, then planned): the plans, and the account of each rejected record.
+    fn both_ways(text: &str) -> [String; 2] {
+        let mut fast = StreamBatch::from_json(text).expect("a stream event");
+        let mut usual = StreamBatch::with_images(text).expect("a stream event");
+        [(fast.take_plans(), &fast), (usual.take_plans(), &usual)].map(|(plans, batch)| {
+            let accounts: Vec<Option<String>> = plans
+                .iter()
+                .zip(&batch.records)
+                .map(|(plan, incoming)| matches!(plan, Plan::Reject(_)).then(|| account_of(incoming)).flatten())
+                .collect();
+            format!("{plans:?} {accounts:?}")
+        })
+    }
+
+    /// How many of a batch's NewImages the reader decodes as transactions where it reads them.
+    fn decoded_where_read(text: &str) -> usize {
+        let (_, decoded) =
+            super::super::batch_reader::read_batch_with(text, NewImages::TransactionsDecoded, |incoming| {
+                incoming
+                    .record
+                    .as_ref()
+                    .is_ok_and(|r| r.change.new_transaction.is_some())
+            })
+            .expect("read here");
+        decoded.iter().filter(|d| **d).count()
+    }
+
+    /// Every member of a transaction removed, given again (with a good value, a bad one, a
+    /// NULL), emptied, of another type, spaced or escaped; and the record around it an
+    /// INSERT or not, with or without its SequenceNumber: the transaction decoded where it
+    /// is read plans exactly as the view does, and what it refuses is refused the same way.
+    #[test]
+    fn a_transaction_decoded_where_it_is_read_plans_as_its_view_does() {
+        let base = transaction_members();
+        let mut images = vec![image_text(&base), "null".to_string(), "{}".to_string()];
+        let values = [
+            r#"{"S":"x"}"#,
+            r#"{"S":""}"#,
+            r#"{"S":"TXN"}"#,
+            r#"{"S":"ACCOUNT"}"#,
+            r#"{"S":"approved"}"#,
+            r#"{"S":"reversed"}"#,
+            r#"{"S":"2026-11-20T10:15:00+01:00"}"#,
+            r#"{"S":"ACCOUNT#acc-2"}"#,
+            r#"{"N":"1"}"#,
+            r#"{"N":"0"}"#,
+            r#"{"N":"1.5"}"#,
+            r#"{"N":"1e20"}"#,
+            r#"{"NULL":true}"#,
+            r#"{"BOOL":true}"#,
+            r#"{"M":{}}"#,
+            r#"{"M":{"name":{"S":"n"},"mcc":{"S":"12"},"country":{"S":"FR"}}}"#,
+            r#"{"L":[]}"#,
+            r#"{"SS":["a"]}"#,
+            r#"{"S":"a\"b"}"#,
+            r#"{"S":"a\u0062"}"#,
+            r#" {"S" : "x"} "#,
+        ];
+        for at in 0..base.len() {
+            let mut removed = base.clone();
+            removed.remove(at);
+            images.push(image_text(&removed));
+            for value in values {
+                let mut replaced = base.clone();
+                replaced[at].1 = value.to_string();
+                images.push(image_text(&replaced));
+                let mut again = base.clone();
+                again.push((base[at].0, value.to_string()));
+                images.push(image_text(&again));
+                let mut before = base.clone();
+                before.insert(0, (base[at].0, value.to_string()));
+                images.push(image_text(&before));
+            }
+            // The name spaced from its colon, and its last letter escaped.
+            let (name, plain) = (base[at].0, image_text(&base));
+            images.push(plain.replacen(&format!("\"{name}\":"), &format!("\"{name}\" : "), 1));
+            let (head, last) = name.split_at(name.len() - 1);
+            let escaped = format!("\"{head}\\u{:04x}\":", last.as_bytes()[0]);
+            images.push(plain.replacen(&format!("\"{name}\":"), &escaped, 1));
+        }
+        let mut decoded = 0;
+        for image in &images {
+            for event_name in ["INSERT", "MODIFY", "REMOVE", "UPDATE"] {
+                for sequence_number in [r#""SequenceNumber":"100","#, r#""SequenceNumber":"","#, ""] {
+                    let record = record_text(event_name, image, sequence_number);
+                    let text = format!(r#"{{"Records":[{record}]}}"#);
+                    let [fast, usual] = both_ways(&text);
+                    assert_eq!(fast, usual, "{text}");
+                    decoded += decoded_where_read(&text);
+                }
+            }
+        }
+        assert!(decoded > images.len(), "the fast way was taken {decoded} times");
+    }
+
+    /// A generated day of the ledger (accounts, transactions, reversals, updates, removals,
+    /// malformed items): planned the same both ways, most transactions decoded where read.
+    #[test]
+    fn a_generated_day_plans_the_same_with_transactions_decoded_where_read() {
+        let writes = crate::workload::generate(&crate::workload::WorkloadSpec::new(50, 2_000, 5));
+        let text = crate::workload::stream::to_stream_event(&writes).to_string();
+        let [fast, usual] = both_ways(&text);
+        assert_eq!(fast, usual);
+        assert!(decoded_where_read(&text) > 1_500);
     }
 }
