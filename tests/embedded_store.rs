@@ -331,3 +331,61 @@ async fn writes_outside_a_group_commit_at_once_and_nested_groups_commit_with_the
     );
     assert_eq!(store.checkpoint("outer").unwrap(), None);
 }
+
+/// Profiles are kept decoded between reads; whatever writes a profile (the port, a raw
+/// put, a delete, a write of older bytes back), the next read gives what is stored now.
+#[tokio::test]
+async fn a_profile_read_again_is_the_one_stored_now_whatever_wrote_it() {
+    let store = common::frozen_store("profiles");
+    let eur = Currency::from_code("EUR").unwrap();
+    let ids = ["acc-p".to_string()];
+    let emails = |batch: txn_notify::ports::AccountBatch| -> Vec<String> {
+        batch.accounts.iter().map(|a| a.email.expose().to_string()).collect()
+    };
+    let first = account("acc-p", "FR", eur);
+    store.put_account(&first).await.unwrap();
+    assert_eq!(
+        emails(store.batch_get_accounts(&ids).await.unwrap()),
+        ["acc-p@example.com"]
+    );
+    let first_item = store.get_item(&account_pk("acc-p"), "PROFILE").unwrap().unwrap();
+
+    let mut second = first.clone();
+    second.email = txn_notify::domain::Pii("second@example.com".into());
+    second.version = first.version + 1;
+    store.update_account(&second, first.version).await.unwrap();
+    assert_eq!(
+        emails(store.batch_get_accounts(&ids).await.unwrap()),
+        ["second@example.com"]
+    );
+
+    let mut third = second.to_item();
+    third.insert(
+        "email".into(),
+        serde_dynamo::AttributeValue::S("third@example.com".into()),
+    );
+    store.put_item(third.clone()).unwrap();
+    assert_eq!(
+        emails(store.batch_get_accounts(&ids).await.unwrap()),
+        ["third@example.com"]
+    );
+
+    store.put_item(first_item).unwrap();
+    assert_eq!(
+        emails(store.batch_get_accounts(&ids).await.unwrap()),
+        ["acc-p@example.com"]
+    );
+
+    let mut not_an_account = third;
+    not_an_account.insert("type".into(), serde_dynamo::AttributeValue::S("OTHER".into()));
+    store.put_item(not_an_account).unwrap();
+    assert!(store.batch_get_accounts(&ids).await.unwrap().accounts.is_empty());
+
+    store.write_item(&account_pk("acc-p"), "PROFILE", None).unwrap();
+    assert!(store.batch_get_accounts(&ids).await.unwrap().accounts.is_empty());
+    store.put_account(&second).await.unwrap();
+    assert_eq!(
+        emails(store.batch_get_accounts(&ids).await.unwrap()),
+        ["second@example.com"]
+    );
+}

@@ -138,6 +138,8 @@ pub struct Runtime<C> {
     pub dir: PathBuf,
     warm: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
     invocations: std::sync::atomic::AtomicU64,
+    /// `metrics.emf`, open for appending once the first invocation wrote to it.
+    metrics_file: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl<C: Clock + Clone> Runtime<C> {
@@ -216,6 +218,7 @@ impl<C: Clock + Clone> Runtime<C> {
             dir: dir.to_path_buf(),
             warm: Default::default(),
             invocations: Default::default(),
+            metrics_file: Default::default(),
         })
     }
 
@@ -243,11 +246,16 @@ impl<C: Clock + Clone> Runtime<C> {
             lines.push_str(&document.to_string());
             lines.push('\n');
         }
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("metrics.emf"))
-        {
+        // Opened once, at the first invocation, and appended to by each.
+        let mut file = self.metrics_file.lock().expect("metrics file lock");
+        if file.is_none() {
+            *file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join("metrics.emf"))
+                .ok();
+        }
+        if let Some(file) = file.as_mut() {
             let _ = file.write_all(lines.as_bytes());
         }
     }

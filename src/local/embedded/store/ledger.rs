@@ -1,8 +1,11 @@
 //! The `Ledger` port on the embedded store, with the conditions of the DynamoDB adapter.
 
-use rusqlite::params;
+use std::collections::HashMap;
 
-use super::{EmbeddedStore, atomic, codec, read_item, write_in};
+use rusqlite::params;
+use rusqlite::types::ValueRef;
+
+use super::{EmbeddedStore, atomic, codec, item_exists, item_of, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
@@ -10,6 +13,54 @@ use crate::ports::{
     AccountBatch, AccountIdPage, AccountUpdate, AccountWrite, Clock, Ledger, MAX_ACCOUNTS_PER_BATCH_GET, PortError,
     TransactionPage, TransactionQuery, TransactionWrite,
 };
+
+/// Account profiles decoded before, by account id, with the stored bytes each was decoded
+/// from: a profile read again is decoded again only when its bytes changed. Checked against
+/// the bytes, never invalidated by writes, so no write path, rollback or crash can leave it
+/// stale.
+#[derive(Default)]
+pub(super) struct DecodedProfiles {
+    by_account: HashMap<String, (Vec<u8>, Option<Account>)>,
+}
+
+/// Profiles kept decoded at most (about 2 KB each); past it they are all let go.
+const DECODED_PROFILES_KEPT: usize = 5_000;
+
+impl DecodedProfiles {
+    /// The profile stored as `stored` (a ledger item's column) for `account_id`: None for an
+    /// item that is no account. A stored value that does not read as an item is an error,
+    /// as it is for every read of the ledger.
+    fn account(&mut self, account_id: &str, stored: ValueRef<'_>) -> rusqlite::Result<Option<&Account>> {
+        let bytes = match stored {
+            ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes,
+            _ => &[],
+        };
+        let known = self.by_account.get(account_id).is_some_and(|(kept, _)| kept == bytes);
+        if !known {
+            let text = codec::unpack(stored).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    stored.data_type(),
+                    Box::new(rusqlite::types::FromSqlError::Other(Box::new(error))),
+                )
+            })?;
+            let item = item_of(&text)?;
+            let account = match LedgerItem::decode(&item) {
+                Ok(LedgerItem::Account(account)) => Some(*account),
+                _ => None,
+            };
+            if self.by_account.len() >= DECODED_PROFILES_KEPT {
+                self.by_account.clear();
+            }
+            self.by_account
+                .insert(account_id.to_string(), (bytes.to_vec(), account));
+        }
+        Ok(self
+            .by_account
+            .get(account_id)
+            .and_then(|(_, account)| account.as_ref()))
+    }
+}
 
 fn decode_text(text: &str) -> Option<serde_dynamo::Item> {
     serde_json::from_str(text).ok()
@@ -20,23 +71,21 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
         if account_ids.len() > MAX_ACCOUNTS_PER_BATCH_GET {
             return Err(PortError::permanent("BatchGetItem takes at most 100 keys"));
         }
-        let items = self.with(|connection| {
-            let mut items = Vec::new();
-            for id in account_ids {
-                if let Some(item) = read_item(connection, &account_pk(id), PROFILE_SK)? {
-                    items.push(item);
-                }
-            }
-            Ok(items)
-        })?;
         let mut batch = AccountBatch::default();
-        for item in items {
-            if let Ok(LedgerItem::Account(account)) = LedgerItem::decode(&item) {
-                if !batch.accounts.iter().any(|a| a.account_id == account.account_id) {
-                    batch.accounts.push(*account);
+        self.with(|connection| {
+            let mut decoded = self.profiles.lock().expect("profiles lock");
+            let mut select = connection.prepare_cached("SELECT item FROM ledger WHERE pk = ?1 AND sk = ?2")?;
+            for id in account_ids {
+                let mut rows = select.query(params![account_pk(id), PROFILE_SK])?;
+                let Some(row) = rows.next()? else { continue };
+                if let Some(account) = decoded.account(id, row.get_ref(0)?)?
+                    && !batch.accounts.iter().any(|a| a.account_id == account.account_id)
+                {
+                    batch.accounts.push(account.clone());
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(batch)
     }
 
@@ -115,7 +164,7 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
                     };
                     return Ok(TransactionWrite::AlreadyStored { fingerprint });
                 }
-                if read_item(tx, &pk, &item_sk)?.is_some() {
+                if item_exists(tx, &pk, &item_sk)? {
                     // Written straight into the table by another system, without a marker.
                     return Ok(TransactionWrite::AlreadyStored {
                         fingerprint: String::new(),

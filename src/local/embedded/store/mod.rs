@@ -256,6 +256,8 @@ pub fn stream_event(entries: &[StreamEntry]) -> Box<serde_json::value::RawValue>
 
 pub struct EmbeddedStore<C> {
     session: Mutex<Session>,
+    /// Taken only while the session is (after it).
+    profiles: Mutex<ledger::DecodedProfiles>,
     path: PathBuf,
     clock: C,
 }
@@ -471,6 +473,7 @@ impl<C: Clock> EmbeddedStore<C> {
                 begun: false,
                 fresh: Default::default(),
             }),
+            profiles: Default::default(),
             path,
             clock,
         })
@@ -645,6 +648,13 @@ fn item_text(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Op
 /// An item's JSON text as the ledger keeps it.
 fn packed_item(text: &Option<String>) -> Vec<u8> {
     codec::pack(codec::Kind::LedgerItem, text.as_deref().unwrap_or_default())
+}
+
+/// Whether an item is stored at (pk, sk), without reading it.
+fn item_exists(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<bool> {
+    connection
+        .prepare_cached("SELECT 1 FROM ledger WHERE pk = ?1 AND sk = ?2")?
+        .exists(params![pk, sk])
 }
 
 fn item_of(text: &str) -> rusqlite::Result<Item> {
