@@ -67,6 +67,19 @@ impl BusEntry {
     /// The event as EventBridge delivers it to a target, with this envelope id, account,
     /// region and time. A detail that is not JSON (never ours) is delivered as null.
     pub fn envelope(&self, id: &str, account: &str, region: &str, time: DateTime<Utc>) -> serde_json::Value {
+        let detail = serde_json::from_str::<serde_json::Value>(&self.detail).unwrap_or(serde_json::Value::Null);
+        self.envelope_around(detail, id, account, region, time)
+    }
+
+    /// `envelope`, around a detail already read (`accepted_detail`).
+    pub fn envelope_around(
+        &self,
+        detail: serde_json::Value,
+        id: &str,
+        account: &str,
+        region: &str,
+        time: DateTime<Utc>,
+    ) -> serde_json::Value {
         serde_json::json!({
             "version": "0",
             "id": id,
@@ -76,7 +89,7 @@ impl BusEntry {
             "time": crate::domain::time::format_rfc3339(&self.time.unwrap_or(time)),
             "region": region,
             "resources": self.resources,
-            "detail": serde_json::from_str::<serde_json::Value>(&self.detail).unwrap_or(serde_json::Value::Null),
+            "detail": detail,
         })
     }
 
@@ -101,23 +114,8 @@ impl BusEntry {
     /// its error code and message; None when it would take it. The embedded buses apply it,
     /// so that they refuse what EventBridge refuses (tests/common/bus_contract.rs).
     pub fn refusal(&self) -> Option<EntryResult> {
-        let failed = |code: &str, message: &str| {
-            Some(EntryResult::Failed {
-                error_code: code.into(),
-                error_message: message.into(),
-            })
-        };
-        for (name, value) in [
-            ("Source", self.source.as_ref()),
-            ("DetailType", self.detail_type.as_ref()),
-            ("Detail", self.detail.as_str()),
-        ] {
-            if value.is_empty() {
-                return failed(
-                    "InvalidArgument",
-                    &format!("Parameter {name} is not valid. Reason: {name} is a required argument."),
-                );
-            }
+        if let Some(missing) = self.missing_argument() {
+            return Some(missing);
         }
         // A JSON object, checked without building its tree.
         let is_object = self.detail.trim_start().starts_with('{')
@@ -125,8 +123,46 @@ impl BusEntry {
         if is_object {
             None
         } else {
-            failed("MalformedDetail", "Detail is malformed.")
+            Some(EntryResult::Failed {
+                error_code: "MalformedDetail".into(),
+                error_message: "Detail is malformed.".into(),
+            })
         }
+    }
+
+    /// `refusal`, or the detail as `envelope` delivers it when the entry is taken: one
+    /// reading of the detail for a bus that checks it and delivers it.
+    pub fn accepted_detail(&self) -> Result<serde_json::Value, EntryResult> {
+        if let Some(missing) = self.missing_argument() {
+            return Err(missing);
+        }
+        if self.detail.trim_start().starts_with('{')
+            && let Ok(detail) = serde_json::from_str::<serde_json::Value>(&self.detail)
+        {
+            return Ok(detail);
+        }
+        // Not a tree serde_json holds (a number past f64, say): as `refusal` and `envelope` say.
+        match self.refusal() {
+            Some(refused) => Err(refused),
+            None => Ok(serde_json::Value::Null),
+        }
+    }
+
+    /// A required argument left empty.
+    fn missing_argument(&self) -> Option<EntryResult> {
+        for (name, value) in [
+            ("Source", self.source.as_ref()),
+            ("DetailType", self.detail_type.as_ref()),
+            ("Detail", self.detail.as_str()),
+        ] {
+            if value.is_empty() {
+                return Some(EntryResult::Failed {
+                    error_code: "InvalidArgument".into(),
+                    error_message: format!("Parameter {name} is not valid. Reason: {name} is a required argument."),
+                });
+            }
+        }
+        None
     }
 }
 
@@ -681,4 +717,49 @@ pub trait ArchiveReplays: Send + Sync {
     fn describe_archive(&self, name: &str) -> impl Future<Output = Result<ArchiveInfo, PortError>> + Send;
     fn start_replay(&self, request: &ReplayRequest) -> impl Future<Output = Result<ReplayStatus, PortError>> + Send;
     fn describe_replay(&self, name: &str) -> impl Future<Output = Result<ReplayStatus, PortError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One reading of the detail refuses what `refusal` refuses and delivers what
+    /// `envelope` delivers, whatever the detail.
+    #[test]
+    fn the_accepted_detail_is_what_refusal_and_envelope_say() {
+        let details = [
+            r#"{"event_id":"e-1","n":[1,2.5,{"x":null}]}"#,
+            r#"  {"a":1}"#,
+            "{}",
+            r#"{"big":1e400}"#,
+            r#"{"a":1"#,
+            r#"{"a":1} x"#,
+            "[1]",
+            "5",
+            r#""{}""#,
+            "",
+            " ",
+        ];
+        for (source, detail_type) in [("txn-notify", "Large Transaction"), ("", "X"), ("s", "")] {
+            for detail in details {
+                let entry = BusEntry {
+                    source: source.to_string().into(),
+                    detail_type: detail_type.to_string().into(),
+                    detail: detail.to_string(),
+                    event_bus_name: "txn-notify".into(),
+                    resources: vec![],
+                    time: None,
+                };
+                let expected = match entry.refusal() {
+                    Some(refused) => Err(refused),
+                    None => Ok(entry.envelope("id", "1", "r", Utc::now())["detail"].clone()),
+                };
+                assert_eq!(
+                    entry.accepted_detail(),
+                    expected,
+                    "{source:?} {detail_type:?} {detail:?}"
+                );
+            }
+        }
+    }
 }

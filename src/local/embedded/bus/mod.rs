@@ -96,12 +96,15 @@ impl<C: Clock> EventBus for EmbeddedBus<C> {
         let now = self.store.clock().now();
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
-            if let Some(refused) = entry.refusal() {
-                results.push(refused);
-                continue;
-            }
+            let detail = match entry.accepted_detail() {
+                Ok(detail) => detail,
+                Err(refused) => {
+                    results.push(refused);
+                    continue;
+                }
+            };
             let id = envelope_id();
-            let event = entry.envelope(&id, LOCAL_ACCOUNT, LOCAL_REGION, now);
+            let event = entry.envelope_around(detail, &id, LOCAL_ACCOUNT, LOCAL_REGION, now);
             results.push(match self.route(entry.event_bus_name == DEFAULT_BUS, &event) {
                 Ok(()) => EntryResult::Accepted { event_id: id },
                 Err(error) if error.is_transient() => EntryResult::Failed {
