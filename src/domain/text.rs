@@ -22,7 +22,46 @@ pub fn first_invisible_format(text: &str) -> Option<char> {
 
 /// The text without its invisible format characters.
 pub fn strip_invisible_format(text: &str) -> Cow<'_, str> {
+    if !any_invisible_format(text) {
+        return Cow::Borrowed(text);
+    }
     invisible().replace_all(text, "")
+}
+
+/// Whether the text holds a character of the pattern, found without running the pattern
+/// over the whole text (an email's body is kilobytes of ASCII): its classes hold no ASCII
+/// character, so only the others are tested, each on its own.
+fn any_invisible_format(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(start) = next_non_ascii(bytes, at) {
+        let Some(character) = text[start..].chars().next() else {
+            return false;
+        };
+        let end = start + character.len_utf8();
+        if invisible().is_match(&text[start..end]) {
+            return true;
+        }
+        at = end;
+    }
+    false
+}
+
+/// Where the first byte at or after `at` that is not ASCII is, sixteen bytes at a time.
+fn next_non_ascii(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const HIGH_BITS: u128 = u128::from_ne_bytes([0x80; 16]);
+    while let Some(block) = bytes.get(at..at + 16) {
+        let word = u128::from_ne_bytes(block.try_into().expect("sixteen bytes"));
+        if word & HIGH_BITS != 0 {
+            break;
+        }
+        at += 16;
+    }
+    bytes
+        .get(at..)?
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map(|offset| at + offset)
 }
 
 #[cfg(test)]
@@ -66,6 +105,28 @@ mod tests {
         ] {
             assert_eq!(first_invisible_format(text), None, "{text}");
             assert!(matches!(strip_invisible_format(text), Cow::Borrowed(_)));
+        }
+    }
+
+    /// The check before the pattern finds what the pattern finds: every character the
+    /// tests above name, and ordinary ones, at every position of texts of every length
+    /// around the sixteen-byte blocks.
+    #[test]
+    fn invisible_characters_are_found_wherever_they_are_in_a_text() {
+        let mut characters: Vec<char> =
+            ['\u{AD}', '\u{202E}', '\u{2028}', '\u{FEFF}', '\u{E0041}', '\u{110BD}'].to_vec();
+        characters.extend(['e', 'é', '€', '\u{A0}', '\u{202F}', '😀', '\u{85}', '\u{AC}', '\u{AE}']);
+        for length in 0..40 {
+            for at in 0..=length {
+                for &character in &characters {
+                    let mut text: String = "a".repeat(at);
+                    text.push(character);
+                    text.push_str(&"b".repeat(length - at));
+                    let by_pattern = invisible().replace_all(&text, "");
+                    assert_eq!(strip_invisible_format(&text), by_pattern, "{text:?}");
+                    assert_eq!(any_invisible_format(&text), invisible().is_match(&text), "{text:?}");
+                }
+            }
         }
     }
 }
