@@ -238,25 +238,6 @@ impl<'a> Incoming<'a> {
         }
     }
 
-    /// The transaction the batch reader decoded from the NewImage of an INSERT that has
-    /// its SequenceNumber: such a record is planned by it alone (`plan_record` would decode
-    /// the same transaction from the view). Any other record gets its NewImage read again
-    /// as a view, and is planned from it as before.
-    pub(super) fn take_inserted_transaction(&mut self) -> Option<Box<Transaction>> {
-        let record = self.record.as_mut().ok()?;
-        let read = record.change.new_transaction.take()?;
-        let sequenced = record
-            .change
-            .sequence_number
-            .as_ref()
-            .is_some_and(|s| !s.as_str().is_empty());
-        if sequenced && record.event_name.as_str() == "INSERT" {
-            return Some(read.transaction);
-        }
-        record.change.new_image = super::batch_reader::image_of(read.text);
-        None
-    }
-
     #[cfg(test)]
     pub(super) fn raw_text(&self) -> Option<&'a str> {
         self.raw

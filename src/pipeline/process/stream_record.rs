@@ -60,6 +60,25 @@ fn raw_records(text: &str) -> Result<Vec<&RawValue>, NotAStreamEvent> {
     serde_json::from_str(records.get()).map_err(|_| NotAStreamEvent::RecordsNotAList)
 }
 
+/// The transaction the batch reader decoded from the NewImage of an INSERT that has its
+/// SequenceNumber: such a record is planned by it alone (`plan_record` would decode the same
+/// transaction from the view). Any other record gets its NewImage read again as a view, and
+/// is planned from it as before.
+fn take_inserted_transaction(incoming: &mut Incoming<'_>) -> Option<Box<Transaction>> {
+    let record = incoming.record.as_mut().ok()?;
+    let read = record.change.new_transaction.take()?;
+    let sequenced = record
+        .change
+        .sequence_number
+        .as_ref()
+        .is_some_and(|s| !s.as_str().is_empty());
+    if sequenced && record.event_name.as_str() == "INSERT" {
+        return Some(read.transaction);
+    }
+    record.change.new_image = super::batch_reader::image_of(read.text);
+    None
+}
+
 impl<'a> StreamBatch<'a> {
     /// `{"Records": [...]}`; anything else is refused, never read as an empty batch. The
     /// images of a record planned without a rejection are let go once it is planned (its
@@ -76,7 +95,7 @@ impl<'a> StreamBatch<'a> {
 
     fn read(text: &'a str, let_images_go: bool) -> Result<StreamBatch<'a>, NotAStreamEvent> {
         let plan = |incoming: &mut Incoming<'a>| {
-            let plan = match incoming.take_inserted_transaction() {
+            let plan = match take_inserted_transaction(incoming) {
                 Some(transaction) => Plan::Transaction {
                     transaction,
                     change: TransactionChange::Inserted,
