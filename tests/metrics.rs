@@ -347,21 +347,38 @@ fn the_checks_catch_documents_that_break_the_specification() {
 
 #[test]
 fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
+    use chrono::{Datelike, Duration, Timelike};
+    use txn_notify::local::tools::simulate::{Quiet, SimulateOptions, simulate};
     let dir = std::env::temp_dir().join(format!("txn-notify-emf-{}", std::process::id()));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_txn-notify"))
-        .args([
-            "simulate",
-            "--accounts",
-            "10",
-            "--transactions",
-            "300",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .output()
+    // A Sunday afternoon at least three days back: the whole Monday window comes (every
+    // function, the digest worker among them, runs whatever the hour of the test), and the
+    // run's clock, which goes on two days past its start, stays behind now.
+    let three_days_ago = Utc::now() - Duration::days(3);
+    let sunday = three_days_ago - Duration::days(i64::from(three_days_ago.weekday().num_days_from_sunday()));
+    let starts_at = sunday
+        .with_hour(16)
+        .and_then(|t| t.with_minute(5))
+        .and_then(|t| t.with_second(0))
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let options = SimulateOptions {
+        accounts: 10,
+        transactions: 300,
+        seed: 42,
+        faults: 0.0,
+        crash_after: None,
+        data_dir: dir.clone(),
+        starts_at: Some(starts_at),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(simulate(&options, &Quiet)).unwrap();
+    assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
+    assert!(
+        report.statements_published > 0,
+        "the Monday window published no statement"
+    );
     let validator = schema();
     let now = Utc::now();
     let text = std::fs::read_to_string(dir.join("metrics.emf")).unwrap();
