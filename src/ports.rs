@@ -93,6 +93,39 @@ impl BusEntry {
         })
     }
 
+    /// `envelope` as JSON text, around a detail the caller has checked is one JSON object
+    /// that `serde_json::Value` holds (the embedded bus checks it as it projects it for its
+    /// rules): the detail is written as its producer wrote it, the rest exactly as
+    /// `envelope(..).to_string()` writes it, so the text reads as the same event.
+    pub fn envelope_text(&self, id: &str, account: &str, region: &str, time: DateTime<Utc>) -> String {
+        use crate::domain::json_text::write_string;
+        let mut text = String::with_capacity(self.detail.len() + 256);
+        // The keys in the order a `Value`'s map keeps them (sorted).
+        text.push_str("{\"account\":");
+        write_string(&mut text, account);
+        text.push_str(",\"detail\":");
+        text.push_str(&self.detail);
+        text.push_str(",\"detail-type\":");
+        write_string(&mut text, &self.detail_type);
+        text.push_str(",\"id\":");
+        write_string(&mut text, id);
+        text.push_str(",\"region\":");
+        write_string(&mut text, region);
+        text.push_str(",\"resources\":[");
+        for (n, resource) in self.resources.iter().enumerate() {
+            if n > 0 {
+                text.push(',');
+            }
+            write_string(&mut text, resource);
+        }
+        text.push_str("],\"source\":");
+        write_string(&mut text, &self.source);
+        text.push_str(",\"time\":");
+        crate::domain::time::format_rfc3339_into(&self.time.unwrap_or(time), &mut text);
+        text.push_str(",\"version\":\"0\"}");
+        text
+    }
+
     /// The entry size as EventBridge computes it ("Calculating PutEvents event entry size"):
     /// 14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each
     /// Resource. EventBusName does not count.
@@ -149,7 +182,7 @@ impl BusEntry {
     }
 
     /// A required argument left empty.
-    fn missing_argument(&self) -> Option<EntryResult> {
+    pub fn missing_argument(&self) -> Option<EntryResult> {
         for (name, value) in [
             ("Source", self.source.as_ref()),
             ("DetailType", self.detail_type.as_ref()),
@@ -761,5 +794,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The envelope's text is the envelope: written as `Value` writes it when the detail is
+    /// already compact and sorted, and read back as the same event whatever its spelling.
+    #[test]
+    fn the_envelope_text_reads_as_the_envelope() {
+        let time = "2026-12-07T10:15:30.123Z".parse().unwrap();
+        for (source, detail_type, resources, detail) in [
+            (
+                "txn-notify",
+                "Large Transaction",
+                vec![],
+                r#"{"a":1,"b":[true,null,"x"]}"#,
+            ),
+            (
+                "aws.ses",
+                "Email Delivered",
+                vec!["arn:aws:ses:x".to_string(), "r2".into()],
+                "{}",
+            ),
+            (
+                "quote\"s",
+                "tab\tand\u{1}ctl",
+                vec!["é \\ ".to_string()],
+                r#"{"z":{"y":"\u00e9\n"},"a":-0.5}"#,
+            ),
+            (
+                "s",
+                "t",
+                vec![],
+                "  { \"spaced\" : [ 1 , 2 ] , \"dup\":1, \"dup\":2 }  ",
+            ),
+        ] {
+            let entry = BusEntry {
+                source: source.to_string().into(),
+                detail_type: detail_type.to_string().into(),
+                detail: detail.to_string(),
+                event_bus_name: "txn-notify".into(),
+                resources,
+                time: None,
+            };
+            let text = entry.envelope_text("id-1", "123456789012", "eu-west-1", time);
+            let envelope = entry.envelope("id-1", "123456789012", "eu-west-1", time);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                envelope,
+                "{text}"
+            );
+            let rewritten: String = serde_json::from_str::<serde_json::Value>(detail).unwrap().to_string();
+            if rewritten.as_str() == detail {
+                assert_eq!(text, envelope.to_string());
+            }
+        }
+        let timed = BusEntry {
+            time: Some("2020-01-02T03:04:05Z".parse().unwrap()),
+            ..BusEntry {
+                source: "s".into(),
+                detail_type: "t".into(),
+                detail: "{}".into(),
+                event_bus_name: "b".into(),
+                resources: vec![],
+                time: None,
+            }
+        };
+        assert_eq!(
+            timed.envelope_text("i", "a", "r", time),
+            timed.envelope("i", "a", "r", time).to_string()
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_yaml_ng::Value as Yaml;
 
-use crate::pattern::Pattern;
+use crate::pattern::{Pattern, Projection};
 
 pub const TEMPLATE_YAML: &str = include_str!("../template.yaml");
 
@@ -367,6 +367,12 @@ impl Routes {
         Template::builtin()
             .routes()
             .expect("template.yaml's routes are checked by the tests")
+    }
+
+    /// What the rules and the archive read of an event: routing its projection gives what
+    /// routing the whole event gives.
+    pub fn projection(&self) -> Projection {
+        Projection::of(self.rules.iter().map(|rule| &rule.pattern).chain(self.archive.as_ref()))
     }
 
     /// Every dead-letter queue of the template: the redrive targets of its queues.

@@ -303,3 +303,75 @@ fn the_sqs_samples_hold_exactly_what_the_rules_send_to_their_queue() {
         }
     }
 }
+
+/// The bus routes an entry on the part of its event the rules read and delivers the detail
+/// as its producer wrote it; a detail that reaches past its own end is refused, and one a
+/// JSON tree cannot hold takes the general path (delivered with a null detail).
+#[tokio::test]
+async fn an_entry_is_routed_on_what_the_rules_read_and_its_detail_cannot_reach_the_envelope() {
+    use txn_notify::ports::{BusEntry, EntryResult, EventBus};
+    let store = store("projection");
+    let bus = EmbeddedBus::new(Arc::clone(&store), Routes::builtin());
+    let entry = |bus_name: &str, source: &str, detail_type: &str, detail: &str| BusEntry {
+        source: source.to_string().into(),
+        detail_type: detail_type.to_string().into(),
+        detail: detail.to_string(),
+        event_bus_name: bus_name.to_string(),
+        resources: vec![],
+        time: None,
+    };
+    let tags = |set: &str| {
+        format!(
+            r#"{{ "eventType":"Delivery", "mail": {{"messageId":"m-1", "tags": {{"ses:configuration-set": ["{set}"], "other": ["x"]}}}} }}"#
+        )
+    };
+    let ours = txn_notify::template::CONFIGURATION_SET;
+    let spelled = r#"{ "z": 1, "account_id": "acc-1",  "event_id": "e-\u00e9" }"#;
+    let entries = [
+        entry("txn-notify", "txn-notify", "Transaction Recorded", spelled),
+        entry("default", "aws.ses", "Email Delivered", &tags(ours)),
+        entry("default", "aws.ses", "Email Delivered", &tags("someone-else")),
+        entry("default", "x", "Email Delivered", r#"{"a":1},"source":"aws.ses""#),
+        entry("txn-notify", "txn-notify", "Weekly Statement", r#"{"a":1} {"b":2}"#),
+        entry("txn-notify", "txn-notify", "Account Opened", r#"{"big":1e400}"#),
+    ];
+    let results = bus.put_events(&entries.iter().collect::<Vec<_>>()).await.unwrap();
+    let refused = |result: &EntryResult| matches!(result, EntryResult::Failed { error_code, .. } if error_code == "MalformedDetail");
+    assert!(matches!(results[0], EntryResult::Accepted { .. }));
+    assert!(matches!(results[1], EntryResult::Accepted { .. }));
+    assert!(matches!(results[2], EntryResult::Accepted { .. }));
+    assert!(refused(&results[3]), "{:?}", results[3]);
+    assert!(refused(&results[4]), "{:?}", results[4]);
+    assert!(matches!(results[5], EntryResult::Accepted { .. }));
+
+    let settings = Routes::builtin().queues["NotifyQueue"].clone();
+    let bodies = |queue: &str| -> Vec<String> {
+        store
+            .receive(queue, &settings, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    };
+    let notify = bodies("NotifyQueue");
+    assert_eq!(notify.len(), 2, "{notify:?}");
+    assert!(notify[0].contains(&format!(r#""detail":{spelled},"#)), "{}", notify[0]);
+    let event = json_of_text(&notify[0]);
+    assert_eq!(
+        (&event["source"], &event["detail-type"], &event["detail"]),
+        (
+            &json!("txn-notify"),
+            &json!("Transaction Recorded"),
+            &json!({"z": 1, "account_id": "acc-1", "event_id": "e-é"})
+        )
+    );
+    assert_eq!(json_of_text(&notify[1])["detail"], Value::Null, "{}", notify[1]);
+    assert_eq!(bodies("AuditQueue").len(), 2);
+    let feedback = bodies("FeedbackQueue");
+    assert_eq!(feedback.len(), 1, "only our configuration set's events: {feedback:?}");
+    assert_eq!(json_of_text(&feedback[0])["detail"]["mail"]["messageId"], json!("m-1"));
+    let archived = store
+        .archived_events(now() - Duration::days(1), now() + Duration::days(1))
+        .unwrap();
+    assert_eq!(archived.len(), 2, "ours only, as the archive's pattern says");
+}

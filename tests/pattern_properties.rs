@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use txn_notify::pattern::{Pattern, PatternSet};
+use txn_notify::pattern::{Pattern, PatternSet, Projection};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -155,7 +155,11 @@ proptest! {
             let event = json!({"source": source, "detail-type": detail_type, "detail": detail});
             let expected: Vec<usize> = (0..compiled.len()).filter(|&i| compiled[i].matches(&event)).collect();
             let found: Vec<usize> = set.matching(&event).into_iter().copied().collect();
-            prop_assert_eq!(found, expected);
+            prop_assert_eq!(&found, &expected);
+            // What all the patterns read of the event is all each of them needs.
+            let projected = Projection::of(&compiled).project(&event.to_string()).unwrap();
+            let on_projection: Vec<usize> = (0..compiled.len()).filter(|&i| compiled[i].matches(&projected)).collect();
+            prop_assert_eq!(on_projection, expected, "projection {}", projected);
         }
     }
 }

@@ -11,6 +11,15 @@ use txn_notify::local::tools::simulate::{
 };
 use txn_notify::ports::Ledger;
 
+/// Sunday 16:05 UTC: the planner's 16:00 run is past, its 17:00 to Monday 18:00 runs are
+/// not. A run that checks statements starts here, not from now: from now, a run on a Monday
+/// afternoon finds no zone with a statement still due.
+fn a_sunday_afternoon() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-29T16:05:00Z")
+        .unwrap()
+        .to_utc()
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "txn-notify-simulate-{name}-{}-{}",
@@ -49,10 +58,7 @@ async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
 
 #[tokio::test]
 async fn a_run_started_inside_the_statement_window_takes_the_rest_of_it() {
-    // Sunday 16:05 UTC: the planner's 16:00 run is past, its 17:00 to Monday 18:00 runs are not.
-    let starts_at = chrono::DateTime::parse_from_rfc3339("2026-11-29T16:05:00Z")
-        .unwrap()
-        .to_utc();
+    let starts_at = a_sunday_afternoon();
     let options = SimulateOptions {
         accounts: 24,
         transactions: 300,
@@ -80,7 +86,7 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
         faults: 0.0,
         crash_after: None,
         data_dir: temp_dir("check"),
-        starts_at: None,
+        starts_at: Some(a_sunday_afternoon()),
     };
     let (report, expected) = simulate_judged(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0));

@@ -7,11 +7,13 @@ mod matching;
 mod model;
 mod number;
 mod parse;
+mod projection;
 mod set;
 mod text;
 
 pub use model::Pattern;
 pub use parse::PatternError;
+pub use projection::Projection;
 pub use set::{PatternSet, Scratch};
 
 impl Pattern {

@@ -12,9 +12,11 @@ pub use queue_runner::deliver;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::store::EmbeddedStore;
+use crate::domain::time::format_rfc3339;
+use crate::pattern::Projection;
 use crate::ports::{BusEntry, Clock, EntryResult, EventBus, PortError};
 use crate::template::Routes;
 
@@ -26,6 +28,8 @@ pub const DEFAULT_BUS: &str = "default";
 pub struct EmbeddedBus<C> {
     store: Arc<EmbeddedStore<C>>,
     routes: Routes,
+    /// What the rules and the archive read of an event.
+    reads: Projection,
 }
 
 fn envelope_id() -> String {
@@ -43,7 +47,8 @@ fn envelope_id() -> String {
 
 impl<C: Clock> EmbeddedBus<C> {
     pub fn new(store: Arc<EmbeddedStore<C>>, routes: Routes) -> Self {
-        EmbeddedBus { store, routes }
+        let reads = routes.projection();
+        EmbeddedBus { store, routes, reads }
     }
 
     pub fn routes(&self) -> &Routes {
@@ -78,15 +83,50 @@ impl<C: Clock> EmbeddedBus<C> {
         Ok(deliveries)
     }
 
-    fn route(&self, default_bus: bool, event: &Value) -> Result<(), PortError> {
-        let body = event.to_string();
-        if !default_bus && self.routes.archive.as_ref().is_some_and(|p| p.matches(event)) {
-            self.store.archive_event(self.store.clock().now(), &body)?;
+    /// Archives and enqueues the event's text where its rules send it, matched on `view`:
+    /// the event, or the part of it the rules read.
+    fn route(&self, default_bus: bool, view: &Value, body: &str) -> Result<(), PortError> {
+        if !default_bus && self.routes.archive.as_ref().is_some_and(|p| p.matches(view)) {
+            self.store.archive_event(self.store.clock().now(), body)?;
         }
-        for rule in self.routes.matching_on(default_bus, event) {
-            self.store.enqueue(&rule.queue, &body)?;
+        for rule in self.routes.matching_on(default_bus, view) {
+            self.store.enqueue(&rule.queue, body)?;
         }
         Ok(())
+    }
+
+    /// The entry's event as its text, and the part of it the rules read, with no tree of
+    /// the rest; None when its detail is not one JSON object a `Value` holds (the entry is
+    /// then refused, or delivered with a null detail, as `accepted_detail` says).
+    fn read_entry(&self, entry: &BusEntry, id: &str, now: DateTime<Utc>) -> Option<(String, Value)> {
+        if !entry.detail.trim_start().starts_with('{') {
+            return None;
+        }
+        // Checked on its own, so that nothing after its end can reach the envelope.
+        let detail = match self.reads.field("detail") {
+            Some(reads) => reads.project(&entry.detail),
+            None => Projection::default().project(&entry.detail),
+        }
+        .ok()?;
+        let mut view = Map::new();
+        let mut keep = |name: &str, value: &dyn Fn() -> Value| {
+            if self.reads.field(name).is_some() {
+                view.insert(name.to_string(), value());
+            }
+        };
+        keep("version", &|| json!("0"));
+        keep("id", &|| json!(id));
+        keep("detail-type", &|| json!(entry.detail_type));
+        keep("source", &|| json!(entry.source));
+        keep("account", &|| json!(LOCAL_ACCOUNT));
+        keep("time", &|| json!(format_rfc3339(&entry.time.unwrap_or(now))));
+        keep("region", &|| json!(LOCAL_REGION));
+        keep("resources", &|| json!(entry.resources));
+        if self.reads.field("detail").is_some() {
+            view.insert("detail".to_string(), detail);
+        }
+        let text = entry.envelope_text(id, LOCAL_ACCOUNT, LOCAL_REGION, now);
+        Some((text, Value::Object(view)))
     }
 }
 
@@ -96,16 +136,26 @@ impl<C: Clock> EventBus for EmbeddedBus<C> {
         let now = self.store.clock().now();
         let mut results = Vec::with_capacity(entries.len());
         for entry in entries {
-            let detail = match entry.accepted_detail() {
-                Ok(detail) => detail,
-                Err(refused) => {
-                    results.push(refused);
-                    continue;
-                }
-            };
+            if let Some(missing) = entry.missing_argument() {
+                results.push(missing);
+                continue;
+            }
             let id = envelope_id();
-            let event = entry.envelope_around(detail, &id, LOCAL_ACCOUNT, LOCAL_REGION, now);
-            results.push(match self.route(entry.event_bus_name == DEFAULT_BUS, &event) {
+            let default_bus = entry.event_bus_name == DEFAULT_BUS;
+            let routed = match self.read_entry(entry, &id, now) {
+                Some((body, view)) => self.route(default_bus, &view, &body),
+                None => match entry.accepted_detail() {
+                    Ok(detail) => {
+                        let event = entry.envelope_around(detail, &id, LOCAL_ACCOUNT, LOCAL_REGION, now);
+                        self.route(default_bus, &event, &event.to_string())
+                    }
+                    Err(refused) => {
+                        results.push(refused);
+                        continue;
+                    }
+                },
+            };
+            results.push(match routed {
                 Ok(()) => EntryResult::Accepted { event_id: id },
                 Err(error) if error.is_transient() => EntryResult::Failed {
                     error_code: "InternalFailure".into(),
