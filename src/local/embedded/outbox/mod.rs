@@ -172,7 +172,7 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
             .map(|event| BusEntry {
                 source: crate::pipeline::feedback::SES_SOURCE.into(),
                 detail_type: event.detail_type.to_string().into(),
-                detail: event.detail.to_string(),
+                detail: event.detail,
                 event_bus_name: DEFAULT_BUS.to_string(),
                 resources: Vec::new(),
                 time: None,

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_dynamo::Item;
 use serde_json::Value;
@@ -450,6 +451,11 @@ impl<C: Clock> EmbeddedStore<C> {
             // A savepoint's sub-journal (every atomic write inside a group) in memory, not in
             // a temporary file.
             .and_then(|_| connection.pragma_update(None, "temp_store", "MEMORY"))
+            // Plans made once, without the values bound: else SQLite plans with a bound LIMIT
+            // and prepares the statement again each time another one is bound (every receive,
+            // stream read and page of due accounts).
+            .and_then(|_| connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true))
+            .map(|_| ())
             .and_then(|_| connection.busy_timeout(std::time::Duration::from_secs(5)))
             .and_then(|_| connection.execute_batch(SCHEMA))
             .and_then(|_| upgrade(&connection))
@@ -718,4 +724,34 @@ fn write_in(
         .prepare_cached("INSERT INTO stream (sequence, pk, record, created_s) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![sequence, pk, record, at.timestamp()])?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::StatementStatus;
+
+    /// A statement bound again with another LIMIT runs as it was prepared.
+    #[test]
+    fn a_statement_is_not_prepared_again_for_each_limit_bound() {
+        let dir = std::env::temp_dir().join(format!("txn-notify-qpsg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = EmbeddedStore::open(&dir, crate::clock::SystemClock).unwrap();
+        let session = store.session.lock().unwrap();
+        let mut statement = session
+            .connection
+            .prepare("SELECT sequence FROM stream WHERE sequence > ?1 ORDER BY sequence LIMIT ?2")
+            .unwrap();
+        for limit in [1, 10, 100, 7] {
+            statement
+                .query_map(params![0, limit], |row| row.get::<_, i64>(0))
+                .unwrap()
+                .for_each(drop);
+        }
+        assert_eq!(statement.get_status(StatementStatus::RePrepare), 0);
+        drop(statement);
+        drop(session);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
