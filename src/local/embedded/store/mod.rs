@@ -448,6 +448,7 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES))
+            .and_then(|_| connection.pragma_update(None, "cache_size", -PAGE_CACHE_KIB))
             // A savepoint's sub-journal (every atomic write inside a group) in memory, not in
             // a temporary file.
             .and_then(|_| connection.pragma_update(None, "temp_store", "MEMORY"))
@@ -623,6 +624,11 @@ impl<C: Clock> EmbeddedStore<C> {
             .map(|n| n as u64)
     }
 }
+
+/// SQLite's page cache, KiB (its default is 2,000): the b-trees' inner pages and the hot
+/// leaves of a run of 100,000 transactions (a 500 MB file) stay in it, instead of coming
+/// back from the operating system's cache a read at a time.
+const PAGE_CACHE_KIB: i64 = 16 * 1024;
 
 /// WAL pages between two checkpoints (SQLite's default is 1,000): a page the pipeline
 /// rewrites often (a queue's, a b-tree's right edge) is copied into the database once per
