@@ -740,6 +740,24 @@ async fn only_the_failed_messages_are_named_in_the_batch_response() {
 }
 
 #[tokio::test]
+async fn a_detail_that_names_a_key_twice_is_malformed_and_nothing_is_sent() {
+    let account = french();
+    let (txn, change) = transaction_for("plain", &account);
+    let event = recorded(&account, &txn, change);
+    let text = event.to_string();
+    assert!(text.contains(r#""detail":{"#));
+    // Which account is it for? The text says both: refused, not guessed.
+    let twice = text.replacen(r#""detail":{"#, r#""detail":{"account_id":"bank:acc-someone-else","#, 1);
+    let mut payload = sqs(&[event]);
+    payload["Records"][0]["body"] = json!(twice);
+    let notifier = notifier(&[account]);
+    let (failed, stats) = deliver(&notifier, payload).await;
+    assert_eq!(failed, ["m-0"]);
+    assert_eq!((stats.sent, stats.malformed), (0, 1));
+    assert!(notifier.mailer.sent().is_empty());
+}
+
+#[tokio::test]
 async fn profiles_are_loaded_once_per_batch_and_a_failing_ledger_means_retry() {
     let account = french();
     let (txn, change) = transaction_for("plain", &account);

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::consumer::{ConsumerPayload, Delivery, Outcome, PayloadError, Reply, reply};
 use crate::domain::audit::AuditRecord;
@@ -45,16 +46,20 @@ impl<L: AuditLog, C: Clock> Auditor<L, C> {
     }
 
     pub fn record_of(&self, delivery: &Delivery, received_at: DateTime<Utc>) -> AuditRecord {
+        let detail = delivery.detail_value();
+        let text = |name: &str| detail.get(name).and_then(Value::as_str);
         AuditRecord {
-            event_id: delivery.event_id().to_string(),
-            account_id: delivery.account_id().map(str::to_string),
-            occurred_at: delivery.occurred_at(),
+            // The item's key: the detail's deterministic event_id. The envelope id changes on a
+            // replay, so it is only a fallback for events that are not ours.
+            event_id: text("event_id").unwrap_or(&delivery.id).to_string(),
+            account_id: text("account_id").map(str::to_string),
+            occurred_at: text("occurred_at").and_then(crate::domain::time::parse_timestamp),
             detail_type: delivery.detail_type.clone(),
             source: delivery.source.clone(),
-            detail: delivery.detail.clone(),
             replay_name: delivery.replay_name.clone(),
             received_at,
             expires_at: (received_at + self.config.retention).timestamp(),
+            detail,
         }
     }
 

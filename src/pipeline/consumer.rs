@@ -11,9 +11,13 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-/// An EventBridge event as a target receives it; the detail stays JSON.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// An EventBridge event as a target receives it. The detail stays the JSON text it came
+/// as: each consumer reads its own typed record straight from it ([`Delivery::read_detail`]),
+/// and no JSON tree of it is built on the way. A detail that names a key twice reads as
+/// malformed.
+#[derive(Debug, Clone, Deserialize)]
 pub struct Delivery {
     pub id: String,
     #[serde(rename = "detail-type")]
@@ -21,29 +25,64 @@ pub struct Delivery {
     pub source: String,
     #[serde(default)]
     pub time: Option<DateTime<Utc>>,
-    pub detail: Value,
+    pub detail: Box<RawValue>,
     /// Set by EventBridge on events re-sent from an archive.
     #[serde(rename = "replay-name", default)]
     pub replay_name: Option<String>,
 }
 
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.id,
+            &self.detail_type,
+            &self.source,
+            self.time,
+            self.detail.get(),
+            &self.replay_name,
+        ) == (
+            &other.id,
+            &other.detail_type,
+            &other.source,
+            other.time,
+            other.detail.get(),
+            &other.replay_name,
+        )
+    }
+}
+
 impl Delivery {
-    /// The idempotency key: the detail's deterministic event_id. The envelope id changes on
-    /// a replay, so it is only a fallback for events that are not ours.
-    pub fn event_id(&self) -> &str {
-        self.detail.get("event_id").and_then(Value::as_str).unwrap_or(&self.id)
+    /// The detail read as `T`; the error names where it does not match.
+    pub fn read_detail<T: serde::de::DeserializeOwned>(&self) -> Result<T, DetailMismatch> {
+        read_detail(self.detail.get())
     }
 
-    pub fn account_id(&self) -> Option<&str> {
-        self.detail.get("account_id").and_then(Value::as_str)
+    /// The detail as a JSON tree (the audit trail keeps it so).
+    pub fn detail_value(&self) -> Value {
+        serde_json::from_str(self.detail.get()).unwrap_or(Value::Null)
     }
+}
 
-    pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
-        self.detail
-            .get("occurred_at")
-            .and_then(Value::as_str)
-            .and_then(crate::domain::time::parse_timestamp)
-    }
+/// Where a detail does not read as the record its detail-type promises, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailMismatch {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A detail's JSON text read as `T`, straight from the text.
+pub fn read_detail<T: serde::de::DeserializeOwned>(detail: &str) -> Result<T, DetailMismatch> {
+    let mut text = serde_json::Deserializer::from_str(detail);
+    let value = serde_path_to_error::deserialize(&mut text).map_err(|e| DetailMismatch {
+        path: e.path().to_string(),
+        reason: e.inner().to_string(),
+    })?;
+    // Text after the value: only a caller's own text can have it (a delivery's detail is one value).
+    text.end().map_err(|e| DetailMismatch {
+        path: ".".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(value)
 }
 
 /// Why a whole payload cannot be read: the invocation fails.
@@ -307,6 +346,45 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_detail_is_kept_as_the_text_it_came_as() {
+        let details = [
+            r#"{"event_id":"ev-1","amount_minor":1250,"x":{"event_id":"inner"},"note":"a \"q\" \u00e9"}"#,
+            r#"[{"event_id":"in an array"}]"#,
+            r#""text""#,
+            "null",
+            "12.5",
+        ];
+        for detail in details {
+            let event = format!(r#"{{"id":"envelope","detail-type":"X","source":"s","detail":{detail}}}"#);
+            let delivery: Delivery = serde_json::from_str(&event).unwrap();
+            assert_eq!(delivery.detail.get(), detail);
+            assert_eq!(delivery.detail_value(), serde_json::from_str::<Value>(detail).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_detail_read_as_a_record_names_where_it_does_not_match() {
+        #[derive(Debug, Deserialize)]
+        struct Record {
+            #[allow(dead_code)]
+            inner: Inner,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Inner {
+            #[allow(dead_code)]
+            amount: i64,
+        }
+        let mismatch = read_detail::<Record>(r#"{"inner":{"amount":"12"}}"#).unwrap_err();
+        assert_eq!(mismatch.path, "inner.amount");
+        // A key written twice cannot be read one way or the other: refused, not guessed.
+        let twice = read_detail::<Record>(r#"{"inner":{"amount":1,"amount":2}}"#).unwrap_err();
+        assert!(twice.reason.contains("duplicate field `amount`"), "{twice:?}");
+        let trailing = read_detail::<Inner>(r#"{"amount":1} {"amount":2}"#).unwrap_err();
+        assert_eq!(trailing.path, ".");
+        assert!(read_detail::<Inner>(r#" {"amount":1} "#).is_ok());
+    }
 
     /// What a reading came to, errors by kind (their wording is serde's).
     fn outline(read: Result<(Shape, Vec<Message>), PayloadError>) -> String {

@@ -189,7 +189,7 @@ pub async fn sent_notifications_for(batch: &Value) -> txn_notify::local::memory:
         let event: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
         let feedback = txn_notify::pipeline::feedback::SesFeedback::from_event(
             event["detail-type"].as_str().unwrap(),
-            &event["detail"],
+            &event["detail"].to_string(),
         )
         .unwrap();
         if feedback.configuration_set.as_deref() != Some(txn_notify::template::CONFIGURATION_SET) {

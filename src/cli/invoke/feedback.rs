@@ -89,7 +89,7 @@ fn named_emails(payload: &Value, configuration_set: &str) -> Vec<Named> {
     messages
         .into_iter()
         .filter_map(|m| m.delivery().ok())
-        .filter_map(|d| SesFeedback::from_event(&d.detail_type, &d.detail).ok())
+        .filter_map(|d| SesFeedback::from_event(&d.detail_type, d.detail.get()).ok())
         .filter(|f| f.configuration_set.as_deref() == Some(configuration_set))
         .filter_map(|f| {
             Some(Named {

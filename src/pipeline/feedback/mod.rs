@@ -142,7 +142,7 @@ impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Feedb
             tracing::info!(source = %delivery.source, "not an SES event; skipped");
             return Outcome::Done;
         }
-        let feedback = match SesFeedback::from_event(&delivery.detail_type, &delivery.detail) {
+        let feedback = match SesFeedback::from_event(&delivery.detail_type, delivery.detail.get()) {
             Ok(feedback) => feedback,
             Err(SesEventError::NotAnEmailEvent(detail_type)) => {
                 stats.other_event_type += 1;

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::domain::email::decode_ses_tag_value;
 use crate::domain::{DeliveryState, DetailType, Pii, Severity};
@@ -191,14 +190,15 @@ fn our_tag(tags: &BTreeMap<String, Vec<String>>, name: &str) -> Option<String> {
 
 impl SesFeedback {
     /// Reads an EventBridge event of SES (its `detail-type` and `detail`).
-    pub fn from_event(detail_type: &str, detail: &Value) -> Result<SesFeedback, SesEventError> {
+    pub fn from_event(detail_type: &str, detail: &str) -> Result<SesFeedback, SesEventError> {
         let Some((_, expected)) = DETAIL_TYPES.iter().find(|(name, _)| *name == detail_type) else {
             return Err(SesEventError::NotAnEmailEvent(detail_type.to_string()));
         };
-        let record: Record = serde_path_to_error::deserialize(detail).map_err(|e| SesEventError::BadDetail {
-            path: e.path().to_string(),
-            reason: e.inner().to_string(),
-        })?;
+        let record: Record =
+            crate::pipeline::consumer::read_detail(detail).map_err(|mismatch| SesEventError::BadDetail {
+                path: mismatch.path,
+                reason: mismatch.reason,
+            })?;
         if record.event_type != *expected {
             return Err(SesEventError::Mismatch {
                 detail_type: detail_type.to_string(),
@@ -282,7 +282,7 @@ impl SesFeedback {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -349,7 +349,7 @@ mod tests {
             ),
         ];
         for (detail_type, detail, kind) in cases {
-            let feedback = SesFeedback::from_event(detail_type, &detail).unwrap();
+            let feedback = SesFeedback::from_event(detail_type, &detail.to_string()).unwrap();
             assert_eq!(feedback.kind, kind, "{detail_type}");
             assert_eq!(feedback.message_id, "0100019a-ses-1");
             assert_eq!(feedback.configuration_set.as_deref(), Some("txn-notify"));
@@ -365,7 +365,7 @@ mod tests {
             assert_eq!(feedback.transaction_id.as_deref(), Some("t-1"));
             assert_eq!(feedback.severity, Some(Severity::Warning));
         }
-        let bounce = SesFeedback::from_event("Email Bounced", &cases_bounce()).unwrap();
+        let bounce = SesFeedback::from_event("Email Bounced", &cases_bounce().to_string()).unwrap();
         assert_eq!(bounce.timestamp.to_rfc3339(), "2026-11-20T18:00:05+00:00");
         assert_eq!(bounce.feedback_id.as_deref(), Some("fb-1"));
         assert_eq!(bounce.recipients, vec![Pii("marie@example.com".to_string())]);
@@ -384,23 +384,29 @@ mod tests {
     #[test]
     fn what_is_not_an_ses_email_event_is_refused_with_where() {
         assert!(matches!(
-            SesFeedback::from_event("Sending Status Disabled", &json!({})),
+            SesFeedback::from_event("Sending Status Disabled", &json!({}).to_string()),
             Err(SesEventError::NotAnEmailEvent(_))
         ));
         assert!(matches!(
-            SesFeedback::from_event("Email Bounced", &json!({"eventType": "Delivery", "mail": mail()})),
+            SesFeedback::from_event(
+                "Email Bounced",
+                &json!({"eventType": "Delivery", "mail": mail()}).to_string()
+            ),
             Err(SesEventError::Mismatch { .. })
         ));
-        let no_bounce = SesFeedback::from_event("Email Bounced", &json!({"eventType": "Bounce", "mail": mail()}));
+        let no_bounce = SesFeedback::from_event(
+            "Email Bounced",
+            &json!({"eventType": "Bounce", "mail": mail()}).to_string(),
+        );
         assert!(matches!(no_bounce, Err(SesEventError::BadDetail { ref path, .. }) if path == "bounce"));
         let odd = SesFeedback::from_event(
             "Email Bounced",
-            &json!({"eventType": "Bounce", "mail": mail(), "bounce": {"bounceType": "Soft"}}),
+            &json!({"eventType": "Bounce", "mail": mail(), "bounce": {"bounceType": "Soft"}}).to_string(),
         );
         assert!(matches!(odd, Err(SesEventError::BadDetail { ref path, .. }) if path == "bounce.bounceType"));
         let no_id = SesFeedback::from_event(
             "Email Sent",
-            &json!({"eventType": "Send", "mail": {"timestamp": "2026-11-20T18:00:00Z"}}),
+            &json!({"eventType": "Send", "mail": {"timestamp": "2026-11-20T18:00:00Z"}}).to_string(),
         );
         assert!(
             matches!(no_id, Err(SesEventError::BadDetail { ref path, .. }) if path.starts_with("mail")),
@@ -408,7 +414,7 @@ mod tests {
         );
         let untagged = SesFeedback::from_event(
             "Email Sent",
-            &json!({"eventType": "Send", "mail": {"timestamp": "2026-11-20T18:00:00Z", "messageId": "m"}}),
+            &json!({"eventType": "Send", "mail": {"timestamp": "2026-11-20T18:00:00Z", "messageId": "m"}}).to_string(),
         )
         .unwrap();
         assert_eq!((untagged.event_id, untagged.configuration_set), (None, None));

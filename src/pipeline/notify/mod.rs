@@ -195,7 +195,7 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
             .map(|m| {
                 let delivery = m.delivery()?;
                 stats.replays += u64::from(delivery.replay_name.is_some());
-                Notice::of(&delivery.detail_type, &delivery.detail)
+                Notice::of(&delivery.detail_type, delivery.detail.get())
             })
             .collect();
         let mut wanted: Vec<String> = notices

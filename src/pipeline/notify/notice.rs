@@ -5,7 +5,6 @@
 use crate::pipeline::consumer::MessageError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::domain::AccountStatus;
 use crate::domain::category::Category;
@@ -160,11 +159,11 @@ pub enum Notice {
 impl Notice {
     /// Ok(None): a detail-type the notifier does not email. Err: the detail does not have the
     /// shape its schema promises (a permanent fault: the message goes to the DLQ).
-    pub fn of(detail_type: &str, detail: &Value) -> Result<Option<Notice>, MessageError> {
-        fn read<T: serde::de::DeserializeOwned>(detail: &Value) -> Result<T, MessageError> {
-            serde_path_to_error::deserialize(detail).map_err(|e| MessageError::BadDetail {
-                path: e.path().to_string(),
-                reason: e.inner().to_string(),
+    pub fn of(detail_type: &str, detail: &str) -> Result<Option<Notice>, MessageError> {
+        fn read<T: serde::de::DeserializeOwned>(detail: &str) -> Result<T, MessageError> {
+            crate::pipeline::consumer::read_detail(detail).map_err(|mismatch| MessageError::BadDetail {
+                path: mismatch.path,
+                reason: mismatch.reason,
             })
         }
         Ok(match DetailType::parse(detail_type) {

@@ -7,6 +7,7 @@
 //! The store's outbox index keeps each email's file, offset and length, so one email reads
 //! back alone, exactly as it was rendered (its quoting taken off).
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -23,26 +24,57 @@ pub fn file_of(folder: &Path, number: i64) -> PathBuf {
     folder.join(format!("{first:06}-{:06}.mbox", first + EMAILS_PER_FILE - 1))
 }
 
-/// Appends one message to `file`: the `From ` separator line, the message with its lines
-/// that look like separators quoted, and the blank line that ends it. Returns where the
-/// message itself (quoted) lies.
-pub fn append(file: &Path, sender: &str, sent_at: DateTime<Utc>, message: &str) -> std::io::Result<Span> {
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
-    let start = out.metadata()?.len();
-    let separator = format!("From {sender} {}\n", sent_at.format("%a %b %e %H:%M:%S %Y"));
-    let quoted = quote(message);
-    let mut text = Vec::with_capacity(separator.len() + quoted.len() + 2);
-    text.extend_from_slice(separator.as_bytes());
-    text.extend_from_slice(quoted.as_bytes());
-    if !quoted.ends_with('\n') {
+/// Appends messages to the mailbox files, keeping the one being filled open between them: a
+/// thousand emails go to a file, and opening it for each cost as much as writing it.
+#[derive(Debug, Default)]
+pub struct Appender {
+    /// The file open for appending, and its length.
+    open: Option<(PathBuf, std::fs::File, u64)>,
+}
+
+impl Appender {
+    /// Appends one message to `file`: the `From ` separator line, the message with its lines
+    /// that look like separators quoted, and the blank line that ends it. Returns where the
+    /// message itself (quoted) lies.
+    pub fn append(
+        &mut self,
+        file: &Path,
+        sender: &str,
+        sent_at: DateTime<Utc>,
+        message: &str,
+    ) -> std::io::Result<Span> {
+        let (_, out, length) = match &mut self.open {
+            Some(open) if open.0 == file => open,
+            open => {
+                if let Some(folder) = file.parent() {
+                    std::fs::create_dir_all(folder)?;
+                }
+                let out = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+                let length = out.metadata()?.len();
+                open.insert((file.to_path_buf(), out, length))
+            }
+        };
+        let separator = format!("From {sender} {}\n", sent_at.format("%a %b %e %H:%M:%S %Y"));
+        let quoted = quote(message);
+        let mut text = Vec::with_capacity(separator.len() + quoted.len() + 2);
+        text.extend_from_slice(separator.as_bytes());
+        text.extend_from_slice(quoted.as_bytes());
+        if !quoted.ends_with('\n') {
+            text.push(b'\n');
+        }
         text.push(b'\n');
+        let span = Span {
+            offset: *length + separator.len() as u64,
+            length: quoted.len() as u64,
+        };
+        if let Err(error) = out.write_all(&text) {
+            // How much of it is in the file is unknown: the next append looks again.
+            self.open = None;
+            return Err(error);
+        }
+        *length += text.len() as u64;
+        Ok(span)
     }
-    text.push(b'\n');
-    out.write_all(&text)?;
-    Ok(Span {
-        offset: start + separator.len() as u64,
-        length: quoted.len() as u64,
-    })
 }
 
 /// Reads one message back, its quoting taken off.
@@ -92,9 +124,17 @@ pub fn truncate_after(folder: &Path, last: Option<(i64, Span)>) -> std::io::Resu
     Ok(())
 }
 
-/// mboxrd: a line that starts with any number of `>` then `From ` gets one more `>`.
-fn quote(message: &str) -> String {
-    map_lines(message, |line| is_from_line(line).then_some(">"), |_| 0)
+/// mboxrd: a line that starts with any number of `>` then `From ` gets one more `>`. Most
+/// messages have none (their header is `From:`), and are taken as they are.
+fn quote(message: &str) -> Cow<'_, str> {
+    let at_line_start = |at: usize| {
+        let before = message[..at].trim_end_matches('>');
+        before.is_empty() || before.ends_with('\n')
+    };
+    if !message.match_indices("From ").any(|(at, _)| at_line_start(at)) {
+        return Cow::Borrowed(message);
+    }
+    Cow::Owned(map_lines(message, |line| is_from_line(line).then_some(">"), |_| 0))
 }
 
 fn unquote(message: &str) -> String {
@@ -123,6 +163,11 @@ fn map_lines(message: &str, prefix: impl Fn(&str) -> Option<&'static str>, drop:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One message appended by an appender of its own (a runtime that sends one email).
+    fn append(file: &Path, sender: &str, sent_at: DateTime<Utc>, message: &str) -> std::io::Result<Span> {
+        Appender::default().append(file, sender, sent_at, message)
+    }
 
     fn folder(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("txn-notify-mbox-{name}-{}", std::process::id()));
@@ -167,6 +212,54 @@ mod tests {
         );
         // Every separator a reader splits on is one of ours.
         assert_eq!(text.lines().filter(|l| l.starts_with("From ")).count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_lines_that_start_with_a_from_separator_are_quoted() {
+        let cases = [
+            "Subject: x\r\n\r\nno separator here\r\n",
+            "From the start",
+            "a line\nFrom here\n",
+            ">From quoted\n>>From twice\n",
+            "mid-line From is left alone, >From too\r\nFrom: a header is not one\r\n",
+            "\n\nFrom \n",
+            "x>From y\n\r\n>From",
+            "",
+        ];
+        for message in cases {
+            let slow = map_lines(message, |line| is_from_line(line).then_some(">"), |_| 0);
+            assert_eq!(quote(message), slow, "{message:?}");
+            assert_eq!(unquote(&quote(message)), message);
+        }
+        assert!(matches!(quote("Subject: x\r\nFrom: a@b\r\n\r\nbody"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn an_appender_keeps_its_file_open_and_moves_to_the_next_one() {
+        let dir = folder("appender");
+        let at = Utc::now();
+        let mut appender = Appender::default();
+        let spans: Vec<(i64, Span)> = [1, 2, 1000, 1001]
+            .into_iter()
+            .map(|number| {
+                let message = format!("Subject: {number}\r\n\r\nFrom the body of {number}\r\n");
+                (
+                    number,
+                    appender
+                        .append(&file_of(&dir, number), "a@example.com", at, &message)
+                        .unwrap(),
+                )
+            })
+            .collect();
+        // One more from a fresh appender (a new runtime) lands after them.
+        let later = append(&file_of(&dir, 1002), "a@example.com", at, "Subject: 1002\r\n\r\nx").unwrap();
+        for (number, span) in spans {
+            let text = read(&file_of(&dir, number), span).unwrap();
+            assert_eq!(text, format!("Subject: {number}\r\n\r\nFrom the body of {number}\r\n"));
+        }
+        assert_eq!(read(&file_of(&dir, 1002), later).unwrap(), "Subject: 1002\r\n\r\nx");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -116,6 +116,8 @@ pub struct OutboxMailer<C> {
     folder: PathBuf,
     layout: OutboxLayout,
     feedback: Option<SimulatedFeedback<C>>,
+    /// The mailbox file being filled, in the mailbox layout.
+    mailbox: std::sync::Mutex<mailbox_file::Appender>,
 }
 
 /// Where the simulated SES events go: the embedded bus, as from this configuration set.
@@ -136,6 +138,7 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
             folder,
             layout,
             feedback: None,
+            mailbox: Default::default(),
         }
     }
 
@@ -197,6 +200,7 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         let eml = to_eml(email, &message_id_of(number), sent_at);
         match self.layout {
             OutboxLayout::EmlFiles => {
+                std::fs::create_dir_all(&self.folder)?;
                 let file = self.folder.join(format!("{number:06}.eml"));
                 std::fs::write(&file, eml)?;
                 Ok(Placement {
@@ -206,7 +210,12 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
             }
             OutboxLayout::Mailboxes => {
                 let file = mailbox_file::file_of(&self.folder, number);
-                let span = mailbox_file::append(&file, email.from.address.expose(), sent_at, &eml)?;
+                let span = self.mailbox.lock().expect("mailbox lock").append(
+                    &file,
+                    email.from.address.expose(),
+                    sent_at,
+                    &eml,
+                )?;
                 Ok(Placement {
                     file: file.to_string_lossy().into_owned(),
                     span: Some(span),
@@ -305,7 +314,6 @@ impl<C: crate::ports::Clock> Mailer for OutboxMailer<C> {
             .find(|t| t.name == "event_id")
             .map(|t| t.value.as_str());
         let unwritable = |e: std::io::Error| MailError::Transient(format!("cannot write the outbox: {e}"));
-        std::fs::create_dir_all(&self.folder).map_err(unwritable)?;
         let entry = self
             .store
             .record_email(event_id, email.subject.as_str(), |number, sent_at| {

@@ -161,7 +161,7 @@ impl Expected {
         let detail: serde_json::Value = serde_json::from_str(detail_text).expect("our events are JSON");
         let id = detail["event_id"].as_str().unwrap_or_default();
         let key = EventKey::of(id);
-        if let Ok(Some(notice)) = Notice::of(detail_type, &detail) {
+        if let Ok(Some(notice)) = Notice::of(detail_type, detail_text) {
             let index = self.account(store, notice.account_id()).await?;
             let (account_id, profile) = &self.accounts[index as usize];
             let emailed = match profile {
