@@ -112,10 +112,14 @@ fn violations(document: &Value, validator: &jsonschema::Validator, now: DateTime
 }
 
 /// Runs a use case as Lambda would (a warm invocation unless `cold`) and returns its
-/// EMF documents.
+/// EMF documents. The payload is the event's text: text that is not JSON is answered first,
+/// with an error and nothing else.
 async fn documents_of(function: &'static str, use_case: &impl Invoke, payload: Value, cold: bool) -> Vec<Value> {
-    let payload = serde_json::value::to_raw_value(&payload).unwrap();
-    let (_, metrics) = invoke_measured(function, use_case, &payload, "req-emf-1", cold, None).await;
+    for not_json in ["", "not JSON", "{\"Records\": [", "[1, 2] and more"] {
+        let (reply, _) = invoke_measured(function, use_case, not_json, "req-not-json", cold, None).await;
+        assert!(reply.is_err(), "{function} took {not_json:?}: {reply:?}");
+    }
+    let (_, metrics) = invoke_measured(function, use_case, &payload.to_string(), "req-emf-1", cold, None).await;
     metrics.documents()
 }
 

@@ -6,7 +6,6 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::error::HandlerError;
 use crate::pipeline::StreamBatch;
@@ -28,25 +27,25 @@ pub trait Invoke {
     /// batch in place, the others parse what they need.
     fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> impl Future<Output = Result<Value, HandlerError>>;
 }
 
 /// The payload as a JSON value, for the functions that take their event whole.
-fn parsed(payload: &RawValue) -> Result<Value, HandlerError> {
-    serde_json::from_str(payload.get()).map_err(|e| HandlerError::UnexpectedPayload(format!("not JSON: {e}")))
+fn parsed(payload: &str) -> Result<Value, HandlerError> {
+    serde_json::from_str(payload).map_err(|e| HandlerError::UnexpectedPayload(format!("not JSON: {e}")))
 }
 
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for Processor<L, B, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        processor_text(self, payload.get(), deadline, metrics).await
+        processor_text(self, payload, deadline, metrics).await
     }
 }
 
@@ -55,40 +54,40 @@ impl<L: Ledger, M: Mailer, B: EventBus, I: Idempotency, N: NotificationLog, S: S
 {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        notifier(self, payload.get(), metrics).await
+        notifier(self, payload, metrics).await
     }
 }
 
 impl<L: Ledger, N: NotificationLog, B: EventBus, I: Idempotency, C: Clock> Invoke for Feedback<L, N, B, I, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        feedback(self, payload.get(), metrics).await
+        feedback(self, payload, metrics).await
     }
 }
 
 impl<L: AuditLog, C: Clock> Invoke for Auditor<L, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
-        auditor(self, payload.get(), metrics).await
+        auditor(self, payload, metrics).await
     }
 }
 
 impl<L: Ledger, Q: WorkQueue, C: Clock> Invoke for DigestPlanner<L, Q, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
@@ -99,7 +98,7 @@ impl<L: Ledger, Q: WorkQueue, C: Clock> Invoke for DigestPlanner<L, Q, C> {
 impl<L: Ledger, B: EventBus, C: Clock> Invoke for DigestWorker<L, B, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {
@@ -110,7 +109,7 @@ impl<L: Ledger, B: EventBus, C: Clock> Invoke for DigestWorker<L, B, C> {
 impl<L: Ledger, N: NotificationLog, S: Secrets, C: Clock> Invoke for Ingest<L, N, S, C> {
     async fn invoke(
         &self,
-        payload: &RawValue,
+        payload: &str,
         _deadline: Option<DateTime<Utc>>,
         metrics: &mut Invocation,
     ) -> Result<Value, HandlerError> {

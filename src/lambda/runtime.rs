@@ -31,9 +31,16 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
         let deadline = i64::try_from(event.context.deadline)
             .ok()
             .and_then(chrono::DateTime::from_timestamp_millis);
-        let (reply, metrics) = invoke_measured(function, use_case, &event.payload, &request_id, cold_start, deadline)
-            .instrument(span.clone())
-            .await;
+        let (reply, metrics) = invoke_measured(
+            function,
+            use_case,
+            event.payload.get(),
+            &request_id,
+            cold_start,
+            deadline,
+        )
+        .instrument(span.clone())
+        .await;
         metrics.flush();
         reply.map_err(|error| {
             span.in_scope(|| tracing::error!(error_type = error.error_type(), error = %error, "invocation failed"));
@@ -49,7 +56,7 @@ pub async fn serve(function: &'static str, use_case: impl Invoke) -> Result<(), 
 pub async fn invoke_measured(
     function: &'static str,
     use_case: &impl Invoke,
-    payload: &RawValue,
+    payload: &str,
     request_id: &str,
     cold_start: bool,
     deadline: Option<chrono::DateTime<chrono::Utc>>,

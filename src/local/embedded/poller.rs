@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::store::{EMBEDDED_STREAM, EmbeddedStore, StreamEntry, stream_event};
@@ -139,7 +138,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
     /// `drain`: do not wait for the batching window.
     pub async fn step<F, Fut, E>(&mut self, drain: bool, handler: F) -> Result<Step, PortError>
     where
-        F: FnOnce(Box<RawValue>) -> Fut,
+        F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -150,7 +149,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
     /// moved: the batch comes again after a restart (crash tests).
     pub async fn step_then_crash<F, Fut, E>(&mut self, handler: F) -> Result<Step, PortError>
     where
-        F: FnOnce(Box<RawValue>) -> Fut,
+        F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -159,7 +158,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
 
     async fn step_inner<F, Fut, E>(&mut self, drain: bool, handler: F, save: bool) -> Result<Step, PortError>
     where
-        F: FnOnce(Box<RawValue>) -> Fut,
+        F: FnOnce(String) -> Fut,
         Fut: Future<Output = Result<Value, E>>,
         E: std::fmt::Display,
     {
@@ -286,7 +285,7 @@ impl<'a, C: Clock> StreamPoller<'a, C> {
                 "batchSize": entries.len(),
                 "streamArn": EMBEDDED_STREAM.stream_arn,
             },
-            "payload": payload.get(),
+            "payload": payload,
         });
         std::fs::create_dir_all(&self.config.on_failure_dir)
             .map_err(|e| PortError::permanent(format!("on-failure folder: {e}")))?;

@@ -270,7 +270,7 @@ impl<C: Clock + Clone> Runtime<C> {
         format!("local-{n:08}")
     }
 
-    async fn invoke_processor(&self, event: Box<serde_json::value::RawValue>) -> Result<Value, HandlerError> {
+    async fn invoke_processor(&self, event: String) -> Result<Value, HandlerError> {
         let cold = self.cold_start("processor");
         let (reply, metrics) =
             invoke_measured("processor", &self.processor, &event, &self.request_id(), cold, None).await;
@@ -283,12 +283,13 @@ impl<C: Clock + Clone> Runtime<C> {
         source: &QueueSource,
         event: Box<serde_json::value::RawValue>,
     ) -> Result<Value, HandlerError> {
+        let event = event.get();
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
-            invoke_measured("notifier", &self.notifier, &event, &self.request_id(), cold, None).await
+            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
         } else if source.function == functions::FEEDBACK {
             let cold = self.cold_start("feedback");
-            invoke_measured("feedback", &self.feedback, &event, &self.request_id(), cold, None).await
+            invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
         } else if source.function == functions::DIGEST_WORKER {
             let cold = self.cold_start("digest-worker");
             invoke_measured(
@@ -302,7 +303,7 @@ impl<C: Clock + Clone> Runtime<C> {
             .await
         } else {
             let cold = self.cold_start("auditor");
-            invoke_measured("auditor", &self.auditor, &event, &self.request_id(), cold, None).await
+            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
         };
         self.append_metrics(&metrics);
         reply
@@ -411,7 +412,7 @@ impl<C: Clock + Clone> Runtime<C> {
                 let (reply, metrics) = invoke_measured(
                     "digest-planner",
                     &self.digest_planner,
-                    &raw(&event),
+                    &event.to_string(),
                     &self.request_id(),
                     cold,
                     None,
@@ -457,11 +458,6 @@ impl<C: Clock + Clone> Runtime<C> {
         );
         Ok(())
     }
-}
-
-/// An event as the text Lambda would hand the function.
-fn raw(event: &Value) -> Box<serde_json::value::RawValue> {
-    serde_json::value::to_raw_value(event).expect("a JSON value is JSON text")
 }
 
 /// One run of the planner's schedule.

@@ -139,7 +139,7 @@ impl Expected {
             let Some(last) = entries.last() else { break };
             self.after = last.sequence;
             let event = crate::local::embedded::store::stream_event(&entries);
-            let batch = StreamBatch::from_json(event.get()).expect("the store's own stream records");
+            let batch = StreamBatch::from_json(&event).expect("the store's own stream records");
             let outcome = processor.process_batch(batch).await;
             if !outcome.response.batch_item_failures.is_empty() {
                 return Err(SimulateError::ExpectedEffects);
