@@ -295,7 +295,7 @@ impl<C: Clock + Clone> Runtime<C> {
             invoke_measured(
                 "digest-worker",
                 &self.digest_worker,
-                &event,
+                event,
                 &self.request_id(),
                 cold,
                 None,
