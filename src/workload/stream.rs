@@ -1,6 +1,7 @@
 //! Encodes ledger writes as a DynamoDB stream event, shaped exactly as Lambda delivers one.
 
 use serde_dynamo::{AttributeValue, Item};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::LedgerWrite;
@@ -53,7 +54,7 @@ pub fn stream_record_from(write: &LedgerWrite, index: usize, origin: StreamOrigi
 
 /// One stream record of the stream `origin`, as JSON text.
 pub fn stream_record_text(write: &LedgerWrite, index: usize, origin: StreamOrigin) -> String {
-    let text = |image: &Item| serde_json::to_string(image).expect("items serialize");
+    let text = |image: &Item| serde_json::value::to_raw_value(image).expect("items serialize");
     let (event_name, keys, new_image, old_image, by_ttl) = match write {
         LedgerWrite::Insert { item, .. } => ("INSERT", keys_of(item), Some(text(item)), None, false),
         LedgerWrite::Modify { old, new, .. } => ("MODIFY", keys_of(new), Some(text(new)), Some(text(old)), false),
@@ -71,13 +72,13 @@ pub fn stream_record_text(write: &LedgerWrite, index: usize, origin: StreamOrigi
 }
 
 /// A change as a stream record holds it, its images already JSON text (the store has
-/// written them so).
+/// written them so; a `RawValue` made by serializing is not read through again).
 pub struct RecordParts<'a> {
     /// INSERT, MODIFY or REMOVE.
     pub event_name: &'static str,
     pub keys: &'a Item,
-    pub new_image: Option<&'a str>,
-    pub old_image: Option<&'a str>,
+    pub new_image: Option<&'a RawValue>,
+    pub old_image: Option<&'a RawValue>,
     pub at: chrono::DateTime<chrono::Utc>,
     /// A REMOVE done by TTL: the record names the service.
     pub by_ttl: bool,
@@ -86,7 +87,6 @@ pub struct RecordParts<'a> {
 impl RecordParts<'_> {
     /// The stream record at `index` of the stream `origin`, as JSON text.
     pub fn text(&self, index: usize, origin: StreamOrigin) -> String {
-        use serde_json::value::RawValue;
         #[derive(serde::Serialize)]
         #[serde(rename_all = "PascalCase")]
         struct Change<'a> {
@@ -122,12 +122,9 @@ impl RecordParts<'_> {
             #[serde(skip_serializing_if = "Option::is_none")]
             user_identity: Option<Identity>,
         }
-        let raw = |text: Option<&str>| -> Option<Box<RawValue>> {
-            text.map(|t| RawValue::from_string(t.to_string()).expect("an item's JSON text"))
-        };
-        let (new_image, old_image) = (raw(self.new_image), raw(self.old_image));
+        let length = |image: Option<&RawValue>| image.map_or(0, |image| image.get().len());
         let keys_bytes = serde_json::to_vec(self.keys).map_or(0, |b| b.len());
-        let size_bytes = keys_bytes + self.new_image.map_or(0, str::len) + self.old_image.map_or(0, str::len);
+        let size_bytes = keys_bytes + length(self.new_image) + length(self.old_image);
         let record = Record {
             event_id: format!("{:032x}", 0x7f3a_0000_0000_0000_0000_0000_0000_0000u128 + index as u128),
             event_name: self.event_name,
@@ -137,8 +134,8 @@ impl RecordParts<'_> {
             dynamodb: Change {
                 approximate_creation_date_time: self.at.timestamp(),
                 keys: self.keys,
-                new_image: new_image.as_deref(),
-                old_image: old_image.as_deref(),
+                new_image: self.new_image,
+                old_image: self.old_image,
                 sequence_number: sequence_number(index),
                 size_bytes,
                 stream_view_type: "NEW_AND_OLD_IMAGES",

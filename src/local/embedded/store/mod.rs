@@ -38,6 +38,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_dynamo::Item;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::ports::{Clock, PortError};
 use crate::workload::stream::{RecordParts, StreamOrigin, keys_of};
@@ -660,8 +661,8 @@ fn item_text(connection: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Op
 }
 
 /// An item's JSON text as the ledger keeps it.
-fn packed_item(text: &Option<String>) -> Vec<u8> {
-    codec::pack(codec::Kind::LedgerItem, text.as_deref().unwrap_or_default())
+fn packed_item(text: Option<&str>) -> Vec<u8> {
+    codec::pack(codec::Kind::LedgerItem, text.unwrap_or_default())
 }
 
 /// Whether an item is stored at (pk, sk), without reading it.
@@ -691,7 +692,10 @@ fn write_in(
     by_ttl: bool,
 ) -> rusqlite::Result<bool> {
     let old_text = item_text(connection, pk, sk)?;
-    let new_text = new.as_ref().map(to_text);
+    // Made by serializing the item: a `RawValue` no reader has to go through again.
+    let new_text = new
+        .as_ref()
+        .map(|item| serde_json::value::to_raw_value(item).expect("items serialize"));
     let (event_name, keys) = match (&old_text, &new) {
         (None, None) => return Ok(false),
         (Some(old_text), Some(new)) => {
@@ -700,13 +704,23 @@ fn write_in(
             }
             connection
                 .prepare_cached("UPDATE ledger SET item = ?3, statement_zone = ?4 WHERE pk = ?1 AND sk = ?2")?
-                .execute(params![pk, sk, packed_item(&new_text), statement_zone_of(new)])?;
+                .execute(params![
+                    pk,
+                    sk,
+                    packed_item(new_text.as_deref().map(RawValue::get)),
+                    statement_zone_of(new)
+                ])?;
             ("MODIFY", keys_of(new))
         }
         (None, Some(new)) => {
             connection
                 .prepare_cached("INSERT INTO ledger (pk, sk, item, statement_zone) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![pk, sk, packed_item(&new_text), statement_zone_of(new)])?;
+                .execute(params![
+                    pk,
+                    sk,
+                    packed_item(new_text.as_deref().map(RawValue::get)),
+                    statement_zone_of(new)
+                ])?;
             ("INSERT", keys_of(new))
         }
         (Some(old_text), None) => {
@@ -719,11 +733,16 @@ fn write_in(
     let sequence: i64 = connection
         .prepare_cached("SELECT COALESCE(MAX(sequence), 0) + 1 FROM stream")?
         .query_row([], |row| row.get(0))?;
+    // The old image read back from the store: checked as JSON, as a stream reader would.
+    let old_image = old_text
+        .map(RawValue::from_string)
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
     let record = RecordParts {
         event_name,
         keys: &keys,
         new_image: new_text.as_deref(),
-        old_image: old_text.as_deref(),
+        old_image: old_image.as_deref(),
         at,
         by_ttl: by_ttl && event_name == "REMOVE",
     }
