@@ -281,7 +281,9 @@ impl Transaction {
             #[serde(flatten)]
             transaction: &'a Transaction,
         }
-        let mut item: Attributes = serde_dynamo::to_item(Keys {
+        // Built as an `Item` and added to in place: a round trip through a plain map would
+        // hash every member twice more.
+        let mut item: Item = serde_dynamo::to_item(Keys {
             pk: account_pk(&self.account_id),
             sk: self.sort_key(),
             item_type: keys::TRANSACTION_TYPE,
@@ -292,7 +294,7 @@ impl Transaction {
         if let Some(metadata) = &self.metadata {
             item.insert("metadata".into(), metadata.to_attribute());
         }
-        item.into()
+        item
     }
 
     /// The uniqueness marker item (`type = "TXN_ID"`): written in the same transaction as
