@@ -696,6 +696,7 @@ fn write_in(
     let new_text = new
         .as_ref()
         .map(|item| serde_json::value::to_raw_value(item).expect("items serialize"));
+    let packed = || packed_item(new_text.as_deref().map(RawValue::get));
     let (event_name, keys) = match (&old_text, &new) {
         (None, None) => return Ok(false),
         (Some(old_text), Some(new)) => {
@@ -704,23 +705,13 @@ fn write_in(
             }
             connection
                 .prepare_cached("UPDATE ledger SET item = ?3, statement_zone = ?4 WHERE pk = ?1 AND sk = ?2")?
-                .execute(params![
-                    pk,
-                    sk,
-                    packed_item(new_text.as_deref().map(RawValue::get)),
-                    statement_zone_of(new)
-                ])?;
+                .execute(params![pk, sk, packed(), statement_zone_of(new)])?;
             ("MODIFY", keys_of(new))
         }
         (None, Some(new)) => {
             connection
                 .prepare_cached("INSERT INTO ledger (pk, sk, item, statement_zone) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![
-                    pk,
-                    sk,
-                    packed_item(new_text.as_deref().map(RawValue::get)),
-                    statement_zone_of(new)
-                ])?;
+                .execute(params![pk, sk, packed(), statement_zone_of(new)])?;
             ("INSERT", keys_of(new))
         }
         (Some(old_text), None) => {
