@@ -14,7 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// An EventBridge event as a target receives it. The detail stays the JSON text it came
-/// as: each consumer reads its own typed record straight from it ([`Delivery::read_detail`]),
+/// as: each consumer reads its own typed record straight from it ([`read_detail`]),
 /// and no JSON tree of it is built on the way. A detail that names a key twice reads as
 /// malformed.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,11 +52,6 @@ impl PartialEq for Delivery {
 }
 
 impl Delivery {
-    /// The detail read as `T`; the error names where it does not match.
-    pub fn read_detail<T: serde::de::DeserializeOwned>(&self) -> Result<T, DetailMismatch> {
-        read_detail(self.detail.get())
-    }
-
     /// The detail as a JSON tree (the audit trail keeps it so).
     pub fn detail_value(&self) -> Value {
         serde_json::from_str(self.detail.get()).unwrap_or(Value::Null)
