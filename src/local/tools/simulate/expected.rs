@@ -4,12 +4,15 @@
 //! after each tick the records written since the last look are read (before the stream
 //! trims them, 24 hours after they were written, as DynamoDB Streams does), and only what
 //! the report needs of each event is kept — its id in 16 bytes, when its transaction was
-//! stored, and which account an email of it goes to. A run of a million transactions is
-//! judged in a few tens of megabytes.
+//! stored, and which account an email of it goes to — in the judge's file on disk
+//! ([`JudgeFile`]), not in memory: what the judge holds grows with the accounts, not with
+//! the transactions.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
+use super::judge_file::{JudgeFile, JudgeFileError};
 use super::{SimulateError, Store};
 use crate::domain::Account;
 use crate::domain::email::Mailbox;
@@ -31,6 +34,20 @@ const STREAM_CHUNK: usize = 500;
 pub struct EventKey(u128);
 
 impl EventKey {
+    /// Its 16 bytes, most significant first: byte order is the order of the UUIDs' text.
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// The key of 16 bytes from [`EventKey::to_bytes`]; other lengths are padded or cut
+    /// (the judge's file holds only what `to_bytes` wrote).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut sixteen = [0u8; 16];
+        let n = bytes.len().min(16);
+        sixteen[..n].copy_from_slice(&bytes[..n]);
+        EventKey(u128::from_be_bytes(sixteen))
+    }
+
     pub fn of(event_id: &str) -> Self {
         match uuid::Uuid::try_parse(event_id) {
             Ok(uuid) if uuid.hyphenated().to_string() == event_id => EventKey(uuid.as_u128()),
@@ -51,24 +68,15 @@ impl std::fmt::Display for EventKey {
 }
 
 /// Index of an account in [`Expected`]'s list of the accounts it has seen.
-type AccountIndex = u32;
-
-/// The number of an expected event.
-pub type EventIndex = u32;
-
-/// The stored time of an event that starts no latency.
-const NOT_STORED: i64 = i64::MIN;
+pub type AccountIndex = u32;
 
 /// What must have happened.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Expected {
-    /// Every event the pipeline must publish, numbered in the order they were expected.
-    pub events: HashMap<EventKey, EventIndex>,
-    /// By event number: for the Transaction Recorded of an insert, the time its transaction
-    /// was stored (in ms, for the latency insert → email); [`NOT_STORED`] for the others.
-    stored_ms: Vec<i64>,
-    /// The events the email policy sends an email for, and the account it goes to.
-    pub emails: HashMap<EventKey, AccountIndex>,
+    /// Every event the pipeline must publish: for the Transaction Recorded of an insert, the
+    /// time its transaction was stored (the latency insert → email), and for the events the
+    /// email policy sends an email for, the account it goes to.
+    pub file: JudgeFile,
     /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
     /// email reached it, it must be marked undeliverable and the rest may be suppressed.
     pub undeliverable_accounts: BTreeSet<String>,
@@ -80,24 +88,15 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Adds an event that must be published (once, whatever the number of calls).
-    fn expect(&mut self, key: EventKey, stored_ms: Option<i64>) {
-        let next = self.stored_ms.len() as EventIndex;
-        let index = *self.events.entry(key).or_insert(next);
-        if index == next {
-            self.stored_ms.push(NOT_STORED);
-        }
-        if let Some(stored_ms) = stored_ms {
-            self.stored_ms[index as usize] = stored_ms;
-        }
-    }
-
-    /// When the transaction of an expected Transaction Recorded of an insert was stored.
-    pub fn stored_ms(&self, index: EventIndex) -> Option<i64> {
-        self.stored_ms
-            .get(index as usize)
-            .copied()
-            .filter(|ms| *ms != NOT_STORED)
+    /// Nothing expected yet, the judge's file created at `path` (replacing one left there).
+    pub fn create(path: &Path) -> Result<Expected, JudgeFileError> {
+        Ok(Expected {
+            file: JudgeFile::create(path)?,
+            undeliverable_accounts: BTreeSet::new(),
+            accounts: Vec::new(),
+            account_index: HashMap::new(),
+            after: 0,
+        })
     }
 
     /// The account an expected email goes to.
@@ -134,9 +133,21 @@ impl Expected {
             Arc::clone(rules),
             ProcessorConfig::new("txn-notify"),
         );
+        // The rows of a catch-up written together (what was written stays, failed or not).
+        self.file.begin()?;
+        let caught_up = self.read_stream(store, stored_ms, &processor).await;
+        self.file.commit()?;
+        caught_up
+    }
+
+    async fn read_stream(
+        &mut self,
+        store: &Store,
+        stored_ms: &mut HashMap<String, i64>,
+        processor: &Processor<Store, MemoryBus, Arc<crate::clock::SkippingClock>>,
+    ) -> Result<(), SimulateError> {
         loop {
-            let entries = store.read_stream(self.after, STREAM_CHUNK)?;
-            let Some(last) = entries.last() else { break };
+            let entries = store.read_stream(self.after, STREAM_CHUNK)?;            let Some(last) = entries.last() else { break };
             self.after = last.sequence;
             let event = crate::local::embedded::store::stream_event(&entries);
             let batch = StreamBatch::from_json(&event).expect("the store's own stream records");
@@ -160,6 +171,7 @@ impl Expected {
     ) -> Result<(), SimulateError> {
         let detail = JudgedKeys::of(detail_text);
         let key = EventKey::of(detail.event_id.as_deref().unwrap_or_default());
+        let mut email_to = None;
         if let Ok(Some(notice)) = Notice::of(detail_type, detail_text) {
             let index = self.account(store, notice.account_id()).await?;
             let (account_id, profile) = &self.accounts[index as usize];
@@ -178,7 +190,7 @@ impl Expected {
                 None => false,
             };
             if emailed {
-                self.emails.insert(key, index);
+                email_to = Some(index);
             }
         }
         // A transaction's own insert (not a reversal, a later write) starts the latency.
@@ -186,7 +198,7 @@ impl Expected {
             .then(|| detail.transaction.and_then(|t| t.transaction_id))
             .flatten()
             .and_then(|transaction_id| stored_ms.remove(transaction_id.as_ref()));
-        self.expect(key, stored);
+        self.file.expect(key, stored, email_to)?;
         Ok(())
     }
 }
@@ -267,15 +279,15 @@ pub async fn expected_statements(
         }
         statements += 1;
         let id = crate::domain::event_id::for_weekly_statement(&account.account_id, &due.week.start.to_string());
-        let key = EventKey::of(&id);
-        expected.expect(key, None);
         if Fate::of(account.email.expose()) != Fate::Delivered {
             expected.undeliverable_accounts.insert(account.account_id.clone());
         }
-        if account.preferences.email_enabled && Mailbox::new(None, account.email.expose()).is_ok() {
-            let index = expected.account(store, &account.account_id).await?;
-            expected.emails.insert(key, index);
-        }
+        let email_to = if account.preferences.email_enabled && Mailbox::new(None, account.email.expose()).is_ok() {
+            Some(expected.account(store, &account.account_id).await?)
+        } else {
+            None
+        };
+        expected.file.expect(EventKey::of(&id), None, email_to)?;
     }
     Ok(statements)
 }

@@ -29,6 +29,7 @@
 //! are counted as suppressed, not lost.
 
 pub mod expected;
+pub mod judge_file;
 pub mod report;
 
 use std::collections::HashMap;
@@ -104,7 +105,13 @@ struct Intake {
 }
 
 fn reset(dir: &Path) -> Result<(), SimulateError> {
-    for file in ["txn-notify.db", "txn-notify.db-wal", "txn-notify.db-shm", "metrics.emf"] {
+    for file in [
+        "txn-notify.db",
+        "txn-notify.db-wal",
+        "txn-notify.db-shm",
+        "metrics.emf",
+        judge_file::JUDGE_FILE,
+    ] {
         let _ = std::fs::remove_file(dir.join(file));
     }
     for folder in ["outbox", "on-failure"] {
@@ -141,7 +148,7 @@ pub async fn simulate_judged(
     parts.outbox_layout = OutboxLayout::Mailboxes;
     let mut runtime = Runtime::open(&dir, &parts)?;
     let mut intake = Intake::default();
-    let mut expected = Expected::default();
+    let mut expected = Expected::create(&dir.join(judge_file::JUDGE_FILE))?;
     let mut tally = Tally::default();
     let crash_after = options.crash_after;
     let crash_here =
@@ -287,6 +294,8 @@ pub enum SimulateError {
     DidNotDrain,
     #[error("the expected effects could not be computed")]
     ExpectedEffects,
+    #[error(transparent)]
+    JudgeFile(#[from] judge_file::JudgeFileError),
     #[error("{} holds no store (run `simulate --data-dir` or `dev --data-dir` there first)", .0.display())]
     NoStore(PathBuf),
     #[error("no rule {rule} in template.yaml (there are {known})")]

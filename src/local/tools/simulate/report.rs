@@ -1,16 +1,16 @@
 //! The simulation's report: what went in, what came out, and what is missing or doubled
 //! against what the rule engine and the email policy say must happen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{EventKey, Expected, Intake, MondayMorning, Store, expected_statements};
+use super::expected::AccountIndex;
+use super::{EventKey, Expected, Intake, MondayMorning, SimulateError, Store, expected_statements};
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::runtime::Tally;
-use crate::ports::PortError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
@@ -79,92 +79,100 @@ pub struct Verdict {
     pub suppressed_undeliverable: u64,
 }
 
-/// What the run left: the audit items and the outbox, read once, one row at a time, and
-/// kept by the number of the expected event they are of (a bit and a byte each).
+/// What the run left: the audit items and the outbox, read once, one row at a time, into
+/// the judge's file ([`JudgeFile::observe`](super::judge_file::JudgeFile::observe)); only
+/// the counts stay in memory.
 #[derive(Debug, Default)]
 pub struct Observed {
-    /// By expected event: whether it has an audit item.
-    audited: Vec<bool>,
-    /// By expected event: its emails in the outbox (up to 255).
-    emailed: Vec<u8>,
-    /// Emails of events nobody expected, a few of them named.
-    unexpected_emails: u64,
-    unexpected_examples: Vec<EventKey>,
     pub events_by_detail_type: BTreeMap<String, u64>,
     pub emails_sent: u64,
-    /// Insert → email, for the emails of transactions as they were stored (a reversal's
-    /// email comes from a later write).
-    pub latencies_ms: Vec<i64>,
 }
 
 impl Observed {
-    pub fn read(store: &Store, expected: &Expected) -> Result<Observed, PortError> {
-        let mut observed = Observed {
-            audited: vec![false; expected.events.len()],
-            emailed: vec![0; expected.events.len()],
-            ..Observed::default()
-        };
-        store.visit_audited(|event_id, detail_type| {
-            if let Some(index) = expected.events.get(&EventKey::of(event_id)) {
-                observed.audited[*index as usize] = true;
-            }
-            if let Some(count) = observed.events_by_detail_type.get_mut(detail_type) {
-                *count += 1;
-            } else {
-                observed.events_by_detail_type.insert(detail_type.to_string(), 1);
-            }
-        })?;
-        store.visit_outbox(|event_id, sent_ms| {
-            observed.emails_sent += 1;
-            let Some(key) = event_id.map(EventKey::of) else { return };
-            match expected.events.get(&key) {
-                Some(index) => {
-                    let count = &mut observed.emailed[*index as usize];
-                    *count = count.saturating_add(1);
-                    if let Some(stored_ms) = expected.stored_ms(*index) {
-                        observed.latencies_ms.push(sent_ms - stored_ms);
-                    }
+    /// Reads what the run left (again, after a change to the store) for [`judge`].
+    pub fn read(store: &Store, expected: &Expected) -> Result<Observed, SimulateError> {
+        let mut observed = Observed::default();
+        expected.file.observe(|found| -> Result<(), SimulateError> {
+            store.visit_audited(|event_id, detail_type| {
+                found.audited(EventKey::of(event_id));
+                if let Some(count) = observed.events_by_detail_type.get_mut(detail_type) {
+                    *count += 1;
+                } else {
+                    observed.events_by_detail_type.insert(detail_type.to_string(), 1);
                 }
-                None => {
-                    observed.unexpected_emails += 1;
-                    if observed.unexpected_examples.len() < 10 {
-                        observed.unexpected_examples.push(key);
-                    }
+            })?;
+            store.visit_outbox(|event_id, sent_ms| {
+                observed.emails_sent += 1;
+                if let Some(event_id) = event_id {
+                    found.emailed(EventKey::of(event_id), sent_ms);
                 }
-            }
+            })?;
+            Ok(())
         })?;
         Ok(observed)
     }
 }
 
-/// Compares the audit items, the outbox and the accounts marked undeliverable with the
-/// expected events, emails and marks.
-pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSet<String>) -> Verdict {
+/// The first few examples in text order, however many there are.
+#[derive(Default)]
+struct Examples(BinaryHeap<String>);
+
+impl Examples {
+    const KEPT: usize = 10;
+
+    fn push(&mut self, example: String) {
+        self.0.push(example);
+        if self.0.len() > Self::KEPT {
+            self.0.pop();
+        }
+    }
+
+    fn into_sorted(self) -> Vec<String> {
+        self.0.into_sorted_vec()
+    }
+}
+
+/// Compares the audit items, the outbox (both as the last [`Observed::read`] found them)
+/// and the accounts marked undeliverable with the expected events, emails and marks.
+pub fn judge(expected: &Expected, marked_accounts: &BTreeSet<String>) -> Result<Verdict, SimulateError> {
     let mut verdict = Verdict::default();
-    let emails_of = |key: &EventKey| {
-        expected
-            .events
-            .get(key)
-            .map_or(0, |index| u64::from(observed.emailed[*index as usize]))
-    };
-    for (key, index) in &expected.events {
-        if !observed.audited[*index as usize] {
+    let mut examples = Examples::default();
+    let mut reached: BTreeSet<AccountIndex> = BTreeSet::new();
+    expected.file.visit_expected(|event| {
+        let key = event.key;
+        if !event.audited {
             verdict.lost += 1;
-            verdict.examples.push(format!("no audit item for {key}"));
+            examples.push(format!("no audit item for {key}"));
         }
-    }
-    let mut reached: BTreeSet<&str> = BTreeSet::new();
-    for (key, account) in &expected.emails {
-        let account_id = expected.account_of(*account);
-        if emails_of(key) > 0 {
-            reached.insert(account_id);
-        } else if expected.undeliverable_accounts.contains(account_id) {
-            verdict.suppressed_undeliverable += 1;
-        } else {
-            verdict.lost += 1;
-            verdict.examples.push(format!("no email for {key}"));
+        match event.email_to {
+            Some(account) => {
+                if event.emails > 0 {
+                    reached.insert(account);
+                } else if expected.undeliverable_accounts.contains(expected.account_of(account)) {
+                    verdict.suppressed_undeliverable += 1;
+                } else {
+                    verdict.lost += 1;
+                    examples.push(format!("no email for {key}"));
+                }
+                if event.emails > 1 {
+                    verdict.duplicated += event.emails - 1;
+                    examples.push(format!("{} emails for {key}", event.emails));
+                }
+            }
+            // An email of an expected event the policy does not send.
+            None if event.emails > 0 => {
+                verdict.duplicated += event.emails;
+                examples.push(format!("an email nobody expected for {key}"));
+            }
+            None => {}
         }
-    }
+    })?;
+    // Emails of no expected event.
+    expected.file.visit_unexpected_emails(|key| {
+        verdict.duplicated += 1;
+        examples.push(format!("an email nobody expected for {key}"));
+    })?;
+    let reached: BTreeSet<&str> = reached.into_iter().map(|a| expected.account_of(a)).collect();
     // An address the simulator bounced or complained about, once an email reached it, is
     // marked; no other is.
     for account_id in expected
@@ -174,59 +182,52 @@ pub fn judge(expected: &Expected, observed: &Observed, marked_accounts: &BTreeSe
     {
         if !marked_accounts.contains(account_id) {
             verdict.lost += 1;
-            verdict
-                .examples
-                .push(format!("the address of {account_id} was not marked undeliverable"));
+            examples.push(format!("the address of {account_id} was not marked undeliverable"));
         }
     }
     for account_id in marked_accounts {
         if !expected.undeliverable_accounts.contains(account_id) {
             verdict.lost += 1;
-            verdict
-                .examples
-                .push(format!("the address of {account_id} was marked undeliverable"));
+            examples.push(format!("the address of {account_id} was marked undeliverable"));
         }
     }
-    // Emails of an expected event the policy does not send, and emails of no expected event.
-    for (key, index) in &expected.events {
-        let count = u64::from(observed.emailed[*index as usize]);
-        if count == 0 {
-            continue;
-        }
-        if !expected.emails.contains_key(key) {
-            verdict.duplicated += count;
-            verdict.examples.push(format!("an email nobody expected for {key}"));
-        } else if count > 1 {
-            verdict.duplicated += count - 1;
-            verdict.examples.push(format!("{count} emails for {key}"));
-        }
-    }
-    verdict.duplicated += observed.unexpected_emails;
-    for key in &observed.unexpected_examples {
-        verdict.examples.push(format!("an email nobody expected for {key}"));
-    }
-    // The same examples whatever the maps' order.
-    verdict.examples.sort();
-    verdict.examples.truncate(10);
-    verdict
+    // The same examples whatever the order they were found in.
+    verdict.examples = examples.into_sorted();
+    Ok(verdict)
+}
+
+/// Insert → email, from how many emails took each millisecond count.
+fn insert_to_email(counts: &BTreeMap<i64, u64>) -> Option<Latency> {
+    let samples: u64 = counts.values().sum();
+    let percentile = |p: u64| {
+        // The nearest rank: the smallest value with at least p % of the samples at or below it.
+        let rank = (p * samples).div_ceil(100).clamp(1, samples);
+        let mut seen = 0;
+        counts
+            .iter()
+            .find(|(_, count)| {
+                seen += **count;
+                seen >= rank
+            })
+            .map(|(ms, _)| *ms)
+            .unwrap_or_default()
+    };
+    (samples > 0).then(|| Latency {
+        samples: samples as usize,
+        p50_ms: percentile(50),
+        p99_ms: percentile(99),
+        max_ms: counts.keys().next_back().copied().unwrap_or_default(),
+    })
 }
 
 /// The accounts whose `email_status` marks their address undeliverable.
-pub async fn marked_accounts(store: &Store) -> Result<BTreeSet<String>, super::SimulateError> {
+pub async fn marked_accounts(store: &Store) -> Result<BTreeSet<String>, SimulateError> {
     Ok(store
         .accounts()?
         .into_iter()
         .filter(|a| a.email_status.is_some())
         .map(|a| a.account_id)
         .collect())
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// What the run went through, for its report.
@@ -243,7 +244,7 @@ pub(super) async fn build(
     store: &Store,
     expected: &mut Expected,
     run: Run<'_>,
-) -> Result<Report, super::SimulateError> {
+) -> Result<Report, SimulateError> {
     let Run {
         intake,
         tally,
@@ -253,9 +254,9 @@ pub(super) async fn build(
         dir,
     } = run;
     let statements_expected = expected_statements(store, &monday.window, expected).await?;
-    let mut observed = Observed::read(store, expected)?;
+    let observed = Observed::read(store, expected)?;
     let marked = marked_accounts(store).await?;
-    let verdict = judge(expected, &observed, &marked);
+    let verdict = judge(expected, &marked)?;
     let suppressed_undeliverable = verdict.suppressed_undeliverable;
     let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
     let states = store.delivery_state_counts()?;
@@ -266,14 +267,7 @@ pub(super) async fn build(
     let notifications_undeliverable = count("Notification Undeliverable");
     let audit_items = observed.events_by_detail_type.values().sum();
 
-    let latencies = &mut observed.latencies_ms;
-    latencies.sort_unstable();
-    let insert_to_email = (!latencies.is_empty()).then(|| Latency {
-        samples: latencies.len(),
-        p50_ms: percentile(latencies, 50.0),
-        p99_ms: percentile(latencies, 99.0),
-        max_ms: *latencies.last().expect("not empty"),
-    });
+    let insert_to_email = insert_to_email(&expected.file.insert_to_email_ms()?);
 
     let dlq_messages = crate::template::Routes::builtin()
         .dead_letter_queues()
@@ -323,4 +317,53 @@ pub(super) async fn build(
         peak_rss_bytes: crate::telemetry::peak_rss::read(),
         data_dir: dir.display().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Examples, insert_to_email};
+
+    /// The nearest-rank percentile of the samples themselves, sorted.
+    fn of_samples(samples: &[i64], p: usize) -> i64 {
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let rank = (p * sorted.len()).div_ceil(100).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn percentiles_from_counts_are_those_of_the_samples() {
+        let runs: [&[i64]; 4] = [&[12], &[5, 7, 7, 100], &[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], &[-2, 0, 0, 40, 40, 40]];
+        for samples in runs {
+            let mut counts = BTreeMap::new();
+            for ms in samples {
+                *counts.entry(*ms).or_insert(0u64) += 1;
+            }
+            let latency = insert_to_email(&counts).expect("samples");
+            assert_eq!(latency.samples, samples.len());
+            assert_eq!(latency.p50_ms, of_samples(samples, 50), "{samples:?}");
+            assert_eq!(latency.p99_ms, of_samples(samples, 99), "{samples:?}");
+            assert_eq!(latency.max_ms, *samples.iter().max().unwrap());
+        }
+        let long_tail: Vec<i64> = (1..=1000).collect();
+        let mut counts = BTreeMap::new();
+        for ms in &long_tail {
+            counts.insert(*ms, 1);
+        }
+        let latency = insert_to_email(&counts).unwrap();
+        assert_eq!((latency.p50_ms, latency.p99_ms, latency.max_ms), (500, 990, 1000));
+        assert!(insert_to_email(&BTreeMap::new()).is_none());
+    }
+
+    #[test]
+    fn examples_keep_the_first_ten_in_text_order() {
+        let mut examples = Examples::default();
+        for n in (0..25).rev() {
+            examples.push(format!("no email for {n:02}"));
+        }
+        let expected: Vec<String> = (0..10).map(|n| format!("no email for {n:02}")).collect();
+        assert_eq!(examples.into_sorted(), expected);
+    }
 }
