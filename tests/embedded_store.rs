@@ -135,6 +135,30 @@ async fn the_stream_keeps_a_record_24_hours_and_its_sequence_goes_on_after_a_tri
 }
 
 #[tokio::test]
+async fn a_day_of_records_is_trimmed_whole_however_many_there_are() {
+    let store = common::frozen_store("trim-many");
+    let eur = Currency::from_code("EUR").unwrap();
+    store.put_account(&account("acc-m", "FR", eur)).await.unwrap();
+    // More records than one statement of the trim removes (10,000), and then some.
+    let group = store.group();
+    for n in 0..23_456 {
+        store
+            .put_transaction(&purchase(&format!("t-m{n}"), "acc-m", 100, eur), "fp")
+            .await
+            .unwrap();
+    }
+    group.commit().unwrap();
+    let head = store.stream_head().unwrap();
+    assert_eq!(head, 1 + 2 * 23_456);
+    store.clock().advance(Duration::hours(25));
+    // Every record but the newest, which keeps the sequence going.
+    assert_eq!(store.trim_stream(store.clock().now()).unwrap(), head as usize - 1);
+    let left: Vec<i64> = store.read_stream(0, 10).unwrap().iter().map(|e| e.sequence).collect();
+    assert_eq!(left, [head]);
+    assert_eq!(store.trim_stream(store.clock().now()).unwrap(), 0);
+}
+
+#[tokio::test]
 async fn a_store_whose_texts_were_written_uncompressed_reads_and_takes_writes() {
     use txn_notify::ports::AuditLog;
     let dir = common::temp_dir("uncompressed");

@@ -218,6 +218,9 @@ pub struct StoreSize {
 /// How long the stream keeps a record (DynamoDB Streams: 24 hours).
 pub const STREAM_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
+/// Stream records removed per statement when the stream is trimmed.
+const TRIM_CHUNK: usize = 10_000;
+
 /// One record of the change stream, with the store's own position of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEntry {
@@ -545,13 +548,29 @@ impl<C: Clock> EmbeddedStore<C> {
     pub fn trim_stream(&self, now: DateTime<Utc>) -> Result<usize, PortError> {
         let cutoff = (now - STREAM_RETENTION).timestamp();
         self.with(|connection| {
-            connection
+            let keep_from: Option<i64> = connection
                 .prepare_cached(
-                    "DELETE FROM stream WHERE sequence < COALESCE(
+                    "SELECT COALESCE(
                          (SELECT sequence FROM stream WHERE created_s IS NULL OR created_s >= ?1 ORDER BY sequence LIMIT 1),
                          (SELECT MAX(sequence) FROM stream))",
                 )?
-                .execute([cutoff])
+                .query_row([cutoff], |row| row.get(0))?;
+            let Some(keep_from) = keep_from else { return Ok(0) };
+            // A chunk at a time: SQLite holds the row ids a DELETE removes until it is done,
+            // and a day of records at once (the end of a long run) would hold them all.
+            let mut removed = 0;
+            loop {
+                let chunk = connection
+                    .prepare_cached(
+                        "DELETE FROM stream WHERE sequence IN
+                             (SELECT sequence FROM stream WHERE sequence < ?1 ORDER BY sequence LIMIT ?2)",
+                    )?
+                    .execute(params![keep_from, TRIM_CHUNK as i64])?;
+                removed += chunk;
+                if chunk < TRIM_CHUNK {
+                    return Ok(removed);
+                }
+            }
         })
     }
 

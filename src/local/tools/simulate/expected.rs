@@ -147,7 +147,8 @@ impl Expected {
         processor: &Processor<Store, MemoryBus, Arc<crate::clock::SkippingClock>>,
     ) -> Result<(), SimulateError> {
         loop {
-            let entries = store.read_stream(self.after, STREAM_CHUNK)?;            let Some(last) = entries.last() else { break };
+            let entries = store.read_stream(self.after, STREAM_CHUNK)?;
+            let Some(last) = entries.last() else { break };
             self.after = last.sequence;
             let event = crate::local::embedded::store::stream_event(&entries);
             let batch = StreamBatch::from_json(&event).expect("the store's own stream records");

@@ -207,7 +207,6 @@ impl JudgeFile {
         };
         run().map_err(|e| self.failed(e))
     }
-
 }
 
 /// What the run left, taken in inside one transaction of [`JudgeFile::observe`].
@@ -285,8 +284,18 @@ mod tests {
         assert_eq!(
             judged(&file),
             vec![
-                JudgedEvent { key: key(1), email_to: None, audited: false, emails: 0 },
-                JudgedEvent { key: key(2), email_to: Some(7), audited: true, emails: 2 },
+                JudgedEvent {
+                    key: key(1),
+                    email_to: None,
+                    audited: false,
+                    emails: 0
+                },
+                JudgedEvent {
+                    key: key(2),
+                    email_to: Some(7),
+                    audited: true,
+                    emails: 2
+                },
             ]
         );
         let mut unexpected = Vec::new();

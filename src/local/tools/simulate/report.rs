@@ -240,11 +240,7 @@ pub(super) struct Run<'a> {
     pub dir: &'a Path,
 }
 
-pub(super) async fn build(
-    store: &Store,
-    expected: &mut Expected,
-    run: Run<'_>,
-) -> Result<Report, SimulateError> {
+pub(super) async fn build(store: &Store, expected: &mut Expected, run: Run<'_>) -> Result<Report, SimulateError> {
     let Run {
         intake,
         tally,
@@ -335,7 +331,12 @@ mod tests {
 
     #[test]
     fn percentiles_from_counts_are_those_of_the_samples() {
-        let runs: [&[i64]; 4] = [&[12], &[5, 7, 7, 100], &[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], &[-2, 0, 0, 40, 40, 40]];
+        let runs: [&[i64]; 4] = [
+            &[12],
+            &[5, 7, 7, 100],
+            &[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5],
+            &[-2, 0, 0, 40, 40, 40],
+        ];
         for samples in runs {
             let mut counts = BTreeMap::new();
             for ms in samples {
