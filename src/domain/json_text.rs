@@ -3,9 +3,9 @@
 //! their own buffer, with no serializer state machine in between.
 //!
 //! It writes exactly what serde_json writes for the same values: keys in declaration order,
-//! integers as `itoa` prints them, strings escaped as serde_json escapes them (a string with
-//! a byte to escape is handed to serde_json itself). The derived `Serialize` impls stay the
-//! reference; the differential tests of `events` hold each writer to them.
+//! integers as `itoa` prints them, strings escaped as serde_json escapes them. The derived
+//! `Serialize` impls stay the reference; the differential tests of `events` hold each writer
+//! to them, and those below hold the strings to serde_json's.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -152,7 +152,7 @@ impl<'o> ObjectWriter<'o> {
 /// A JSON string as serde_json writes it. The value is copied first and checked where it
 /// landed: a short one in the sixteen bytes that end with it, one load with no copy into a
 /// padded block (the bytes before it are masked off); one that needs escapes is taken back
-/// and handed to serde_json.
+/// and written again run by run ([`write_escaped`]).
 pub fn write_string(out: &mut String, value: &str) {
     let start = out.len();
     out.reserve(value.len() + 2);
@@ -169,10 +169,53 @@ pub fn write_string(out: &mut String, value: &str) {
     };
     if special {
         out.truncate(start);
-        out.push_str(&serde_json::to_string(value).expect("a string serializes"));
+        write_escaped(out, value);
         return;
     }
     out.push('"');
+}
+
+/// A JSON string with escapes, as serde_json escapes it: the runs between special bytes
+/// copied whole (found sixteen bytes at a time), each special byte escaped. A JSON text
+/// carried as a string (an SQS message's body) has a quote every few bytes: serde_json
+/// looks each byte up and writes each run through its writer.
+fn write_escaped(out: &mut String, value: &str) {
+    let bytes = value.as_bytes();
+    // A quote every eight bytes or so, for a JSON text.
+    out.reserve(bytes.len() + bytes.len() / 8 + 2);
+    out.push('"');
+    let mut at = 0;
+    while let Some(offset) = first_special(&bytes[at..]) {
+        let special = at + offset;
+        // A special byte is ASCII: both ends of the run are character boundaries.
+        out.push_str(&value[at..special]);
+        push_escape(out, bytes[special]);
+        at = special + 1;
+    }
+    out.push_str(&value[at..]);
+    out.push('"');
+}
+
+/// The escape serde_json writes for a special byte: JSON's short forms, else `\u00` and
+/// two lower-case hex digits.
+fn push_escape(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        b'\n' => "\\n",
+        b'\r' => "\\r",
+        b'\t' => "\\t",
+        0x08 => "\\b",
+        0x0C => "\\f",
+        _ => {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0F)]));
+            return;
+        }
+    };
+    out.push_str(short);
 }
 
 /// Whether any of the last `count` (at most 16) bytes of `block` is special.
@@ -319,6 +362,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_string_thick_with_special_bytes_is_written_as_serde_json_writes_it(
+            value in "[\"\\\\\\x00-\\x1f\\x7f a-z/é€😀]{0,80}"
+        ) {
+            prop_assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
+        }
+
         #[test]
         fn any_string_is_written_as_serde_json_writes_it(value in any::<String>()) {
             prop_assert_eq!(written(&value), serde_json::to_string(&value).unwrap());

@@ -66,7 +66,7 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                 loop {
                     let mut totals = None;
                     let delivered = deliver(&store, DIGEST_QUEUE, &settings, batch_size, |payload| {
-                        let payload = serde_json::from_str(payload.get());
+                        let payload = serde_json::from_str(&payload);
                         async {
                             let payload = payload.map_err(|e| e.to_string())?;
                             let batch = worker.handle_batch(payload).await.map_err(|e| e.to_string())?;

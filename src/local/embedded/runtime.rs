@@ -278,12 +278,8 @@ impl<C: Clock + Clone> Runtime<C> {
         reply
     }
 
-    async fn invoke_consumer(
-        &self,
-        source: &QueueSource,
-        event: Box<serde_json::value::RawValue>,
-    ) -> Result<Value, HandlerError> {
-        let event = event.get();
+    async fn invoke_consumer(&self, source: &QueueSource, event: String) -> Result<Value, HandlerError> {
+        let event = event.as_str();
         let (reply, metrics) = if source.function == functions::NOTIFIER {
             let cold = self.cold_start("notifier");
             invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
@@ -448,7 +444,7 @@ impl<C: Clock + Clone> Runtime<C> {
         let messages = self.store.receive(&source.queue, &settings, source.batch_size)?;
         if !messages.is_empty() {
             let event = sqs_event(&source.queue, &messages);
-            let event: Value = serde_json::from_str(event.get()).expect("an SQS event is JSON");
+            let event: Value = serde_json::from_str(&event).expect("an SQS event is JSON");
             let _ = self.notifier.handle(event).await;
         }
         group.commit()?;
