@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::judge_file::{JudgeFile, JudgeFileError};
+use super::judge_file::{AccountIndex, EventKey, JudgeFile, JudgeFileError};
 use super::{SimulateError, Store};
 use crate::domain::Account;
 use crate::domain::email::Mailbox;
@@ -27,48 +27,6 @@ use crate::rules::Rules;
 
 /// Stream records read at a time.
 const STREAM_CHUNK: usize = 500;
-
-/// An event id as the report keeps it: the 128 bits of a UUID (every event id the
-/// pipeline makes is one), or of the SHA-256 of any other text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventKey(u128);
-
-impl EventKey {
-    /// Its 16 bytes, most significant first: byte order is the order of the UUIDs' text.
-    pub fn to_bytes(self) -> [u8; 16] {
-        self.0.to_be_bytes()
-    }
-
-    /// The key of 16 bytes from [`EventKey::to_bytes`]; other lengths are padded or cut
-    /// (the judge's file holds only what `to_bytes` wrote).
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut sixteen = [0u8; 16];
-        let n = bytes.len().min(16);
-        sixteen[..n].copy_from_slice(&bytes[..n]);
-        EventKey(u128::from_be_bytes(sixteen))
-    }
-
-    pub fn of(event_id: &str) -> Self {
-        match uuid::Uuid::try_parse(event_id) {
-            Ok(uuid) if uuid.hyphenated().to_string() == event_id => EventKey(uuid.as_u128()),
-            _ => {
-                let digest = ring::digest::digest(&ring::digest::SHA256, event_id.as_bytes());
-                let mut bytes = [0u8; 16];
-                bytes.copy_from_slice(&digest.as_ref()[..16]);
-                EventKey(u128::from_be_bytes(bytes))
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for EventKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        uuid::Uuid::from_u128(self.0).hyphenated().fmt(f)
-    }
-}
-
-/// Index of an account in [`Expected`]'s list of the accounts it has seen.
-pub type AccountIndex = u32;
 
 /// What must have happened.
 #[derive(Debug)]
@@ -291,27 +249,4 @@ pub async fn expected_statements(
         expected.file.expect(EventKey::of(&id), None, email_to)?;
     }
     Ok(statements)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::EventKey;
-
-    #[test]
-    fn a_uuid_is_kept_as_its_bits_and_written_back_the_same() {
-        let id = "71d1aae2-59e4-5e8f-b345-8e3736e2a57b";
-        assert_eq!(EventKey::of(id).to_string(), id);
-        assert_ne!(EventKey::of(id), EventKey::of("71d1aae2-59e4-5e8f-b345-8e3736e2a57c"));
-    }
-
-    #[test]
-    fn other_texts_get_keys_of_their_own() {
-        // Upper case and unhyphenated forms parse to the same UUID: they must not collide
-        // with the canonical text.
-        let canonical = EventKey::of("71d1aae2-59e4-5e8f-b345-8e3736e2a57b");
-        assert_ne!(EventKey::of("71D1AAE2-59E4-5E8F-B345-8E3736E2A57B"), canonical);
-        assert_ne!(EventKey::of("71d1aae259e45e8fb3458e3736e2a57b"), canonical);
-        assert_ne!(EventKey::of("evt-1"), EventKey::of("evt-2"));
-        assert_eq!(EventKey::of("evt-1"), EventKey::of("evt-1"));
-    }
 }

@@ -53,7 +53,8 @@ use crate::pipeline::ingest::Written;
 use crate::pipeline::ingest::json_body::JsonBody;
 use crate::ports::{Clock, PortError};
 use crate::workload::{LedgerWrite, Workload, WorkloadSpec};
-pub use expected::{EventKey, Expected, expected_statements};
+pub use expected::{Expected, expected_statements};
+pub use judge_file::EventKey;
 pub use report::Report;
 
 type Clk = Arc<SkippingClock>;

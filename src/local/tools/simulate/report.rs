@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::expected::AccountIndex;
+use super::judge_file::AccountIndex;
 use super::{EventKey, Expected, Intake, MondayMorning, SimulateError, Store, expected_statements};
 use crate::local::embedded::faults::Faults;
 use crate::local::embedded::runtime::Tally;
