@@ -413,3 +413,89 @@ async fn a_profile_read_again_is_the_one_stored_now_whatever_wrote_it() {
         ["second@example.com"]
     );
 }
+
+#[tokio::test]
+async fn a_notification_keeps_its_emails_once_and_a_record_written_before_still_moves() {
+    use txn_notify::domain::DeliveryState;
+    use txn_notify::ports::{DeliveryUpdate, NotificationLog};
+
+    let store = common::frozen_store("emails-apart");
+    let fresh = common::notification_contract::sent("ev-new", "acc-e", now(), "ses-new");
+    let old = common::notification_contract::sent("ev-old", "acc-e", now(), "ses-old");
+    store.record_notification(&fresh).await.unwrap();
+    store.record_notification(&old).await.unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    // `ev-old` as a store written before kept it: the whole record as JSON text, emails
+    // inside, no emails column of its own.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let old_key: String = db
+        .query_row("SELECT key FROM notifications WHERE key LIKE '%ev-old%'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db.execute(
+        "UPDATE notifications SET record = ?2, emails = NULL WHERE key = ?1",
+        rusqlite::params![old_key, serde_json::to_string(&old).unwrap()],
+    )
+    .unwrap();
+    // The new one keeps its emails in a column of their own (what it holds: the store's
+    // unit tests read it).
+    let apart: bool = db
+        .query_row(
+            "SELECT emails IS NOT NULL FROM notifications WHERE key NOT LIKE '%ev-old%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(db);
+    assert!(apart);
+    let store = EmbeddedStore::open(path.parent().unwrap(), FrozenClock::at(now())).unwrap();
+
+    for notification in [&fresh, &old] {
+        assert_eq!(
+            store.notification(&notification.event_id).unwrap().as_ref(),
+            Some(notification)
+        );
+    }
+    let later = now() + Duration::seconds(30);
+    for (event, message) in [("ev-new", "ses-new"), ("ev-old", "ses-old")] {
+        assert_eq!(
+            store
+                .record_delivery(event, message, DeliveryState::Delivered, later)
+                .await
+                .unwrap(),
+            DeliveryUpdate::Moved {
+                from: DeliveryState::Sent
+            }
+        );
+        // A late report of an earlier state changes nothing, as on every adapter.
+        assert_eq!(
+            store
+                .record_delivery(event, message, DeliveryState::Sent, later)
+                .await
+                .unwrap(),
+            DeliveryUpdate::Unchanged {
+                current: DeliveryState::Delivered
+            }
+        );
+        let moved = store.notification(event).unwrap().unwrap();
+        assert_eq!(moved.emails[0].delivery_state, DeliveryState::Delivered);
+        assert_eq!(moved.emails[0].delivery_state_at, later);
+        assert_eq!(
+            store
+                .record_delivery(event, "ses-other", DeliveryState::Bounced, later)
+                .await
+                .unwrap(),
+            DeliveryUpdate::UnknownEmail
+        );
+    }
+    assert_eq!(store.delivery_state_counts().unwrap().get("delivered"), Some(&2));
+    let history = common::notification_contract::history(&store, "acc-e", 1).await;
+    assert_eq!(history.len(), 2);
+    assert!(
+        history
+            .iter()
+            .all(|n| n.emails[0].delivery_state == DeliveryState::Delivered)
+    );
+}

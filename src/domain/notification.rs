@@ -118,16 +118,7 @@ impl Notification {
         reported: DeliveryState,
         at: DateTime<Utc>,
     ) -> Result<DeliveryState, Option<DeliveryState>> {
-        let email = self
-            .emails
-            .iter_mut()
-            .find(|e| e.message_id.as_deref() == Some(message_id))
-            .ok_or(None)?;
-        let from = email.delivery_state;
-        let next = from.advanced_by(reported).ok_or(Some(from))?;
-        email.delivery_state = next;
-        email.delivery_state_at = at;
-        Ok(from)
+        apply_delivery(&mut self.emails, message_id, reported, at)
     }
 
     /// The email to the account's current address (the one the API shows first), else the
@@ -143,6 +134,25 @@ impl Notification {
     pub fn sort_key(&self) -> String {
         history_sort_key(&self.occurred_at)
     }
+}
+
+/// [`Notification::apply_delivery`] on a notification's emails alone (a store that keeps
+/// them apart from the rest of the record).
+pub fn apply_delivery(
+    emails: &mut [NotificationEmail],
+    message_id: &str,
+    reported: DeliveryState,
+    at: DateTime<Utc>,
+) -> Result<DeliveryState, Option<DeliveryState>> {
+    let email = emails
+        .iter_mut()
+        .find(|e| e.message_id.as_deref() == Some(message_id))
+        .ok_or(None)?;
+    let from = email.delivery_state;
+    let next = from.advanced_by(reported).ok_or(Some(from))?;
+    email.delivery_state = next;
+    email.delivery_state_at = at;
+    Ok(from)
 }
 
 /// `occurred_at` as the history sorts it (nanoseconds always written).

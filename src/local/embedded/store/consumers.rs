@@ -8,6 +8,7 @@ use super::{EmbeddedStore, atomic, codec};
 use crate::domain::audit::AuditRecord;
 use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::domain::keys::notification_key;
+use crate::domain::notification::{NotificationEmail, apply_delivery};
 use crate::domain::{Decision, HistoryPosition, Notification};
 use crate::ports::{
     AuditLog, Claim, Clock, Idempotency, NotificationLog, NotificationPage, NotificationQuery, PortError, PutOutcome,
@@ -29,13 +30,13 @@ impl<C: Clock> EmbeddedStore<C> {
     /// The notification of an event, as the notifier recorded it and feedback moved it.
     pub fn notification(&self, event_id: &str) -> Result<Option<Notification>, PortError> {
         let key = notification_key(event_id);
-        let record: Option<String> = self.with(|connection| {
+        let row: Option<(String, Option<String>)> = self.with(|connection| {
             connection
-                .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
-                .query_row([&key], |row| codec::text_column(row, 0))
+                .prepare_cached("SELECT record, emails FROM notifications WHERE key = ?1")?
+                .query_row([&key], |row| Ok((codec::text_column(row, 0)?, emails_column(row, 1)?)))
                 .optional()
         })?;
-        Ok(record.and_then(|text| serde_json::from_str(&text).ok()))
+        Ok(row.and_then(|(record, emails)| notification_of(&record, emails.as_deref())))
     }
 
     /// How many emails of the notifications are in each delivery state.
@@ -43,16 +44,19 @@ impl<C: Clock> EmbeddedStore<C> {
         // A row at a time: a million notifications are half a gigabyte of text.
         let mut counts = std::collections::BTreeMap::new();
         self.with(|connection| {
-            let mut statement = connection.prepare_cached("SELECT record FROM notifications")?;
+            let mut statement = connection.prepare_cached("SELECT emails, record FROM notifications")?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
-                let Ok(text) = codec::unpack(row.get_ref(0)?) else {
-                    continue;
+                // The emails alone when they are kept apart: no record to decompress.
+                let emails = match emails_column(row, 0)? {
+                    Some(emails) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
+                    None => codec::unpack(row.get_ref(1)?)
+                        .ok()
+                        .and_then(|text| serde_json::from_str::<Notification>(&text).ok())
+                        .map(|notification| notification.emails),
                 };
-                if let Ok(notification) = serde_json::from_str::<Notification>(&text) {
-                    for email in notification.emails {
-                        *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
-                    }
+                for email in emails.into_iter().flatten() {
+                    *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
                 }
             }
             Ok(())
@@ -133,19 +137,29 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
         let key = notification_key(event_id);
         self.with(|connection| {
             atomic(connection, |tx| {
-                let record: Option<String> = tx
-                    .prepare_cached("SELECT record FROM notifications WHERE key = ?1")?
-                    .query_row([&key], |row| codec::text_column(row, 0))
+                // Only the emails are read and written again when they are kept apart; a
+                // record written before keeps its own until its first delivery report.
+                let row: Option<(Option<String>, Option<String>)> = tx
+                    .prepare_cached("SELECT emails, record FROM notifications WHERE key = ?1")?
+                    .query_row([&key], |row| {
+                        Ok(match emails_column(row, 0)? {
+                            Some(emails) => (Some(emails), None),
+                            None => (None, Some(codec::text_column(row, 1)?)),
+                        })
+                    })
                     .optional()?;
-                let Some(mut notification) = record.and_then(|text| serde_json::from_str::<Notification>(&text).ok())
-                else {
+                let emails = match row {
+                    Some((Some(emails), _)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
+                    Some((None, Some(record))) => serde_json::from_str::<Notification>(&record).ok().map(|n| n.emails),
+                    _ => None,
+                };
+                let Some(mut emails) = emails else {
                     return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
                 };
-                let applied = notification.apply_delivery(message_id, reported, at);
+                let applied = apply_delivery(&mut emails, message_id, reported, at);
                 if applied.is_ok() {
-                    let text = serde_json::to_string(&notification).expect("a notification always serializes");
-                    tx.prepare_cached("UPDATE notifications SET record = ?2 WHERE key = ?1")?
-                        .execute(params![key, codec::pack(codec::Kind::Notification, &text)])?;
+                    tx.prepare_cached("UPDATE notifications SET emails = ?2 WHERE key = ?1")?
+                        .execute(params![key, emails_text(&emails)])?;
                 }
                 Ok(crate::ports::DeliveryUpdate::from_applied(applied))
             })
@@ -153,13 +167,18 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
     }
 
     async fn record_notification(&self, notification: &Notification) -> Result<PutOutcome, PortError> {
-        let text = serde_json::to_string(notification).map_err(|e| PortError::permanent(e.to_string()))?;
+        // The emails apart from the rest (kept once): a delivery report rewrites them alone,
+        // not the whole record with its decompression and compression.
+        let text = serde_json::to_string(&RecordWithoutEmails(notification))
+            .map_err(|e| PortError::permanent(e.to_string()))?;
         let written = self.with(|connection| {
             connection
                 .prepare_cached(
-                    "INSERT INTO notifications (key, account_id, occurred_at, decision, record) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO notifications (key, account_id, occurred_at, decision, record, emails)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?7)
                      ON CONFLICT (key) DO UPDATE SET account_id = excluded.account_id,
-                         occurred_at = excluded.occurred_at, decision = excluded.decision, record = excluded.record
+                         occurred_at = excluded.occurred_at, decision = excluded.decision, record = excluded.record,
+                         emails = excluded.emails
                      WHERE notifications.decision <> ?6",
                 )?
                 .execute(params![
@@ -169,6 +188,7 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
                     notification.decision.as_str(),
                     codec::pack(codec::Kind::Notification, &text),
                     Decision::Sent.as_str(),
+                    emails_text(&notification.emails),
                 ])
         })?;
         Ok(if written == 1 {
@@ -186,9 +206,10 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
             None => ("\u{10FFFF}", ""),
         };
         // A record that does not read back counts as undecodable, as one that is not JSON.
-        let rows: Vec<(String, String, Option<String>)> = self.with(|connection| {
+        type Row = (String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = self.with(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT occurred_at, key, record FROM notifications
+                "SELECT occurred_at, key, record, emails FROM notifications
                  WHERE account_id = ?1 AND (occurred_at, key) < (?2, ?3)
                  ORDER BY occurred_at DESC, key DESC LIMIT ?4",
             )?;
@@ -199,6 +220,7 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
                         row.get(0)?,
                         row.get(1)?,
                         codec::unpack(row.get_ref(2)?).ok().map(String::from),
+                        emails_column(row, 3).ok().flatten(),
                     ))
                 },
             )?;
@@ -206,16 +228,56 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
         })?;
         let more = rows.len() > limit as usize;
         let mut page = NotificationPage::default();
-        for (occurred_at, key, record) in rows.into_iter().take(limit as usize) {
-            match record.as_deref().map(serde_json::from_str) {
-                Some(Ok(notification)) => page.notifications.push(notification),
-                _ => page.undecodable += 1,
+        for (occurred_at, key, record, emails) in rows.into_iter().take(limit as usize) {
+            match record.and_then(|record| notification_of(&record, emails.as_deref())) {
+                Some(notification) => page.notifications.push(notification),
+                None => page.undecodable += 1,
             }
             if more {
                 page.next = Some(HistoryPosition { occurred_at, key });
             }
         }
         Ok(page)
+    }
+}
+
+/// A notification as stored: its record, and its emails when they are kept apart (a record
+/// written before has them inside). None when either does not read.
+fn notification_of(record: &str, emails: Option<&str>) -> Option<Notification> {
+    let mut notification: Notification = serde_json::from_str(record).ok()?;
+    if let Some(emails) = emails {
+        notification.emails = serde_json::from_str(emails).ok()?;
+    }
+    Some(notification)
+}
+
+/// A notification's emails as the store keeps them: their JSON, packed as a
+/// notification's texts are (a few dozen bytes).
+fn emails_text(emails: &[NotificationEmail]) -> Vec<u8> {
+    codec::pack(
+        codec::Kind::Notification,
+        &serde_json::to_string(emails).expect("emails always serialize"),
+    )
+}
+
+/// The emails column's text: None for a record written before they were kept apart.
+fn emails_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<String>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => codec::text_column(row, index).map(Some),
+    }
+}
+
+/// A notification's record without its emails (they have a column of their own).
+struct RecordWithoutEmails<'a>(&'a Notification);
+
+impl serde::Serialize for RecordWithoutEmails<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Notification {
+            emails: Vec::new(),
+            ..self.0.clone()
+        }
+        .serialize(serializer)
     }
 }
 
@@ -278,4 +340,55 @@ fn write_key(connection: &rusqlite::Connection, key: &str, record: &KeyRecord) -
             record.result
         ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::{EmbeddedStore, codec};
+    use crate::domain::notification::{NotificationEmail, Recipient};
+    use crate::domain::{Decision, DeliveryState, Notification};
+    use crate::ports::NotificationLog;
+
+    #[tokio::test]
+    async fn a_notification_keeps_its_emails_once_beside_its_record() {
+        let dir = std::env::temp_dir().join(format!("txn-notify-emails-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = EmbeddedStore::open(&dir, crate::clock::SystemClock).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 0).unwrap();
+        let notification = Notification {
+            event_id: "ev-1".into(),
+            account_id: "acc-1".into(),
+            detail_type: "Transaction Recorded".into(),
+            occurred_at: at,
+            transaction_id: Some("t-1".into()),
+            decision: Decision::Sent,
+            reason: None,
+            emails: vec![NotificationEmail {
+                template: "transaction".into(),
+                to: Recipient::Account,
+                message_id: Some("ses-message-1".into()),
+                delivery_state: DeliveryState::Sent,
+                delivery_state_at: at,
+            }],
+            decided_at: at,
+            expires_at: at.timestamp() + 3600,
+        };
+        store.record_notification(&notification).await.unwrap();
+        let (record, emails) = store
+            .with(|connection| {
+                connection.query_row("SELECT record, emails FROM notifications", [], |row| {
+                    Ok((codec::text_column(row, 0)?, codec::text_column(row, 1)?))
+                })
+            })
+            .unwrap();
+        assert!(
+            record.contains("\"event_id\":\"ev-1\"") && !record.contains("ses-message-1"),
+            "{record}"
+        );
+        assert!(!record.contains("\"emails\""), "{record}");
+        assert!(emails.contains("ses-message-1"), "{emails}");
+        assert_eq!(store.notification("ev-1").unwrap(), Some(notification));
+    }
 }

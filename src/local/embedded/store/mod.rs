@@ -185,6 +185,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str, Option<&str>)] = &[
         "TEXT",
         Some("UPDATE ledger SET statement_zone = json_extract(item, '$.statement_zone.S')"),
     ),
+    // A notification's emails apart from its record (NULL: in the record, as written before).
+    ("notifications", "emails", "BLOB", None),
 ];
 
 fn upgrade(connection: &Connection) -> rusqlite::Result<()> {

@@ -35,7 +35,11 @@ impl EventKey {
 
     pub fn of(event_id: &str) -> Self {
         match uuid::Uuid::try_parse(event_id) {
-            Ok(uuid) if uuid.hyphenated().to_string() == event_id => EventKey(uuid.as_u128()),
+            // Only the canonical text (hyphenated, lower case) is kept as its bits: another
+            // spelling of the same UUID is another id.
+            Ok(uuid) if *uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == *event_id => {
+                EventKey(uuid.as_u128())
+            }
             _ => {
                 let digest = ring::digest::digest(&ring::digest::SHA256, event_id.as_bytes());
                 let mut bytes = [0u8; 16];
