@@ -48,9 +48,11 @@ impl<C: Clock> EmbeddedStore<C> {
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 // The emails alone when they are kept apart: no record to decompress.
-                let emails = match emails_column(row, 0)? {
-                    Some(emails) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
-                    None => codec::unpack(row.get_ref(1)?)
+                // A row that does not read back is skipped, whichever part fails.
+                let emails = match emails_column(row, 0) {
+                    Ok(Some(emails)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
+                    Err(_) => None,
+                    Ok(None) => codec::unpack(row.get_ref(1)?)
                         .ok()
                         .and_then(|text| serde_json::from_str::<Notification>(&text).ok())
                         .map(|notification| notification.emails),
@@ -220,7 +222,9 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
                         row.get(0)?,
                         row.get(1)?,
                         codec::unpack(row.get_ref(2)?).ok().map(String::from),
-                        emails_column(row, 3).ok().flatten(),
+                        // Emails that do not read back make the notification undecodable
+                        // (empty text is no JSON), not one without emails.
+                        emails_column(row, 3).unwrap_or_else(|_| Some(String::new())),
                     ))
                 },
             )?;
