@@ -58,6 +58,7 @@ pub(crate) mod fields;
 pub(crate) mod idempotency;
 pub(crate) mod item;
 pub(crate) mod item_view;
+pub(crate) mod json_reader;
 pub(crate) mod json_text;
 pub mod keys;
 pub(crate) mod metadata;

@@ -28,11 +28,8 @@ use super::record_view::{ChangeView, Incoming, ReadTransaction, RecordView, User
 use crate::domain::Transaction;
 use crate::domain::fields::plain_digits;
 use crate::domain::item_view::{Attr, ItemView, Text};
-use crate::domain::json_text::first_special;
+use crate::domain::json_reader::{JsonReader, MAX_DEPTH, Read, Unread, once};
 use crate::domain::transaction::TransactionMembers;
-
-/// Deeper than any DynamoDB item nests (32 levels): left to serde.
-const MAX_DEPTH: usize = 64;
 
 /// The records of a batch, or None when the slow path must read it.
 #[cfg(test)]
@@ -59,12 +56,7 @@ pub fn read_batch_with<'a, T>(
     new_images: NewImages,
     mut each: impl FnMut(&mut Incoming<'a>) -> T,
 ) -> Option<(Vec<Incoming<'a>>, Vec<T>)> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        new_images,
-    };
+    let mut reader = Reader::new(text, new_images);
     let mut made = Vec::new();
     reader.space();
     reader.expect(b'{')?;
@@ -100,32 +92,13 @@ pub fn read_batch_with<'a, T>(
     Some((records?, made))
 }
 
-/// Why a value was not read here: the input is not valid JSON (the whole batch goes to the
-/// slow path), or it is but this reader does not read it (serde reads that record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unread {
-    Invalid,
-    NotMine,
-}
-
-type Read<T> = Result<T, Unread>;
-
-struct Reader<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    at: usize,
-    new_images: NewImages,
-}
+/// The JSON reader, with how it takes a record's NewImage.
+type Reader<'a> = JsonReader<'a, NewImages>;
 
 /// An image the reader took as a transaction, read again as a view: what a record planned
 /// some other way needs. The text was read whole before, so it reads the same again.
 pub(super) fn image_of(text: &str) -> ItemView<'_> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-        new_images: NewImages::AsViews,
-    };
+    let mut reader = Reader::new(text, NewImages::AsViews);
     let image = reader.image(24);
     debug_assert!(image.is_ok(), "an image read before reads again");
     image.unwrap_or_default()
@@ -137,35 +110,7 @@ enum NewImage<'a> {
     Transaction(ReadTransaction<'a>),
 }
 
-impl<'a> Reader<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn next(&mut self) -> Option<u8> {
-        let byte = self.peek()?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        (self.next()? == byte).then_some(())
-    }
-
-    fn space(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-            self.at += 1;
-        }
-    }
-
-    /// A top-level key: only one without escapes is read here.
-    fn plain_key(&mut self) -> Option<&'a str> {
-        match self.string() {
-            Ok(Cow::Borrowed(key)) => Some(key),
-            _ => None,
-        }
-    }
-
+impl<'a> JsonReader<'a, NewImages> {
     /// The elements of the `Records` array, each read here or by serde.
     fn records(&mut self, each: &mut impl FnMut(&mut Incoming<'a>)) -> Option<Vec<Incoming<'a>>> {
         self.expect(b'[')?;
@@ -196,57 +141,6 @@ impl<'a> Reader<'a> {
                 b',' => continue,
                 b']' => return Some(records),
                 _ => return None,
-            }
-        }
-    }
-
-    /// Runs `field` on each member of an object; a name given twice is not read here (the
-    /// derive refuses it).
-    fn object(&mut self, mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Read<()>) -> Read<()> {
-        self.object_with(&mut (), |_, _| false, |reader, _, key| field(reader, key))
-    }
-
-    /// `object`, where `member` first tries each member whole (true: read, up to its end);
-    /// what it does not take goes to `field` with its name read. Both fill `state`.
-    fn object_with<S>(
-        &mut self,
-        state: &mut S,
-        mut member: impl FnMut(&mut Self, &mut S) -> bool,
-        mut field: impl FnMut(&mut Self, &mut S, Cow<'a, str>) -> Read<()>,
-    ) -> Read<()> {
-        if self.next().ok_or(Unread::Invalid)? != b'{' {
-            return Err(Unread::NotMine);
-        }
-        self.space();
-        if self.peek().ok_or(Unread::Invalid)? == b'}' {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.space();
-            if self.peek().ok_or(Unread::Invalid)? != b'"' {
-                return Err(Unread::Invalid);
-            }
-            if !member(self, state) {
-                let key = match self.plain_name() {
-                    Some(key) => key,
-                    None => {
-                        let key = self.string()?;
-                        self.space();
-                        if self.next().ok_or(Unread::Invalid)? != b':' {
-                            return Err(Unread::Invalid);
-                        }
-                        key
-                    }
-                };
-                self.space();
-                field(self, state, key)?;
-            }
-            self.space();
-            match self.next().ok_or(Unread::Invalid)? {
-                b',' => continue,
-                b'}' => return Ok(()),
-                _ => return Err(Unread::Invalid),
             }
         }
     }
@@ -377,7 +271,7 @@ impl<'a> Reader<'a> {
     /// and the image is one; else (or if it is not) a view read from where it began.
     fn new_image(&mut self) -> Read<NewImage<'a>> {
         let start = self.at;
-        if self.new_images == NewImages::TransactionsDecoded
+        if self.mode == NewImages::TransactionsDecoded
             && let Some(transaction) = self.transaction_image()
         {
             let text = &self.text[start..self.at];
@@ -433,30 +327,6 @@ impl<'a> Reader<'a> {
             },
         )?;
         Ok(ItemView::from_entries(entries))
-    }
-
-    /// A member's name with nothing to decode and its colon right after it (`"name":`), the
-    /// reader then past the colon; anything else consumes nothing.
-    #[inline]
-    fn plain_name(&mut self) -> Option<Cow<'a, str>> {
-        let (name, end) = self.plain_string_at(self.at)?;
-        if self.bytes.get(end) != Some(&b':') {
-            return None;
-        }
-        self.at = end + 1;
-        Some(Cow::Borrowed(name))
-    }
-
-    /// The string whose opening quote is at `at`, when it holds nothing to decode, and
-    /// where it ends (past its closing quote).
-    #[inline(always)]
-    fn plain_string_at(&self, at: usize) -> Option<(&'a str, usize)> {
-        if self.bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        let start = at + 1;
-        let end = start + first_special(self.bytes.get(start..)?)?;
-        (self.bytes[end] == b'"').then(|| (&self.text[start..end], end + 1))
     }
 
     /// Members `"name":{"S":"..."}` or `"name":{"N":"..."}` with no space and no escape
@@ -544,54 +414,6 @@ impl<'a> Reader<'a> {
         Some((if string { Attr::S(text) } else { Attr::N(text) }, end + 1))
     }
 
-    fn list<T>(&mut self, mut element: impl FnMut(&mut Self) -> Read<T>) -> Read<Vec<T>> {
-        if self.next().ok_or(Unread::Invalid)? != b'[' {
-            return Err(Unread::NotMine);
-        }
-        let mut items = Vec::new();
-        self.space();
-        if self.peek().ok_or(Unread::Invalid)? == b']' {
-            self.at += 1;
-            return Ok(items);
-        }
-        loop {
-            self.space();
-            items.push(element(self)?);
-            self.space();
-            match self.next().ok_or(Unread::Invalid)? {
-                b',' => continue,
-                b']' => return Ok(items),
-                _ => return Err(Unread::Invalid),
-            }
-        }
-    }
-
-    fn boolean(&mut self) -> Read<bool> {
-        match self.peek().ok_or(Unread::Invalid)? {
-            b't' => self.word(b"true").map(|_| true),
-            b'f' => self.word(b"false").map(|_| false),
-            _ => Err(Unread::NotMine),
-        }
-    }
-
-    /// Null, or else nothing consumed.
-    fn literal_null(&mut self) -> Read<bool> {
-        if self.peek() == Some(b'n') {
-            self.word(b"null")?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    fn word(&mut self, word: &[u8]) -> Read<()> {
-        if self.bytes[self.at..].starts_with(word) {
-            self.at += word.len();
-            Ok(())
-        } else {
-            Err(Unread::Invalid)
-        }
-    }
-
     fn text_value(&mut self) -> Read<Text<'a>> {
         if self.peek().ok_or(Unread::Invalid)? != b'"' {
             return Err(Unread::NotMine);
@@ -605,227 +427,6 @@ impl<'a> Reader<'a> {
         }
         self.text_value().map(Some)
     }
-
-    /// The text of a number, checked against JSON's grammar; not a number: not read here.
-    fn number_text(&mut self) -> Read<&'a str> {
-        let start = self.at;
-        match self.peek().ok_or(Unread::Invalid)? {
-            b'-' | b'0'..=b'9' => self.skip_number()?,
-            _ => return Err(Unread::NotMine),
-        }
-        Ok(&self.text[start..self.at])
-    }
-
-    /// Where the next `"`, `\\` or control character is, from `at`.
-    fn special_from(&self, at: usize) -> Read<usize> {
-        first_special(&self.bytes[at..])
-            .map(|offset| at + offset)
-            .ok_or(Unread::Invalid)
-    }
-
-    /// A string that opens here, its escapes decoded; a `\u` escape is left to serde (it
-    /// judges surrogates as it reads).
-    fn string(&mut self) -> Read<Cow<'a, str>> {
-        // Most strings hold nothing to decode: one scan to their closing quote.
-        if let Some((text, end)) = self.plain_string_at(self.at) {
-            self.at = end;
-            return Ok(Cow::Borrowed(text));
-        }
-        self.at += 1;
-        let start = self.at;
-        let mut owned: Option<String> = None;
-        let mut run = start;
-        loop {
-            self.at = self.special_from(self.at)?;
-            match self.bytes[self.at] {
-                b'"' => {
-                    let tail = &self.text[run..self.at];
-                    self.at += 1;
-                    return Ok(match owned {
-                        None => Cow::Borrowed(tail),
-                        Some(mut text) => {
-                            text.push_str(tail);
-                            Cow::Owned(text)
-                        }
-                    });
-                }
-                b'\\' => {
-                    let text = owned.get_or_insert_with(String::new);
-                    text.push_str(&self.text[run..self.at]);
-                    let decoded = match self.bytes.get(self.at + 1).ok_or(Unread::Invalid)? {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => match self.unicode_escape() {
-                            Some((decoded, length)) => {
-                                text.push(decoded);
-                                self.at += length;
-                                run = self.at;
-                                continue;
-                            }
-                            // A lone surrogate, or not hex: serde says which.
-                            None => {
-                                self.skip_string_from(self.at)?;
-                                return Err(Unread::NotMine);
-                            }
-                        },
-                        _ => return Err(Unread::Invalid),
-                    };
-                    text.push(decoded);
-                    self.at += 2;
-                    run = self.at;
-                }
-                _ => return Err(Unread::Invalid),
-            }
-        }
-    }
-
-    /// The character of the `\\uXXXX` escape at `at` (a surrogate pair counts as one) and
-    /// the length of its text; None for anything but a scalar value.
-    fn unicode_escape(&self) -> Option<(char, usize)> {
-        let hex = |from: usize| -> Option<u32> {
-            let digits = std::str::from_utf8(self.bytes.get(from..from + 4)?).ok()?;
-            if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            u32::from_str_radix(digits, 16).ok()
-        };
-        let first = hex(self.at + 2)?;
-        match first {
-            0xD800..=0xDBFF => {
-                if self.bytes.get(self.at + 6..self.at + 8)? != b"\\u" {
-                    return None;
-                }
-                let second = hex(self.at + 8)?;
-                if !(0xDC00..=0xDFFF).contains(&second) {
-                    return None;
-                }
-                char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)).map(|c| (c, 12))
-            }
-            0xDC00..=0xDFFF => None,
-            _ => char::from_u32(first).map(|c| (c, 6)),
-        }
-    }
-
-    /// Checks the rest of a string from `at` (inside it) as serde's ignore would.
-    fn skip_string_from(&mut self, at: usize) -> Read<()> {
-        self.at = at;
-        loop {
-            self.at = self.special_from(self.at)?;
-            match self.bytes[self.at] {
-                b'"' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                b'\\' => match self.bytes.get(self.at + 1).ok_or(Unread::Invalid)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 2,
-                    b'u' => {
-                        let hex = self.bytes.get(self.at + 2..self.at + 6).ok_or(Unread::Invalid)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return Err(Unread::Invalid);
-                        }
-                        self.at += 6;
-                    }
-                    _ => return Err(Unread::Invalid),
-                },
-                _ => return Err(Unread::Invalid),
-            }
-        }
-    }
-
-    fn skip_number(&mut self) -> Read<()> {
-        let digits = |reader: &mut Self| {
-            let start = reader.at;
-            while matches!(reader.peek(), Some(b'0'..=b'9')) {
-                reader.at += 1;
-            }
-            reader.at - start
-        };
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        match self.peek() {
-            Some(b'0') => {
-                self.at += 1;
-                if matches!(self.peek(), Some(b'0'..=b'9')) {
-                    return Err(Unread::Invalid);
-                }
-            }
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(Unread::Invalid),
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if digits(self) == 0 {
-                return Err(Unread::Invalid);
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.at += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.at += 1;
-            }
-            if digits(self) == 0 {
-                return Err(Unread::Invalid);
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks and passes any value, as serde's ignore does (at any depth).
-    fn skip_value(&mut self, depth: usize) -> Read<()> {
-        match self.peek().ok_or(Unread::Invalid)? {
-            b'"' => self.skip_string_from(self.at + 1),
-            b'-' | b'0'..=b'9' => self.skip_number(),
-            b't' => self.word(b"true"),
-            b'f' => self.word(b"false"),
-            b'n' => self.word(b"null"),
-            b'[' => {
-                if depth > MAX_DEPTH {
-                    return Err(Unread::NotMine);
-                }
-                self.at += 1;
-                self.space();
-                if self.peek().ok_or(Unread::Invalid)? == b']' {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.space();
-                    self.skip_value(depth + 1)?;
-                    self.space();
-                    match self.next().ok_or(Unread::Invalid)? {
-                        b',' => continue,
-                        b']' => return Ok(()),
-                        _ => return Err(Unread::Invalid),
-                    }
-                }
-            }
-            b'{' => {
-                if depth > MAX_DEPTH {
-                    return Err(Unread::NotMine);
-                }
-                self.object(|reader, _| reader.skip_value(depth + 1))
-            }
-            _ => Err(Unread::Invalid),
-        }
-    }
-}
-
-/// A field read once; a second time, not read here (serde's derive refuses it).
-fn once<T>(slot: &mut Option<T>, value: T) -> Read<()> {
-    if slot.is_some() {
-        return Err(Unread::NotMine);
-    }
-    *slot = Some(value);
-    Ok(())
 }
 
 fn binary(text: Text<'_>) -> Read<Vec<u8>> {

@@ -232,8 +232,8 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         const PAGE: u32 = 1000;
         let mut env = minijinja::Environment::new();
         env.add_template("head.html", INDEX_HEAD)?;
-        env.add_template("row.html", INDEX_ROW)?;
-        let (head, row) = (env.get_template("head.html")?, env.get_template("row.html")?);
+        env.add_template("rows.html", INDEX_ROWS)?;
+        let (head, rows) = (env.get_template("head.html")?, env.get_template("rows.html")?);
         let path = self.folder.join("index.html");
         let partial = self.folder.join("index.html.partial");
         let unwritable = |source| OutboxError::Write {
@@ -248,19 +248,29 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         let mut before = i64::MAX;
         loop {
             let entries = self.store.outbox_page_before(before, PAGE)?;
-            for e in &entries {
-                let state = self.delivery_state(e)?;
-                let html = row.render(minijinja::context! {
-                    state => state.map(|s| s.as_str()),
-                    number => e.number,
-                    subject => &e.subject,
-                    event_id => &e.event_id,
-                    file => std::path::Path::new(&e.file).file_name().map(|n| n.to_string_lossy().into_owned()),
-                    place => e.span.map(|span| format!("at byte {}", span.offset)),
-                    sent_at => chrono::DateTime::from_timestamp_millis(e.sent_ms).map(|t| crate::domain::time::format_rfc3339(&t)),
-                })?;
-                out.write_all(html.as_bytes()).map_err(unwritable)?;
-            }
+            let page = entries
+                .iter()
+                .map(|e| {
+                    Ok(IndexRow {
+                        state: self.delivery_state(e)?.map(|s| s.as_str()),
+                        number: e.number,
+                        subject: &e.subject,
+                        event_id: e.event_id.as_deref(),
+                        file: std::path::Path::new(&e.file)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned()),
+                        place: e.span.map(|span| format!("at byte {}", span.offset)),
+                        sent_at: chrono::DateTime::from_timestamp_millis(e.sent_ms)
+                            .map(|t| crate::domain::time::format_rfc3339(&t)),
+                    })
+                })
+                .collect::<Result<Vec<_>, crate::ports::PortError>>()?;
+            // A page in one render: the template's setup once per thousand rows.
+            out.write_all(
+                rows.render(minijinja::context! { rows => minijinja::Value::from(minijinja::value::Serde(&page)) })?
+                    .as_bytes(),
+            )
+            .map_err(unwritable)?;
             match entries.last() {
                 Some(last) if entries.len() == PAGE as usize => before = last.number,
                 _ => break,
@@ -274,18 +284,31 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
     }
 
     /// The delivery state the audit trail holds for an outbox email (None: not recorded).
+    /// Only the notification's emails are read, not its record.
     fn delivery_state(&self, entry: &OutboxEntry) -> Result<Option<DeliveryState>, crate::ports::PortError> {
         let Some(event_id) = &entry.event_id else {
             return Ok(None);
         };
         let message_id = message_id_of(entry.number);
-        Ok(self.store.notification(event_id)?.and_then(|n| {
-            n.emails
+        Ok(self.store.notification_emails(event_id)?.and_then(|emails| {
+            emails
                 .iter()
                 .find(|e| e.message_id.as_deref() == Some(message_id.as_str()))
                 .map(|e| e.delivery_state)
         }))
     }
+}
+
+/// A line of the outbox's index.
+#[derive(serde::Serialize)]
+struct IndexRow<'a> {
+    state: Option<&'static str>,
+    number: i64,
+    subject: &'a str,
+    event_id: Option<&'a str>,
+    file: Option<String>,
+    place: Option<String>,
+    sent_at: Option<String>,
 }
 
 /// The message id the outbox gives its email number `number`.
@@ -301,8 +324,8 @@ const INDEX_HEAD: &str = r#"<!DOCTYPE html>
 <table><tr><th>#</th><th>sent</th><th>subject</th><th>delivery</th><th>event</th><th>file</th></tr>
 "#;
 
-const INDEX_ROW: &str = r#"<tr><td>{{ number }}</td><td>{{ sent_at }}</td><td>{{ subject }}</td><td class="state">{{ state or "not recorded" }}</td><td><code>{{ event_id }}</code></td><td><a href="{{ file }}">{{ file }}</a>{% if place %} {{ place }}{% endif %}</td></tr>
-"#;
+const INDEX_ROWS: &str = r#"{% for row in rows %}<tr><td>{{ row.number }}</td><td>{{ row.sent_at }}</td><td>{{ row.subject }}</td><td class="state">{{ row.state or "not recorded" }}</td><td><code>{{ row.event_id }}</code></td><td><a href="{{ row.file }}">{{ row.file }}</a>{% if row.place %} {{ row.place }}{% endif %}</td></tr>
+{% endfor %}"#;
 
 const INDEX_TAIL: &str = "</table>\n</body></html>\n";
 

@@ -39,6 +39,28 @@ impl<C: Clock> EmbeddedStore<C> {
         Ok(row.and_then(|(record, emails)| notification_of(&record, emails.as_deref())))
     }
 
+    /// The emails of an event's notification, read alone when they are kept apart (no record
+    /// decompressed); None when there is no notification, or it does not read back.
+    pub fn notification_emails(&self, event_id: &str) -> Result<Option<Vec<NotificationEmail>>, PortError> {
+        let key = notification_key(event_id);
+        self.with(|connection| {
+            connection
+                .prepare_cached("SELECT emails, record FROM notifications WHERE key = ?1")?
+                .query_row([&key], |row| {
+                    Ok(match emails_column(row, 0) {
+                        Ok(Some(emails)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
+                        Err(_) => None,
+                        Ok(None) => codec::text_column(row, 1)
+                            .ok()
+                            .and_then(|record| notification_of(&record, None))
+                            .map(|notification| notification.emails),
+                    })
+                })
+                .optional()
+                .map(Option::flatten)
+        })
+    }
+
     /// How many emails of the notifications are in each delivery state.
     pub fn delivery_state_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, PortError> {
         // A row at a time: a million notifications are half a gigabyte of text.

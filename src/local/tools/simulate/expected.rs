@@ -38,7 +38,8 @@ pub struct Expected {
     /// Accounts whose address SES's mailbox simulator bounces or complains about: once one
     /// email reached it, it must be marked undeliverable and the rest may be suppressed.
     pub undeliverable_accounts: BTreeSet<String>,
-    /// The accounts seen, with their profile as first read.
+    /// The accounts seen, each with its profile as first read, made deliverable (see
+    /// [`Expected::add`]).
     accounts: Vec<(String, Option<Account>)>,
     account_index: HashMap<String, AccountIndex>,
     /// The stream's sequence read up to.
@@ -69,8 +70,16 @@ impl Expected {
         }
         let batch = store.batch_get_accounts(&[account_id.to_string()]).await?;
         let index = self.accounts.len() as AccountIndex;
-        self.accounts
-            .push((account_id.to_string(), batch.accounts.into_iter().next()));
+        let profile = batch.accounts.into_iter().next().map(|mut account| {
+            if Fate::of(account.email.expose()) != Fate::Delivered {
+                self.undeliverable_accounts.insert(account_id.to_string());
+            }
+            // What the policy sends to a deliverable address: the mark the feedback left is
+            // judged on its own.
+            account.email_status = None;
+            account
+        });
+        self.accounts.push((account_id.to_string(), profile));
         self.account_index.insert(account_id.to_string(), index);
         Ok(index)
     }
@@ -133,18 +142,10 @@ impl Expected {
         let mut email_to = None;
         if let Ok(Some(notice)) = Notice::of(detail_type, detail_text) {
             let index = self.account(store, notice.account_id()).await?;
-            let (account_id, profile) = &self.accounts[index as usize];
-            let emailed = match profile {
-                Some(account) => {
-                    if Fate::of(account.email.expose()) != Fate::Delivered {
-                        self.undeliverable_accounts.insert(account_id.clone());
-                    }
-                    // What the policy sends to a deliverable address: the mark the
-                    // feedback left is judged on its own.
-                    let mut deliverable = account.clone();
-                    deliverable.email_status = None;
-                    matches!(plan(&notice, &deliverable), Plan::Send(_))
-                        && Mailbox::new(None, account.email.expose()).is_ok()
+            let emailed = match &self.accounts[index as usize].1 {
+                Some(deliverable) => {
+                    matches!(plan(&notice, deliverable), Plan::Send(_))
+                        && Mailbox::new(None, deliverable.email.expose()).is_ok()
                 }
                 None => false,
             };
