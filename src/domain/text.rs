@@ -38,13 +38,39 @@ fn any_invisible_format(text: &str) -> bool {
         let Some(character) = text[start..].chars().next() else {
             return false;
         };
-        let end = start + character.len_utf8();
-        if invisible().is_match(&text[start..end]) {
+        if is_invisible(character) {
             return true;
         }
-        at = end;
+        at = start + character.len_utf8();
     }
     false
+}
+
+/// Characters below this have their verdict kept once the pattern gave it: an email's
+/// accents, spaces and currency signs are a few dozen characters met again and again.
+const REMEMBERED_BELOW: usize = 0x3000;
+
+/// Whether the pattern matches the character alone; below [`REMEMBERED_BELOW`], asked of
+/// the pattern once per character and process.
+fn is_invisible(character: char) -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const UNKNOWN: u8 = 0;
+    const VISIBLE: u8 = 1;
+    const INVISIBLE: u8 = 2;
+    static VERDICTS: [AtomicU8; REMEMBERED_BELOW] = [const { AtomicU8::new(UNKNOWN) }; REMEMBERED_BELOW];
+    let by_pattern = || invisible().is_match(character.encode_utf8(&mut [0; 4]));
+    let Some(verdict) = VERDICTS.get(character as usize) else {
+        return by_pattern();
+    };
+    match verdict.load(Ordering::Relaxed) {
+        VISIBLE => false,
+        INVISIBLE => true,
+        _ => {
+            let invisible = by_pattern();
+            verdict.store(if invisible { INVISIBLE } else { VISIBLE }, Ordering::Relaxed);
+            invisible
+        }
+    }
 }
 
 /// Where the first byte at or after `at` that is not ASCII is, sixteen bytes at a time.
@@ -111,6 +137,19 @@ mod tests {
     /// The check before the pattern finds what the pattern finds: every character the
     /// tests above name, and ordinary ones, at every position of texts of every length
     /// around the sixteen-byte blocks.
+    #[test]
+    fn every_remembered_verdict_is_the_patterns_asked_twice() {
+        for code in 0..REMEMBERED_BELOW as u32 + 0x200 {
+            let Some(character) = char::from_u32(code) else {
+                continue;
+            };
+            let by_pattern = invisible().is_match(&character.to_string());
+            // The first time asks the pattern, the second reads what was kept.
+            assert_eq!(is_invisible(character), by_pattern, "U+{code:04X}");
+            assert_eq!(is_invisible(character), by_pattern, "U+{code:04X}, kept");
+        }
+    }
+
     #[test]
     fn invisible_characters_are_found_wherever_they_are_in_a_text() {
         let mut characters: Vec<char> =
