@@ -134,9 +134,7 @@ mod tests {
         }
     }
 
-    /// The check before the pattern finds what the pattern finds: every character the
-    /// tests above name, and ordinary ones, at every position of texts of every length
-    /// around the sixteen-byte blocks.
+    /// Every verdict kept is the pattern's, for every character kept and a few past them.
     #[test]
     fn every_remembered_verdict_is_the_patterns_asked_twice() {
         for code in 0..REMEMBERED_BELOW as u32 + 0x200 {
@@ -150,6 +148,9 @@ mod tests {
         }
     }
 
+    /// The check before the pattern finds what the pattern finds: every character the
+    /// tests above name, and ordinary ones, at every position of texts of every length
+    /// around the sixteen-byte blocks.
     #[test]
     fn invisible_characters_are_found_wherever_they_are_in_a_text() {
         let mut characters: Vec<char> =
