@@ -46,16 +46,7 @@ impl<C: Clock> EmbeddedStore<C> {
         self.with(|connection| {
             connection
                 .prepare_cached("SELECT emails, record FROM notifications WHERE key = ?1")?
-                .query_row([&key], |row| {
-                    Ok(match emails_column(row, 0) {
-                        Ok(Some(emails)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
-                        Err(_) => None,
-                        Ok(None) => codec::text_column(row, 1)
-                            .ok()
-                            .and_then(|record| notification_of(&record, None))
-                            .map(|notification| notification.emails),
-                    })
-                })
+                .query_row([&key], |row| Ok(emails_of_row(row)))
                 .optional()
                 .map(Option::flatten)
         })
@@ -69,17 +60,8 @@ impl<C: Clock> EmbeddedStore<C> {
             let mut statement = connection.prepare_cached("SELECT emails, record FROM notifications")?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
-                // The emails alone when they are kept apart: no record to decompress.
                 // A row that does not read back is skipped, whichever part fails.
-                let emails = match emails_column(row, 0) {
-                    Ok(Some(emails)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
-                    Err(_) => None,
-                    Ok(None) => codec::unpack(row.get_ref(1)?)
-                        .ok()
-                        .and_then(|text| serde_json::from_str::<Notification>(&text).ok())
-                        .map(|notification| notification.emails),
-                };
-                for email in emails.into_iter().flatten() {
+                for email in emails_of_row(row).into_iter().flatten() {
                     *counts.entry(email.delivery_state.as_str().to_string()).or_default() += 1;
                 }
             }
@@ -282,6 +264,20 @@ fn notification_of(record: &str, emails: Option<&str>) -> Option<Notification> {
 /// time than they save (a frame, packed ones written before, still reads).
 fn emails_text(emails: &[NotificationEmail]) -> String {
     serde_json::to_string(emails).expect("emails always serialize")
+}
+
+/// The emails of a row selected as `emails, record`: the column alone when they are kept
+/// apart (no record to decompress), else the record's. None when the part read does not
+/// read back.
+fn emails_of_row(row: &rusqlite::Row<'_>) -> Option<Vec<NotificationEmail>> {
+    match emails_column(row, 0) {
+        Ok(Some(emails)) => serde_json::from_str(&emails).ok(),
+        Err(_) => None,
+        Ok(None) => codec::text_column(row, 1)
+            .ok()
+            .and_then(|record| notification_of(&record, None))
+            .map(|notification| notification.emails),
+    }
 }
 
 /// The emails column's text: None for a record written before they were kept apart.
