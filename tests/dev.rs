@@ -316,11 +316,30 @@ fn dev_serves_signed_ingest_runs_the_pipeline_and_stops_cleanly_on_ctrl_c() {
 fn a_second_process_on_the_same_folder_is_refused_with_a_clear_error() {
     let dir = tempdir("dev-owned");
     let dev = Dev::start(&dir);
-    let second = Command::new(BIN)
+    // Writes committed, and time for the store's writeback thread to open the files and
+    // sync them: its descriptors must not cost the store its lock.
+    let created = dev.signed("POST", "/v1/accounts", &account());
+    assert_eq!(created.status, 201, "{}", created.body);
+    dev.settled(1);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = Command::new(BIN)
         .args(["dev", "--port", "0", "--data-dir"])
         .arg(&dir)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // One that got the store would serve until stopped.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if second.try_wait().unwrap().is_none() {
+        let _ = second.kill();
+        let _ = second.wait();
+        panic!("a second dev process opened the store the first one holds");
+    }
+    let second = second.wait_with_output().unwrap();
     assert_eq!(second.status.code(), Some(2));
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(message.contains("is in use by another txn-notify process"), "{message}");

@@ -27,6 +27,7 @@ mod codec;
 mod consumers;
 mod ledger;
 mod queues;
+mod writeback;
 
 pub use queues::{OutboxEntry, Placement, QueueDepth, ReceivedMessage, Span};
 
@@ -280,6 +281,8 @@ struct Session {
     begun: bool,
     /// The queue messages the open group has sent and not yet written.
     fresh: queues::FreshMessages,
+    /// After the connection: dropped (its files closed) once the connection is.
+    writeback: writeback::Writeback,
 }
 
 impl Session {
@@ -294,6 +297,9 @@ impl Session {
             .and_then(|_| self.connection.prepare_cached("COMMIT"))
             .and_then(|mut s| s.execute([]));
         self.fresh.discard();
+        if committed.is_ok() {
+            self.writeback.committed();
+        }
         if committed.is_err() && !self.connection.is_autocommit() {
             // A commit that failed leaves the transaction open: end it, so the next write
             // starts clean (what it held comes again with its invocation).
@@ -487,6 +493,7 @@ impl<C: Clock> EmbeddedStore<C> {
                 groups: 0,
                 begun: false,
                 fresh: Default::default(),
+                writeback: writeback::Writeback::start(&path),
             }),
             profiles: Default::default(),
             path,
@@ -656,8 +663,9 @@ const PAGE_CACHE_KIB: i64 = 16 * 1024;
 
 /// WAL pages between two checkpoints (SQLite's default is 1,000): a page the pipeline
 /// rewrites often (a queue's, a b-tree's right edge) is copied into the database once per
-/// checkpoint, and the WAL stays under about 64 MB.
-const WAL_CHECKPOINT_PAGES: i64 = 16_000;
+/// checkpoint, and the WAL stays under about 256 MB. With the writeback thread, a longer
+/// interval no longer means a longer wait on the checkpoint's syncs (docs/embedded.md#commits).
+const WAL_CHECKPOINT_PAGES: i64 = 64_000;
 
 /// More than the store's distinct statements, so none is prepared twice.
 const STATEMENT_CACHE: usize = 128;
