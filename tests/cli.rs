@@ -677,6 +677,8 @@ fn simulate_then_replay_its_archive_from_the_command_line() {
         "150",
         "--faults",
         "0.05",
+        "--shards",
+        "2",
         "--data-dir",
         dir.to_str().unwrap(),
         "--json",
@@ -688,13 +690,47 @@ fn simulate_then_replay_its_archive_from_the_command_line() {
         (Some(0), Some(0))
     );
     assert!(report["emails_sent"].as_u64().unwrap() > 50);
-    assert!(dir.join("outbox/index.html").exists());
+    assert_eq!(report["shards"], 2);
+    for shard in ["shard-0", "shard-1"] {
+        assert!(dir.join(shard).join("outbox/index.html").exists(), "{shard}");
+        assert!(dir.join(shard).join("metrics.emf").exists(), "{shard}");
+    }
+    assert!(!dir.join("txn-notify.db").exists(), "no store beside the shards");
 
-    let refused = txn_notify(&["simulate", "--faults", "1.5", "--json"]);
-    assert_eq!(refused.status.code(), Some(2), "a rate above 1 is a usage error");
+    for refused in [
+        txn_notify(&["simulate", "--faults", "1.5", "--json"]),
+        txn_notify(&["simulate", "--shards", "0", "--json"]),
+        txn_notify(&["simulate", "--shards", "65", "--json"]),
+    ] {
+        assert_eq!(refused.status.code(), Some(2), "a usage error");
+    }
 
-    // Replaying the whole archive redoes nothing; an audit item lost meanwhile is written again.
-    let db = rusqlite::Connection::open(dir.join("txn-notify.db")).unwrap();
+    // The dashboard draws every shard's metrics.
+    let drawn = txn_notify(&["dashboard", "--data-dir", dir.to_str().unwrap()]);
+    assert!(drawn.status.success(), "{}", String::from_utf8_lossy(&drawn.stderr));
+    // Nothing opens a store at the top of a sharded folder (it would be a new, empty one).
+    let refused = txn_notify(&[
+        "invoke",
+        "auditor",
+        "--event",
+        events_dir()
+            .join("consumers/sqs-every-detail-type.json")
+            .to_str()
+            .unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr).to_string() + &String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        said.contains("split into 2 shards") && said.contains("shard-0"),
+        "{said}"
+    );
+    assert!(!dir.join("txn-notify.db").exists());
+
+    // Replaying the whole archive redoes nothing; an audit item lost meanwhile (in one
+    // shard) is written again.
+    let db = rusqlite::Connection::open(dir.join("shard-1/txn-notify.db")).unwrap();
     db.execute(
         "DELETE FROM audit WHERE event_id = (SELECT MIN(event_id) FROM audit)",
         [],

@@ -372,6 +372,7 @@ fn the_embedded_runtime_writes_the_same_emf_as_lambda() {
         crash_after: None,
         data_dir: dir.clone(),
         starts_at: Some(starts_at),
+        shards: 1,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

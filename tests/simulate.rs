@@ -38,6 +38,7 @@ async fn faults_and_a_crash_lose_nothing_and_duplicate_nothing() {
         crash_after: Some(5),
         data_dir: temp_dir("faults"),
         starts_at: None,
+        shards: 1,
     };
     let report = simulate(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
@@ -67,6 +68,7 @@ async fn a_run_started_inside_the_statement_window_takes_the_rest_of_it() {
         crash_after: None,
         data_dir: temp_dir("sunday"),
         starts_at: Some(starts_at),
+        shards: 1,
     };
     let report = simulate(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0), "{:?}", report.examples);
@@ -87,9 +89,12 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
         crash_after: None,
         data_dir: temp_dir("check"),
         starts_at: Some(a_sunday_afternoon()),
+        shards: 1,
     };
-    let (report, expected) = simulate_judged(&options, &Quiet).await.unwrap();
+    let (report, mut judged) = simulate_judged(&options, &Quiet).await.unwrap();
     assert_eq!((report.lost, report.duplicated), (0, 0));
+    assert_eq!(judged.len(), 1, "one shard, one judge");
+    let expected = judged.remove(0);
 
     // The first email of an event to an address SES's mailbox simulator delivers to (which
     // one comes first depends on the machine's speed, the batching window being real time):
@@ -158,4 +163,95 @@ async fn the_check_sees_a_missing_email_a_missing_audit_item_and_a_second_email(
     Observed::read(&store, &expected).unwrap();
     let verdict = judge(&expected, &marked).unwrap();
     assert_eq!((verdict.lost, verdict.duplicated), (2, 1), "{:?}", verdict.examples);
+}
+
+#[tokio::test]
+async fn a_run_split_by_account_does_what_the_whole_run_does_and_keeps_each_account_in_one_shard() {
+    let options = |shards: usize, crash_after: Option<u64>| SimulateOptions {
+        accounts: 30,
+        transactions: 1_200,
+        seed: 5,
+        faults: 0.0,
+        crash_after,
+        data_dir: temp_dir(&format!("shards-{shards}")),
+        starts_at: Some(a_sunday_afternoon()),
+        shards,
+    };
+    let whole = simulate(&options(1, None), &Quiet).await.unwrap();
+    let split_options = options(3, Some(4));
+    let split = simulate(&split_options, &Quiet).await.unwrap();
+    assert_eq!((split.lost, split.duplicated), (0, 0), "{:?}", split.examples);
+    assert_eq!((split.shards, whole.shards), (3, 1));
+    assert_eq!(split.crashes, 1, "shard 0 crashes, once");
+    // What the workload and the rules make does not depend on the split: an account's
+    // records stay in order in its shard.
+    assert_eq!(
+        (split.accounts, split.transactions_in, split.malformed_written),
+        (whole.accounts, whole.transactions_in, whole.malformed_written)
+    );
+    let without_feedback = |report: &txn_notify::local::tools::simulate::Report| {
+        let mut events = report.events_by_detail_type.clone();
+        // Depends on when SES's feedback comes, which is real time.
+        events.remove("Notification Undeliverable");
+        events
+    };
+    assert_eq!(without_feedback(&split), without_feedback(&whole));
+    assert_eq!(
+        split.emails_sent + split.emails_suppressed_undeliverable,
+        whole.emails_sent + whole.emails_suppressed_undeliverable,
+        "every expected email sent once or suppressed, split or not"
+    );
+    assert_eq!(
+        split.addresses_marked_undeliverable,
+        whole.addresses_marked_undeliverable
+    );
+    assert_eq!(
+        (split.monday_from.clone(), split.monday_to.clone(), split.planner_runs),
+        (whole.monday_from.clone(), whole.monday_to.clone(), whole.planner_runs)
+    );
+    assert!(split.statements_expected > 0);
+    assert_eq!(split.statements_expected, whole.statements_expected);
+    assert_eq!(split.statements_published, split.statements_expected);
+    // Every shard's emails are timed (how many reach an undeliverable address is real time).
+    let samples = split.insert_to_email.as_ref().unwrap().samples as u64;
+    assert!(
+        samples > split.transactions_in / 2,
+        "{samples} of {}",
+        split.transactions_in
+    );
+
+    // Each account in exactly the shard its id routes it to, and the folder marked.
+    let dir = &split_options.data_dir;
+    assert_eq!(txn_notify::local::embedded::shards::shard_count(dir).unwrap(), Some(3));
+    let mut accounts = std::collections::BTreeSet::new();
+    for shard in 0..3 {
+        let store = EmbeddedStore::open(&dir.join(format!("shard-{shard}")), Arc::new(SkippingClock::new())).unwrap();
+        let held = store.accounts().unwrap();
+        assert!(!held.is_empty(), "shard {shard} holds accounts");
+        for account in held {
+            assert_eq!(
+                txn_notify::local::embedded::shards::shard_of(&account.account_id, 3),
+                shard,
+                "{}",
+                account.account_id
+            );
+            assert!(accounts.insert(account.account_id), "an account in one shard only");
+        }
+    }
+    assert_eq!(accounts.len() as u64, split.accounts);
+
+    // A store does not open at the top of a sharded folder: it would be a new, empty one.
+    let refused = EmbeddedStore::open(dir, Arc::new(SkippingClock::new())).err().unwrap();
+    assert!(refused.to_string().contains("split into 3 shards"), "{refused}");
+    assert!(!dir.join("txn-notify.db").exists());
+
+    // The same folder, simulated again unsplit, is one store again.
+    let again = SimulateOptions {
+        data_dir: dir.clone(),
+        ..options(1, None)
+    };
+    let report = simulate(&again, &Quiet).await.unwrap();
+    assert_eq!((report.lost, report.duplicated, report.shards), (0, 0, 1));
+    assert!(dir.join("txn-notify.db").exists() && !dir.join("shard-0").exists());
+    assert_eq!(txn_notify::local::embedded::shards::shard_count(dir).unwrap(), None);
 }

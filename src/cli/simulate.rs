@@ -27,9 +27,20 @@ pub struct SimulateArgs {
     /// Where the store, the outbox, the on-failure folder and metrics.emf go (emptied first).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Runtimes to split the run into by account, each on a thread of its own (1 to 64;
+    /// default: one per core). With more than one, DIR holds `shard-0/`, `shard-1/`, ….
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    shards: Option<u16>,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
+}
+
+/// One shard per core.
+fn default_shards() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(crate::local::embedded::shards::MAX_SHARDS)
 }
 
 fn rate(text: &str) -> Result<f64, String> {
@@ -69,6 +80,7 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         crash_after: args.crash_after,
         data_dir,
         starts_at: None,
+        shards: args.shards.map_or_else(default_shards, usize::from),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,
@@ -173,6 +185,15 @@ fn print_report(r: &Report) {
     if let Some(bytes) = r.peak_rss_bytes {
         println!("peak RSS              {} MB", bytes / 1_000_000);
     }
-    println!("outbox                {}/outbox/index.html", r.data_dir);
-    println!("metrics (EMF)         {}/metrics.emf", r.data_dir);
+    if r.shards > 1 {
+        let last = r.shards - 1;
+        println!(
+            "outbox                {}/shard-{{0…{last}}}/outbox/index.html",
+            r.data_dir
+        );
+        println!("metrics (EMF)         {}/shard-{{0…{last}}}/metrics.emf", r.data_dir);
+    } else {
+        println!("outbox                {}/outbox/index.html", r.data_dir);
+        println!("metrics (EMF)         {}/metrics.emf", r.data_dir);
+    }
 }

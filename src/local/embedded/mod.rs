@@ -8,6 +8,7 @@ pub(crate) mod poller;
 pub(crate) mod runtime;
 pub mod scheduler;
 pub(crate) mod secrets;
+pub mod shards;
 pub mod store;
 pub(crate) mod work_queue;
 

@@ -78,6 +78,9 @@ pub struct RuntimeParts<C> {
     pub public_api_url: String,
     /// The outbox's layout, when the folder has none yet.
     pub outbox_layout: OutboxLayout,
+    /// The runtimes of the process that split the store's page cache between them (the
+    /// shards of a run).
+    pub cache_shares: usize,
 }
 
 impl<C> RuntimeParts<C> {
@@ -91,6 +94,7 @@ impl<C> RuntimeParts<C> {
             signing_secret: crate::local::LOCAL_SIGNING_SECRET.as_bytes().to_vec(),
             public_api_url: crate::local::LOCAL_API_URL.to_string(),
             outbox_layout: OutboxLayout::EmlFiles,
+            cache_shares: 1,
         }
     }
 }
@@ -145,7 +149,7 @@ pub struct Runtime<C> {
 impl<C: Clock + Clone> Runtime<C> {
     pub fn open(dir: &Path, parts: &RuntimeParts<C>) -> Result<Runtime<C>, RuntimeError> {
         let clock = &parts.clock;
-        let store: Store<C> = Arc::new(EmbeddedStore::open(dir, clock.clone())?);
+        let store: Store<C> = Arc::new(EmbeddedStore::open_sharing(dir, clock.clone(), parts.cache_shares)?);
         let outbox_layout = OutboxLayout::prepare(&store, &dir.join("outbox"), parts.outbox_layout)?;
         let faulty = || Faulty::new(Arc::clone(&store), Arc::clone(&parts.faults), clock.clone());
         let routes = Routes::builtin();

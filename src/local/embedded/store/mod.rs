@@ -378,6 +378,10 @@ pub enum StoreOpenError {
     InUse { path: PathBuf },
     #[error("cannot prepare {}: {source}", .path.display())]
     Prepare { path: PathBuf, source: rusqlite::Error },
+    #[error("{} holds a run split into {shards} shards by account (a `simulate` run): open one of its shard folders, {}", .dir.display(), crate::local::embedded::shards::shard_dir(.dir, 0).display())]
+    Sharded { dir: PathBuf, shards: usize },
+    #[error(transparent)]
+    Shards(#[from] crate::local::embedded::shards::ShardsError),
 }
 
 impl<C> EmbeddedStore<C> {
@@ -446,6 +450,19 @@ impl<C> EmbeddedStore<C> {
 impl<C: Clock> EmbeddedStore<C> {
     /// Opens (or creates) the store in `dir` (the file `txn-notify.db`).
     pub fn open(dir: &Path, clock: C) -> Result<Self, StoreOpenError> {
+        Self::open_sharing(dir, clock, 1)
+    }
+
+    /// As [`open`](Self::open), for one of `shares` stores of a process that split its page
+    /// cache between them (the shards of a run: each holds a share of the data).
+    pub fn open_sharing(dir: &Path, clock: C, shares: usize) -> Result<Self, StoreOpenError> {
+        // A store at the top of a sharded folder would be a new, empty one beside its shards.
+        if let Some(shards) = crate::local::embedded::shards::shard_count(dir)? {
+            return Err(StoreOpenError::Sharded {
+                dir: dir.to_path_buf(),
+                shards,
+            });
+        }
         std::fs::create_dir_all(dir).map_err(|source| StoreOpenError::CreateDir {
             dir: dir.to_path_buf(),
             source,
@@ -462,7 +479,7 @@ impl<C: Clock> EmbeddedStore<C> {
             .and_then(|_| connection.pragma_update(None, "journal_mode", "WAL"))
             .and_then(|_| connection.pragma_update(None, "synchronous", sync_mode()))
             .and_then(|_| connection.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES))
-            .and_then(|_| connection.pragma_update(None, "cache_size", -PAGE_CACHE_KIB))
+            .and_then(|_| connection.pragma_update(None, "cache_size", -(PAGE_CACHE_KIB / shares.max(1) as i64)))
             // A savepoint's sub-journal (every atomic write inside a group) in memory, not in
             // a temporary file.
             .and_then(|_| connection.pragma_update(None, "temp_store", "MEMORY"))

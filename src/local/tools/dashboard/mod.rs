@@ -234,15 +234,20 @@ pub enum DashboardError {
     Template(#[from] TemplateError),
     #[error("the page does not render: {0}")]
     Render(#[from] minijinja::Error),
+    #[error(transparent)]
+    Shards(#[from] crate::local::embedded::shards::ShardsError),
 }
 
-/// The page for the `metrics.emf` of a data folder.
+/// The page for the `metrics.emf` of a data folder (of each of its shards, together).
 pub fn render_folder(dir: &Path) -> Result<String, DashboardError> {
-    let path = dir.join("metrics.emf");
-    let text = std::fs::read_to_string(&path).map_err(|source| DashboardError::NoMetrics {
-        path: path.clone(),
-        source,
-    })?;
+    let mut text = String::new();
+    for folder in crate::local::embedded::shards::store_folders(dir)? {
+        let path = folder.join("metrics.emf");
+        text += &std::fs::read_to_string(&path).map_err(|source| DashboardError::NoMetrics {
+            path: path.clone(),
+            source,
+        })?;
+    }
     let (samples, _) = read_samples(&text);
     let mut page = build(&Template::builtin().dashboard_body()?, &samples);
     page.documents = text.lines().filter(|l| !l.trim().is_empty()).count();

@@ -49,8 +49,13 @@ pub struct Expected {
 impl Expected {
     /// Nothing expected yet, the judge's file created at `path` (replacing one left there).
     pub fn create(path: &Path) -> Result<Expected, JudgeFileError> {
+        Self::create_sharing(path, 1)
+    }
+
+    /// As [`create`](Self::create), for one of `shares` shards' judges.
+    pub fn create_sharing(path: &Path, shares: usize) -> Result<Expected, JudgeFileError> {
         Ok(Expected {
-            file: JudgeFile::create(path)?,
+            file: JudgeFile::create_sharing(path, shares)?,
             undeliverable_accounts: BTreeSet::new(),
             accounts: Vec::new(),
             account_index: HashMap::new(),

@@ -105,6 +105,12 @@ pub struct JudgeFile {
 impl JudgeFile {
     /// A new, empty file at `path` (one left there before is replaced).
     pub fn create(path: &Path) -> Result<JudgeFile, JudgeFileError> {
+        Self::create_sharing(path, 1)
+    }
+
+    /// As [`create`](Self::create), for one of `shares` judges of a process that split its
+    /// cache between them (one per shard).
+    pub fn create_sharing(path: &Path, shares: usize) -> Result<JudgeFile, JudgeFileError> {
         let failed = |source| JudgeFileError {
             path: path.to_path_buf(),
             source,
@@ -117,7 +123,7 @@ impl JudgeFile {
             .pragma_update(None, "locking_mode", "EXCLUSIVE")
             .and_then(|_| connection.pragma_update(None, "journal_mode", "OFF"))
             .and_then(|_| connection.pragma_update(None, "synchronous", "OFF"))
-            .and_then(|_| connection.pragma_update(None, "cache_size", -CACHE_KIB))
+            .and_then(|_| connection.pragma_update(None, "cache_size", -(CACHE_KIB / shares.max(1) as i64)))
             // The sorts of the judging spill to files past the cache: the bundled SQLite
             // would keep them in memory.
             .and_then(|_| connection.pragma_update(None, "temp_store", "FILE"))

@@ -27,6 +27,12 @@
 //! twice for one event (audit items cannot be, their key is the event id). The emails of an
 //! address the simulator does not deliver to may be missing once its feedback is in: they
 //! are counted as suppressed, not lost.
+//!
+//! `--shards N` splits the run by account ([`shards`](crate::local::embedded::shards)): each
+//! shard is a whole runtime on its own folder, clock and thread, fed the workload's writes
+//! for its accounts in their order, and judged on its own; the report adds them up. The
+//! crash is shard 0's. The Monday morning is the same hours for every shard: their clocks
+//! are brought to the latest before the planner's schedule starts.
 
 pub mod expected;
 pub mod judge_file;
@@ -35,8 +41,10 @@ pub mod report;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::clock::SkippingClock;
@@ -47,6 +55,7 @@ use crate::local::embedded::faults::Faults;
 use crate::local::embedded::mailbox_simulator::SIMULATOR_DOMAIN;
 use crate::local::embedded::outbox::{OutboxError, OutboxLayout};
 use crate::local::embedded::runtime::{Runtime, RuntimeError, RuntimeParts, Tally, Ticked};
+use crate::local::embedded::shards::{self, MAX_SHARDS, ShardsError};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::pipeline::digest::RunHour;
 use crate::pipeline::ingest::Written;
@@ -75,13 +84,16 @@ pub struct SimulateOptions {
     /// The instant the run's clock starts at: now when `None` (the day's transactions are
     /// the 24 hours before it).
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Runtimes the run is split into by account, each on a thread of its own (1 to
+    /// [`MAX_SHARDS`]; 1: the folder itself is the store).
+    pub shards: usize,
 }
 
-/// What the caller sees while it runs.
-pub trait Progress {
+/// What the caller sees while it runs (from every shard's thread).
+pub trait Progress: Sync {
     fn writes(&self, total: u64);
     fn wrote(&self, done: u64);
-    /// Stream records and queue messages still to handle.
+    /// Stream records and queue messages still to handle (in one shard).
     fn draining(&self, left: u64);
 }
 
@@ -92,6 +104,19 @@ impl Progress for Quiet {
     fn writes(&self, _: u64) {}
     fn wrote(&self, _: u64) {}
     fn draining(&self, _: u64) {}
+}
+
+/// The shards' writes added up for the caller's progress.
+struct WritesDone<'a, P> {
+    progress: &'a P,
+    done: AtomicU64,
+}
+
+impl<P: Progress> WritesDone<'_, P> {
+    fn add(&self, writes: u64) {
+        let done = self.done.fetch_add(writes, Ordering::Relaxed) + writes;
+        self.progress.wrote(done);
+    }
 }
 
 /// What went into the ledger, and when.
@@ -105,6 +130,7 @@ struct Intake {
     insert_ms: HashMap<String, i64>,
 }
 
+/// Empties the folder of what a run leaves (its shards' folders included).
 fn reset(dir: &Path) -> Result<(), SimulateError> {
     for file in [
         "txn-notify.db",
@@ -112,11 +138,15 @@ fn reset(dir: &Path) -> Result<(), SimulateError> {
         "txn-notify.db-shm",
         "metrics.emf",
         judge_file::JUDGE_FILE,
+        shards::SHARDS_FILE,
     ] {
         let _ = std::fs::remove_file(dir.join(file));
     }
     for folder in ["outbox", "on-failure"] {
         let _ = std::fs::remove_dir_all(dir.join(folder));
+    }
+    for index in 0..MAX_SHARDS {
+        let _ = std::fs::remove_dir_all(shards::shard_dir(dir, index));
     }
     std::fs::create_dir_all(dir).map_err(|source| {
         RuntimeError::CreateDir {
@@ -131,105 +161,326 @@ pub async fn simulate(options: &SimulateOptions, progress: &impl Progress) -> Re
     simulate_judged(options, progress).await.map(|(report, _)| report)
 }
 
-/// A simulation, and what it was judged against.
+/// A simulation, and what each shard was judged against (in shard order).
 pub async fn simulate_judged(
     options: &SimulateOptions,
     progress: &impl Progress,
-) -> Result<(Report, Expected), SimulateError> {
+) -> Result<(Report, Vec<Expected>), SimulateError> {
     let started = Instant::now();
     let dir = options.data_dir.clone();
-    reset(&dir)?;
-    let clock: Clk = Arc::new(
-        options
-            .starts_at
-            .map_or_else(SkippingClock::new, SkippingClock::starting_at),
-    );
-    let mut parts = RuntimeParts::local(Arc::clone(&clock));
-    parts.faults = Faults::new(options.faults, options.seed);
-    parts.outbox_layout = OutboxLayout::Mailboxes;
-    let mut runtime = Runtime::open(&dir, &parts)?;
-    let mut intake = Intake::default();
-    let mut expected = Expected::create(&dir.join(judge_file::JUDGE_FILE))?;
-    let mut tally = Tally::default();
-    let crash_after = options.crash_after;
-    let crash_here =
-        move |tally: &Tally| crash_after.is_some_and(|k| tally.crashes == 0 && tally.processor_batches + 1 == k);
-
-    let mut spec = WorkloadSpec::new(options.accounts, options.transactions, options.seed);
-    spec.day = clock.now() - chrono::Duration::hours(24);
-    // The workload as it goes: only the writes a later one could come before are held.
-    let writes = Workload::new(&spec);
-    progress.writes(writes.len_hint() as u64);
-    let mut written = 0;
-    let mut writes = writes.peekable();
-    while writes.peek().is_some() {
-        // The requests between two ticks are answered together, after one commit of their
-        // writes: the group commit of a server that takes them concurrently.
-        let requests = runtime.store.group();
-        for write in writes.by_ref().take(REQUESTS_PER_TICK) {
-            ingest_write(&runtime, &write, &mut intake).await?;
-            written += 1;
-        }
-        requests.commit()?;
-        if written % REQUESTS_PER_TICK as u64 == 0 {
-            progress.wrote(written);
-            if runtime.tick(false, &mut tally, Some(&crash_here)).await? == Ticked::Crashed {
-                runtime = restart(runtime, &dir, &parts)?;
-            }
-            expected
-                .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
-                .await?;
-        }
+    let shard_count = options.shards;
+    if !(1..=MAX_SHARDS).contains(&shard_count) {
+        return Err(SimulateError::Shards(shard_count));
     }
-    progress.writes(written);
-    progress.wrote(written);
-    let writes_ended = clock.now();
-    runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
-    expected
-        .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
-        .await?;
+    reset(&dir)?;
+    let start = options.starts_at.unwrap_or_else(Utc::now);
+    let mut spec = WorkloadSpec::new(options.accounts, options.transactions, options.seed);
+    spec.day = start - chrono::Duration::hours(24);
+    let mut shards = Vec::with_capacity(shard_count);
+    for index in 0..shard_count {
+        let folder = if shard_count == 1 {
+            dir.clone()
+        } else {
+            shards::shard_dir(&dir, index)
+        };
+        shards.push(Shard::open(options, index, folder, start)?);
+    }
+    if shard_count > 1 {
+        shards::mark(&dir, shard_count)?;
+    }
+    progress.writes(Workload::new(&spec).len_hint() as u64);
+    let written = WritesDone {
+        progress,
+        done: AtomicU64::new(0),
+    };
+    let shards = on_threads(shards, |mut shard| {
+        let (spec, written) = (&spec, &written);
+        async move {
+            shard
+                .take_writes(shard_writes(spec, shard.index, shard_count), written)
+                .await?;
+            Ok(shard)
+        }
+    })?;
+    let total = written.done.load(Ordering::Relaxed);
+    progress.writes(total);
+    progress.wrote(total);
 
     // A Monday morning: the planner's runs still to come, hour by hour. Inside the window
     // (a Sunday evening), the rest of it: the scheduler would run every hour the clock
-    // skips over, so the window is never skipped for the next week's.
-    let mut monday = MondayMorning::default();
-    runtime.run_schedules().await?;
-    let window = RunHour::runs_after(clock.now());
-    for hour in &window {
-        // The clock skips in whole milliseconds: land just past the hour's top.
-        while clock.now() < hour.start() {
-            let ahead = (hour.start() - clock.now()).num_milliseconds().max(0) as u64 + 1;
-            clock.advance(Duration::from_millis(ahead));
+    // skips over, so the window is never skipped for the next week's. Every shard goes
+    // through the same hours: their clocks start the schedule at the latest of them.
+    let mut shards = shards;
+    let latest = shards
+        .iter()
+        .map(|shard| shard.clock.now())
+        .max()
+        .expect("one shard at least");
+    for shard in &mut shards {
+        shard.advance_to(latest);
+        shard.runtime().run_schedules().await?;
+    }
+    let latest = shards
+        .iter()
+        .map(|shard| shard.clock.now())
+        .max()
+        .expect("one shard at least");
+    let window = RunHour::runs_after(latest);
+    let shards = on_threads(shards, |mut shard| {
+        let window = &window;
+        async move {
+            shard.finish(window, progress).await?;
+            Ok(shard)
         }
-        let runs = runtime.run_schedules().await?;
-        monday.planner_runs += runs.len() as u64;
-        monday.planner_runs_failed += runs.iter().filter(|r| r.failed.is_some()).count() as u64;
-        runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
-        expected
-            .catch_up(&runtime.store, &parts.rules, &mut intake.insert_ms)
-            .await?;
-    }
-    monday.window = window.iter().map(|h| h.start()).collect();
-    // The store is measured once the stream's day is over, whatever the hour the run began:
-    // DynamoDB Streams keeps a record 24 hours, and so does the embedded stream.
-    let stream_day_over = writes_ended + crate::local::embedded::store::STREAM_RETENTION + chrono::Duration::seconds(1);
-    if clock.now() < stream_day_over {
-        let ahead = (stream_day_over - clock.now()).num_milliseconds().max(0) as u64;
-        clock.advance(Duration::from_millis(ahead));
-        runtime = drain(runtime, &dir, &parts, &clock, &mut tally, &crash_here, progress).await?;
-    }
-    runtime.outbox.write_index()?;
+    })?;
     let wall = started.elapsed();
-    let run = report::Run {
-        intake: &intake,
-        tally: &tally,
-        faults: &parts.faults,
-        monday: &monday,
-        wall,
-        dir: &dir,
+    let monday = MondayMorning {
+        window: window.iter().map(|h| h.start()).collect(),
+        // The same schedule in every shard: what the busiest made.
+        planner_runs: shards.iter().map(|s| s.monday.planner_runs).max().unwrap_or(0),
+        planner_runs_failed: shards.iter().map(|s| s.monday.planner_runs_failed).max().unwrap_or(0),
     };
-    let report = report::build(&runtime.store, &mut expected, run).await?;
-    Ok((report, expected))
+    let report = report::build(&shards, &monday, wall, &dir)?;
+    Ok((report, shards.into_iter().map(|shard| shard.expected).collect()))
+}
+
+/// Runs `work` on each shard, each on a thread of its own with its own executor, and gives
+/// the shards back in order (the first error, if any).
+fn on_threads<'a, F, Fut>(shards: Vec<Shard>, work: F) -> Result<Vec<Shard>, SimulateError>
+where
+    F: Fn(Shard) -> Fut + Sync + 'a,
+    Fut: std::future::Future<Output = Result<Shard, SimulateError>>,
+{
+    std::thread::scope(|scope| {
+        let work = &work;
+        let threads = shards
+            .into_iter()
+            .map(|shard| {
+                std::thread::Builder::new()
+                    .name(format!("shard-{}", shard.index))
+                    .spawn_scoped(scope, move || {
+                        let executor = tokio::runtime::Builder::new_current_thread()
+                            .enable_time()
+                            .build()
+                            .map_err(SimulateError::Thread)?;
+                        executor.block_on(work(shard))
+                    })
+                    .map_err(SimulateError::Thread)
+            })
+            .collect::<Vec<_>>();
+        let mut done = Vec::with_capacity(threads.len());
+        let mut failed = None;
+        for thread in threads {
+            let outcome =
+                thread.and_then(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            match outcome {
+                Ok(shard) => done.push(shard),
+                Err(error) => failed = failed.or(Some(error)),
+            }
+        }
+        failed.map_or(Ok(done), Err)
+    })
+}
+
+/// The workload's writes to the accounts of one shard, in order, each account's opening
+/// with its rank among all the workload's accounts (which picks its simulator address, the
+/// same whatever the shards).
+fn shard_writes(
+    spec: &WorkloadSpec,
+    shard: usize,
+    shard_count: usize,
+) -> impl Iterator<Item = (LedgerWrite, Option<u64>)> + use<> {
+    let mut accounts_seen = 0;
+    Workload::new(spec).filter_map(move |write| {
+        let item = match &write {
+            LedgerWrite::Insert { item, .. } => item,
+            LedgerWrite::Modify { new, .. } => new,
+            LedgerWrite::Remove { old, .. } => old,
+        };
+        let text = |name: &str| match item.get(name) {
+            Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
+            _ => "",
+        };
+        let pk = text("pk");
+        let opens_account = matches!(write, LedgerWrite::Insert { .. })
+            && text("sk") == keys::PROFILE_SK
+            && matches!(LedgerItem::decode(item), Ok(LedgerItem::Account(_)));
+        let rank = opens_account.then(|| {
+            accounts_seen += 1;
+            accounts_seen - 1
+        });
+        let account = keys::account_id_of(pk).unwrap_or(pk);
+        (shards::shard_of(account, shard_count) == shard).then_some((write, rank))
+    })
+}
+
+const OPEN: &str = "a shard's runtime is open between restarts";
+
+/// One shard of the run: a runtime on its own folder and clock, what went into it, and
+/// what must come out.
+struct Shard {
+    index: usize,
+    dir: PathBuf,
+    clock: Clk,
+    parts: RuntimeParts<Clk>,
+    /// `None` only while a crash replaces it.
+    runtime: Option<Runtime<Clk>>,
+    intake: Intake,
+    expected: Expected,
+    tally: Tally,
+    crash_after: Option<u64>,
+    writes_ended: DateTime<Utc>,
+    monday: MondayMorning,
+    figures: Option<report::Figures>,
+}
+
+impl Shard {
+    fn open(
+        options: &SimulateOptions,
+        index: usize,
+        dir: PathBuf,
+        start: DateTime<Utc>,
+    ) -> Result<Shard, SimulateError> {
+        let clock: Clk = Arc::new(SkippingClock::starting_at(start));
+        let mut parts = RuntimeParts::local(Arc::clone(&clock));
+        parts.faults = Faults::new(options.faults, options.seed.wrapping_add(index as u64));
+        parts.outbox_layout = OutboxLayout::Mailboxes;
+        parts.cache_shares = options.shards;
+        let runtime = Runtime::open(&dir, &parts)?;
+        let expected = Expected::create_sharing(&dir.join(judge_file::JUDGE_FILE), options.shards)?;
+        Ok(Shard {
+            index,
+            dir,
+            writes_ended: clock.now(),
+            clock,
+            parts,
+            runtime: Some(runtime),
+            intake: Intake::default(),
+            expected,
+            tally: Tally::default(),
+            crash_after: if index == 0 { options.crash_after } else { None },
+            monday: MondayMorning::default(),
+            figures: None,
+        })
+    }
+
+    fn runtime(&self) -> &Runtime<Clk> {
+        self.runtime.as_ref().expect(OPEN)
+    }
+
+    fn advance_to(&self, instant: DateTime<Utc>) {
+        // The clock skips in whole milliseconds: land just past the instant.
+        while self.clock.now() < instant {
+            let ahead = (instant - self.clock.now()).num_milliseconds().max(0) as u64 + 1;
+            self.clock.advance(Duration::from_millis(ahead));
+        }
+    }
+
+    /// One tick; a crash opens a new runtime on the same folder.
+    async fn tick(&mut self, drain: bool) -> Result<Ticked, SimulateError> {
+        let crash_after = self.crash_after;
+        let crash_here =
+            move |tally: &Tally| crash_after.is_some_and(|k| tally.crashes == 0 && tally.processor_batches + 1 == k);
+        let runtime = self.runtime.as_ref().expect(OPEN);
+        let ticked = runtime.tick(drain, &mut self.tally, Some(&crash_here)).await?;
+        if ticked == Ticked::Crashed {
+            // Throws the runtime away (closing the store) and opens a new one.
+            self.runtime = None;
+            self.runtime = Some(Runtime::open(&self.dir, &self.parts)?);
+        }
+        Ok(ticked)
+    }
+
+    async fn catch_up(&mut self) -> Result<(), SimulateError> {
+        let runtime = self.runtime.as_ref().expect(OPEN);
+        self.expected
+            .catch_up(&runtime.store, &self.parts.rules, &mut self.intake.insert_ms)
+            .await
+    }
+
+    /// The shard's writes, a tick after each hundred, then everything drained.
+    async fn take_writes(
+        &mut self,
+        writes: impl Iterator<Item = (LedgerWrite, Option<u64>)>,
+        written: &WritesDone<'_, impl Progress>,
+    ) -> Result<(), SimulateError> {
+        let mut writes = writes.peekable();
+        while writes.peek().is_some() {
+            // The requests between two ticks are answered together, after one commit of
+            // their writes: the group commit of a server that takes them concurrently.
+            let runtime = self.runtime.as_ref().expect(OPEN);
+            let requests = runtime.store.group();
+            let mut taken = 0;
+            for (write, rank) in writes.by_ref().take(REQUESTS_PER_TICK) {
+                ingest_write(runtime, &write, rank, &mut self.intake).await?;
+                taken += 1;
+            }
+            requests.commit()?;
+            written.add(taken as u64);
+            if taken == REQUESTS_PER_TICK {
+                self.tick(false).await?;
+                self.catch_up().await?;
+            }
+        }
+        self.writes_ended = self.clock.now();
+        self.drain(written.progress).await?;
+        self.catch_up().await
+    }
+
+    /// The Monday morning's hours, the stream's day to its end, the outbox's index, and the
+    /// shard's figures for the report.
+    async fn finish(&mut self, window: &[RunHour], progress: &impl Progress) -> Result<(), SimulateError> {
+        for hour in window {
+            self.advance_to(hour.start());
+            let runs = self.runtime().run_schedules().await?;
+            self.monday.planner_runs += runs.len() as u64;
+            self.monday.planner_runs_failed += runs.iter().filter(|r| r.failed.is_some()).count() as u64;
+            self.drain(progress).await?;
+            self.catch_up().await?;
+        }
+        // The store is measured once the stream's day is over, whatever the hour the run
+        // began: DynamoDB Streams keeps a record 24 hours, and so does the embedded stream.
+        let stream_day_over =
+            self.writes_ended + crate::local::embedded::store::STREAM_RETENTION + chrono::Duration::seconds(1);
+        if self.clock.now() < stream_day_over {
+            self.advance_to(stream_day_over);
+            self.drain(progress).await?;
+        }
+        self.runtime().outbox.write_index()?;
+        let window: Vec<DateTime<Utc>> = window.iter().map(|h| h.start()).collect();
+        let runtime = self.runtime.as_ref().expect(OPEN);
+        self.figures = Some(report::Figures::read(&runtime.store, &mut self.expected, &window).await?);
+        Ok(())
+    }
+
+    /// Ticks until the stream and the queues are empty, skipping ahead to when a message
+    /// that is not visible yet comes back.
+    async fn drain(&mut self, progress: &impl Progress) -> Result<(), SimulateError> {
+        let mut idle_rounds = 0;
+        loop {
+            if self.tick(true).await? == Ticked::Crashed {
+                continue;
+            }
+            let runtime = self.runtime();
+            let backlog = runtime.backlog()?;
+            progress.draining(backlog.stream + backlog.queued);
+            if backlog.is_empty() {
+                return Ok(());
+            }
+            // Nothing visible yet: skip ahead to when the next message reappears.
+            let next = runtime
+                .consumers
+                .iter()
+                .filter_map(|source| runtime.store.next_visible(&source.queue).ok().flatten())
+                .min()
+                .unwrap_or(Duration::from_secs(1));
+            self.clock.advance(next.max(Duration::from_millis(1)));
+            idle_rounds += 1;
+            if idle_rounds > 10_000 {
+                return Err(SimulateError::DidNotDrain);
+            }
+        }
+    }
 }
 
 /// The Monday morning the simulation went through.
@@ -239,49 +490,6 @@ pub struct MondayMorning {
     pub window: Vec<chrono::DateTime<chrono::Utc>>,
     pub planner_runs: u64,
     pub planner_runs_failed: u64,
-}
-
-/// Ticks until the stream and the queues are empty, skipping ahead to when a message that
-/// is not visible yet comes back; a crash opens a new runtime on the same folder.
-async fn drain(
-    mut runtime: Runtime<Clk>,
-    dir: &Path,
-    parts: &RuntimeParts<Clk>,
-    clock: &Clk,
-    tally: &mut Tally,
-    crash_here: &dyn Fn(&Tally) -> bool,
-    progress: &impl Progress,
-) -> Result<Runtime<Clk>, SimulateError> {
-    let mut idle_rounds = 0;
-    loop {
-        if runtime.tick(true, tally, Some(crash_here)).await? == Ticked::Crashed {
-            runtime = restart(runtime, dir, parts)?;
-            continue;
-        }
-        let backlog = runtime.backlog()?;
-        progress.draining(backlog.stream + backlog.queued);
-        if backlog.is_empty() {
-            return Ok(runtime);
-        }
-        // Nothing visible yet: skip ahead to when the next message reappears.
-        let next = runtime
-            .consumers
-            .iter()
-            .filter_map(|source| runtime.store.next_visible(&source.queue).ok().flatten())
-            .min()
-            .unwrap_or(Duration::from_secs(1));
-        clock.advance(next.max(Duration::from_millis(1)));
-        idle_rounds += 1;
-        if idle_rounds > 10_000 {
-            return Err(SimulateError::DidNotDrain);
-        }
-    }
-}
-
-/// Throws the runtime away (closing the store) and opens a new one on the same folder.
-fn restart(old: Runtime<Clk>, dir: &Path, parts: &RuntimeParts<Clk>) -> Result<Runtime<Clk>, SimulateError> {
-    drop(old);
-    Ok(Runtime::open(dir, parts)?)
 }
 
 /// Why a simulation (or a replay of its archive) stopped.
@@ -301,6 +509,12 @@ pub enum SimulateError {
     NoStore(PathBuf),
     #[error("no rule {rule} in template.yaml (there are {known})")]
     NoSuchRule { rule: String, known: String },
+    #[error("{0} shards: a run is split into 1 to {MAX_SHARDS}")]
+    Shards(usize),
+    #[error(transparent)]
+    ShardFolder(#[from] ShardsError),
+    #[error("cannot start a shard's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 impl From<PortError> for SimulateError {
@@ -317,14 +531,20 @@ impl From<OutboxError> for SimulateError {
 
 /// Puts one workload write into the ledger: accounts and transactions through the ingest
 /// use case (a client retries a 503), the rest straight into the table.
-async fn ingest_write(runtime: &Runtime<Clk>, write: &LedgerWrite, tally: &mut Intake) -> Result<(), SimulateError> {
+async fn ingest_write(
+    runtime: &Runtime<Clk>,
+    write: &LedgerWrite,
+    account_rank: Option<u64>,
+    tally: &mut Intake,
+) -> Result<(), SimulateError> {
     let store = &runtime.store;
     match write {
         LedgerWrite::Insert { item, .. } => match LedgerItem::decode(item) {
             Ok(LedgerItem::Account(account)) => {
                 let mut body = serde_json::to_value(&*account).expect("an account serialises");
                 let object = body.as_object_mut().expect("an account is an object");
-                if let Some(address) = simulator_address(tally.accounts_in, &account.account_id) {
+                if let Some(address) = simulator_address(account_rank.unwrap_or(tally.accounts_in), &account.account_id)
+                {
                     object.insert("email".into(), Value::String(address));
                 }
                 object.remove("status");
@@ -412,9 +632,9 @@ pub struct ReplayReport {
     pub new_audit_items: u64,
 }
 
-/// Replays the archive of a store folder (a `simulate` or `dev` run) for [from, to) to the
-/// rules named (all when none), then lets the consumers drain what it queued: effects done
-/// before are skipped, missed ones are done now.
+/// Replays the archive of a store folder (a `simulate` or `dev` run; each shard of a sharded
+/// one) for [from, to) to the rules named (all when none), then lets the consumers drain
+/// what it queued: effects done before are skipped, missed ones are done now.
 pub async fn replay(
     dir: &Path,
     name: &str,
@@ -422,29 +642,37 @@ pub async fn replay(
     to: chrono::DateTime<chrono::Utc>,
     rules_named: &[String],
 ) -> Result<ReplayReport, SimulateError> {
-    if !dir.join("txn-notify.db").exists() {
+    let folders = shards::store_folders(dir)?;
+    if folders.iter().any(|folder| !folder.join("txn-notify.db").exists()) {
         return Err(SimulateError::NoStore(dir.to_path_buf()));
     }
-    let runtime = Runtime::open(dir, &RuntimeParts::local(Arc::new(SkippingClock::new())))?;
+    // The rules are checked before any shard replays anything.
+    let routes = crate::template::Routes::builtin();
     for rule in rules_named {
-        if !runtime.routes.rules.iter().any(|r| &r.name == rule) {
-            let known: Vec<&str> = runtime.routes.rules.iter().map(|r| r.name.as_str()).collect();
+        if !routes.rules.iter().any(|r| &r.name == rule) {
+            let known: Vec<&str> = routes.rules.iter().map(|r| r.name.as_str()).collect();
             return Err(SimulateError::NoSuchRule {
                 rule: rule.clone(),
                 known: known.join(", "),
             });
         }
     }
-    let emails_before = runtime.store.outbox_count()?;
-    let audit_before = runtime.store.audit_count()?;
-    let bus = EmbeddedBus::new(Arc::clone(&runtime.store), runtime.routes.clone());
-    let deliveries = bus.replay(name, from, to, rules_named)?;
-    runtime.tick(true, &mut Tally::default(), None).await?;
-    runtime.outbox.write_index()?;
-    Ok(ReplayReport {
+    let mut total = ReplayReport {
         replay_name: name.to_string(),
-        deliveries,
-        new_emails: runtime.store.outbox_count()? - emails_before,
-        new_audit_items: runtime.store.audit_count()? - audit_before,
-    })
+        deliveries: 0,
+        new_emails: 0,
+        new_audit_items: 0,
+    };
+    for folder in &folders {
+        let runtime = Runtime::open(folder, &RuntimeParts::local(Arc::new(SkippingClock::new())))?;
+        let emails_before = runtime.store.outbox_count()?;
+        let audit_before = runtime.store.audit_count()?;
+        let bus = EmbeddedBus::new(Arc::clone(&runtime.store), runtime.routes.clone());
+        total.deliveries += bus.replay(name, from, to, rules_named)?;
+        runtime.tick(true, &mut Tally::default(), None).await?;
+        runtime.outbox.write_index()?;
+        total.new_emails += runtime.store.outbox_count()? - emails_before;
+        total.new_audit_items += runtime.store.audit_count()? - audit_before;
+    }
+    Ok(total)
 }

@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::judge_file::AccountIndex;
-use super::{EventKey, Expected, Intake, MondayMorning, SimulateError, Store, expected_statements};
-use crate::local::embedded::faults::Faults;
-use crate::local::embedded::runtime::Tally;
+use super::{EventKey, Expected, MondayMorning, Shard, SimulateError, Store, expected_statements};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
@@ -66,6 +64,8 @@ pub struct Report {
     pub store: crate::local::embedded::store::StoreSize,
     /// The process's peak resident set, the report included (Linux).
     pub peak_rss_bytes: Option<u64>,
+    /// Runtimes the run was split into by account (`shard-0/` … in the folder when more than one).
+    pub shards: usize,
     pub data_dir: String,
 }
 
@@ -230,87 +230,127 @@ pub async fn marked_accounts(store: &Store) -> Result<BTreeSet<String>, Simulate
         .collect())
 }
 
-/// What the run went through, for its report.
-pub(super) struct Run<'a> {
-    pub intake: &'a Intake,
-    pub tally: &'a Tally,
-    pub faults: &'a Faults,
-    pub monday: &'a MondayMorning,
-    pub wall: Duration,
-    pub dir: &'a Path,
+/// What one shard left, read once its run is over: the report adds the shards' up.
+pub(super) struct Figures {
+    statements_expected: u64,
+    observed: Observed,
+    marked: u64,
+    verdict: Verdict,
+    /// Emails by delivery state.
+    states: BTreeMap<String, u64>,
+    /// Insert → email: how many emails took each millisecond count.
+    latencies: BTreeMap<i64, u64>,
+    dlq_messages: u64,
+    size: crate::local::embedded::store::StoreSize,
 }
 
-pub(super) async fn build(store: &Store, expected: &mut Expected, run: Run<'_>) -> Result<Report, SimulateError> {
-    let Run {
-        intake,
-        tally,
-        faults,
-        monday,
-        wall,
-        dir,
-    } = run;
-    let statements_expected = expected_statements(store, &monday.window, expected).await?;
-    let observed = Observed::read(store, expected)?;
-    let marked = marked_accounts(store).await?;
-    let verdict = judge(expected, &marked)?;
-    let suppressed_undeliverable = verdict.suppressed_undeliverable;
-    let (lost, duplicated, examples) = (verdict.lost, verdict.duplicated, verdict.examples);
-    let states = store.delivery_state_counts()?;
+impl Figures {
+    pub(super) async fn read(
+        store: &Store,
+        expected: &mut Expected,
+        window: &[chrono::DateTime<chrono::Utc>],
+    ) -> Result<Figures, SimulateError> {
+        let statements_expected = expected_statements(store, window, expected).await?;
+        let observed = Observed::read(store, expected)?;
+        let marked = marked_accounts(store).await?;
+        let verdict = judge(expected, &marked)?;
+        let dlq_messages = crate::template::Routes::builtin()
+            .dead_letter_queues()
+            .into_iter()
+            .chain([crate::local::embedded::runtime::DIGEST_RUN_DLQ])
+            .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
+            .sum::<Result<u64, _>>()?;
+        Ok(Figures {
+            statements_expected,
+            observed,
+            marked: marked.len() as u64,
+            verdict,
+            states: store.delivery_state_counts()?,
+            latencies: expected.file.insert_to_email_ms()?,
+            dlq_messages,
+            size: store.size()?,
+        })
+    }
+}
 
-    let count = |detail_type: &str| observed.events_by_detail_type.get(detail_type).copied().unwrap_or(0);
-    let statements_published = count("Weekly Statement");
-    let rejected_records = count("Record Rejected");
-    let notifications_undeliverable = count("Notification Undeliverable");
-    let audit_items = observed.events_by_detail_type.values().sum();
-
-    let insert_to_email = insert_to_email(&expected.file.insert_to_email_ms()?);
-
-    let dlq_messages = crate::template::Routes::builtin()
-        .dead_letter_queues()
-        .into_iter()
-        .chain([crate::local::embedded::runtime::DIGEST_RUN_DLQ])
-        .map(|q| store.queue_depth(q).map(|d| d.visible + d.in_flight))
-        .sum::<Result<u64, _>>()?;
+/// The report of the whole run: its shards' intakes, tallies, faults and figures added up.
+pub(super) fn build(
+    shards: &[Shard],
+    monday: &MondayMorning,
+    wall: Duration,
+    dir: &Path,
+) -> Result<Report, SimulateError> {
+    let sum = |of: &dyn Fn(&Shard) -> u64| shards.iter().map(of).sum::<u64>();
+    let figures: Vec<&Figures> = shards.iter().filter_map(|shard| shard.figures.as_ref()).collect();
+    let mut events_by_detail_type: BTreeMap<String, u64> = BTreeMap::new();
+    let mut states: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut latencies: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut examples = Examples::default();
+    let mut verdict = Verdict::default();
+    for figures in &figures {
+        for (detail_type, count) in &figures.observed.events_by_detail_type {
+            *events_by_detail_type.entry(detail_type.clone()).or_default() += count;
+        }
+        for (state, count) in &figures.states {
+            *states.entry(state).or_default() += count;
+        }
+        for (ms, count) in &figures.latencies {
+            *latencies.entry(*ms).or_default() += count;
+        }
+        verdict.lost += figures.verdict.lost;
+        verdict.duplicated += figures.verdict.duplicated;
+        verdict.suppressed_undeliverable += figures.verdict.suppressed_undeliverable;
+        for example in &figures.verdict.examples {
+            examples.push(example.clone());
+        }
+    }
+    let figure = |of: &dyn Fn(&Figures) -> u64| figures.iter().map(|f| of(f)).sum::<u64>();
+    let count = |detail_type: &str| events_by_detail_type.get(detail_type).copied().unwrap_or(0);
+    let transactions_in = sum(&|s| s.intake.transactions_in);
     let seconds = wall.as_secs_f64();
     Ok(Report {
-        accounts: intake.accounts_in,
-        transactions_in: intake.transactions_in,
-        malformed_written: intake.malformed_written,
-        emails_sent: observed.emails_sent,
-        events_by_detail_type: observed.events_by_detail_type,
-        audit_items,
-        rejected_records,
-        retries: tally.stream_retried + tally.messages_retried,
-        requests_retried: intake.requests_retried,
-        dlq_messages,
-        stream_records_given_up: tally.stream_discarded,
-        lost,
-        duplicated,
-        examples,
+        accounts: sum(&|s| s.intake.accounts_in),
+        transactions_in,
+        malformed_written: sum(&|s| s.intake.malformed_written),
+        emails_sent: figure(&|f| f.observed.emails_sent),
+        audit_items: events_by_detail_type.values().sum(),
+        rejected_records: count("Record Rejected"),
+        notifications_undeliverable: count("Notification Undeliverable"),
+        statements_published: count("Weekly Statement"),
+        events_by_detail_type: events_by_detail_type.clone(),
+        retries: sum(&|s| s.tally.stream_retried + s.tally.messages_retried),
+        requests_retried: sum(&|s| s.intake.requests_retried),
+        dlq_messages: figure(&|f| f.dlq_messages),
+        stream_records_given_up: sum(&|s| s.tally.stream_discarded),
+        lost: verdict.lost,
+        duplicated: verdict.duplicated,
+        examples: examples.into_sorted(),
         bounces: states.get("bounced").copied().unwrap_or(0),
         complaints: states.get("complained").copied().unwrap_or(0),
-        addresses_marked_undeliverable: marked.len() as u64,
-        notifications_undeliverable,
-        emails_suppressed_undeliverable: suppressed_undeliverable,
+        addresses_marked_undeliverable: figure(&|f| f.marked),
+        emails_suppressed_undeliverable: verdict.suppressed_undeliverable,
         monday_from: monday.window.first().map(crate::domain::time::format_rfc3339),
         monday_to: monday.window.last().map(crate::domain::time::format_rfc3339),
         planner_runs: monday.planner_runs,
         planner_runs_failed: monday.planner_runs_failed,
-        statements_expected,
-        statements_published,
-        faults_injected: faults.injected(),
-        faults_surfaced: faults.surfaced(),
-        crashes: tally.crashes,
-        processor_batches: tally.processor_batches,
+        statements_expected: figure(&|f| f.statements_expected),
+        faults_injected: sum(&|s| s.parts.faults.injected()),
+        faults_surfaced: sum(&|s| s.parts.faults.surfaced()),
+        crashes: sum(&|s| s.tally.crashes),
+        processor_batches: sum(&|s| s.tally.processor_batches),
         seconds,
         transactions_per_second: if seconds > 0.0 {
-            intake.transactions_in as f64 / seconds
+            transactions_in as f64 / seconds
         } else {
             0.0
         },
-        insert_to_email,
-        store: store.size()?,
+        insert_to_email: insert_to_email(&latencies),
+        store: crate::local::embedded::store::StoreSize {
+            in_use_bytes: figure(&|f| f.size.in_use_bytes),
+            file_bytes: figure(&|f| f.size.file_bytes),
+        },
         peak_rss_bytes: crate::telemetry::peak_rss::read(),
+        shards: shards.len(),
         data_dir: dir.display().to_string(),
     })
 }
