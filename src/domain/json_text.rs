@@ -175,6 +175,24 @@ pub fn write_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// The length of what [`write_string`] writes for `value`, quotes included: for a buffer
+/// sized once (an SQS event of a hundred 50 KB statements, whose bodies are a fifth quotes,
+/// would otherwise grow by doubling to twice its size).
+pub fn written_len(value: &str) -> usize {
+    let bytes = value.as_bytes();
+    let mut len = bytes.len() + 2;
+    let mut at = 0;
+    while let Some(offset) = first_special(&bytes[at..]) {
+        let special = at + offset;
+        len += match bytes[special] {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0C => 1,
+            _ => 5,
+        };
+        at = special + 1;
+    }
+    len
+}
+
 /// A JSON string with escapes, as serde_json escapes it: the runs between special bytes
 /// copied whole (found sixteen bytes at a time), each special byte escaped. A JSON text
 /// carried as a string (an SQS message's body) has a quote every few bytes: serde_json
@@ -372,6 +390,12 @@ mod tests {
         #[test]
         fn any_string_is_written_as_serde_json_writes_it(value in any::<String>()) {
             prop_assert_eq!(written(&value), serde_json::to_string(&value).unwrap());
+        }
+
+        #[test]
+        fn the_written_length_is_known_before_writing(value in "[\"\\\\\\x00-\\x1f\\x7f a-z/é€😀]{0,80}", other in any::<String>()) {
+            prop_assert_eq!(written_len(&value), written(&value).len());
+            prop_assert_eq!(written_len(&other), written(&other).len());
         }
 
         /// After text of its own (quotes, escapes, controls: what the last block also holds).

@@ -8,7 +8,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use super::{LOCAL_ACCOUNT, LOCAL_REGION};
-use crate::domain::json_text::{ObjectWriter, json_key};
+use crate::domain::json_text::{ObjectWriter, json_key, written_len};
 use crate::local::embedded::store::EmbeddedStore;
 use crate::ports::{Clock, PortError};
 use crate::template::QueueSettings;
@@ -26,8 +26,7 @@ pub struct Delivered {
 /// (`json_text`); the test below holds it to what serde_json writes for the same record.
 pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::ReceivedMessage]) -> String {
     let arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{queue}");
-    // A body grows by its escapes; the rest of a record is about 400 bytes.
-    let mut out = String::with_capacity(messages.iter().map(|m| m.body.len() * 9 / 8 + 512).sum::<usize>() + 16);
+    let mut out = String::with_capacity(sqs_event_len_bound(&arn, messages));
     let mut event = ObjectWriter::open(&mut out);
     event.array(json_key!("Records"), messages, |out, m| {
         let sent_at = itoa::Buffer::new().format(m.sent_at_ms).to_string();
@@ -55,6 +54,17 @@ pub fn sqs_event(queue: &str, messages: &[crate::local::embedded::store::Receive
     });
     event.close();
     out
+}
+
+/// At least the length of [`sqs_event`]'s text, for its buffer to be sized once: each body as
+/// it is written, escapes counted; the rest of a record is its ids, the queue's ARN twice
+/// and under 400 bytes of keys and attributes.
+fn sqs_event_len_bound(arn: &str, messages: &[crate::local::embedded::store::ReceivedMessage]) -> usize {
+    messages
+        .iter()
+        .map(|m| written_len(&m.body) + written_len(&m.message_id) + written_len(&m.receipt) + 2 * arn.len() + 512)
+        .sum::<usize>()
+        + 16
 }
 
 /// Receives one batch of `queue` and hands it to `handler`. Nothing visible: nothing done.
@@ -112,7 +122,7 @@ mod tests {
     use serde::Serialize;
 
     use super::super::{LOCAL_ACCOUNT, LOCAL_REGION};
-    use super::sqs_event;
+    use super::{sqs_event, sqs_event_len_bound};
     use crate::local::embedded::store::ReceivedMessage;
 
     /// The SQS event as serde_json writes it from its fields: the reference the text is
@@ -208,6 +218,23 @@ mod tests {
             let messages: Vec<ReceivedMessage> =
                 bodies.iter().map(|body| message(count, body, sent)).collect();
             prop_assert_eq!(sqs_event("q-1", &messages), serialized("q-1", &messages));
+        }
+
+        /// Its buffer sized once, and not much more than it needs: a statement's body of
+        /// 50 KB, a fifth of it quotes, is not held twice over.
+        #[test]
+        fn an_events_buffer_is_sized_once(
+            bodies in proptest::collection::vec("[\"\\\\\\x00-\\x1f a-z{}:,é]{0,2000}", 0..6),
+            count in any::<u32>(),
+            sent in any::<i64>(),
+        ) {
+            let messages: Vec<ReceivedMessage> =
+                bodies.iter().map(|body| message(count, body, sent)).collect();
+            let arn = format!("arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:q-1");
+            let bound = sqs_event_len_bound(&arn, &messages);
+            let text = sqs_event("q-1", &messages);
+            prop_assert!(text.len() <= bound, "{} > {bound}", text.len());
+            prop_assert!(bound - text.len() <= 600 * messages.len() + 16, "{} for {}", bound, text.len());
         }
     }
 }

@@ -68,8 +68,12 @@ pub use report::Report;
 
 type Clk = Arc<SkippingClock>;
 
-/// Ledger writes between two ticks of the pipeline.
-const REQUESTS_PER_TICK: usize = 100;
+/// Ledger writes between two ticks of a shard's pipeline: four of the stream's batches of a
+/// hundred records, about a tenth of a second of the requests a shard takes. A commit
+/// writes each page it changed once, and a tick changes about as many pages of the
+/// random-key b-trees (audit items, idempotency keys, notifications) for 400 writes as for
+/// 100: at 100,000 transactions, 400 make a third fewer WAL frames per transaction.
+const REQUESTS_PER_TICK: usize = 400;
 type Store = Arc<EmbeddedStore<Clk>>;
 
 #[derive(Debug, Clone)]
