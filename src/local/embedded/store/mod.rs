@@ -818,4 +818,24 @@ mod tests {
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// The shards of a run split one page cache: each store holds its share of the data.
+    #[test]
+    fn stores_that_share_the_page_cache_each_take_their_part_of_it() {
+        let dir = std::env::temp_dir().join(format!("txn-notify-cache-share-{}", std::process::id()));
+        for (shares, kib) in [
+            (1, PAGE_CACHE_KIB),
+            (2, PAGE_CACHE_KIB / 2),
+            (4, PAGE_CACHE_KIB / 4),
+            (0, PAGE_CACHE_KIB),
+        ] {
+            let _ = std::fs::remove_dir_all(&dir);
+            let store = EmbeddedStore::open_sharing(&dir, crate::clock::SystemClock, shares).unwrap();
+            let cache_size: i64 = store
+                .with(|connection| connection.query_row("PRAGMA cache_size", [], |row| row.get(0)))
+                .unwrap();
+            assert_eq!(cache_size, -kib, "{shares} shares");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -314,6 +314,23 @@ mod tests {
         JudgeFile::create(&path(name)).unwrap()
     }
 
+    /// One judge per shard: each takes its part of the cache.
+    #[test]
+    fn judges_that_share_the_cache_each_take_their_part_of_it() {
+        for (shares, kib) in [
+            (1, super::CACHE_KIB),
+            (2, super::CACHE_KIB / 2),
+            (8, super::CACHE_KIB / 8),
+        ] {
+            let file = JudgeFile::create_sharing(&path("cache-share"), shares).unwrap();
+            let cache_size: i64 = file
+                .connection
+                .query_row("PRAGMA cache_size", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(cache_size, -kib, "{shares} shares");
+        }
+    }
+
     #[test]
     fn an_event_expected_twice_is_one_event_with_what_both_said() {
         let file = scratch("twice");
