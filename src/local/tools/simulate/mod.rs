@@ -250,9 +250,9 @@ pub async fn simulate_judged(
 
 /// Runs `work` on each shard, each on a thread of its own with its own executor, and gives
 /// the shards back in order (the first error, if any).
-fn on_threads<'a, F, Fut>(shards: Vec<Shard>, work: F) -> Result<Vec<Shard>, SimulateError>
+fn on_threads<F, Fut>(shards: Vec<Shard>, work: F) -> Result<Vec<Shard>, SimulateError>
 where
-    F: Fn(Shard) -> Fut + Sync + 'a,
+    F: Fn(Shard) -> Fut + Sync,
     Fut: std::future::Future<Output = Result<Shard, SimulateError>>,
 {
     std::thread::scope(|scope| {

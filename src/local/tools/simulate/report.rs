@@ -317,7 +317,7 @@ pub(super) fn build(
         rejected_records: count("Record Rejected"),
         notifications_undeliverable: count("Notification Undeliverable"),
         statements_published: count("Weekly Statement"),
-        events_by_detail_type: events_by_detail_type.clone(),
+        events_by_detail_type,
         retries: sum(&|s| s.tally.stream_retried + s.tally.messages_retried),
         requests_retried: sum(&|s| s.intake.requests_retried),
         dlq_messages: figure(&|f| f.dlq_messages),
