@@ -118,6 +118,7 @@ impl JudgeFile {
         for stale in [path.to_path_buf(), path.with_extension("db-journal")] {
             let _ = std::fs::remove_file(stale);
         }
+        crate::local::embedded::store::configure_sqlite();
         let connection = Connection::open(path).map_err(failed)?;
         connection
             .pragma_update(None, "locking_mode", "EXCLUSIVE")
