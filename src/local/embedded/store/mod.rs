@@ -834,6 +834,26 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// .cargo/config.toml builds SQLite without a page cache shared by every connection of
+    /// the process (and its one mutex): each shard's store keeps its own.
+    #[test]
+    fn sqlite_is_built_without_a_shared_page_cache() {
+        let dir = std::env::temp_dir().join(format!("txn-notify-pcache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = EmbeddedStore::open(&dir, crate::clock::SystemClock).unwrap();
+        let options: Vec<String> = store
+            .with(|connection| {
+                let mut statement = connection.prepare("SELECT compile_options FROM pragma_compile_options")?;
+                let rows = statement.query_map([], |row| row.get(0))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert!(options.iter().any(|o| o.starts_with("THREADSAFE=")), "{options:?}");
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A statement bound again with another LIMIT runs as it was prepared.
     #[test]
     fn a_statement_is_not_prepared_again_for_each_limit_bound() {
