@@ -414,6 +414,96 @@ async fn a_profile_read_again_is_the_one_stored_now_whatever_wrote_it() {
     );
 }
 
+/// A store written before kept its notifications keyed by their key (`WITHOUT ROWID`),
+/// some without the emails column: opened now, its rows move to the table in written order,
+/// and they read, page, take delivery reports and new writes as before.
+#[tokio::test]
+async fn notifications_a_store_kept_by_key_move_to_the_written_order_table_and_read_as_before() {
+    use txn_notify::domain::DeliveryState;
+    use txn_notify::ports::{DeliveryUpdate, NotificationLog};
+
+    let store = common::frozen_store("notifications-by-key");
+    let first = common::notification_contract::sent("ev-1", "acc-k", now(), "ses-1");
+    let second = common::notification_contract::sent("ev-2", "acc-k", now() + Duration::seconds(1), "ses-2");
+    store.record_notification(&first).await.unwrap();
+    store.record_notification(&second).await.unwrap();
+    let path = store.path().to_path_buf();
+    drop(store);
+    // The layout of the stores written before: keyed by the key, the emails in the record.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE keyed (key TEXT PRIMARY KEY, account_id TEXT NOT NULL, occurred_at TEXT NOT NULL,
+             decision TEXT NOT NULL, record BLOB NOT NULL) WITHOUT ROWID;
+         INSERT INTO keyed SELECT key, account_id, occurred_at, decision, record FROM notifications;
+         DROP TABLE notifications;
+         ALTER TABLE keyed RENAME TO notifications;
+         CREATE INDEX notifications_by_account ON notifications (account_id, occurred_at, key);",
+    )
+    .unwrap();
+    for notification in [&first, &second] {
+        db.execute(
+            "UPDATE notifications SET record = ?2 WHERE key LIKE '%' || ?1",
+            rusqlite::params![notification.event_id, serde_json::to_string(notification).unwrap()],
+        )
+        .unwrap();
+    }
+    drop(db);
+
+    let store = EmbeddedStore::open(path.parent().unwrap(), FrozenClock::at(now())).unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let layout: Vec<String> = db
+        .prepare(
+            "SELECT sql FROM sqlite_schema WHERE tbl_name = 'notifications' AND sql IS NOT NULL ORDER BY type DESC",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(db);
+    assert_eq!(layout.len(), 2, "{layout:?}");
+    assert!(
+        !layout[0].contains("WITHOUT ROWID") && layout[0].contains("emails"),
+        "{layout:?}"
+    );
+    assert!(layout[1].contains("notifications_by_account"), "{layout:?}");
+
+    // Opened again: nothing left to move, and every row as it was.
+    let store = EmbeddedStore::open(path.parent().unwrap(), FrozenClock::at(now())).unwrap();
+    for notification in [&first, &second] {
+        assert_eq!(
+            store.notification(&notification.event_id).unwrap().as_ref(),
+            Some(notification)
+        );
+    }
+    let history = common::notification_contract::history(&store, "acc-k", 1).await;
+    assert_eq!(
+        history.iter().map(|n| n.event_id.as_str()).collect::<Vec<_>>(),
+        ["ev-2", "ev-1"]
+    );
+    let later = now() + Duration::seconds(30);
+    assert_eq!(
+        store
+            .record_delivery("ev-2", "ses-2", DeliveryState::Delivered, later)
+            .await
+            .unwrap(),
+        DeliveryUpdate::Moved {
+            from: DeliveryState::Sent
+        }
+    );
+    // A notification written again is the same row (the key stays unique).
+    let third = common::notification_contract::sent("ev-3", "acc-k", now() + Duration::seconds(2), "ses-3");
+    store.record_notification(&third).await.unwrap();
+    store.record_notification(&first).await.unwrap();
+    let history = common::notification_contract::history(&store, "acc-k", 2).await;
+    assert_eq!(
+        history.iter().map(|n| n.event_id.as_str()).collect::<Vec<_>>(),
+        ["ev-3", "ev-2", "ev-1"]
+    );
+    assert_eq!(history[1].emails[0].delivery_state, DeliveryState::Delivered);
+}
+
 #[tokio::test]
 async fn a_notification_keeps_its_emails_once_and_a_record_written_before_still_moves() {
     use txn_notify::domain::DeliveryState;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{EmbeddedStore, atomic, codec};
+use super::{EmbeddedStore, codec};
 use crate::domain::audit::AuditRecord;
 use crate::domain::idempotency::{KeyRecord, KeyStatus};
 use crate::domain::keys::notification_key;
@@ -142,33 +142,33 @@ impl<C: Clock> NotificationLog for EmbeddedStore<C> {
     ) -> Result<crate::ports::DeliveryUpdate, PortError> {
         let key = notification_key(event_id);
         self.with(|connection| {
-            atomic(connection, |tx| {
-                // Only the emails are read and written again when they are kept apart; a
-                // record written before keeps its own until its first delivery report.
-                let row: Option<(Option<String>, Option<String>)> = tx
-                    .prepare_cached("SELECT emails, record FROM notifications WHERE key = ?1")?
-                    .query_row([&key], |row| {
-                        Ok(match emails_column(row, 0)? {
-                            Some(emails) => (Some(emails), None),
-                            None => (None, Some(codec::text_column(row, 1)?)),
-                        })
+            // One statement writes: as in `claim`, no savepoint. Only the emails are read and written
+            // again when they are kept apart; a record written before keeps its own until its
+            // first delivery report.
+            let row: Option<(Option<String>, Option<String>)> = connection
+                .prepare_cached("SELECT emails, record FROM notifications WHERE key = ?1")?
+                .query_row([&key], |row| {
+                    Ok(match emails_column(row, 0)? {
+                        Some(emails) => (Some(emails), None),
+                        None => (None, Some(codec::text_column(row, 1)?)),
                     })
-                    .optional()?;
-                let emails = match row {
-                    Some((Some(emails), _)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
-                    Some((None, Some(record))) => serde_json::from_str::<Notification>(&record).ok().map(|n| n.emails),
-                    _ => None,
-                };
-                let Some(mut emails) = emails else {
-                    return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
-                };
-                let applied = apply_delivery(&mut emails, message_id, reported, at);
-                if applied.is_ok() {
-                    tx.prepare_cached("UPDATE notifications SET emails = ?2 WHERE key = ?1")?
-                        .execute(params![key, emails_text(&emails)])?;
-                }
-                Ok(crate::ports::DeliveryUpdate::from_applied(applied))
-            })
+                })
+                .optional()?;
+            let emails = match row {
+                Some((Some(emails), _)) => serde_json::from_str::<Vec<NotificationEmail>>(&emails).ok(),
+                Some((None, Some(record))) => serde_json::from_str::<Notification>(&record).ok().map(|n| n.emails),
+                _ => None,
+            };
+            let Some(mut emails) = emails else {
+                return Ok(crate::ports::DeliveryUpdate::UnknownEmail);
+            };
+            let applied = apply_delivery(&mut emails, message_id, reported, at);
+            if applied.is_ok() {
+                connection
+                    .prepare_cached("UPDATE notifications SET emails = ?2 WHERE key = ?1")?
+                    .execute(params![key, emails_text(&emails)])?;
+            }
+            Ok(crate::ports::DeliveryUpdate::from_applied(applied))
         })
     }
 
@@ -303,14 +303,14 @@ impl serde::Serialize for RecordWithoutEmails<'_> {
 
 impl<C: Clock> Idempotency for EmbeddedStore<C> {
     async fn claim(&self, key: &str, now: DateTime<Utc>, in_progress_until: DateTime<Utc>) -> Result<Claim, PortError> {
+        // One statement writes, all or nothing on its own, and the session's lock keeps the
+        // read and the write together: no savepoint, whose journal would copy the key's page.
         self.with(|connection| {
-            atomic(connection, |tx| {
-                if let Some(found) = read_key(tx, key)?.and_then(|record| record.holds_at(now)) {
-                    return Ok(found);
-                }
-                write_key(tx, key, &KeyRecord::in_progress(in_progress_until))?;
-                Ok(Claim::Acquired)
-            })
+            if let Some(found) = read_key(connection, key)?.and_then(|record| record.holds_at(now)) {
+                return Ok(found);
+            }
+            write_key(connection, key, &KeyRecord::in_progress(in_progress_until))?;
+            Ok(Claim::Acquired)
         })
     }
 
