@@ -61,10 +61,24 @@ pub async fn invoke_measured(
     cold_start: bool,
     deadline: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (Result<Value, HandlerError>, Invocation) {
+    measured(function, request_id, cold_start, async |metrics: &mut Invocation| {
+        use_case.invoke(payload, deadline, metrics).await
+    })
+    .await
+}
+
+/// As [`invoke_measured`], for an invocation that hands its use case something else than
+/// the event's text (the embedded runtime's consumers take their messages as they are).
+pub async fn measured(
+    function: &'static str,
+    request_id: &str,
+    cold_start: bool,
+    run: impl AsyncFnOnce(&mut Invocation) -> Result<Value, HandlerError>,
+) -> (Result<Value, HandlerError>, Invocation) {
     let started = Instant::now();
     let mut metrics = Invocation::new(function, chrono::Utc::now());
     metrics.property("requestId", request_id);
-    let reply = use_case.invoke(payload, deadline, &mut metrics).await;
+    let reply = run(&mut metrics).await;
     metrics
         .count("ColdStart", u64::from(cold_start))
         .milliseconds("ProcessingLatency", [started.elapsed().as_millis() as i64]);

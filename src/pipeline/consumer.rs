@@ -193,6 +193,22 @@ impl ConsumerPayload for &str {
     }
 }
 
+/// An SQS batch already split into its messages, each its id and body: what the embedded
+/// runtime hands a consumer, which has the messages in hand. The same messages as the SQS
+/// event's text gives (`messages_of_text`), without writing the event and reading it back.
+pub struct SqsMessages(pub Vec<(String, String)>);
+
+impl ConsumerPayload for SqsMessages {
+    fn messages(self) -> Result<(Shape, Vec<Message>), PayloadError> {
+        let messages = self
+            .0
+            .into_iter()
+            .map(|(message_id, body)| sqs_message(Some(message_id), Some(body)))
+            .collect();
+        Ok((Shape::SqsBatch, messages))
+    }
+}
+
 /// The two keys that tell the shapes apart, present (even null) or not.
 #[derive(Deserialize)]
 struct ShapeProbe {

@@ -65,8 +65,8 @@ pub fn run(args: &InvokeArgs) -> Result<ExitCode, String> {
                 // page stays on the queue for the next `dev` tick (or this command again).
                 loop {
                     let mut totals = None;
-                    let delivered = deliver(&store, DIGEST_QUEUE, &settings, batch_size, |payload| {
-                        let payload = serde_json::from_str(&payload);
+                    let delivered = deliver(&store, DIGEST_QUEUE, &settings, batch_size, |batch| {
+                        let payload = serde_json::from_str(&batch.event_text());
                         async {
                             let payload = payload.map_err(|e| e.to_string())?;
                             let batch = worker.handle_batch(payload).await.map_err(|e| e.to_string())?;

@@ -14,10 +14,11 @@ use serde_json::Value;
 
 use crate::domain::email::Mailbox;
 use crate::lambda::error::HandlerError;
-use crate::lambda::runtime::invoke_measured;
+use crate::lambda::handlers;
+use crate::lambda::runtime::{invoke_measured, measured};
 use crate::local::embedded::FixedSecret;
 use crate::local::embedded::bus::EmbeddedBus;
-use crate::local::embedded::bus::queue_runner::{deliver, sqs_event};
+use crate::local::embedded::bus::queue_runner::{Batch, deliver, sqs_event};
 use crate::local::embedded::faults::{Faults, Faulty};
 use crate::local::embedded::outbox::{OutboxLayout, OutboxMailer};
 use crate::local::embedded::poller::{PollerConfig, StreamPoller};
@@ -282,28 +283,40 @@ impl<C: Clock + Clone> Runtime<C> {
         reply
     }
 
-    async fn invoke_consumer(&self, source: &QueueSource, event: String) -> Result<Value, HandlerError> {
-        let event = event.as_str();
-        let (reply, metrics) = if source.function == functions::NOTIFIER {
-            let cold = self.cold_start("notifier");
-            invoke_measured("notifier", &self.notifier, event, &self.request_id(), cold, None).await
-        } else if source.function == functions::FEEDBACK {
-            let cold = self.cold_start("feedback");
-            invoke_measured("feedback", &self.feedback, event, &self.request_id(), cold, None).await
-        } else if source.function == functions::DIGEST_WORKER {
-            let cold = self.cold_start("digest-worker");
-            invoke_measured(
-                "digest-worker",
-                &self.digest_worker,
-                event,
-                &self.request_id(),
-                cold,
-                None,
-            )
-            .await
-        } else {
-            let cold = self.cold_start("auditor");
-            invoke_measured("auditor", &self.auditor, event, &self.request_id(), cold, None).await
+    /// Hands a queue's batch to its consumer. The notifier, the feedback function and the
+    /// auditor take its messages as they are, the same ones the SQS event's text gives them
+    /// on Lambda (`pipeline::consumer::SqsMessages`); the digest worker takes the event whole.
+    async fn invoke_consumer(&self, source: &QueueSource, batch: Batch<'_>) -> Result<Value, HandlerError> {
+        let function = source.function.as_str();
+        let (name, cold) = match function {
+            functions::NOTIFIER => ("notifier", self.cold_start("notifier")),
+            functions::FEEDBACK => ("feedback", self.cold_start("feedback")),
+            functions::DIGEST_WORKER => ("digest-worker", self.cold_start("digest-worker")),
+            _ => ("auditor", self.cold_start("auditor")),
+        };
+        let request_id = self.request_id();
+        let (reply, metrics) = match function {
+            functions::NOTIFIER => {
+                measured(name, &request_id, cold, async |metrics: &mut Invocation| {
+                    handlers::notifier(&self.notifier, batch.into_messages(), metrics).await
+                })
+                .await
+            }
+            functions::FEEDBACK => {
+                measured(name, &request_id, cold, async |metrics: &mut Invocation| {
+                    handlers::feedback(&self.feedback, batch.into_messages(), metrics).await
+                })
+                .await
+            }
+            functions::DIGEST_WORKER => {
+                invoke_measured(name, &self.digest_worker, &batch.event_text(), &request_id, cold, None).await
+            }
+            _ => {
+                measured(name, &request_id, cold, async |metrics: &mut Invocation| {
+                    handlers::auditor(&self.auditor, batch.into_messages(), metrics).await
+                })
+                .await
+            }
         };
         self.append_metrics(&metrics);
         reply
@@ -356,8 +369,8 @@ impl<C: Clock + Clone> Runtime<C> {
         for source in &self.consumers {
             let settings = self.routes.queues[&source.queue].clone();
             loop {
-                let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |event| {
-                    self.invoke_consumer(source, event)
+                let delivered = deliver(&self.store, &source.queue, &settings, source.batch_size, |batch| {
+                    self.invoke_consumer(source, batch)
                 })
                 .await?;
                 tally.messages_retried += delivered.failed as u64;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::domain::json_text::{ObjectWriter, json_key, written_len};
 use crate::local::embedded::store::EmbeddedStore;
+use crate::pipeline::consumer::SqsMessages;
 use crate::ports::{Clock, PortError};
 use crate::template::QueueSettings;
 
@@ -67,17 +68,35 @@ fn sqs_event_len_bound(arn: &str, messages: &[crate::local::embedded::store::Rec
         + 16
 }
 
+/// One batch of a queue, received for a function.
+pub struct Batch<'a> {
+    queue: &'a str,
+    messages: Vec<crate::local::embedded::store::ReceivedMessage>,
+}
+
+impl Batch<'_> {
+    /// The SQS event Lambda would hand the function, as JSON text.
+    pub fn event_text(&self) -> String {
+        sqs_event(self.queue, &self.messages)
+    }
+
+    /// Its messages as a consumer takes them, with no event text between.
+    pub fn into_messages(self) -> SqsMessages {
+        SqsMessages(self.messages.into_iter().map(|m| (m.message_id, m.body)).collect())
+    }
+}
+
 /// Receives one batch of `queue` and hands it to `handler`. Nothing visible: nothing done.
-pub async fn deliver<C, F, Fut, E>(
+pub async fn deliver<'q, C, F, Fut, E>(
     store: &EmbeddedStore<C>,
-    queue: &str,
+    queue: &'q str,
     settings: &QueueSettings,
     batch_size: usize,
     handler: F,
 ) -> Result<Delivered, PortError>
 where
     C: Clock,
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(Batch<'q>) -> Fut,
     Fut: Future<Output = Result<Value, E>>,
     E: std::fmt::Display,
 {
@@ -89,11 +108,15 @@ where
     if messages.is_empty() {
         return Ok(delivered);
     }
-    let reply = handler(sqs_event(queue, &messages)).await;
+    let received: Vec<(String, String)> = messages
+        .iter()
+        .map(|m| (m.message_id.clone(), m.receipt.clone()))
+        .collect();
+    let reply = handler(Batch { queue, messages }).await;
     let failed: Vec<String> = match &reply {
         Err(error) => {
             delivered.function_error = Some(error.to_string());
-            messages.iter().map(|m| m.message_id.clone()).collect()
+            received.iter().map(|(id, _)| id.clone()).collect()
         }
         Ok(response) => response
             .get("batchItemFailures")
@@ -106,10 +129,10 @@ where
             })
             .unwrap_or_default(),
     };
-    for message in &messages {
-        if failed.contains(&message.message_id) {
+    for (message_id, receipt) in &received {
+        if failed.contains(message_id) {
             delivered.failed += 1;
-        } else if store.delete_message(queue, &message.receipt)? {
+        } else if store.delete_message(queue, receipt)? {
             delivered.deleted += 1;
         }
     }
@@ -122,7 +145,7 @@ mod tests {
     use serde::Serialize;
 
     use super::super::{LOCAL_ACCOUNT, LOCAL_REGION};
-    use super::{sqs_event, sqs_event_len_bound};
+    use super::{Batch, sqs_event, sqs_event_len_bound};
     use crate::local::embedded::store::ReceivedMessage;
 
     /// The SQS event as serde_json writes it from its fields: the reference the text is
@@ -218,6 +241,31 @@ mod tests {
             let messages: Vec<ReceivedMessage> =
                 bodies.iter().map(|body| message(count, body, sent)).collect();
             prop_assert_eq!(sqs_event("q-1", &messages), serialized("q-1", &messages));
+        }
+
+        /// A consumer handed the batch's messages as they are reads what it reads from the
+        /// SQS event's text: the same shape, ids and deliveries (or errors), in order.
+        #[test]
+        fn a_batch_handed_over_as_messages_reads_as_its_event_text(
+            bodies in proptest::collection::vec(prop_oneof![
+                any::<String>(),
+                "[\"\\\\a-z{}:,é ]{0,40}",
+                Just(r#"{"version":"0","id":"e-1","detail-type":"Large Transaction","source":"txn-notify","account":"1","time":"2026-12-01T00:00:00Z","region":"local","resources":[],"detail":{"event_id":"e-1","note":"a \"q\" é"}}"#.to_string()),
+            ], 0..5),
+            count in any::<u32>(),
+        ) {
+            use crate::pipeline::consumer::ConsumerPayload;
+            let messages: Vec<ReceivedMessage> =
+                bodies.iter().enumerate().map(|(n, body)| message(count.wrapping_add(n as u32), body, 0)).collect();
+            let batch = Batch { queue: "q-1", messages };
+            let (text_shape, from_text) = batch.event_text().as_str().messages().unwrap();
+            let (shape, handed) = batch.into_messages().messages().unwrap();
+            prop_assert_eq!(shape, text_shape);
+            prop_assert_eq!(handed.len(), from_text.len());
+            for (a, b) in handed.iter().zip(&from_text) {
+                prop_assert_eq!(&a.message_id, &b.message_id);
+                prop_assert_eq!(format!("{:?}", a.delivery()), format!("{:?}", b.delivery()));
+            }
         }
 
         /// Its buffer sized once, and not much more than it needs: a statement's body of
