@@ -197,15 +197,48 @@ pub async fn simulate_judged(
         progress,
         done: AtomicU64::new(0),
     };
-    let shards = on_threads(shards, |mut shard| {
-        let (spec, written) = (&spec, &written);
-        async move {
-            shard
-                .take_writes(shard_writes(spec, shard.index, shard_count), written)
-                .await?;
-            Ok(shard)
-        }
-    })?;
+    let shards = if shard_count == 1 {
+        on_threads(shards, |mut shard| {
+            let (spec, written) = (&spec, &written);
+            async move {
+                shard
+                    .take_writes(routed_writes(spec, 1).map(|(_, write)| write), written)
+                    .await?;
+                Ok(shard)
+            }
+        })?
+    } else {
+        // The workload made once, on a thread of its own, each write handed to its shard.
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..shard_count)
+            .map(|_| std::sync::mpsc::sync_channel::<ShardWrite>(WRITES_IN_FLIGHT))
+            .unzip();
+        let receivers: Vec<std::sync::Mutex<Option<std::sync::mpsc::Receiver<ShardWrite>>>> =
+            receivers.into_iter().map(|r| std::sync::Mutex::new(Some(r))).collect();
+        std::thread::scope(|scope| {
+            let spec = &spec;
+            std::thread::Builder::new()
+                .name("workload".into())
+                .spawn_scoped(scope, move || {
+                    for (shard, write) in routed_writes(spec, shard_count) {
+                        // A shard that stopped (its error ends the run) takes no more.
+                        let _ = senders[shard].send(write);
+                    }
+                })
+                .map_err(SimulateError::Thread)?;
+            on_threads(shards, |mut shard| {
+                let (receivers, written) = (&receivers, &written);
+                async move {
+                    let writes = receivers[shard.index]
+                        .lock()
+                        .expect("receivers lock")
+                        .take()
+                        .expect("one receiver per shard");
+                    shard.take_writes(writes.into_iter(), written).await?;
+                    Ok(shard)
+                }
+            })
+        })?
+    };
     let total = written.done.load(Ordering::Relaxed);
     progress.writes(total);
     progress.wrote(total);
@@ -286,16 +319,17 @@ where
     })
 }
 
-/// The workload's writes to the accounts of one shard, in order, each account's opening
-/// with its rank among all the workload's accounts (which picks its simulator address, the
-/// same whatever the shards).
-fn shard_writes(
-    spec: &WorkloadSpec,
-    shard: usize,
-    shard_count: usize,
-) -> impl Iterator<Item = (LedgerWrite, Option<u64>)> + use<> {
+/// A write for a shard, with its account's rank among all the workload's accounts when it
+/// opens one (which picks the account's simulator address, the same whatever the shards).
+type ShardWrite = (LedgerWrite, Option<u64>);
+
+/// Writes made ahead of the shards that take them, per shard.
+const WRITES_IN_FLIGHT: usize = 4 * REQUESTS_PER_TICK;
+
+/// The workload's writes in order, each with the shard of its account.
+fn routed_writes(spec: &WorkloadSpec, shard_count: usize) -> impl Iterator<Item = (usize, ShardWrite)> + use<> {
     let mut accounts_seen = 0;
-    Workload::new(spec).filter_map(move |write| {
+    Workload::new(spec).map(move |write| {
         let item = match &write {
             LedgerWrite::Insert { item, .. } => item,
             LedgerWrite::Modify { new, .. } => new,
@@ -314,7 +348,7 @@ fn shard_writes(
             accounts_seen - 1
         });
         let account = keys::account_id_of(pk).unwrap_or(pk);
-        (shards::shard_of(account, shard_count) == shard).then_some((write, rank))
+        (shards::shard_of(account, shard_count), (write, rank))
     })
 }
 
