@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::params;
 use rusqlite::types::ValueRef;
 
-use super::{EmbeddedStore, atomic, codec, item_exists, item_of, read_item, write_in};
+use super::{EmbeddedStore, atomic, codec, insert_in, item_exists, item_of, read_item, write_in};
 use crate::domain::item::LedgerItem;
 use crate::domain::keys::{self, PROFILE_SK, account_pk, transaction_range};
 use crate::domain::{Account, Transaction};
@@ -170,15 +170,8 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
                         fingerprint: String::new(),
                     });
                 }
-                write_in(
-                    tx,
-                    &pk,
-                    &marker_sk,
-                    Some(transaction.uniqueness_marker(fingerprint)),
-                    now,
-                    false,
-                )?;
-                write_in(tx, &pk, &item_sk, Some(transaction.to_item()), now, false)?;
+                insert_in(tx, &pk, &marker_sk, transaction.uniqueness_marker(fingerprint), now)?;
+                insert_in(tx, &pk, &item_sk, transaction.to_item(), now)?;
                 Ok(TransactionWrite::Stored)
             })
         })
@@ -192,7 +185,7 @@ impl<C: Clock> Ledger for EmbeddedStore<C> {
                 if let Some(existing) = read_item(tx, &pk, PROFILE_SK)? {
                     return Ok(Some(existing));
                 }
-                write_in(tx, &pk, PROFILE_SK, Some(account.to_item()), now, false)?;
+                insert_in(tx, &pk, PROFILE_SK, account.to_item(), now)?;
                 Ok(None)
             })
         })?;

@@ -793,6 +793,25 @@ fn write_in(
     by_ttl: bool,
 ) -> rusqlite::Result<bool> {
     let old_text = item_text(connection, pk, sk)?;
+    write_over(connection, pk, sk, old_text, new, at, by_ttl)
+}
+
+/// As [`write_in`], for an item whose key the caller has just found empty in the same
+/// transaction: it is not looked up again.
+fn insert_in(connection: &Connection, pk: &str, sk: &str, new: Item, at: DateTime<Utc>) -> rusqlite::Result<bool> {
+    write_over(connection, pk, sk, None, Some(new), at, false)
+}
+
+/// [`write_in`] once the stored item's text (`old_text`) is known.
+fn write_over(
+    connection: &Connection,
+    pk: &str,
+    sk: &str,
+    old_text: Option<String>,
+    new: Option<Item>,
+    at: DateTime<Utc>,
+    by_ttl: bool,
+) -> rusqlite::Result<bool> {
     // Made by serializing the item: a `RawValue` no reader has to go through again.
     let new_text = new
         .as_ref()
