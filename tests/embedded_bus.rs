@@ -12,7 +12,7 @@ use txn_notify::clock::FrozenClock;
 use txn_notify::domain::Currency;
 use txn_notify::domain::Mailbox;
 use txn_notify::local::embedded::bus::EmbeddedBus;
-use txn_notify::local::embedded::bus::deliver;
+use txn_notify::local::embedded::bus::{Batch, deliver};
 use txn_notify::local::embedded::store::{EmbeddedStore, QueueDepth};
 use txn_notify::local::embedded::{PollerConfig, StreamPoller};
 use txn_notify::local::memory::MemoryMailer;
@@ -93,7 +93,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     };
     let (queue, settings) = notify("NotifyQueue");
     let delivered = deliver(&store, queue, &settings, 10, |event| {
-        let event = json_of(&event);
+        let event = json_of(&event.event_text());
         let notifier = &notifier;
         async move { reply_json(notifier.handle(event).await.unwrap().0) }
     })
@@ -106,7 +106,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     );
     let (queue, settings) = notify("AuditQueue");
     let delivered = deliver(&store, queue, &settings, 100, |event| {
-        let event = json_of(&event);
+        let event = json_of(&event.event_text());
         let auditor = &auditor;
         async move { reply_json(auditor.handle(event).await.unwrap().0) }
     })
@@ -130,7 +130,7 @@ async fn a_transaction_flows_from_the_store_to_an_email_and_the_audit_trail_and_
     let (queue, settings) = notify("AuditQueue");
     let (mut stats, mut replays) = (None, 0);
     deliver(&store, queue, &settings, 100, |event| {
-        let event = json_of(&event);
+        let event = json_of(&event.event_text());
         replays = event["Records"]
             .as_array()
             .unwrap()
@@ -157,8 +157,8 @@ async fn a_failing_message_comes_back_after_its_visibility_timeout_then_goes_to_
     let routes = Routes::builtin();
     let settings = routes.queues["NotifyQueue"].clone();
     store.enqueue("NotifyQueue", &json!({"n": 1}).to_string()).unwrap();
-    let fail_all = |event: String| {
-        let event = json_of(&event);
+    let fail_all = |event: Batch<'_>| {
+        let event = json_of(&event.event_text());
         let failures: Vec<Value> = event["Records"]
             .as_array()
             .unwrap()

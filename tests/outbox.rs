@@ -124,6 +124,8 @@ async fn what_a_crash_left_past_the_index_is_removed_at_the_next_open() {
             let before_crash = files();
             let group = store.group();
             mailer.send(&email()).await.unwrap();
+            // Written out before its group commits (a full buffer, a reader), then the crash.
+            store.write_out_before_commit().unwrap();
             assert_ne!(files(), before_crash, "{layout:?}: the second email is written");
             std::mem::forget(group);
             drop(mailer);
@@ -133,6 +135,16 @@ async fn what_a_crash_left_past_the_index_is_removed_at_the_next_open() {
             assert_eq!(store.outbox_count().unwrap(), 1);
             let id = mailer.send(&email()).await.unwrap();
             assert_eq!(id, "000002@outbox.txn-notify.local");
+            // Inside a group, the mailbox layout writes its email out when the group commits.
+            let before_group = files();
+            let group = store.group();
+            mailer.send(&email()).await.unwrap();
+            if layout == OutboxLayout::Mailboxes {
+                assert_eq!(files(), before_group, "waits for the commit");
+            }
+            group.commit().unwrap();
+            assert_ne!(files(), before_group, "{layout:?}: written by the commit");
+            assert!(mailer.read_email(3).unwrap().is_some());
             let text = mailer.read_email(2).unwrap().unwrap();
             let message = MessageParser::default().parse(text.as_bytes()).unwrap();
             assert_eq!(message.message_id(), Some("000002@outbox.txn-notify.local"));

@@ -7,7 +7,7 @@
 
 pub(crate) mod queue_runner;
 
-pub use queue_runner::deliver;
+pub use queue_runner::{Batch, deliver};
 
 use std::sync::Arc;
 

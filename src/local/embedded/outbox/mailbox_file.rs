@@ -25,12 +25,21 @@ pub fn file_of(folder: &Path, number: i64) -> PathBuf {
 }
 
 /// Appends messages to the mailbox files, keeping the one being filled open between them: a
-/// thousand emails go to a file, and opening it for each cost as much as writing it.
+/// thousand emails go to a file, and opening it for each cost as much as writing it. The
+/// messages wait in a buffer until [`flush`](Appender::flush) (the store's commit of the rows
+/// that point at them, or a reader): a system call per commit instead of one per email.
 #[derive(Debug, Default)]
 pub struct Appender {
-    /// The file open for appending, and its length.
+    /// The file open for appending, and its length with the buffer's bytes.
     open: Option<(PathBuf, std::fs::File, u64)>,
+    /// What is not written to the open file yet.
+    buffered: Vec<u8>,
 }
+
+/// The most a buffer holds before it is written without waiting for a commit: about sixty
+/// emails, a write each instead of one per email, and no more memory than that per mailer
+/// (a tick sends a few hundred).
+const BUFFER_LIMIT: usize = 256 << 10;
 
 impl Appender {
     /// Appends one message to `file`: the `From ` separator line, the message with its lines
@@ -43,37 +52,56 @@ impl Appender {
         sent_at: DateTime<Utc>,
         message: &str,
     ) -> std::io::Result<Span> {
-        let (_, out, length) = match &mut self.open {
-            Some(open) if open.0 == file => open,
+        if self.open.as_ref().is_some_and(|open| open.0 != file) {
+            self.flush()?;
+            self.open = None;
+        }
+        let length = match &mut self.open {
+            Some((_, _, length)) => length,
             open => {
                 if let Some(folder) = file.parent() {
                     std::fs::create_dir_all(folder)?;
                 }
                 let out = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
                 let length = out.metadata()?.len();
-                open.insert((file.to_path_buf(), out, length))
+                &mut open.insert((file.to_path_buf(), out, length)).2
             }
         };
         let separator = format!("From {sender} {}\n", sent_at.format("%a %b %e %H:%M:%S %Y"));
         let quoted = quote(message);
-        let mut text = Vec::with_capacity(separator.len() + quoted.len() + 2);
-        text.extend_from_slice(separator.as_bytes());
-        text.extend_from_slice(quoted.as_bytes());
-        if !quoted.ends_with('\n') {
-            text.push(b'\n');
-        }
-        text.push(b'\n');
         let span = Span {
             offset: *length + separator.len() as u64,
             length: quoted.len() as u64,
         };
-        if let Err(error) = out.write_all(&text) {
+        let before = self.buffered.len();
+        self.buffered.extend_from_slice(separator.as_bytes());
+        self.buffered.extend_from_slice(quoted.as_bytes());
+        if !quoted.ends_with('\n') {
+            self.buffered.push(b'\n');
+        }
+        self.buffered.push(b'\n');
+        *length += (self.buffered.len() - before) as u64;
+        if self.buffered.len() >= BUFFER_LIMIT {
+            self.flush()?;
+        }
+        Ok(span)
+    }
+
+    /// Writes what waits in the buffer to its file.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let written = match &mut self.open {
+            Some((_, out, _)) => out.write_all(&self.buffered),
+            None => Ok(()),
+        };
+        self.buffered.clear();
+        if written.is_err() {
             // How much of it is in the file is unknown: the next append looks again.
             self.open = None;
-            return Err(error);
         }
-        *length += text.len() as u64;
-        Ok(span)
+        written
     }
 }
 
@@ -166,7 +194,10 @@ mod tests {
 
     /// One message appended by an appender of its own (a runtime that sends one email).
     fn append(file: &Path, sender: &str, sent_at: DateTime<Utc>, message: &str) -> std::io::Result<Span> {
-        Appender::default().append(file, sender, sent_at, message)
+        let mut appender = Appender::default();
+        let span = appender.append(file, sender, sent_at, message)?;
+        appender.flush()?;
+        Ok(span)
     }
 
     fn folder(name: &str) -> PathBuf {
@@ -177,6 +208,47 @@ mod tests {
     }
 
     const TRICKY: &str = "Subject: x\r\n\r\nFrom here on\r\n>From there\r\n>>From afar\r\nFromage\r\n";
+
+    /// A message waits in the buffer until the appender is flushed (the store's commit);
+    /// moving on to the next file writes out what the last one was waiting for.
+    #[test]
+    fn messages_wait_in_the_buffer_until_flushed_and_a_new_file_writes_out_the_last() {
+        let dir = folder("buffer");
+        let (first, second) = (dir.join("000001-001000.mbox"), dir.join("001001-002000.mbox"));
+        let at = DateTime::parse_from_rfc3339("2026-12-03T09:05:07Z").unwrap().to_utc();
+        let mut appender = Appender::default();
+        let one = appender
+            .append(&first, "a@example.com", at, "Subject: one\r\n\r\nbody\r\n")
+            .unwrap();
+        let two = appender.append(&first, "a@example.com", at, TRICKY).unwrap();
+        assert_eq!(
+            std::fs::metadata(&first).unwrap().len(),
+            0,
+            "nothing written before a flush"
+        );
+        appender.flush().unwrap();
+        assert_eq!(read(&first, one).unwrap(), "Subject: one\r\n\r\nbody\r\n");
+        assert_eq!(read(&first, two).unwrap(), TRICKY);
+        let three = appender
+            .append(&first, "a@example.com", at, "Subject: three\r\n\r\n")
+            .unwrap();
+        let four = appender
+            .append(&second, "a@example.com", at, "Subject: four\r\n\r\n")
+            .unwrap();
+        assert_eq!(read(&first, three).unwrap(), "Subject: three\r\n\r\n");
+        assert_eq!(std::fs::metadata(&second).unwrap().len(), 0);
+        appender.flush().unwrap();
+        assert_eq!(read(&second, four).unwrap(), "Subject: four\r\n\r\n");
+        // Dropped with a message waiting (a crash before the commit): it never reaches the file.
+        let mut appender = Appender::default();
+        appender
+            .append(&second, "a@example.com", at, "Subject: five\r\n\r\n")
+            .unwrap();
+        let length = std::fs::metadata(&second).unwrap().len();
+        drop(appender);
+        assert_eq!(std::fs::metadata(&second).unwrap().len(), length);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn emails_go_a_thousand_to_a_file() {
@@ -252,7 +324,9 @@ mod tests {
                 )
             })
             .collect();
-        // One more from a fresh appender (a new runtime) lands after them.
+        // Written out (the store's commit), one more from a fresh appender (a new runtime)
+        // lands after them.
+        appender.flush().unwrap();
         let later = append(&file_of(&dir, 1002), "a@example.com", at, "Subject: 1002\r\n\r\nx").unwrap();
         for (number, span) in spans {
             let text = read(&file_of(&dir, number), span).unwrap();

@@ -20,7 +20,7 @@ use crate::domain::DeliveryState;
 use crate::domain::email::Email;
 use crate::local::embedded::bus::{DEFAULT_BUS, EmbeddedBus};
 use crate::local::embedded::mailbox_simulator::events_for;
-use crate::local::embedded::store::{OutboxEntry, Placement};
+use crate::local::embedded::store::{OutboxEntry, Placement, RowCommits};
 use crate::local::eml::to_eml;
 use crate::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer};
 
@@ -116,8 +116,9 @@ pub struct OutboxMailer<C> {
     folder: PathBuf,
     layout: OutboxLayout,
     feedback: Option<SimulatedFeedback<C>>,
-    /// The mailbox file being filled, in the mailbox layout.
-    mailbox: std::sync::Mutex<mailbox_file::Appender>,
+    /// The mailbox file being filled, in the mailbox layout; written out before each commit
+    /// of the store (a hook of the store's).
+    mailbox: std::sync::Arc<std::sync::Mutex<mailbox_file::Appender>>,
 }
 
 /// Where the simulated SES events go: the embedded bus, as from this configuration set.
@@ -133,12 +134,15 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         folder: PathBuf,
         layout: OutboxLayout,
     ) -> Self {
+        let mailbox: std::sync::Arc<std::sync::Mutex<mailbox_file::Appender>> = Default::default();
+        let appender = std::sync::Arc::clone(&mailbox);
+        store.before_commit(Box::new(move || appender.lock().expect("mailbox lock").flush()));
         OutboxMailer {
             store,
             folder,
             layout,
             feedback: None,
-            mailbox: Default::default(),
+            mailbox,
         }
     }
 
@@ -147,6 +151,8 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
         let Some(entry) = self.store.outbox_entry(number)? else {
             return Ok(None);
         };
+        // An email of the open group may still wait in a mailer's buffer.
+        self.store.write_out_before_commit()?;
         let path = PathBuf::from(&entry.file);
         let text = match entry.span {
             Some(span) => mailbox_file::read(&path, span),
@@ -196,7 +202,13 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
     }
 
     /// Writes the email numbered `number` where the layout puts it.
-    fn write(&self, email: &Email, number: i64, sent_at: chrono::DateTime<Utc>) -> std::io::Result<Placement> {
+    fn write(
+        &self,
+        email: &Email,
+        number: i64,
+        sent_at: chrono::DateTime<Utc>,
+        commits: RowCommits,
+    ) -> std::io::Result<Placement> {
         let eml = to_eml(email, &message_id_of(number), sent_at);
         match self.layout {
             OutboxLayout::EmlFiles => {
@@ -210,12 +222,11 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
             }
             OutboxLayout::Mailboxes => {
                 let file = mailbox_file::file_of(&self.folder, number);
-                let span = self.mailbox.lock().expect("mailbox lock").append(
-                    &file,
-                    email.from.address.expose(),
-                    sent_at,
-                    &eml,
-                )?;
+                let mut mailbox = self.mailbox.lock().expect("mailbox lock");
+                let span = mailbox.append(&file, email.from.address.expose(), sent_at, &eml)?;
+                if commits == RowCommits::AtOnce {
+                    mailbox.flush()?;
+                }
                 Ok(Placement {
                     file: file.to_string_lossy().into_owned(),
                     span: Some(span),
@@ -339,8 +350,8 @@ impl<C: crate::ports::Clock> Mailer for OutboxMailer<C> {
         let unwritable = |e: std::io::Error| MailError::Transient(format!("cannot write the outbox: {e}"));
         let entry = self
             .store
-            .record_email(event_id, email.subject.as_str(), |number, sent_at| {
-                self.write(email, number, sent_at)
+            .record_email(event_id, email.subject.as_str(), |number, sent_at, commits| {
+                self.write(email, number, sent_at, commits)
             })
             .map_err(|e| MailError::Transient(e.message))?
             .map_err(unwritable)?;

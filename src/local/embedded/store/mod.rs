@@ -29,7 +29,7 @@ mod ledger;
 mod queues;
 mod writeback;
 
-pub use queues::{OutboxEntry, Placement, QueueDepth, ReceivedMessage, Span};
+pub use queues::{OutboxEntry, Placement, QueueDepth, ReceivedMessage, RowCommits, Span};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -313,19 +313,37 @@ struct Session {
     begun: bool,
     /// The queue messages the open group has sent and not yet written.
     fresh: queues::FreshMessages,
+    /// What must reach its files before a commit makes the rows that point at it durable
+    /// (the outbox's buffered mailbox appends).
+    before_commit: Vec<BeforeCommit>,
     /// After the connection: dropped (its files closed) once the connection is.
     writeback: writeback::Writeback,
 }
 
+/// Writes out what rows about to commit point at; an error fails the commit.
+pub type BeforeCommit = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
 impl Session {
+    fn run_before_commit(&mut self) -> rusqlite::Result<()> {
+        for hook in &mut self.before_commit {
+            hook().map_err(|error| {
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                    Some(format!("writing out before a commit: {error}")),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     fn commit(&mut self) -> rusqlite::Result<()> {
         if !self.begun {
             return Ok(());
         }
         self.begun = false;
         let committed = self
-            .fresh
-            .write_out(&self.connection)
+            .run_before_commit()
+            .and_then(|_| self.fresh.write_out(&self.connection))
             .and_then(|_| self.connection.prepare_cached("COMMIT"))
             .and_then(|mut s| s.execute([]));
         self.fresh.discard();
@@ -465,6 +483,21 @@ impl<C> EmbeddedStore<C> {
 
     /// Commits what the open groups have written so far (they go on in a new transaction):
     /// what a caller does before it tells someone a write is done.
+    /// Has `hook` write out, before each commit, what the rows it makes durable point at.
+    pub fn before_commit(&self, hook: BeforeCommit) {
+        self.session.lock().expect("store lock").before_commit.push(hook);
+    }
+
+    /// Runs the before-commit hooks without committing: what a reader of the files about to
+    /// be pointed at needs.
+    pub fn write_out_before_commit(&self) -> Result<(), PortError> {
+        self.session
+            .lock()
+            .expect("store lock")
+            .run_before_commit()
+            .map_err(sqlite)
+    }
+
     pub fn commit_pending(&self) -> Result<(), PortError> {
         self.session.lock().expect("store lock").commit().map_err(sqlite)
     }
@@ -545,6 +578,7 @@ impl<C: Clock> EmbeddedStore<C> {
                 groups: 0,
                 begun: false,
                 fresh: Default::default(),
+                before_commit: Vec::new(),
                 writeback: writeback::Writeback::start(&path),
             }),
             profiles: Default::default(),

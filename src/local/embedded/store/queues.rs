@@ -432,23 +432,40 @@ pub struct Placement {
     pub span: Option<Span>,
 }
 
+/// When an email's outbox row commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowCommits {
+    /// With the open group commit.
+    WithGroup,
+    /// As soon as it is written (no group is open).
+    AtOnce,
+}
+
 impl<C: Clock> EmbeddedStore<C> {
     /// Takes the next outbox number for an email, lets `write` put the email somewhere, and
-    /// indexes it there; nothing is indexed when `write` fails.
+    /// indexes it there; nothing is indexed when `write` fails. `write` is told when the index
+    /// row commits: with the open group (what it wrote may wait for the group's
+    /// [`before_commit`](EmbeddedStore::before_commit) hooks), or at once (it must be written
+    /// before `write` returns).
     pub fn record_email<E>(
         &self,
         event_id: Option<&str>,
         subject: &str,
-        write: impl FnOnce(i64, DateTime<Utc>) -> Result<Placement, E>,
+        write: impl FnOnce(i64, DateTime<Utc>, RowCommits) -> Result<Placement, E>,
     ) -> Result<Result<OutboxEntry, E>, PortError> {
         let now = self.clock.now();
         let sent_ms = now.timestamp_millis();
         let sent_at = DateTime::from_timestamp_millis(sent_ms).unwrap_or(now);
-        self.with(|connection| {
+        self.with_fresh(|connection, fresh| {
+            let commits = if fresh.is_some() {
+                RowCommits::WithGroup
+            } else {
+                RowCommits::AtOnce
+            };
             let number: i64 = connection
                 .prepare_cached("SELECT COALESCE(MAX(number), 0) + 1 FROM outbox")?
                 .query_row([], |row| row.get(0))?;
-            let placement = match write(number, sent_at) {
+            let placement = match write(number, sent_at, commits) {
                 Ok(placement) => placement,
                 Err(error) => return Ok(Err(error)),
             };
