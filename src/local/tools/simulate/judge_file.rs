@@ -64,7 +64,7 @@ pub const JUDGE_FILE: &str = "judge.db";
 
 /// Pages SQLite keeps in memory for the file (and its sorts, which spill to temporary files
 /// past it).
-const CACHE_KIB: i64 = 8 * 1024;
+const CACHE_KIB: i64 = 4 * 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE expected_event (
