@@ -34,6 +34,13 @@ pub struct Appender {
     open: Option<(PathBuf, std::fs::File, u64)>,
     /// What is not written to the open file yet.
     buffered: Vec<u8>,
+    /// A write of the buffer failed since the last commit: rows of the open group point at
+    /// what it held, and that commit must fail.
+    lost: bool,
+}
+
+fn lost() -> std::io::Error {
+    std::io::Error::other("a write of the outbox's mailbox failed: emails of this commit are not in the file")
 }
 
 /// The most a buffer holds before it is written without waiting for a commit: about sixty
@@ -87,8 +94,29 @@ impl Appender {
         Ok(span)
     }
 
-    /// Writes what waits in the buffer to its file.
+    /// Writes what waits in the buffer to its file. After a write that failed, it fails
+    /// until the commit that follows ([`flush_for_commit`](Appender::flush_for_commit)).
     pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.lost {
+            return Err(lost());
+        }
+        self.write_buffer()
+    }
+
+    /// As [`flush`](Appender::flush), before the store commits the rows that point at the
+    /// buffer: an error fails that commit (its rows are rolled back with it), and the
+    /// appender starts clean after it.
+    pub fn flush_for_commit(&mut self) -> std::io::Result<()> {
+        let written = if std::mem::take(&mut self.lost) {
+            Err(lost())
+        } else {
+            self.write_buffer()
+        };
+        self.lost = false;
+        written
+    }
+
+    fn write_buffer(&mut self) -> std::io::Result<()> {
         if self.buffered.is_empty() {
             return Ok(());
         }
@@ -100,6 +128,7 @@ impl Appender {
         if written.is_err() {
             // How much of it is in the file is unknown: the next append looks again.
             self.open = None;
+            self.lost = true;
         }
         written
     }
@@ -248,6 +277,24 @@ mod tests {
         drop(appender);
         assert_eq!(std::fs::metadata(&second).unwrap().len(), length);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A write that fails (a full disk: `/dev/full`) fails every flush until the commit
+    /// that follows, so the rows of the emails it held never commit; then it starts clean.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_write_fails_the_commit_of_the_emails_it_held() {
+        let full = Path::new("/dev/full");
+        let at = DateTime::parse_from_rfc3339("2026-12-03T09:05:07Z").unwrap().to_utc();
+        let mut appender = Appender::default();
+        appender
+            .append(full, "a@example.com", at, "Subject: one\r\n\r\n")
+            .unwrap();
+        assert!(appender.flush().is_err(), "the disk is full");
+        assert!(appender.flush().is_err(), "a reader's flush does not clear it");
+        assert!(appender.flush_for_commit().is_err(), "the commit fails");
+        assert!(appender.flush_for_commit().is_ok(), "clean after that commit");
+        assert!(appender.flush().is_ok());
     }
 
     #[test]

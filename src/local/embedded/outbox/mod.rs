@@ -20,7 +20,7 @@ use crate::domain::DeliveryState;
 use crate::domain::email::Email;
 use crate::local::embedded::bus::{DEFAULT_BUS, EmbeddedBus};
 use crate::local::embedded::mailbox_simulator::events_for;
-use crate::local::embedded::store::{OutboxEntry, Placement, RowCommits};
+use crate::local::embedded::store::{OutboxEntry, Placement, RowCommits, WriteOut};
 use crate::local::eml::to_eml;
 use crate::ports::{BusEntry, EntryResult, EventBus, MailError, Mailer};
 
@@ -136,7 +136,13 @@ impl<C: crate::ports::Clock> OutboxMailer<C> {
     ) -> Self {
         let mailbox: std::sync::Arc<std::sync::Mutex<mailbox_file::Appender>> = Default::default();
         let appender = std::sync::Arc::clone(&mailbox);
-        store.before_commit(Box::new(move || appender.lock().expect("mailbox lock").flush()));
+        store.before_commit(Box::new(move |why| {
+            let mut appender = appender.lock().expect("mailbox lock");
+            match why {
+                WriteOut::ForCommit => appender.flush_for_commit(),
+                WriteOut::ForReader => appender.flush(),
+            }
+        }));
         OutboxMailer {
             store,
             folder,

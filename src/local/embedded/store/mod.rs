@@ -321,12 +321,22 @@ struct Session {
 }
 
 /// Writes out what rows about to commit point at; an error fails the commit.
-pub type BeforeCommit = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+pub type BeforeCommit = Box<dyn FnMut(WriteOut) -> std::io::Result<()> + Send>;
+
+/// Why a [`BeforeCommit`] hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOut {
+    /// The rows that point at what it holds are about to commit (or, if it fails, to be
+    /// rolled back).
+    ForCommit,
+    /// Someone is about to read what the rows point at; nothing commits.
+    ForReader,
+}
 
 impl Session {
-    fn run_before_commit(&mut self) -> rusqlite::Result<()> {
+    fn run_before_commit(&mut self, why: WriteOut) -> rusqlite::Result<()> {
         for hook in &mut self.before_commit {
-            hook().map_err(|error| {
+            hook(why).map_err(|error| {
                 rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
                     Some(format!("writing out before a commit: {error}")),
@@ -342,7 +352,7 @@ impl Session {
         }
         self.begun = false;
         let committed = self
-            .run_before_commit()
+            .run_before_commit(WriteOut::ForCommit)
             .and_then(|_| self.fresh.write_out(&self.connection))
             .and_then(|_| self.connection.prepare_cached("COMMIT"))
             .and_then(|mut s| s.execute([]));
@@ -481,8 +491,6 @@ impl<C> EmbeddedStore<C> {
         }
     }
 
-    /// Commits what the open groups have written so far (they go on in a new transaction):
-    /// what a caller does before it tells someone a write is done.
     /// Has `hook` write out, before each commit, what the rows it makes durable point at.
     pub fn before_commit(&self, hook: BeforeCommit) {
         self.session.lock().expect("store lock").before_commit.push(hook);
@@ -494,10 +502,12 @@ impl<C> EmbeddedStore<C> {
         self.session
             .lock()
             .expect("store lock")
-            .run_before_commit()
+            .run_before_commit(WriteOut::ForReader)
             .map_err(sqlite)
     }
 
+    /// Commits what the open groups have written so far (they go on in a new transaction):
+    /// what a caller does before it tells someone a write is done.
     pub fn commit_pending(&self) -> Result<(), PortError> {
         self.session.lock().expect("store lock").commit().map_err(sqlite)
     }
