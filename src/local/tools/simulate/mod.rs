@@ -325,8 +325,9 @@ where
 /// opens one (which picks the account's simulator address, the same whatever the shards).
 type ShardWrite = (LedgerWrite, Option<u64>);
 
-/// Writes made ahead of the shards that take them, per shard: a tick's worth (each a
-/// decoded item of a kilobyte or two; four ticks' worth held 8 MB more at the peak).
+/// Writes made ahead of the shards that take them, per shard: a tick's worth, so a shard
+/// never waits for its next tick's writes, and no more decoded items (a kilobyte or two
+/// each) wait in memory than that.
 const WRITES_IN_FLIGHT: usize = REQUESTS_PER_TICK;
 
 /// The workload's writes in order, each with the shard of its account.
